@@ -1,0 +1,1 @@
+//! Authentication mechanisms: SCRAM-SHA-256(-PLUS), MD5, channel binding.

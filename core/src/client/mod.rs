@@ -1,0 +1,1 @@
+//! The client: Connection, Row, statements, driver — generic over a transport.

@@ -1,0 +1,1 @@
+//! Connection configuration: libpq DSNs, PG* environment, pgpass, asyncpg options.

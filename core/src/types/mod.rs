@@ -1,0 +1,1 @@
+//! PostgreSQL types: OIDs, binary/text codecs, ToSql/FromSql and the dynamic Value.

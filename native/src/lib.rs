@@ -1,0 +1,1 @@
+//! edgepg: native tokio transport.

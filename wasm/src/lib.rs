@@ -1,0 +1,1 @@
+//! edgepg for WebAssembly (skeleton; the edge issue fills it).
