@@ -1,1 +1,90 @@
-//! edgepg: native tokio transport.
+//! # edgepg — PostgreSQL for servers (tokio) and the edge (wasm)
+//!
+//! This is the native crate: TCP (with `TCP_NODELAY` and keepalive), Unix
+//! sockets and TLS with rustls, on tokio. The client itself — connection,
+//! statements, rows, types — lives in [`edgepg_core`] and is shared with the
+//! WebAssembly build.
+//!
+//! ```no_run
+//! # #[tokio::main] async fn main() -> edgepg::Result<()> {
+//! let conn = edgepg::connect("postgres://user:pw@localhost/db?sslmode=prefer").await?;
+//! conn.execute("CREATE TEMP TABLE t (id int8, name text)", &[]).await?;
+//! conn.execute("INSERT INTO t VALUES ($1, $2)", &[&1i64, &"a"]).await?;
+//! let rows = conn.fetch("SELECT id, name FROM t WHERE id > $1", &[&0i64]).await?;
+//! let id: i64 = rows[0].get("id")?;
+//! let name: &str = rows[0].get(1)?;
+//! assert_eq!((id, name), (1, "a"));
+//! conn.close().await?;
+//! # Ok(()) }
+//! ```
+//!
+//! Configuration follows libpq: URIs (`postgres://...`), key/value strings
+//! (`host=... dbname=...`), the `PG*` environment variables and `~/.pgpass`.
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+mod connector;
+mod pgpass;
+mod runtime;
+mod stream;
+mod tls;
+
+use std::sync::Arc;
+
+pub use edgepg_core::client::{Column, Connection, Params, PreparedStatement, Row, RowIndex, ServerVersion};
+pub use edgepg_core::config::{self, Config};
+pub use edgepg_core::protocol::backend::TransactionStatus;
+pub use edgepg_core::{types, DbError, Error, ErrorKind, ErrorPosition, Result, Severity, SqlState};
+pub use edgepg_core::sqlstate;
+pub use connector::TokioConnector;
+pub use runtime::TokioRuntime;
+pub use stream::Stream;
+
+use edgepg_core::config::SslMode;
+
+/// Connects using a libpq-style DSN (URI or key/value), completed by the
+/// `PG*` environment variables and `~/.pgpass`.
+///
+/// Must be called inside a tokio runtime (the connection's driver task is
+/// spawned on it).
+pub async fn connect(dsn: &str) -> Result<Connection> {
+    connect_with(Config::parse(dsn)?).await
+}
+
+/// Connects with a [`Config`], completed by the environment like [`connect`].
+pub async fn connect_with(mut config: Config) -> Result<Connection> {
+    config.apply_env(|k| std::env::var(k).ok())?;
+    if config.get_user().is_none() {
+        if let Some(u) = std::env::var("USER").ok().or_else(|| std::env::var("LOGNAME").ok()) {
+            config.user(&u);
+        }
+    }
+    if config.get_hosts().is_empty() {
+        // libpq's defaults on Debian: the server's socket directory, then TCP.
+        config.host("/var/run/postgresql");
+        config.host("/tmp");
+        config.host("localhost");
+    }
+    let runtime: Arc<dyn edgepg_core::client::Runtime> = Arc::new(TokioRuntime);
+    let mode = config.get_sslmode();
+    let first = TokioConnector { sslmode: None };
+    match edgepg_core::client::connect(&config, &first, runtime.clone()).await {
+        // sslmode=prefer: TLS failed or pg_hba refused it; libpq retries in plain text.
+        Err(e) if mode == SslMode::Prefer && (e.kind() == ErrorKind::Tls || rejected_by_hba(&e)) => {
+            let plain = TokioConnector { sslmode: Some(SslMode::Disable) };
+            edgepg_core::client::connect(&config, &plain, runtime).await
+        }
+        // sslmode=allow: plain text was refused; libpq retries with TLS.
+        Err(e) if mode == SslMode::Allow && rejected_by_hba(&e) => {
+            let tls = TokioConnector { sslmode: Some(SslMode::Require) };
+            edgepg_core::client::connect(&config, &tls, runtime).await
+        }
+        other => other,
+    }
+}
+
+/// "no pg_hba.conf entry for host ..., SSL off/on" (SQLSTATE 28000).
+fn rejected_by_hba(e: &Error) -> bool {
+    e.code() == Some(SqlState::INVALID_AUTHORIZATION_SPECIFICATION)
+}
+

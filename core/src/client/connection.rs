@@ -1,0 +1,486 @@
+//! The connection handle and its asyncpg-shaped API.
+//!
+//! A [`Connection`] is a cheap handle to a driver task that owns the stream
+//! (see [`super::driver`]). Every method encodes its messages, queues them and
+//! awaits the answer, so calls made concurrently on one connection (e.g. with
+//! `join!`) are pipelined and answered in order.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use futures_channel::oneshot;
+
+use super::params::Params;
+use super::request::{Request, RequestSender, Response, Sink};
+use super::row::{Column, Row};
+use super::runtime::Runtime;
+use super::shared::{lock, LogListener, Shared};
+use super::statement::{PreparedStatement, StatementCache, StatementInner};
+use crate::protocol::backend::TransactionStatus;
+use crate::protocol::{frontend, IsNull};
+use crate::types::{FromSqlOwned, ToSql, Type};
+use crate::{DbError, Error, Result, SqlState};
+
+/// The server's version, from the `server_version` parameter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct ServerVersion {
+    pub major: u32,
+    pub minor: u32,
+    /// Third component for servers before 10 (e.g. 9.6.**24**), 0 otherwise.
+    pub micro: u32,
+}
+
+impl ServerVersion {
+    /// Parses `server_version` values such as `15.18 (Debian 15.18-0+deb12u1)`,
+    /// `9.6.24` or `17beta1`.
+    pub fn parse(s: &str) -> Option<ServerVersion> {
+        let head = s.split(|c: char| !(c.is_ascii_digit() || c == '.')).next()?;
+        let mut parts = head.split('.').filter(|p| !p.is_empty()).map(|p| p.parse::<u32>());
+        let major = parts.next()?.ok()?;
+        let minor = parts.next().and_then(|r| r.ok()).unwrap_or(0);
+        let micro = parts.next().and_then(|r| r.ok()).unwrap_or(0);
+        Some(ServerVersion { major, minor, micro })
+    }
+}
+
+/// Settings that shape how a connection behaves once established.
+#[derive(Debug, Clone)]
+pub(crate) struct ConnectionSettings {
+    pub(crate) statement_cache_size: usize,
+    pub(crate) max_cached_statement_lifetime: Duration,
+    pub(crate) max_cacheable_statement_size: usize,
+}
+
+/// What a connection handle and its prepared statements share.
+pub(crate) struct ConnInner {
+    sender: RequestSender,
+    pub(crate) shared: Arc<Shared>,
+    runtime: Arc<dyn Runtime>,
+    cache: Mutex<StatementCache>,
+    next_statement: AtomicU64,
+    process_id: i32,
+    secret_key: Bytes,
+}
+
+/// A connection to PostgreSQL.
+///
+/// Create one with `edgepg::connect` (native) or the wasm crate's `connect`.
+/// Methods take `&self`: share a connection between tasks with `Arc`, and
+/// concurrent calls are pipelined.
+///
+/// ```no_run
+/// # async fn demo(conn: edgepg_core::client::Connection) -> edgepg_core::Result<()> {
+/// conn.execute("CREATE TEMP TABLE t (id int8, name text)", &[]).await?;
+/// conn.execute("INSERT INTO t VALUES ($1, $2)", &[&1i64, &"a"]).await?;
+/// let n: i64 = conn.fetchval("SELECT count(*) FROM t", &[]).await?;
+/// assert_eq!(n, 1);
+/// conn.close().await?;
+/// # Ok(()) }
+/// ```
+pub struct Connection {
+    inner: Arc<ConnInner>,
+}
+
+impl std::fmt::Debug for Connection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Connection")
+            .field("process_id", &self.inner.process_id)
+            .field("closed", &self.inner.shared.is_closed())
+            .finish()
+    }
+}
+
+impl Connection {
+    pub(crate) fn new(
+        sender: RequestSender,
+        shared: Arc<Shared>,
+        runtime: Arc<dyn Runtime>,
+        settings: &ConnectionSettings,
+        process_id: i32,
+        secret_key: Bytes,
+    ) -> Connection {
+        let cache = StatementCache::new(
+            settings.statement_cache_size,
+            settings.max_cached_statement_lifetime,
+            settings.max_cacheable_statement_size,
+        );
+        Connection {
+            inner: Arc::new(ConnInner {
+                sender,
+                shared,
+                runtime,
+                cache: Mutex::new(cache),
+                next_statement: AtomicU64::new(1),
+                process_id,
+                secret_key,
+            }),
+        }
+    }
+
+    /// Runs a command and returns its status, e.g. `"INSERT 0 1"`.
+    ///
+    /// Without arguments it uses the simple query protocol, so a script of
+    /// several `;`-separated statements works (the status of the last one is
+    /// returned). With arguments it runs one statement through the extended
+    /// protocol (and the statement cache).
+    pub async fn execute(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<String> {
+        if params.is_empty() {
+            return self.inner.simple_query(sql).await;
+        }
+        let response = self.inner.query(sql, &params, 0).await?;
+        Ok(response.last_tag().unwrap_or_default().to_owned())
+    }
+
+    /// Runs one statement once per set of arguments, pipelined in a single
+    /// round trip with one Sync at the end: all executions commit together
+    /// or, when one fails, none does.
+    ///
+    /// ```no_run
+    /// # async fn demo(conn: edgepg_core::client::Connection) -> edgepg_core::Result<()> {
+    /// conn.executemany("INSERT INTO t VALUES ($1, $2)", (0..100i64).map(|i| (i, format!("n{i}")))).await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn executemany<I, P>(&self, sql: &str, rows: I) -> Result<()>
+    where
+        I: IntoIterator<Item = P>,
+        P: Params,
+    {
+        let stmt = self.inner.prepare_cached(sql).await?;
+        self.inner.executemany_stmt(&stmt, rows).await
+    }
+
+    /// Runs a query and returns all its rows.
+    pub async fn fetch(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Vec<Row>> {
+        let response = self.inner.query(sql, &params, 0).await?;
+        Ok(response.results.into_iter().next().map(|r| r.rows).unwrap_or_default())
+    }
+
+    /// Runs a query and returns its first row, if any (the server stops after one row).
+    pub async fn fetchrow(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Option<Row>> {
+        let response = self.inner.query(sql, &params, 1).await?;
+        Ok(response.results.into_iter().next().and_then(|r| r.rows.into_iter().next()))
+    }
+
+    /// Runs a query and returns the first column of its first row.
+    ///
+    /// With no row, `Option<T>` gives `None` and any other `T` an error.
+    pub async fn fetchval<T: FromSqlOwned>(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<T> {
+        first_value(self.fetchrow(sql, params).await?)
+    }
+
+    /// Prepares a statement for repeated execution.
+    pub async fn prepare(&self, sql: &str) -> Result<PreparedStatement> {
+        let named = lock(&self.inner.cache).enabled();
+        let inner = self.inner.prepare_new(sql, named).await?;
+        Ok(PreparedStatement { inner, conn: self.inner.clone() })
+    }
+
+    /// Closes the connection gracefully: requests already sent are answered,
+    /// then Terminate is sent and the stream closed.
+    pub async fn close(&self) -> Result<()> {
+        let (tx, rx) = oneshot::channel();
+        if self.inner.sender.unbounded_send(Request::Terminate(Some(tx))).is_ok() {
+            let _ = rx.await;
+        }
+        Ok(())
+    }
+
+    /// Closes the connection at once: requests in flight fail with a Closed error.
+    pub fn terminate(&self) {
+        self.inner.shared.mark_closed(None);
+        let _ = self.inner.sender.unbounded_send(Request::Abort);
+    }
+
+    /// True once the connection is closed (by either side) or broken.
+    pub fn is_closed(&self) -> bool {
+        self.inner.shared.is_closed()
+    }
+
+    /// True inside a transaction block (including a failed one).
+    pub fn is_in_transaction(&self) -> bool {
+        self.inner.shared.status() != TransactionStatus::Idle
+    }
+
+    /// The transaction status reported by the last ReadyForQuery.
+    pub fn transaction_status(&self) -> TransactionStatus {
+        self.inner.shared.status()
+    }
+
+    /// The process ID of the server backend serving this connection.
+    pub fn get_server_pid(&self) -> i32 {
+        self.inner.process_id
+    }
+
+    /// The cancel key of this connection's backend (protocol 3.2 allows up to 256 bytes).
+    pub fn secret_key(&self) -> &[u8] {
+        &self.inner.secret_key
+    }
+
+    /// The server version, parsed from `server_version`.
+    pub fn get_server_version(&self) -> Option<ServerVersion> {
+        self.inner.shared.parameter("server_version").and_then(|v| ServerVersion::parse(&v))
+    }
+
+    /// The server parameters reported so far (ParameterStatus), e.g.
+    /// `server_version`, `TimeZone`, `application_name`, `is_superuser`.
+    pub fn get_settings(&self) -> HashMap<String, String> {
+        self.inner.shared.parameters()
+    }
+
+    /// One server parameter.
+    pub fn get_setting(&self, name: &str) -> Option<String> {
+        self.inner.shared.parameter(name)
+    }
+
+    /// Calls `listener` for every notice the server sends (WARNING, NOTICE,
+    /// INFO, LOG, DEBUG). Returns a handle for [`Connection::remove_log_listener`].
+    pub fn add_log_listener(&self, listener: impl Fn(&DbError) + Send + Sync + 'static) -> LogListener {
+        let l: LogListener = Arc::new(listener);
+        self.inner.shared.add_log_listener(l.clone());
+        l
+    }
+
+    /// Removes a listener added with [`Connection::add_log_listener`].
+    pub fn remove_log_listener(&self, listener: &LogListener) {
+        self.inner.shared.remove_log_listener(listener);
+    }
+
+    /// Number of statements currently in the statement cache.
+    pub fn statement_cache_len(&self) -> usize {
+        lock(&self.inner.cache).len()
+    }
+
+    /// Empties the statement cache (statements are closed on the server).
+    pub fn clear_statement_cache(&self) {
+        lock(&self.inner.cache).clear();
+    }
+}
+
+impl PreparedStatement {
+    /// Runs the statement and returns all rows.
+    pub async fn fetch(&self, params: &[&(dyn ToSql + Sync)]) -> Result<Vec<Row>> {
+        let r = self.conn.bind_execute(&self.inner, &params, 0).await?;
+        Ok(r.results.into_iter().next().map(|r| r.rows).unwrap_or_default())
+    }
+
+    /// Runs the statement and returns the first row, if any.
+    pub async fn fetchrow(&self, params: &[&(dyn ToSql + Sync)]) -> Result<Option<Row>> {
+        let r = self.conn.bind_execute(&self.inner, &params, 1).await?;
+        Ok(r.results.into_iter().next().and_then(|r| r.rows.into_iter().next()))
+    }
+
+    /// Runs the statement and returns the first column of the first row.
+    pub async fn fetchval<T: FromSqlOwned>(&self, params: &[&(dyn ToSql + Sync)]) -> Result<T> {
+        first_value(self.fetchrow(params).await?)
+    }
+
+    /// Runs the statement and returns its command status, e.g. `UPDATE 3`.
+    pub async fn execute(&self, params: &[&(dyn ToSql + Sync)]) -> Result<String> {
+        let r = self.conn.bind_execute(&self.inner, &params, 0).await?;
+        Ok(r.last_tag().unwrap_or_default().to_owned())
+    }
+
+    /// Runs the statement once per set of arguments in one round trip (one Sync: all or nothing).
+    pub async fn executemany<I, P>(&self, rows: I) -> Result<()>
+    where
+        I: IntoIterator<Item = P>,
+        P: Params,
+    {
+        self.conn.executemany_stmt(&self.inner, rows).await
+    }
+}
+
+fn first_value<T: FromSqlOwned>(row: Option<Row>) -> Result<T> {
+    match row {
+        Some(row) if row.is_empty() => Err(Error::interface("fetchval: the query returned no columns")),
+        Some(row) => row.get(0),
+        None => T::from_sql_null(Type::UNKNOWN)
+            .map_err(|_| Error::interface("fetchval: the query returned no rows; fetch into Option<T> to allow that")),
+    }
+}
+
+impl ConnInner {
+    /// Queues a request and waits for its whole response.
+    async fn request(&self, bytes: BytesMut, syncs: u32, columns: Option<Arc<[Column]>>) -> Result<Response> {
+        let (tx, rx) = oneshot::channel();
+        let req = Request::Query { bytes, syncs, columns, sink: Sink::Collect(tx) };
+        if self.sender.unbounded_send(req).is_err() {
+            return Err(self.shared.closed_error());
+        }
+        match rx.await {
+            Ok(r) => r?.into_result(),
+            Err(_canceled) => Err(self.shared.closed_error()),
+        }
+    }
+
+    async fn simple_query(&self, sql: &str) -> Result<String> {
+        let mut buf = BytesMut::with_capacity(sql.len() + 6);
+        frontend::query(sql, &mut buf)?;
+        let response = self.request(buf, 1, None).await?;
+        Ok(response.last_tag().unwrap_or_default().to_owned())
+    }
+
+    fn now(&self) -> Duration {
+        self.runtime.now()
+    }
+
+    /// A cached statement for `sql`, preparing (and caching) it on a miss.
+    async fn prepare_cached(&self, sql: &str) -> Result<Arc<StatementInner>> {
+        let (hit, named) = {
+            let mut cache = lock(&self.cache);
+            (cache.get(sql, self.now()), cache.cacheable(sql))
+        };
+        if let Some(stmt) = hit {
+            return Ok(stmt);
+        }
+        let stmt = self.prepare_new(sql, named).await?;
+        if named {
+            lock(&self.cache).insert(stmt.clone());
+        }
+        Ok(stmt)
+    }
+
+    /// Parse + Describe + Sync: one round trip.
+    async fn prepare_new(&self, sql: &str, named: bool) -> Result<Arc<StatementInner>> {
+        let name = if named {
+            format!("edgepg_s{}", self.next_statement.fetch_add(1, Ordering::Relaxed))
+        } else {
+            String::new()
+        };
+        let mut buf = BytesMut::with_capacity(sql.len() + name.len() * 2 + 32);
+        frontend::parse(&name, sql, &[], &mut buf)?;
+        frontend::describe(b'S', &name, &mut buf)?;
+        frontend::sync(&mut buf);
+        let response = self.request(buf, 1, None).await?;
+        let params = response.params.unwrap_or_default();
+        let columns = response
+            .results
+            .into_iter()
+            .next()
+            .and_then(|r| r.columns)
+            .map(|c| c.to_vec())
+            .unwrap_or_default();
+        Ok(Arc::new(StatementInner::new(name, sql.to_owned(), params, columns, self.now(), self.sender.clone())))
+    }
+
+    /// Runs `sql` with `params` through the statement cache. When a cached
+    /// statement went stale (its table was altered, or a pooler lost it) and
+    /// no transaction is open, it is re-prepared and run once more.
+    async fn query(&self, sql: &str, params: &dyn Params, max_rows: i32) -> Result<Response> {
+        let stmt = self.prepare_cached(sql).await?;
+        match self.bind_execute(&stmt, params, max_rows).await {
+            Err(e) if stmt.is_named() && is_stale_statement(&e) => {
+                lock(&self.cache).remove(sql);
+                if self.shared.status() != TransactionStatus::Idle {
+                    return Err(e.context(
+                        "a cached prepared statement became invalid inside a transaction (the schema changed); \
+                         roll back and retry",
+                    ));
+                }
+                let stmt = self.prepare_cached(sql).await?;
+                self.bind_execute(&stmt, params, max_rows).await
+            }
+            other => other,
+        }
+    }
+
+    /// Bind + Execute + Sync: one round trip.
+    async fn bind_execute(&self, stmt: &StatementInner, params: &dyn Params, max_rows: i32) -> Result<Response> {
+        let mut buf = BytesMut::with_capacity(64 + stmt.sql.len());
+        if !stmt.is_named() {
+            // The unnamed statement may have been replaced by another request
+            // since it was described: parse it again in the same flight.
+            frontend::parse("", &stmt.sql, &type_oids(&stmt.params), &mut buf)?;
+        }
+        encode_bind(stmt, params, &mut buf)?;
+        frontend::execute("", max_rows, &mut buf)?;
+        frontend::sync(&mut buf);
+        self.request(buf, 1, Some(stmt.columns.clone())).await
+    }
+
+    async fn executemany_stmt<I, P>(&self, stmt: &StatementInner, rows: I) -> Result<()>
+    where
+        I: IntoIterator<Item = P>,
+        P: Params,
+    {
+        let mut buf = BytesMut::with_capacity(256);
+        if !stmt.is_named() {
+            frontend::parse("", &stmt.sql, &type_oids(&stmt.params), &mut buf)?;
+        }
+        for (i, row) in rows.into_iter().enumerate() {
+            encode_bind(stmt, &row, &mut buf).map_err(|e| e.context(format_args!("executemany row {i}")))?;
+            frontend::execute("", 0, &mut buf)?;
+        }
+        frontend::sync(&mut buf);
+        self.request(buf, 1, Some(stmt.columns.clone())).await?;
+        Ok(())
+    }
+}
+
+fn type_oids(types: &[Type]) -> Vec<u32> {
+    types.iter().map(|t| t.oid()).collect()
+}
+
+/// Writes a Bind of `params` to the unnamed portal.
+fn encode_bind(stmt: &StatementInner, params: &dyn Params, buf: &mut BytesMut) -> Result<()> {
+    let n = params.len();
+    if n != stmt.params.len() {
+        return Err(Error::interface(format!(
+            "the statement expects {} argument(s), {} given: {}",
+            stmt.params.len(),
+            n,
+            abbreviate(&stmt.sql)
+        )));
+    }
+    let formats: Vec<i16> = (0..n).map(|i| params.param(i).encode_format(stmt.params[i]).code()).collect();
+    frontend::bind(
+        "",
+        &stmt.name,
+        &formats,
+        0..n,
+        |i, out| -> Result<IsNull> {
+            params
+                .param(i)
+                .to_sql_checked(stmt.params[i], out)
+                .map_err(|e| e.context(format_args!("argument ${}", i + 1)))
+        },
+        &stmt.result_formats,
+        buf,
+    )
+}
+
+fn abbreviate(sql: &str) -> String {
+    let s: String = sql.chars().take(80).collect();
+    if s.len() < sql.len() {
+        format!("{s}...")
+    } else {
+        s
+    }
+}
+
+/// Errors that mean "this cached statement no longer matches the server".
+fn is_stale_statement(e: &Error) -> bool {
+    match e.as_db_error() {
+        Some(db) => {
+            (db.code == SqlState::FEATURE_NOT_SUPPORTED && db.message.contains("cached plan must not change result type"))
+                || db.code == SqlState::INVALID_SQL_STATEMENT_NAME
+        }
+        None => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn server_version_parse() {
+        assert_eq!(ServerVersion::parse("15.18 (Debian 15.18-0+deb12u1)"), Some(ServerVersion { major: 15, minor: 18, micro: 0 }));
+        assert_eq!(ServerVersion::parse("9.6.24"), Some(ServerVersion { major: 9, minor: 6, micro: 24 }));
+        assert_eq!(ServerVersion::parse("17beta1"), Some(ServerVersion { major: 17, minor: 0, micro: 0 }));
+        assert_eq!(ServerVersion::parse("garbage"), None);
+    }
+}

@@ -1,0 +1,87 @@
+//! What a connection handle sends to its driver task, and what comes back.
+//!
+//! A request is a batch of already-encoded frontend messages ending in one or
+//! more Sync (or a simple Query), plus where the response goes. The driver
+//! writes requests in order and answers them in order: this is what makes
+//! concurrent calls on one connection pipeline automatically.
+
+use std::sync::Arc;
+
+use bytes::BytesMut;
+use futures_channel::{mpsc, oneshot};
+
+use super::row::{Column, Row};
+use crate::types::Type;
+use crate::{Error, Result};
+
+pub(crate) type RequestSender = mpsc::UnboundedSender<Request>;
+pub(crate) type RequestReceiver = mpsc::UnboundedReceiver<Request>;
+
+/// One unit of work for the driver.
+pub(crate) enum Request {
+    /// Encoded messages whose response ends after `syncs` ReadyForQuery messages.
+    Query {
+        bytes: BytesMut,
+        syncs: u32,
+        /// Column descriptions for DataRows that arrive without a RowDescription
+        /// (Bind + Execute of a statement described earlier).
+        columns: Option<Arc<[Column]>>,
+        sink: Sink,
+    },
+    /// Send Terminate and close the stream once everything before it is
+    /// answered; the sender is dropped when the driver has finished.
+    Terminate(Option<oneshot::Sender<()>>),
+    /// Drop the stream now, failing everything in flight.
+    Abort,
+}
+
+impl Request {
+    /// A request whose response nobody waits for (closing a statement, the
+    /// rollback of a dropped transaction). Its errors are discarded.
+    pub(crate) fn discard(bytes: BytesMut, syncs: u32) -> Request {
+        Request::Query { bytes, syncs, columns: None, sink: Sink::Discard }
+    }
+}
+
+/// Where the response to a request goes.
+pub(crate) enum Sink {
+    /// Collected whole and delivered once, at the final ReadyForQuery.
+    Collect(oneshot::Sender<Result<Response>>),
+    /// Dropped.
+    Discard,
+}
+
+/// The result of one statement inside a response.
+#[derive(Debug, Default)]
+pub(crate) struct QueryResult {
+    pub(crate) columns: Option<Arc<[Column]>>,
+    pub(crate) rows: Vec<Row>,
+    /// The CommandComplete tag, e.g. `INSERT 0 3`; `None` for an empty query
+    /// or a suspended portal.
+    pub(crate) tag: Option<String>,
+}
+
+/// Everything the server answered to one request.
+#[derive(Debug, Default)]
+pub(crate) struct Response {
+    pub(crate) results: Vec<QueryResult>,
+    /// The first ErrorResponse (the server skips the rest of the batch up to Sync).
+    pub(crate) error: Option<Error>,
+    /// ParameterDescription of a described statement.
+    pub(crate) params: Option<Vec<Type>>,
+}
+
+impl Response {
+    /// The response, or the server error it carried.
+    pub(crate) fn into_result(mut self) -> Result<Response> {
+        match self.error.take() {
+            Some(e) => Err(e),
+            None => Ok(self),
+        }
+    }
+
+    /// The tag of the last completed statement.
+    pub(crate) fn last_tag(&self) -> Option<&str> {
+        self.results.iter().rev().find_map(|r| r.tag.as_deref())
+    }
+}

@@ -1,0 +1,111 @@
+//! State shared between a connection's handles and its driver task.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use crate::protocol::backend::TransactionStatus;
+use crate::{DbError, Error, ErrorKind};
+
+/// A callback for server notices (NoticeResponse: WARNING, NOTICE, INFO, ...).
+pub type LogListener = Arc<dyn Fn(&DbError) + Send + Sync>;
+
+pub(crate) struct Shared {
+    closed: AtomicBool,
+    /// Why the connection closed, to answer later calls with a precise error.
+    close_reason: Mutex<Option<(ErrorKind, String)>>,
+    tx_status: AtomicU8,
+    parameters: Mutex<HashMap<String, String>>,
+    log_listeners: Mutex<Vec<LogListener>>,
+}
+
+/// Locks a mutex, ignoring poisoning: every critical section here leaves the
+/// data consistent, and a user callback that panicked must not wedge the connection.
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl Shared {
+    pub(crate) fn new(parameters: HashMap<String, String>, status: TransactionStatus) -> Shared {
+        let s = Shared {
+            closed: AtomicBool::new(false),
+            close_reason: Mutex::new(None),
+            tx_status: AtomicU8::new(0),
+            parameters: Mutex::new(parameters),
+            log_listeners: Mutex::new(Vec::new()),
+        };
+        s.set_status(status);
+        s
+    }
+
+    pub(crate) fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::Acquire)
+    }
+
+    /// Marks the connection closed; the first reason given wins.
+    pub(crate) fn mark_closed(&self, reason: Option<&Error>) {
+        let mut r = lock(&self.close_reason);
+        if r.is_none() {
+            *r = Some(match reason {
+                Some(e) => (e.kind(), e.message().to_owned()),
+                None => (ErrorKind::Closed, "the connection is closed".to_owned()),
+            });
+        }
+        self.closed.store(true, Ordering::Release);
+    }
+
+    /// The error to give a caller whose request could not be answered.
+    pub(crate) fn closed_error(&self) -> Error {
+        match &*lock(&self.close_reason) {
+            Some((kind, msg)) if *kind != ErrorKind::Closed => {
+                Error::new(ErrorKind::Closed, format!("the connection is closed: {msg}"))
+            }
+            _ => Error::closed(),
+        }
+    }
+
+    pub(crate) fn set_status(&self, status: TransactionStatus) {
+        let v = match status {
+            TransactionStatus::Idle => 0,
+            TransactionStatus::InTransaction => 1,
+            TransactionStatus::Failed => 2,
+        };
+        self.tx_status.store(v, Ordering::Release);
+    }
+
+    pub(crate) fn status(&self) -> TransactionStatus {
+        match self.tx_status.load(Ordering::Acquire) {
+            0 => TransactionStatus::Idle,
+            1 => TransactionStatus::InTransaction,
+            _ => TransactionStatus::Failed,
+        }
+    }
+
+    pub(crate) fn set_parameter(&self, name: String, value: String) {
+        lock(&self.parameters).insert(name, value);
+    }
+
+    pub(crate) fn parameter(&self, name: &str) -> Option<String> {
+        lock(&self.parameters).get(name).cloned()
+    }
+
+    pub(crate) fn parameters(&self) -> HashMap<String, String> {
+        lock(&self.parameters).clone()
+    }
+
+    pub(crate) fn add_log_listener(&self, l: LogListener) {
+        lock(&self.log_listeners).push(l);
+    }
+
+    pub(crate) fn remove_log_listener(&self, l: &LogListener) {
+        lock(&self.log_listeners).retain(|x| !Arc::ptr_eq(x, l));
+    }
+
+    pub(crate) fn notice(&self, notice: &DbError) {
+        // Call outside the lock so a listener may add or remove listeners.
+        let listeners: Vec<LogListener> = lock(&self.log_listeners).clone();
+        for l in listeners {
+            l(notice);
+        }
+    }
+}
