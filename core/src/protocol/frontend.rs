@@ -402,3 +402,186 @@ where
         Ok(())
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::ErrorKind;
+
+    fn enc(f: impl FnOnce(&mut BytesMut) -> Result<()>) -> Vec<u8> {
+        let mut buf = BytesMut::new();
+        f(&mut buf).unwrap();
+        buf.to_vec()
+    }
+
+    /// Runs a failing encoder on a buffer that already holds a message and
+    /// checks the buffer is left untouched.
+    fn fails(f: impl FnOnce(&mut BytesMut) -> Result<()>) -> Error {
+        let mut buf = BytesMut::from(&b"S\0\0\0\x04"[..]);
+        let e = f(&mut buf).unwrap_err();
+        assert_eq!(&buf[..], b"S\0\0\0\x04", "buffer not restored");
+        e
+    }
+
+    #[test]
+    fn startup() {
+        let got = enc(|b| startup_message([("user", "postgres"), ("database", "db")], b));
+        let mut want = vec![0, 0, 0, 0x23, 0, 3, 0, 0];
+        want.extend_from_slice(b"user\0postgres\0database\0db\0\0");
+        assert_eq!(got, want);
+        assert_eq!(enc(|b| startup_message([], b)), b"\0\0\0\x09\0\x03\0\0\0");
+        let e = fails(|b| startup_message([("user", "a\0b")], b));
+        assert_eq!(e.kind(), ErrorKind::Interface);
+        assert!(e.message().contains("NUL"));
+    }
+
+    #[test]
+    fn fixed_requests() {
+        let mut buf = BytesMut::new();
+        ssl_request(&mut buf);
+        assert_eq!(&buf[..], b"\0\0\0\x08\x04\xd2\x16\x2f");
+        buf.clear();
+        gssenc_request(&mut buf);
+        assert_eq!(&buf[..], b"\0\0\0\x08\x04\xd2\x16\x30");
+        buf.clear();
+        cancel_request(12345, b"\xde\xad\xbe\xef", &mut buf);
+        assert_eq!(&buf[..], b"\0\0\0\x10\x04\xd2\x16\x2e\0\0\x30\x39\xde\xad\xbe\xef");
+        // A 3.2-style 32-byte key.
+        buf.clear();
+        cancel_request(1, &[0xab; 32], &mut buf);
+        assert_eq!(&buf[..4], &44i32.to_be_bytes());
+        assert_eq!(buf.len(), 44);
+        assert_eq!(&buf[12..], &[0xab; 32]);
+        // Too long: truncated to the protocol maximum.
+        buf.clear();
+        cancel_request(1, &[1; 300], &mut buf);
+        assert_eq!(buf.len(), 12 + MAX_CANCEL_KEY_LEN);
+        assert_eq!(&buf[..4], &(12 + MAX_CANCEL_KEY_LEN as i32).to_be_bytes());
+    }
+
+    #[test]
+    fn empty_messages() {
+        for (f, tag) in [(sync as fn(&mut BytesMut), b'S'), (flush, b'H'), (terminate, b'X'), (copy_done, b'c')] {
+            let mut buf = BytesMut::new();
+            f(&mut buf);
+            assert_eq!(&buf[..], &[tag, 0, 0, 0, 4]);
+        }
+    }
+
+    #[test]
+    fn password_and_sasl() {
+        assert_eq!(enc(|b| password_message(b"s3cret", b)), b"p\0\0\0\x0bs3cret\0");
+        let e = fails(|b| password_message(b"se\0cret", b));
+        assert!(!e.to_string().contains("cret"), "password leaked: {e}");
+        assert_eq!(
+            enc(|b| sasl_initial_response("SCRAM-SHA-256", b"n,,n=,r=abc", b)),
+            b"p\0\0\0\x21SCRAM-SHA-256\0\0\0\0\x0bn,,n=,r=abc"
+        );
+        assert_eq!(enc(|b| sasl_response(b"c=biws", b)), b"p\0\0\0\x0ac=biws");
+        fails(|b| sasl_initial_response("SCRAM\0", b"", b));
+    }
+
+    #[test]
+    fn simple_query() {
+        assert_eq!(enc(|b| query("SELECT 1", b)), b"Q\0\0\0\x0dSELECT 1\0");
+        assert_eq!(enc(|b| query("", b)), b"Q\0\0\0\x05\0");
+        fails(|b| query("SELECT '\0'", b));
+    }
+
+    #[test]
+    fn extended_query() {
+        assert_eq!(enc(|b| parse("", "SELECT 1", &[], b)), b"P\0\0\0\x10\0SELECT 1\0\0\0");
+        assert_eq!(
+            enc(|b| parse("s1", "SELECT $1, $2", &[23, 25], b)),
+            b"P\0\0\0\x1fs1\0SELECT $1, $2\0\0\x02\0\0\0\x17\0\0\0\x19"
+        );
+        fails(|b| parse("s\01", "SELECT 1", &[], b));
+        let too_many = vec![0u32; 65536];
+        let e = fails(|b| parse("", "x", &too_many, b));
+        assert!(e.message().contains("65535"));
+        // 65535 parameters is the protocol's limit and allowed.
+        let mut buf = BytesMut::new();
+        parse("", "x", &too_many[1..], &mut buf).unwrap();
+        assert_eq!(&buf[8..10], b"\xff\xff");
+
+        assert_eq!(enc(|b| describe(b'S', "s1", b)), b"D\0\0\0\x08Ss1\0");
+        assert_eq!(enc(|b| describe(b'P', "", b)), b"D\0\0\0\x06P\0");
+        fails(|b| describe(b'X', "", b));
+        assert_eq!(enc(|b| execute("", 0, b)), b"E\0\0\0\x09\0\0\0\0\0");
+        assert_eq!(enc(|b| execute("p", 100, b)), b"E\0\0\0\x0ap\0\0\0\0\x64");
+        assert_eq!(enc(|b| close(b'S', "s1", b)), b"C\0\0\0\x08Ss1\0");
+        assert_eq!(enc(|b| close(b'P', "p", b)), b"C\0\0\0\x07Pp\0");
+        fails(|b| close(0, "p", b));
+    }
+
+    fn ser(v: Option<&[u8]>, buf: &mut BytesMut) -> Result<IsNull> {
+        match v {
+            Some(v) => {
+                buf.put_slice(v);
+                Ok(IsNull::No)
+            }
+            None => {
+                // Written bytes must be dropped for NULL.
+                buf.put_slice(b"junk");
+                Ok(IsNull::Yes)
+            }
+        }
+    }
+
+    #[test]
+    fn bind_message() {
+        let values: [Option<&[u8]>; 3] = [Some(b"\0\0\0\x07"), None, Some(b"")];
+        let got = enc(|b| bind("", "s1", &[1], values, ser, &[1], b));
+        let want: &[u8] = b"B\0\0\0\x22\0s1\0\0\x01\0\x01\0\x03\
+            \0\0\0\x04\0\0\0\x07\xff\xff\xff\xff\0\0\0\0\0\x01\0\x01";
+        assert_eq!(got, want);
+        assert_eq!(enc(|b| bind("p", "", &[], std::iter::empty::<Option<&[u8]>>(), ser, &[], b)), b"B\0\0\0\x0dp\0\0\0\0\0\0\0\0");
+    }
+
+    #[test]
+    fn bind_failure_restores_buffer() {
+        let values: [Option<&[u8]>; 2] = [Some(b"ok"), Some(b"bad")];
+        let e = fails(|b| {
+            bind("", "", &[], values, |v, buf| if v == Some(b"bad") { Err(Error::conversion("nope")) } else { ser(v, buf) }, &[], b)
+        });
+        assert_eq!(e.kind(), ErrorKind::Conversion);
+        fails(|b| bind("p\0", "", &[], [None::<&[u8]>], ser, &[], b));
+        let many = vec![None::<&[u8]>; 65536];
+        fails(|b| bind("", "", &[], many, ser, &[], b));
+    }
+
+    #[test]
+    fn copy_messages() {
+        assert_eq!(enc(|b| copy_data(b"1\tone\n", b)), b"d\0\0\0\x0a1\tone\n");
+        assert_eq!(enc(|b| copy_data_header(6, b)), b"d\0\0\0\x0a");
+        let e = fails(|b| copy_data_header(i32::MAX as usize - 3, b));
+        assert_eq!(e.kind(), ErrorKind::Interface);
+        fails(|b| copy_data_header(usize::MAX, b));
+        assert_eq!(enc(|b| copy_data_header(i32::MAX as usize - 4, b)), b"d\x7f\xff\xff\xff");
+        assert_eq!(enc(|b| copy_fail("oops", b)), b"f\0\0\0\x09oops\0");
+        fails(|b| copy_fail("o\0ps", b));
+    }
+
+    #[test]
+    fn function_call_message() {
+        let got = enc(|b| function_call(1598, &[1], [Some(&b"\0\0\0\x02"[..])], ser, 1, b));
+        assert_eq!(got, b"F\0\0\0\x18\0\0\x06\x3e\0\x01\0\x01\0\x01\0\0\0\x04\0\0\0\x02\0\x01");
+    }
+
+    #[test]
+    fn messages_round_trip_lengths() {
+        // Every tagged message's length field matches what was written.
+        let mut buf = BytesMut::new();
+        query("SELECT 1", &mut buf).unwrap();
+        parse("a", "b", &[1, 2, 3], &mut buf).unwrap();
+        sync(&mut buf);
+        let mut rest = &buf[..];
+        let mut n = 0;
+        while !rest.is_empty() {
+            let len = i32::from_be_bytes([rest[1], rest[2], rest[3], rest[4]]) as usize;
+            rest = &rest[1 + len..];
+            n += 1;
+        }
+        assert_eq!(n, 3);
+    }
+}
