@@ -11,12 +11,14 @@
 
 mod codec;
 mod from_sql;
+mod numeric;
 mod primitives;
 mod text;
 mod to_sql;
 mod ty;
 
 pub use from_sql::{FromSql, FromSqlOwned};
+pub use numeric::{encode_numeric_str, numeric_to_string, Numeric};
 pub use to_sql::ToSql;
 pub use ty::Type;
 

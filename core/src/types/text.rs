@@ -38,8 +38,13 @@ pub(crate) fn strip_jsonb_version(raw: &[u8]) -> Result<&[u8]> {
     }
 }
 
-/// Writes a string as a value of `ty` in `format`.
+/// Writes a string as a value of `ty` in `format`. Strings sent to `numeric`
+/// are parsed and encoded in binary, losslessly.
 pub(crate) fn encode_str(s: &str, ty: Type, format: Format, out: &mut BytesMut) -> Result<IsNull> {
+    if ty == Type::NUMERIC && format == Format::Binary {
+        super::numeric::encode_numeric_str(s, out)?;
+        return Ok(IsNull::No);
+    }
     if ty == Type::JSONB && format == Format::Binary {
         out.put_u8(JSONB_VERSION);
     }
@@ -78,17 +83,25 @@ impl<'a> FromSql<'a> for &'a str {
     }
 }
 
+/// Owned strings also decode `numeric`, losslessly, as its decimal text.
+fn owned_string_accepts(ty: Type) -> bool {
+    string_accepts(ty) || ty == Type::NUMERIC
+}
+
 macro_rules! owned_str_from_sql {
     ($t:ty) => {
         impl<'a> FromSql<'a> for $t {
             fn from_sql(ty: Type, raw: &'a [u8]) -> Result<$t> {
+                if ty == Type::NUMERIC {
+                    return super::numeric::numeric_to_string(raw).map(Into::into);
+                }
                 <&str>::from_sql(ty, raw).map(Into::into)
             }
             fn from_sql_text(ty: Type, raw: &'a [u8]) -> Result<$t> {
                 <&str>::from_sql_text(ty, raw).map(Into::into)
             }
             fn accepts(ty: Type) -> bool {
-                string_accepts(ty)
+                owned_string_accepts(ty)
             }
         }
     };
@@ -104,7 +117,7 @@ macro_rules! str_to_sql {
                 encode_str(self, ty, str_format(ty), out)
             }
             fn accepts(ty: Type) -> bool {
-                string_accepts(ty)
+                owned_string_accepts(ty)
             }
             fn encode_format(&self, ty: Type) -> Format {
                 str_format(ty)
@@ -287,6 +300,16 @@ mod tests {
         "happy".to_sql_checked(enum_ty, &mut b).unwrap();
         assert_eq!(&b[..], b"happy");
         assert!("1".to_sql_checked(Type::INT4, &mut b).is_err());
+    }
+
+    #[test]
+    fn strings_and_numeric() {
+        let mut b = BytesMut::new();
+        "12345.678".to_sql_checked(Type::NUMERIC, &mut b).unwrap();
+        assert_eq!(&b[..], &[0, 3, 0, 1, 0, 0, 0, 3, 0, 1, 0x09, 0x29, 0x1a, 0x7c]);
+        assert_eq!(String::from_sql(Type::NUMERIC, &b).unwrap(), "12345.678");
+        assert!(<&str as FromSql>::from_sql(Type::NUMERIC, &b).is_err());
+        assert!("x".to_sql_checked(Type::NUMERIC, &mut b).is_err());
     }
 
     #[test]
