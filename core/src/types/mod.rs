@@ -1,1 +1,30 @@
 //! PostgreSQL types: OIDs, binary/text codecs, ToSql/FromSql and the dynamic Value.
+//!
+//! * [`Type`] names a PostgreSQL type by OID.
+//! * [`ToSql`] encodes a Rust value as a parameter; [`FromSql`] decodes a
+//!   column value (binary format, or text format for types without a binary
+//!   codec and for simple-query results).
+//! * Rust mappings: `bool`; `i16`/`i32`/`i64` (`int2`/`int4`/`int8`); `i8`
+//!   (`"char"`); `u32` (`oid`); `f32`/`f64`; strings (`text`, `varchar`,
+//!   `bpchar`, `name`, and the text form of any other type); byte slices
+//!   (`bytea`); `Option<T>` for NULL.
+
+mod codec;
+mod from_sql;
+mod numeric;
+mod primitives;
+mod text;
+mod to_sql;
+mod ty;
+
+pub use from_sql::{FromSql, FromSqlOwned};
+pub use numeric::{encode_numeric_str, numeric_to_string, Numeric};
+pub use to_sql::ToSql;
+pub use ty::Type;
+
+/// Items used by the exported [`to_sql_checked!`](crate::to_sql_checked) macro.
+#[doc(hidden)]
+pub mod __private {
+    pub use super::to_sql::to_sql_checked;
+    pub use bytes::BytesMut;
+}

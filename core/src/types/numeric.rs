@@ -1,0 +1,585 @@
+//! `numeric`: the NBASE-10000 binary format, lossless conversion to and from
+//! decimal strings, [`rust_decimal::Decimal`] and the [`Numeric`] enum.
+//!
+//! Binary layout (numeric_send): `ndigits: i16, weight: i16, sign: u16,
+//! dscale: u16, digits: [i16; ndigits]`, each digit a base-10000 group
+//! (0..=9999). The value is `Σ digits[i] × 10000^(weight − i)`; `dscale` is the
+//! number of decimal digits shown after the point.
+
+use std::fmt;
+use std::str::FromStr;
+
+use bytes::{BufMut, BytesMut};
+use rust_decimal::Decimal;
+
+use super::codec::{utf8, Reader};
+use super::from_sql::cannot_decode;
+use super::{FromSql, ToSql, Type};
+use crate::protocol::IsNull;
+use crate::{to_sql_checked, Error, Result};
+
+const SIGN_POS: u16 = 0x0000;
+const SIGN_NEG: u16 = 0x4000;
+const SIGN_NAN: u16 = 0xC000;
+const SIGN_PINF: u16 = 0xD000;
+const SIGN_NINF: u16 = 0xF000;
+/// Largest display scale the binary format can carry (NUMERIC_DSCALE_MASK).
+const MAX_DSCALE: i64 = 0x3FFF;
+/// Exponents beyond this cannot produce a valid numeric (weight is an i16).
+const MAX_EXPONENT: i64 = 1_000_000;
+
+/// A PostgreSQL `numeric` of any precision, including the special values.
+///
+/// `Finite` holds the decimal text exactly as PostgreSQL prints it (e.g.
+/// `"-12.340"`, trailing zeros of the scale kept, no exponent), so no digit is
+/// ever lost. Values built with [`str::parse`] are normalized to that form;
+/// a `Finite` built by hand with invalid text fails to encode.
+///
+/// ```
+/// use edgepg_core::types::Numeric;
+///
+/// let n: Numeric = "1.5e3".parse().unwrap();
+/// assert_eq!(n, Numeric::Finite("1500".into()));
+/// assert_eq!("-Infinity".parse::<Numeric>().unwrap(), Numeric::NegInfinity);
+/// let big: Numeric = "123456789012345678901234567890.5".parse().unwrap();
+/// assert!(big.to_decimal().is_err()); // more than 28 significant digits
+/// assert_eq!(Numeric::from(rust_decimal::Decimal::new(-1234, 2)).to_string(), "-12.34");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Numeric {
+    /// A finite value as canonical decimal text.
+    Finite(String),
+    /// `NaN`.
+    NaN,
+    /// `Infinity` (PostgreSQL 14+).
+    PosInfinity,
+    /// `-Infinity` (PostgreSQL 14+).
+    NegInfinity,
+}
+
+/// A decoded binary numeric before it becomes a string or a `Decimal`.
+enum Parts {
+    Special(Numeric),
+    Finite { neg: bool, int: String, frac: String },
+}
+
+fn invalid(msg: &str) -> Error {
+    Error::conversion(format!("invalid binary numeric value: {msg}"))
+}
+
+/// Decodes numeric_send output into sign, integer digits and `dscale` fraction digits.
+fn decode_parts(raw: &[u8]) -> Result<Parts> {
+    let mut r = Reader::new(raw, "numeric");
+    let ndigits = r.i16()?;
+    let weight = i32::from(r.i16()?);
+    let sign = r.u16()?;
+    let dscale = r.u16()?;
+    let ndigits = usize::try_from(ndigits).map_err(|_| invalid("negative digit count"))?;
+    if r.remaining() != ndigits * 2 {
+        return Err(invalid("digit count does not match the length"));
+    }
+    let neg = match sign {
+        SIGN_POS => false,
+        SIGN_NEG => true,
+        SIGN_NAN => return Ok(Parts::Special(Numeric::NaN)),
+        SIGN_PINF => return Ok(Parts::Special(Numeric::PosInfinity)),
+        SIGN_NINF => return Ok(Parts::Special(Numeric::NegInfinity)),
+        _ => return Err(invalid("unknown sign")),
+    };
+    if i64::from(dscale) > MAX_DSCALE {
+        return Err(invalid("display scale too large"));
+    }
+    let mut digits = Vec::with_capacity(ndigits);
+    for _ in 0..ndigits {
+        let d = r.i16()?;
+        if !(0..=9999).contains(&d) {
+            return Err(invalid("digit out of range"));
+        }
+        digits.push(d);
+    }
+    // Group `i` (by weight: 10000^i); zero outside the stored digits.
+    let group = |w: i32| -> i16 {
+        usize::try_from(weight - w).ok().and_then(|i| digits.get(i).copied()).unwrap_or(0)
+    };
+    let mut int = String::new();
+    let mut w = weight;
+    while w >= 0 {
+        push_group(&mut int, group(w));
+        w -= 1;
+    }
+    let int = match int.trim_start_matches('0') {
+        "" => "0".to_owned(),
+        t => t.to_owned(),
+    };
+    let dscale = usize::from(dscale);
+    let mut frac = String::with_capacity(dscale + 4);
+    let mut w = -1;
+    while frac.len() < dscale {
+        push_group(&mut frac, group(w));
+        w -= 1;
+    }
+    frac.truncate(dscale);
+    Ok(Parts::Finite { neg, int, frac })
+}
+
+fn push_group(s: &mut String, d: i16) {
+    use fmt::Write;
+    let _ = write!(s, "{d:04}");
+}
+
+fn render(neg: bool, int: &str, frac: &str) -> String {
+    let mut s = String::with_capacity(int.len() + frac.len() + 2);
+    // "-0" would be odd; PostgreSQL never sends a negative zero.
+    if neg && (int != "0" || frac.bytes().any(|b| b != b'0')) {
+        s.push('-');
+    }
+    s.push_str(int);
+    if !frac.is_empty() {
+        s.push('.');
+        s.push_str(frac);
+    }
+    s
+}
+
+/// Decodes a binary numeric into lossless decimal text: `"12.340"`, `"NaN"`,
+/// `"Infinity"` or `"-Infinity"` (what PostgreSQL's own text output shows).
+pub fn numeric_to_string(raw: &[u8]) -> Result<String> {
+    Ok(match decode_parts(raw)? {
+        Parts::Special(n) => n.to_string(),
+        Parts::Finite { neg, int, frac } => render(neg, &int, &frac),
+    })
+}
+
+/// A numeric parsed from text, ready to encode.
+enum Parsed {
+    Special(u16),
+    Finite { neg: bool, weight: i16, dscale: u16, groups: Vec<i16> },
+}
+
+/// Parses decimal text (`-12.5`, `1e40`, `.5`, `NaN`, `Infinity`, `-inf`, ...).
+fn parse(s: &str) -> Result<Parsed> {
+    let s = s.trim();
+    let bad = || {
+        let shown: String = s.chars().take(40).collect();
+        Error::conversion(format!("invalid numeric text {shown:?}: expected a decimal number, NaN or [-]Infinity"))
+    };
+    let lower = s.to_ascii_lowercase();
+    match lower.as_str() {
+        "nan" => return Ok(Parsed::Special(SIGN_NAN)),
+        "infinity" | "+infinity" | "inf" | "+inf" => return Ok(Parsed::Special(SIGN_PINF)),
+        "-infinity" | "-inf" => return Ok(Parsed::Special(SIGN_NINF)),
+        _ => {}
+    }
+    let b = s.as_bytes();
+    let mut i = 0;
+    let mut neg = false;
+    if let Some(&c @ (b'+' | b'-')) = b.first() {
+        neg = c == b'-';
+        i = 1;
+    }
+    let mut digits: Vec<u8> = Vec::with_capacity(b.len());
+    let mut frac_len: i64 = 0;
+    let mut seen_point = false;
+    while let Some(&c) = b.get(i) {
+        match c {
+            b'0'..=b'9' => {
+                digits.push(c - b'0');
+                if seen_point {
+                    frac_len += 1;
+                }
+            }
+            b'.' if !seen_point => seen_point = true,
+            _ => break,
+        }
+        i += 1;
+    }
+    if digits.is_empty() {
+        return Err(bad());
+    }
+    let mut exp: i64 = 0;
+    if let Some(b'e' | b'E') = b.get(i) {
+        i += 1;
+        let mut exp_neg = false;
+        if let Some(&c @ (b'+' | b'-')) = b.get(i) {
+            exp_neg = c == b'-';
+            i += 1;
+        }
+        let start = i;
+        while let Some(&c @ b'0'..=b'9') = b.get(i) {
+            // Saturate: anything this large is rejected below anyway.
+            exp = (exp * 10 + i64::from(c - b'0')).min(MAX_EXPONENT + 1);
+            i += 1;
+        }
+        if i == start {
+            return Err(bad());
+        }
+        if exp_neg {
+            exp = -exp;
+        }
+    }
+    if i != b.len() {
+        return Err(bad());
+    }
+    let too_big = || {
+        let shown: String = s.chars().take(40).collect();
+        Error::conversion(format!("numeric value {shown:?} is out of the range PostgreSQL numeric can represent"))
+    };
+    if exp.abs() > MAX_EXPONENT {
+        return Err(too_big());
+    }
+    let dscale = (frac_len - exp).clamp(0, i64::MAX);
+    if dscale > MAX_DSCALE {
+        return Err(too_big());
+    }
+    // Place value (power of ten) of digit k: (n − 1 − k) + exp − frac_len.
+    let n = digits.len() as i64;
+    let place = |k: usize| (n - 1 - k as i64) + exp - frac_len;
+    let first = digits.iter().position(|&d| d != 0);
+    let last = digits.iter().rposition(|&d| d != 0);
+    let (Some(first), Some(last)) = (first, last) else {
+        return Ok(Parsed::Finite { neg: false, weight: 0, dscale: dscale as u16, groups: Vec::new() });
+    };
+    let weight = place(first).div_euclid(4);
+    let last_group = place(last).div_euclid(4);
+    let weight16 = i16::try_from(weight).map_err(|_| too_big())?;
+    let ndigits = usize::try_from(weight - last_group + 1).map_err(|_| too_big())?;
+    if ndigits > i16::MAX as usize {
+        return Err(too_big());
+    }
+    let mut groups = vec![0i16; ndigits];
+    for (k, &d) in digits.iter().enumerate().take(last + 1).skip(first) {
+        let p = place(k);
+        let idx = (weight - p.div_euclid(4)) as usize;
+        let scale = [1i16, 10, 100, 1000][p.rem_euclid(4) as usize];
+        if let Some(g) = groups.get_mut(idx) {
+            *g += i16::from(d) * scale;
+        }
+    }
+    Ok(Parsed::Finite { neg, weight: weight16, dscale: dscale as u16, groups })
+}
+
+/// Encodes decimal text (see [`Numeric`]'s `FromStr`) as a binary numeric, losslessly.
+pub fn encode_numeric_str(s: &str, out: &mut BytesMut) -> Result<()> {
+    match parse(s)? {
+        Parsed::Special(sign) => {
+            out.put_i16(0);
+            out.put_i16(0);
+            out.put_u16(sign);
+            out.put_u16(0);
+        }
+        Parsed::Finite { neg, weight, dscale, groups } => {
+            // `parse` bounds the group count to i16::MAX.
+            out.put_i16(groups.len() as i16);
+            out.put_i16(weight);
+            out.put_u16(if neg { SIGN_NEG } else { SIGN_POS });
+            out.put_u16(dscale);
+            for g in groups {
+                out.put_i16(g);
+            }
+        }
+    }
+    Ok(())
+}
+
+impl Numeric {
+    /// True unless NaN or ±Infinity.
+    pub fn is_finite(&self) -> bool {
+        matches!(self, Numeric::Finite(_))
+    }
+
+    /// Decodes a binary numeric.
+    pub fn from_binary(raw: &[u8]) -> Result<Numeric> {
+        Ok(match decode_parts(raw)? {
+            Parts::Special(n) => n,
+            Parts::Finite { neg, int, frac } => Numeric::Finite(render(neg, &int, &frac)),
+        })
+    }
+
+    /// Converts to a `Decimal`; errors for NaN, ±Infinity and values that
+    /// need more than 28 significant fraction digits or 96 bits.
+    pub fn to_decimal(&self) -> Result<Decimal> {
+        match self {
+            Numeric::Finite(s) => {
+                let mut buf = BytesMut::new();
+                encode_numeric_str(s, &mut buf)?;
+                decimal_from_binary(&buf)
+            }
+            special => Err(special_to_decimal(special)),
+        }
+    }
+}
+
+fn special_to_decimal(n: &Numeric) -> Error {
+    Error::conversion(format!(
+        "numeric value {n} cannot be represented as rust_decimal::Decimal: fetch it as edgepg::types::Numeric, String or f64"
+    ))
+}
+
+impl fmt::Display for Numeric {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Numeric::Finite(s) => s,
+            Numeric::NaN => "NaN",
+            Numeric::PosInfinity => "Infinity",
+            Numeric::NegInfinity => "-Infinity",
+        })
+    }
+}
+
+impl FromStr for Numeric {
+    type Err = Error;
+    /// Parses and normalizes (exponents expanded, leading zeros removed).
+    fn from_str(s: &str) -> Result<Numeric> {
+        let mut buf = BytesMut::new();
+        encode_numeric_str(s, &mut buf)?;
+        Numeric::from_binary(&buf)
+    }
+}
+
+impl From<Decimal> for Numeric {
+    fn from(d: Decimal) -> Numeric {
+        Numeric::Finite(d.to_string())
+    }
+}
+
+impl<'a> FromSql<'a> for Numeric {
+    fn from_sql(ty: Type, raw: &'a [u8]) -> Result<Numeric> {
+        check_numeric::<Numeric>(ty)?;
+        Numeric::from_binary(raw)
+    }
+    fn from_sql_text(ty: Type, raw: &'a [u8]) -> Result<Numeric> {
+        check_numeric::<Numeric>(ty)?;
+        utf8(raw)?.parse()
+    }
+    fn accepts(ty: Type) -> bool {
+        ty == Type::NUMERIC
+    }
+}
+
+impl ToSql for Numeric {
+    fn to_sql(&self, _ty: Type, out: &mut BytesMut) -> Result<IsNull> {
+        match self {
+            Numeric::Finite(s) => encode_numeric_str(s, out)?,
+            special => encode_numeric_str(&special.to_string(), out)?,
+        }
+        Ok(IsNull::No)
+    }
+    fn accepts(ty: Type) -> bool {
+        ty == Type::NUMERIC
+    }
+    to_sql_checked!();
+}
+
+fn check_numeric<T>(ty: Type) -> Result<()> {
+    if ty == Type::NUMERIC {
+        Ok(())
+    } else {
+        Err(cannot_decode::<T>(ty, "only numeric decodes into it"))
+    }
+}
+
+/// Largest `Decimal` mantissa: 2^96 − 1.
+const DECIMAL_MAX_MANTISSA: u128 = (1u128 << 96) - 1;
+
+/// Decodes a binary numeric into a `Decimal` exactly, or explains why not.
+fn decimal_from_binary(raw: &[u8]) -> Result<Decimal> {
+    let (neg, int, mut frac) = match decode_parts(raw)? {
+        Parts::Special(n) => return Err(special_to_decimal(&n)),
+        Parts::Finite { neg, int, frac } => (neg, int, frac),
+    };
+    // Trailing zeros beyond Decimal's 28-digit scale carry no value.
+    while frac.len() > Decimal::MAX_SCALE as usize && frac.ends_with('0') {
+        frac.pop();
+    }
+    let too_big = || {
+        let s = render(neg, &int, &frac);
+        let shown: String = s.chars().take(48).collect();
+        let ellipsis = if s.len() > shown.len() { "..." } else { "" };
+        Error::conversion(format!(
+            "numeric value {shown}{ellipsis} does not fit in rust_decimal::Decimal (max 28 significant digits): fetch it as String or edgepg::types::Numeric"
+        ))
+    };
+    if frac.len() > Decimal::MAX_SCALE as usize {
+        return Err(too_big());
+    }
+    let mut m: u128 = 0;
+    for c in int.bytes().chain(frac.bytes()) {
+        m = m
+            .checked_mul(10)
+            .and_then(|m| m.checked_add(u128::from(c - b'0')))
+            .filter(|&m| m <= DECIMAL_MAX_MANTISSA)
+            .ok_or_else(too_big)?;
+    }
+    // m ≤ 2^96 − 1 fits in i128.
+    let m = if neg { -(m as i128) } else { m as i128 };
+    Decimal::try_from_i128_with_scale(m, frac.len() as u32).map_err(|_| too_big())
+}
+
+impl<'a> FromSql<'a> for Decimal {
+    fn from_sql(ty: Type, raw: &'a [u8]) -> Result<Decimal> {
+        check_numeric::<Decimal>(ty)?;
+        decimal_from_binary(raw)
+    }
+    fn from_sql_text(ty: Type, raw: &'a [u8]) -> Result<Decimal> {
+        check_numeric::<Decimal>(ty)?;
+        utf8(raw)?.parse::<Numeric>()?.to_decimal()
+    }
+    fn accepts(ty: Type) -> bool {
+        ty == Type::NUMERIC
+    }
+}
+
+impl ToSql for Decimal {
+    fn to_sql(&self, _ty: Type, out: &mut BytesMut) -> Result<IsNull> {
+        // Decimal's Display is plain decimal text with its scale (no exponent).
+        encode_numeric_str(&self.to_string(), out)?;
+        Ok(IsNull::No)
+    }
+    fn accepts(ty: Type) -> bool {
+        ty == Type::NUMERIC
+    }
+    to_sql_checked!();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ErrorKind;
+
+    /// numeric_send output: header then digits.
+    fn bin(ndigits: i16, weight: i16, sign: u16, dscale: u16, digits: &[i16]) -> Vec<u8> {
+        let mut v = Vec::new();
+        v.extend_from_slice(&ndigits.to_be_bytes());
+        v.extend_from_slice(&weight.to_be_bytes());
+        v.extend_from_slice(&sign.to_be_bytes());
+        v.extend_from_slice(&dscale.to_be_bytes());
+        for d in digits {
+            v.extend_from_slice(&d.to_be_bytes());
+        }
+        v
+    }
+
+    fn enc(s: &str) -> Vec<u8> {
+        let mut b = BytesMut::new();
+        encode_numeric_str(s, &mut b).unwrap();
+        b.to_vec()
+    }
+
+    #[test]
+    fn known_bytes() {
+        // SELECT numeric_send(12345.678)
+        let b = bin(3, 1, 0, 3, &[1, 2345, 6780]);
+        assert_eq!(enc("12345.678"), b);
+        assert_eq!(numeric_to_string(&b).unwrap(), "12345.678");
+        assert_eq!(enc("0"), bin(0, 0, 0, 0, &[]));
+        assert_eq!(enc("0.00"), bin(0, 0, 0, 2, &[]));
+        assert_eq!(enc("-0.0001"), bin(1, -1, SIGN_NEG, 4, &[1]));
+        assert_eq!(enc("10000"), bin(1, 1, 0, 0, &[1]));
+        assert_eq!(enc("1e40"), bin(1, 10, 0, 0, &[1]));
+        assert_eq!(enc("0.5e-2"), bin(1, -1, 0, 3, &[50]));
+        assert_eq!(enc("NaN"), bin(0, 0, SIGN_NAN, 0, &[]));
+        assert_eq!(enc("-Infinity"), bin(0, 0, SIGN_NINF, 0, &[]));
+        assert_eq!(enc("infinity"), bin(0, 0, SIGN_PINF, 0, &[]));
+    }
+
+    #[test]
+    fn string_roundtrips() {
+        for s in [
+            "0", "1", "-1", "12.340", "0.001", "-0.5", "9999", "10000", "123456789.123456789",
+            "100000000000000000000000000000000000000000", "0.000000000000000000000000000000000001",
+            "79228162514264337593543950335", "NaN", "Infinity", "-Infinity",
+        ] {
+            assert_eq!(numeric_to_string(&enc(s)).unwrap(), s, "{s}");
+        }
+        assert_eq!(numeric_to_string(&enc("+007.50")).unwrap(), "7.50");
+        assert_eq!(numeric_to_string(&enc("-0")).unwrap(), "0");
+        assert_eq!(numeric_to_string(&enc(".5")).unwrap(), "0.5");
+        assert_eq!(numeric_to_string(&enc("5.")).unwrap(), "5");
+        assert_eq!(numeric_to_string(&enc("1.5E+3")).unwrap(), "1500");
+        assert_eq!(numeric_to_string(&enc("15e-1")).unwrap(), "1.5");
+    }
+
+    #[test]
+    fn bad_text() {
+        for s in ["", "-", ".", "1e", "1e+", "abc", "1.2.3", "1 2", "--1", "1e9999999999", "1e-20000"] {
+            let mut b = BytesMut::new();
+            assert_eq!(encode_numeric_str(s, &mut b).unwrap_err().kind(), ErrorKind::Conversion, "{s}");
+        }
+    }
+
+    #[test]
+    fn decimal() {
+        let d = Decimal::from_str_exact("12345.678").unwrap();
+        let mut b = BytesMut::new();
+        d.to_sql_checked(Type::NUMERIC, &mut b).unwrap();
+        assert_eq!(&b[..], &bin(3, 1, 0, 3, &[1, 2345, 6780])[..]);
+        assert_eq!(Decimal::from_sql(Type::NUMERIC, &b).unwrap(), d);
+        for s in ["0", "-1.5", "0.0000000000000000000000000001", "79228162514264337593543950335",
+            "-7922816251426433759354395033.5", "1234567890123456789012345678"]
+        {
+            let d = Decimal::from_str_exact(s).unwrap();
+            let mut b = BytesMut::new();
+            d.to_sql(Type::NUMERIC, &mut b).unwrap();
+            let back = Decimal::from_sql(Type::NUMERIC, &b).unwrap();
+            assert_eq!(back, d, "{s}");
+            assert_eq!(back.to_string(), d.to_string(), "{s} scale");
+        }
+        // Scale beyond 28 with only trailing zeros is fine.
+        let d = Decimal::from_sql(Type::NUMERIC, &enc("1.500000000000000000000000000000000")).unwrap();
+        assert_eq!(d, Decimal::new(15, 1));
+        assert_eq!(Decimal::from_sql_text(Type::NUMERIC, b"-3.25").unwrap(), Decimal::new(-325, 2));
+    }
+
+    #[test]
+    fn decimal_out_of_range() {
+        for s in ["1e40", "79228162514264337593543950336", "0.00000000000000000000000000001"] {
+            let e = Decimal::from_sql(Type::NUMERIC, &enc(s)).unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::Conversion);
+            assert!(e.message().contains("does not fit in rust_decimal::Decimal"), "{}", e.message());
+            assert!(e.message().contains("Numeric"), "{}", e.message());
+        }
+        for s in ["NaN", "Infinity", "-Infinity"] {
+            let e = Decimal::from_sql(Type::NUMERIC, &enc(s)).unwrap_err();
+            assert!(e.message().contains(s), "{}", e.message());
+        }
+        assert!(Decimal::from_sql(Type::INT4, &[0; 4]).is_err());
+    }
+
+    #[test]
+    fn numeric_enum() {
+        assert_eq!(Numeric::from_sql(Type::NUMERIC, &enc("NaN")).unwrap(), Numeric::NaN);
+        assert_eq!(Numeric::from_sql(Type::NUMERIC, &enc("Infinity")).unwrap(), Numeric::PosInfinity);
+        let n = Numeric::from_sql(Type::NUMERIC, &enc("1e40")).unwrap();
+        assert_eq!(n.to_string(), format!("1{}", "0".repeat(40)));
+        let mut b = BytesMut::new();
+        n.to_sql_checked(Type::NUMERIC, &mut b).unwrap();
+        assert_eq!(&b[..], &enc("1e40")[..]);
+        assert_eq!(Numeric::from_sql_text(Type::NUMERIC, b"-Infinity").unwrap(), Numeric::NegInfinity);
+        assert!(Numeric::Finite("garbage".into()).to_sql(Type::NUMERIC, &mut b).is_err());
+        assert_eq!(Numeric::Finite("2.50".into()).to_decimal().unwrap(), Decimal::new(250, 2));
+    }
+
+    #[test]
+    fn hostile_binary() {
+        let cases: Vec<Vec<u8>> = vec![
+            vec![],
+            vec![0, 1],
+            bin(1, 0, 0, 0, &[]),            // digit missing
+            bin(0, 0, 0, 0, &[1]),           // trailing digit
+            bin(-1, 0, 0, 0, &[]),           // negative count
+            bin(1, 0, 0x1234, 0, &[1]),      // bad sign
+            bin(1, 0, 0, 0, &[10000]),       // digit too big
+            bin(1, 0, 0, 0, &[-1]),          // negative digit
+            bin(0, 0, 0, 0x4000, &[]),       // dscale too big
+        ];
+        for raw in &cases {
+            assert!(numeric_to_string(raw).is_err(), "{raw:?}");
+            assert!(Decimal::from_sql(Type::NUMERIC, raw).is_err(), "{raw:?}");
+        }
+        // Extreme but valid weights stay bounded and do not panic.
+        let s = numeric_to_string(&bin(1, i16::MAX, 0, 0x3FFF, &[9999])).unwrap();
+        assert_eq!(s.len(), 4 * (i16::MAX as usize + 1) + 1 + 0x3FFF);
+        assert!(numeric_to_string(&bin(1, i16::MIN, 0, 0x3FFF, &[1])).is_ok());
+        assert!(Decimal::from_sql(Type::NUMERIC, &bin(1, i16::MAX, 0, 0, &[1])).is_err());
+    }
+}
