@@ -13,7 +13,7 @@ use std::time::Duration;
 use bytes::{Bytes, BytesMut};
 use futures_channel::oneshot;
 
-use super::params::Params;
+use super::params::{DynParams, Params};
 use super::request::{Request, RequestSender, Response, Sink};
 use super::row::{Column, Row};
 use super::runtime::Runtime;
@@ -130,7 +130,7 @@ impl Connection {
         if params.is_empty() {
             return self.inner.simple_query(sql).await;
         }
-        let response = self.inner.query(sql, &params, 0).await?;
+        let response = self.inner.query(sql, &DynParams(params), 0).await?;
         Ok(response.last_tag().unwrap_or_default().to_owned())
     }
 
@@ -154,13 +154,13 @@ impl Connection {
 
     /// Runs a query and returns all its rows.
     pub async fn fetch(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Vec<Row>> {
-        let response = self.inner.query(sql, &params, 0).await?;
+        let response = self.inner.query(sql, &DynParams(params), 0).await?;
         Ok(response.results.into_iter().next().map(|r| r.rows).unwrap_or_default())
     }
 
     /// Runs a query and returns its first row, if any (the server stops after one row).
     pub async fn fetchrow(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Option<Row>> {
-        let response = self.inner.query(sql, &params, 1).await?;
+        let response = self.inner.query(sql, &DynParams(params), 1).await?;
         Ok(response.results.into_iter().next().and_then(|r| r.rows.into_iter().next()))
     }
 
@@ -262,13 +262,13 @@ impl Connection {
 impl PreparedStatement {
     /// Runs the statement and returns all rows.
     pub async fn fetch(&self, params: &[&(dyn ToSql + Sync)]) -> Result<Vec<Row>> {
-        let r = self.conn.bind_execute(&self.inner, &params, 0).await?;
+        let r = self.conn.bind_execute(&self.inner, &DynParams(params), 0).await?;
         Ok(r.results.into_iter().next().map(|r| r.rows).unwrap_or_default())
     }
 
     /// Runs the statement and returns the first row, if any.
     pub async fn fetchrow(&self, params: &[&(dyn ToSql + Sync)]) -> Result<Option<Row>> {
-        let r = self.conn.bind_execute(&self.inner, &params, 1).await?;
+        let r = self.conn.bind_execute(&self.inner, &DynParams(params), 1).await?;
         Ok(r.results.into_iter().next().and_then(|r| r.rows.into_iter().next()))
     }
 
@@ -279,7 +279,7 @@ impl PreparedStatement {
 
     /// Runs the statement and returns its command status, e.g. `UPDATE 3`.
     pub async fn execute(&self, params: &[&(dyn ToSql + Sync)]) -> Result<String> {
-        let r = self.conn.bind_execute(&self.inner, &params, 0).await?;
+        let r = self.conn.bind_execute(&self.inner, &DynParams(params), 0).await?;
         Ok(r.last_tag().unwrap_or_default().to_owned())
     }
 

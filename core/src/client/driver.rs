@@ -245,7 +245,7 @@ impl<T: Transport> Driver<T> {
         }
         // Requests still queued are dropped; their callers see the close reason.
         self.requests.close();
-        while let Ok(Some(_)) = self.requests.try_next() {}
+        while self.requests.try_recv().is_ok() {}
     }
 }
 
@@ -300,7 +300,7 @@ impl ResponseBuilder {
         match msg {
             Message::ParseComplete | Message::BindComplete | Message::CloseComplete => {}
             Message::ParameterDescription(body) => {
-                self.response.params = Some(body.types().map(|oid| oid.map(Type::from_oid)).collect::<Result<_>>()?);
+                self.response.params = Some(body.types().map(Type::from_oid).collect());
             }
             Message::RowDescription(body) => {
                 let columns = body

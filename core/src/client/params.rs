@@ -62,6 +62,18 @@ impl<P: Params + ?Sized> Params for &P {
     }
 }
 
+/// The argument list of `fetch` & co.: a slice of trait objects.
+pub(crate) struct DynParams<'a>(pub(crate) &'a [&'a (dyn ToSql + Sync)]);
+
+impl Params for DynParams<'_> {
+    fn len(&self) -> usize {
+        self.0.len()
+    }
+    fn param(&self, i: usize) -> &dyn ToSql {
+        self.0[i]
+    }
+}
+
 impl Params for () {
     fn len(&self) -> usize {
         0

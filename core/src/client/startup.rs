@@ -144,8 +144,8 @@ impl Startup {
             (State::Authenticating, Message::AuthenticationSasl(mechanisms)) => {
                 let mut scram = false;
                 let mut scram_plus = false;
-                for m in mechanisms {
-                    match m? {
+                for m in mechanisms.iter() {
+                    match m {
                         ScramSha256::MECHANISM => scram = true,
                         ScramSha256::MECHANISM_PLUS => scram_plus = true,
                         _ => {}

@@ -65,7 +65,7 @@ impl Drop for StatementInner {
             if frontend::close(b'S', &self.name, &mut buf).is_ok() {
                 frontend::sync(&mut buf);
                 // If the connection is gone the statement is gone with it.
-                let _ = self.sender.send(Request::discard(buf, 1));
+                let _ = self.sender.unbounded_send(Request::discard(buf, 1));
             }
         }
     }
