@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Installs what edgepg's tests and demo need, and only what is missing:
+#   * Debian packages: postgresql (server + psql), openssl (test certificates),
+#     pgbouncer and websockify (pooler / WebSocket-tunnel tests);
+#   * the Rust target wasm32-unknown-unknown (the core must build for it).
+# Idempotent and silent when everything is already there. `apt-get update` runs at most
+# once, and only when a package is missing. Uses sudo only when not root and sudo exists.
+set -euo pipefail
+# shellcheck source=scripts/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+missing=()
+pgbin="$(pg_bin_dir)"
+if [ -z "$pgbin" ]; then
+    missing+=(postgresql)
+elif [ ! -x "$pgbin/psql" ] || [ ! -x "$pgbin/pg_isready" ]; then
+    # The server package pulls in the client of its version; this only happens when someone
+    # removed the client afterwards.
+    missing+=("postgresql-client-$(basename "$(dirname "$pgbin")")")
+fi
+command -v openssl >/dev/null 2>&1 || missing+=(openssl)
+command -v pgbouncer >/dev/null 2>&1 || [ -x /usr/sbin/pgbouncer ] || missing+=(pgbouncer)
+command -v websockify >/dev/null 2>&1 || missing+=(websockify)
+
+if [ "${#missing[@]}" -gt 0 ]; then
+    command -v apt-get >/dev/null 2>&1 || die "missing ${missing[*]} and no apt-get: install them by hand"
+    say "installing ${missing[*]} with apt-get"
+    export DEBIAN_FRONTEND=noninteractive
+    as_root apt-get update -qq >/dev/null
+    # </dev/null: CI has no stdin and nothing may prompt.
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+        "${missing[@]}" </dev/null >/dev/null
+    [ -n "$(pg_bin_dir)" ] || die "postgresql installed but no server found in /usr/lib/postgresql/*/bin"
+fi
+
+# The core crate must build for the browser/edge target.
+if command -v rustup >/dev/null 2>&1; then
+    if ! rustup target list --installed 2>/dev/null | grep -qx wasm32-unknown-unknown; then
+        say "adding Rust target wasm32-unknown-unknown"
+        rustup target add wasm32-unknown-unknown >/dev/null 2>&1 \
+            || die "rustup target add wasm32-unknown-unknown failed"
+    fi
+elif [ ! -d "$(rustc --print sysroot)/lib/rustlib/wasm32-unknown-unknown" ]; then
+    die "no rustup and the toolchain lacks wasm32-unknown-unknown: install that target by hand"
+fi
