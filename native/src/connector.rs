@@ -138,12 +138,5 @@ fn connect_error(name: &str, port: u16, e: std::io::Error) -> Error {
 }
 
 pub(crate) fn mode_name(mode: SslMode) -> &'static str {
-    match mode {
-        SslMode::Disable => "disable",
-        SslMode::Allow => "allow",
-        SslMode::Prefer => "prefer",
-        SslMode::Require => "require",
-        SslMode::VerifyCa => "verify-ca",
-        SslMode::VerifyFull => "verify-full",
-    }
+    mode.as_str()
 }
