@@ -9,7 +9,9 @@
 //!   `bpchar`, `name`, and the text form of any other type); byte slices
 //!   (`bytea`); `Option<T>` for NULL.
 
+mod bounded;
 mod codec;
+mod datetime;
 mod from_sql;
 mod numeric;
 mod primitives;
@@ -17,6 +19,8 @@ mod text;
 mod to_sql;
 mod ty;
 
+pub use bounded::Bounded;
+pub use datetime::{Date, Interval, Time, TimeTz, Timestamp, TimestampTz};
 pub use from_sql::{FromSql, FromSqlOwned};
 pub use numeric::{encode_numeric_str, numeric_to_string, Numeric};
 pub use to_sql::ToSql;
