@@ -9,6 +9,7 @@
 //!   `bpchar`, `name`, and the text form of any other type); byte slices
 //!   (`bytea`); `Option<T>` for NULL.
 
+mod array;
 mod bounded;
 mod codec;
 mod datetime;
@@ -22,6 +23,7 @@ mod to_sql;
 mod ty;
 mod uuid;
 
+pub use array::{Array, MAX_DIMENSIONS};
 pub use bounded::Bounded;
 pub use datetime::{Date, Interval, Time, TimeTz, Timestamp, TimestampTz};
 pub use json::RawJson;
