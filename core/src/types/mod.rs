@@ -22,6 +22,7 @@ mod text;
 mod to_sql;
 mod ty;
 mod uuid;
+mod value;
 
 pub use array::{Array, MAX_DIMENSIONS};
 pub use bounded::Bounded;
@@ -29,6 +30,7 @@ pub use datetime::{Date, Interval, Time, TimeTz, Timestamp, TimestampTz};
 pub use json::RawJson;
 pub use net::Inet;
 pub use uuid::Uuid16;
+pub use value::{ArrayValue, Value};
 pub use from_sql::{FromSql, FromSqlOwned};
 pub use numeric::{encode_numeric_str, numeric_to_string, Numeric};
 pub use to_sql::ToSql;
