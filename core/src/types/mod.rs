@@ -23,6 +23,14 @@ mod to_sql;
 mod ty;
 mod uuid;
 mod value;
+#[cfg(feature = "with-chrono")]
+mod with_chrono;
+#[cfg(feature = "with-serde-json")]
+mod with_serde_json;
+#[cfg(feature = "with-time")]
+mod with_time;
+#[cfg(feature = "with-uuid")]
+mod with_uuid;
 
 pub use array::{Array, MAX_DIMENSIONS};
 pub use bounded::Bounded;
@@ -31,6 +39,8 @@ pub use json::RawJson;
 pub use net::Inet;
 pub use uuid::Uuid16;
 pub use value::{ArrayValue, Value};
+#[cfg(feature = "with-serde-json")]
+pub use with_serde_json::Json;
 pub use from_sql::{FromSql, FromSqlOwned};
 pub use numeric::{encode_numeric_str, numeric_to_string, Numeric};
 pub use to_sql::ToSql;
