@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use bytes::BytesMut;
 use edgepg_core::client::{BoxFuture, Connected, Connector};
-use edgepg_core::config::{Config, Host, SslMode, SslNegotiation};
+use edgepg_core::config::{Config, Host, SslMode, SslNegotiation, SslRootCert};
 use edgepg_core::protocol::frontend;
 use edgepg_core::{Error, ErrorKind, Result};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -80,7 +80,11 @@ impl TokioConnector {
             _ if config.get_ssl_root_cert().is_some() => Verification::Chain,
             _ => Verification::None,
         };
-        let opts = TlsOptions { verification, root_cert: config.get_ssl_root_cert(), server_name: name, direct };
+        let root_cert = config.get_ssl_root_cert().map(|r| match r {
+            SslRootCert::System => "system",
+            SslRootCert::File(path) => path.as_str(),
+        });
+        let opts = TlsOptions { verify: verification, root_cert, server_name: name, direct };
         let (tls, end_point) = tls::handshake(tcp, &opts).await?;
         Ok(Connected { stream: Stream::Tls(Box::new(tls)), tls_server_end_point: end_point })
     }

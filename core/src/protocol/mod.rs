@@ -22,3 +22,6 @@ impl Format {
         self as i16
     }
 }
+
+#[cfg(test)]
+mod hostile_tests;
