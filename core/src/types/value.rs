@@ -411,7 +411,7 @@ fn encode_f64(v: f64, shortest: &str, ty: Type, out: &mut BytesMut) -> Result<Is
         t if is_int(t) => {
             // 2^63 as f64; every integral f64 below it converts exactly.
             const LIMIT: f64 = 9_223_372_036_854_775_808.0;
-            if !v.is_finite() || v.fract() != 0.0 || v >= LIMIT || v < -LIMIT {
+            if !v.is_finite() || v.fract() != 0.0 || !(-LIMIT..LIMIT).contains(&v) {
                 return Err(Error::conversion(format!(
                     "cannot send {v} to a {t} parameter: it is not an integer in range"
                 )));
