@@ -39,9 +39,13 @@ fn quote(text: &str) -> String {
 }
 
 /// Sends `v` as `$1::ty`: returns the value decoded back and the server's text of it.
+///
+/// The text comes from the type's output function (`format('%s', ...)`), not
+/// from a cast to text: `inet::text` would add `/32` and `bpchar::text` would
+/// strip trailing blanks.
 async fn echo<T: ToSql + Sync + FromSqlOwned>(c: &Connection, ty: &str, v: &T) -> (T, String) {
     let row = c
-        .fetchrow(&format!("SELECT $1::{ty} AS v, $1::{ty}::text AS t"), &[v])
+        .fetchrow(&format!("SELECT $1::{ty} AS v, format('%s', $1::{ty}) AS t"), &[v])
         .await
         .unwrap_or_else(|e| panic!("echo of {v:?} as {ty}: {e}"))
         .unwrap();
@@ -137,8 +141,8 @@ fn inet(s: &str, netmask: u8) -> Inet {
 #[tokio::test]
 async fn bool_and_integers() {
     let c = conn().await;
-    check(&c, "bool", true, "true").await;
-    check(&c, "bool", false, "false").await;
+    check(&c, "bool", true, "t").await;
+    check(&c, "bool", false, "f").await;
     check_null::<bool>(&c, "bool").await;
 
     for (v, t) in [(i16::MIN, "-32768"), (i16::MAX, "32767"), (0, "0"), (-1, "-1")] {
@@ -328,9 +332,13 @@ async fn strings() {
     // bpchar(n) pads; varchar(n) truncates on explicit cast.
     assert_eq!(c.fetchval::<String>("SELECT $1::char(5)", &[&"ü"]).await.unwrap(), "ü    ");
     assert_eq!(c.fetchval::<String>("SELECT $1::varchar(3)::varchar(2)", &[&"日本語"]).await.unwrap(), "日本");
-    // name truncates at 63 bytes, on a character boundary.
+    // A name literal truncates at 63 bytes, on a character boundary; a binary
+    // name parameter that long is refused by the server (namerecv).
     let long = "é".repeat(40);
-    assert_eq!(c.fetchval::<String>("SELECT $1::name", &[&long]).await.unwrap(), "é".repeat(31));
+    assert_eq!(literal::<String>(&c, "name", &long).await, "é".repeat(31));
+    let e = c.fetchval::<String>("SELECT $1::name", &[&long]).await.unwrap_err();
+    assert_eq!(e.code(), Some(edgepg::SqlState::NAME_TOO_LONG), "{e}");
+    still_usable(&c).await;
     // A NUL cannot be stored in text: a server error, and the connection stays usable.
     let e = c.fetchval::<String>("SELECT $1::text", &[&"a\0b"]).await.unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Server, "{e}");
@@ -606,7 +614,7 @@ async fn intervals() {
         (iv(0, 1, 0), "1 day"),
         (iv(0, 0, 86_400_000_000 * 40), "960:00:00"),
         (iv(i32::MAX, i32::MAX, i64::MAX), "178956970 years 7 mons 2147483647 days 2562047788:00:54.775807"),
-        (iv(i32::MIN, i32::MIN, i64::MIN), "-178956970 years -8 mons -2147483648 days -2562047788:00:54.775808"),
+        (iv(i32::MIN, i32::MIN, -i64::MAX), "-178956970 years -8 mons -2147483648 days -2562047788:00:54.775807"),
     ];
     for (v, t) in cases {
         check(&c, "interval", v, t).await;
@@ -616,6 +624,9 @@ async fn intervals() {
         assert_eq!(ours, v, "{v}");
     }
     check_null::<Interval>(&c, "interval").await;
+    // i64::MIN microseconds is stored and printed, though PostgreSQL 15 cannot parse its own text of it.
+    let min = iv(0, 0, i64::MIN);
+    assert_eq!(echo(&c, "interval", &min).await, (min, "-2562047788:00:54.775808".to_owned()));
     c.close().await.unwrap();
 }
 
@@ -784,7 +795,8 @@ async fn multidimensional_arrays() {
     let nested = Value::Array(ArrayValue::from_nested(Type::UNKNOWN, vec![row("1", "2"), row("3", "4")]).unwrap());
     assert_eq!(echo(&c, "int8[]", &nested).await.1, "{{1,2},{3,4}}");
     // Empty multi-dimensional arrays are just empty.
-    assert_eq!(c.fetchval::<Array<i32>>("SELECT '{{},{}}'::int4[]", &[]).await.unwrap(), Array::default());
+    assert_eq!(c.fetchval::<Array<i32>>("SELECT '{}'::int4[]", &[]).await.unwrap(), Array::default());
+    assert_eq!(c.fetchval::<Array<i32>>("SELECT $1::int4[]", &[&Array::<i32>::default()]).await.unwrap(), Array::default());
     c.close().await.unwrap();
 }
 
@@ -954,7 +966,7 @@ async fn value_coercions_into_params() {
         ("date", Value::Text("infinity".into()), "infinity"),
         ("timestamptz", Value::Text("2024-01-01 02:30+02:30".into()), "2024-01-01 00:00:00+00"),
         ("numeric", Value::Text("1e-3".into()), "0.001"),
-        ("bool", Value::Text("yes".into()), "true"),
+        ("bool", Value::Text("yes".into()), "t"),
         ("uuid", Value::Text("{A0EEBC99-9C0B4EF8-BB6D6BB9-BD380A11}".into()), "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11"),
         ("bytea", Value::Text("\\x00ff".into()), "\\x00ff"),
         ("interval", Value::Text("P1Y2M3DT4H5M6S".into()), "1 year 2 mons 3 days 04:05:06"),
@@ -1035,7 +1047,7 @@ async fn wrong_type_decodes_are_conversion_errors_naming_the_column() {
         ("n", row.get::<f64, _>("n").unwrap_err()),
         ("ts", row.get::<Date, _>("ts").unwrap_err()),
         ("ts", row.get::<Timestamp, _>("ts").unwrap_err()),
-        ("arr", row.get::<Vec<i64>, _>("arr").unwrap_err()),
+        ("arr", row.get::<Vec<i16>, _>("arr").unwrap_err()),
         ("arr", row.get::<i32, _>("arr").unwrap_err()),
         ("inf", row.get::<SystemTime, _>("inf").unwrap_err()),
     ];
