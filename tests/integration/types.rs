@@ -1100,16 +1100,20 @@ async fn domains() {
     // An array of a domain has its own type OID, unknown here: text format.
     assert_eq!(row.get::<String, _>("b").unwrap(), "{1,NULL}");
     assert!(matches!(row.get::<Value, _>("b").unwrap(), Value::Unknown { .. }));
-    // Parameters are described with the domain's OID, so they go as text: &str and Value work,
-    // and the domain's CHECK runs on the server.
-    assert_eq!(c.fetchval::<i32>("SELECT $1::pg_temp.posint", &[&"7"]).await.unwrap(), 7);
+    // Value::Text goes in text format, whatever the parameter type; a plain
+    // &str is refused for a domain over int4, exactly as for int4 itself.
+    assert_eq!(c.fetchval::<i32>("SELECT $1::pg_temp.posint", &[&Value::Text("7".into())]).await.unwrap(), 7);
+    let e = c.fetchval::<i32>("SELECT $1::pg_temp.posint", &[&"7"]).await.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Conversion, "{e}");
     assert_eq!(c.fetchval::<i32>("SELECT $1::pg_temp.posint", &[&Value::Int4(8)]).await.unwrap(), 8);
     let e = c.fetchval::<i32>("SELECT $1::pg_temp.posint", &[&Value::Int4(-1)]).await.unwrap_err();
     assert_eq!(e.code(), Some(edgepg::SqlState::CHECK_VIOLATION), "{e}");
-    // Known limitation: a typed i32 is refused for a domain parameter (the client does not
-    // resolve the domain's base type); cast the parameter to the base type instead.
-    let e = c.fetchval::<i32>("SELECT $1::pg_temp.posint", &[&9i32]).await.unwrap_err();
-    assert_eq!(e.kind(), ErrorKind::Conversion, "{e}");
+    // Typed values: the client resolves the domain to its base type and
+    // encodes in binary; the server still enforces the CHECK.
+    assert_eq!(c.fetchval::<i32>("SELECT $1::pg_temp.posint", &[&9i32]).await.unwrap(), 9);
+    let e = c.fetchval::<i32>("SELECT $1::pg_temp.posint", &[&-9i32]).await.unwrap_err();
+    assert_eq!(e.code(), Some(edgepg::SqlState::CHECK_VIOLATION), "{e}");
+    c.execute("INSERT INTO dom VALUES ($1, NULL)", &[&10i32]).await.unwrap();
     assert_eq!(c.fetchval::<i32>("SELECT $1::int4::pg_temp.posint", &[&9i32]).await.unwrap(), 9);
     c.close().await.unwrap();
 }
