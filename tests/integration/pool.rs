@@ -133,8 +133,9 @@ async fn dropped_futures_never_leave_a_dirty_connection() {
             let deadline = Duration::from_micros(seed % 4000);
             let key = (batch * 50 + i) as i64;
             tasks.push(tokio::spawn(async move {
-                let work = async {
-                    let c = pool.acquire().await?;
+                // Acquire outside the deadline, so the random drop lands inside the work.
+                let c = pool.acquire().await.unwrap();
+                let work = async move {
                     if seed & 1 == 1 {
                         c.execute("BEGIN", &[]).await?;
                     }
