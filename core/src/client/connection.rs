@@ -65,6 +65,8 @@ pub(crate) struct ConnInner {
     next_statement: AtomicU64,
     process_id: i32,
     secret_key: Bytes,
+    /// Requests sent so far (the pool's `max_queries`).
+    requests: AtomicU64,
 }
 
 /// A connection to PostgreSQL.
@@ -119,6 +121,7 @@ impl Connection {
                 next_statement: AtomicU64::new(1),
                 process_id,
                 secret_key,
+                requests: AtomicU64::new(0),
             }),
         }
     }
@@ -311,6 +314,11 @@ impl ConnInner {
         self.sender.unbounded_send(request).map_err(|_| self.shared.closed_error())
     }
 
+    /// How many requests (round trips) this connection was asked to make.
+    pub(crate) fn request_count(&self) -> u64 {
+        self.requests.load(Ordering::Relaxed)
+    }
+
     /// The runtime (timers, spawning) this connection runs on.
     pub(crate) fn runtime(&self) -> &Arc<dyn Runtime> {
         &self.runtime
@@ -318,6 +326,7 @@ impl ConnInner {
 
     /// Queues a request and waits for its whole response.
     pub(crate) async fn request(&self, bytes: BytesMut, syncs: u32, columns: Option<Arc<[Column]>>) -> Result<Response> {
+        self.requests.fetch_add(1, Ordering::Relaxed);
         let (tx, rx) = oneshot::channel();
         let req = Request::collect(bytes, syncs, columns, tx);
         if self.sender.unbounded_send(req).is_err() {
