@@ -19,6 +19,7 @@
 //! | `row` | rows and column descriptions, decoded lazily |
 //! | `listeners` | LISTEN/NOTIFY callbacks and streams, termination callbacks |
 
+mod cancel;
 mod connect;
 mod connection;
 mod driver;
@@ -27,11 +28,14 @@ mod params;
 mod request;
 mod row;
 mod runtime;
+mod session_attrs;
 mod shared;
 mod startup;
 mod statement;
+mod timeout;
 mod transport;
 
+pub use cancel::CancelToken;
 pub use connect::{connect, connect_stream, Connected, Connector};
 pub use connection::{Connection, ServerVersion};
 pub use params::Params;
@@ -41,4 +45,5 @@ pub use listeners::NotificationStream;
 pub use shared::{LogListener, Notification, NotificationListener, TerminationListener};
 pub use startup::{SessionInfo, Startup, StartupOptions, Step};
 pub use statement::PreparedStatement;
+pub use timeout::WithTimeout;
 pub use transport::{IoStream, Transport};
