@@ -78,6 +78,11 @@ pub(crate) struct ConnInner {
 /// Methods take `&self`: share a connection between tasks with `Arc`, and
 /// concurrent calls are pipelined.
 ///
+/// Every call is bounded by `command_timeout` (none by default); use
+/// [`Connection::with_timeout`] for another limit, and
+/// [`Connection::cancel_token`] to cancel from elsewhere. Dropping the future
+/// of a long-running call cancels it on the server.
+///
 /// ```no_run
 /// # async fn demo(conn: edgepg_core::client::Connection) -> edgepg_core::Result<()> {
 /// conn.execute("CREATE TEMP TABLE t (id int8, name text)", &[]).await?;
