@@ -33,6 +33,7 @@ use std::task::{Context, Poll};
 use bytes::{Buf, BytesMut};
 use futures_util::StreamExt;
 
+use super::cancel::{DropCancel, Front};
 use super::request::{CopyInMessage, CopyInReceiver, QueryResult, Request, RequestReceiver, Response, Sink, StreamItem};
 use super::row::{Column, Row};
 use super::shared::Shared;
@@ -83,6 +84,9 @@ pub(crate) struct Driver<T> {
     fatal: Option<Error>,
     /// Callers of `close()`, told (by being dropped) when the driver ends.
     close_waiters: Vec<futures_channel::oneshot::Sender<()>>,
+    /// Cancels an abandoned long-running front request (see `super::cancel`);
+    /// `None` when the connection has no way to open a cancel stream.
+    drop_cancel: Option<DropCancel>,
 }
 
 impl<T: Transport> Driver<T> {
@@ -109,15 +113,39 @@ impl<T: Transport> Driver<T> {
             max_message_size,
             fatal: None,
             close_waiters: Vec::new(),
+            drop_cancel: None,
+        }
+    }
+
+    /// Enables cancelling requests whose caller went away.
+    pub(crate) fn with_drop_cancel(mut self, drop_cancel: DropCancel) -> Driver<T> {
+        self.drop_cancel = Some(drop_cancel);
+        self
+    }
+
+    /// Whether new requests must wait because an abandoned front request is
+    /// being (or about to be) cancelled.
+    fn poll_hold_back(&mut self, cx: &mut Context<'_>) -> bool {
+        let Some(dc) = self.drop_cancel.as_mut() else { return false };
+        let alone = self.in_flight.len() == 1;
+        let written = self.wbuf.is_empty() && !self.needs_flush;
+        let front = self.in_flight.front_mut().map(|f| Front { abandoned: f.sink.poll_abandoned(cx), alone, written });
+        dc.poll(cx, front)
+    }
+
+    fn front_changed(&mut self) {
+        if let Some(dc) = self.drop_cancel.as_mut() {
+            dc.front_changed();
         }
     }
 
     fn poll_inner(&mut self, cx: &mut Context<'_>) -> Poll<Result<()>> {
         loop {
             let mut progress = false;
+            let hold_back = self.poll_hold_back(cx);
 
             // 1. Take queued requests; their bytes go out in one write.
-            while !self.requests_done && !self.terminating && !self.copy_pending {
+            while !self.requests_done && !self.terminating && !self.copy_pending && !hold_back {
                 match self.requests.poll_next_unpin(cx) {
                     Poll::Ready(Some(Request::Query { bytes, syncs, columns, sink, copy_in })) => {
                         if self.wbuf.is_empty() {
@@ -126,6 +154,9 @@ impl<T: Transport> Driver<T> {
                             self.wbuf.extend_from_slice(&bytes);
                         }
                         self.copy_pending = copy_in.is_some();
+                        if self.in_flight.is_empty() {
+                            self.front_changed();
+                        }
                         self.in_flight.push_back(InFlight {
                             sink,
                             syncs_left: syncs,
@@ -316,6 +347,7 @@ impl<T: Transport> Driver<T> {
                 front.syncs_left = front.syncs_left.saturating_sub(1);
                 if front.syncs_left == 0 {
                     if let Some(done) = self.in_flight.pop_front() {
+                        self.front_changed();
                         if done.copy_in.is_some() {
                             // The COPY never started (e.g. the table does not exist).
                             self.copy_pending = false;
@@ -425,6 +457,20 @@ impl<T: Transport> Future for Driver<T> {
                 this.shared.terminated();
                 Poll::Ready(())
             }
+        }
+    }
+}
+
+impl Sink {
+    /// True when nobody waits for this response any more (the caller dropped
+    /// its future). Registers the driver for a wakeup when a oneshot caller
+    /// goes away; a dropped stream is noticed at the next poll.
+    fn poll_abandoned(&mut self, cx: &mut Context<'_>) -> bool {
+        match self {
+            Sink::Collect(tx) => tx.poll_canceled(cx).is_ready(),
+            Sink::Stream(tx) => tx.is_closed(),
+            // Fire-and-forget requests (ROLLBACK, statement close) must run.
+            Sink::Discard => false,
         }
     }
 }

@@ -20,6 +20,7 @@
 //! | `listeners` | LISTEN/NOTIFY callbacks and streams, termination callbacks |
 //! | `pool` | the connection pool ([`pool::Pool`]), generic over how connections are made |
 
+mod cancel;
 mod connect;
 mod connection;
 mod driver;
@@ -29,11 +30,14 @@ pub mod pool;
 mod request;
 mod row;
 mod runtime;
+mod session_attrs;
 mod shared;
 mod startup;
 mod statement;
+mod timeout;
 mod transport;
 
+pub use cancel::CancelToken;
 pub use connect::{connect, connect_stream, Connected, Connector};
 pub use connection::{Connection, ServerVersion};
 pub use params::Params;
@@ -43,4 +47,5 @@ pub use listeners::NotificationStream;
 pub use shared::{LogListener, Notification, NotificationListener, TerminationListener};
 pub use startup::{SessionInfo, Startup, StartupOptions, Step};
 pub use statement::PreparedStatement;
+pub use timeout::WithTimeout;
 pub use transport::{IoStream, Transport};
