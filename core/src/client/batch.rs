@@ -392,7 +392,7 @@ mod tests {
 
     fn seg(results: Vec<QueryResult>, error: Option<Error>) -> Segment {
         let completed = results.len();
-        Segment { results, completed, error, status: TransactionStatus::Idle }
+        Segment { results, completed, error }
     }
 
     #[test]

@@ -154,8 +154,6 @@ pub(crate) struct Segment {
     pub(crate) completed: usize,
     /// The server error of this part.
     pub(crate) error: Option<Error>,
-    /// The transaction status after this part.
-    pub(crate) status: TransactionStatus,
 }
 
 impl Response {
@@ -192,7 +190,7 @@ impl Response {
                 None if mark.failed => error.take(),
                 None => None,
             };
-            out.push(Segment { results: taken, completed, error, status: mark.status });
+            out.push(Segment { results: taken, completed, error });
             start = end;
         }
         out
@@ -239,7 +237,6 @@ mod tests {
         // The trailing incomplete result goes to the last segment.
         assert_eq!((segs[2].completed, segs[2].results.len()), (1, 2));
         assert_eq!(segs[2].error.as_ref().map(|e| e.message()), Some("second"));
-        assert_eq!(segs[2].status, TransactionStatus::Failed);
     }
 
     #[test]
