@@ -347,8 +347,7 @@ fn atomic_results(segments: Vec<Segment>, keep: &[bool], skip: usize) -> Result<
         return Ok(seg.results.into_iter().skip(skip).zip(keep).map(|(r, &k)| Ok(to_result(r, k))).collect());
     };
     if skip > 0 && seg.completed == 0 {
-        let e = cause.context("the batch's BEGIN failed");
-        return Ok((0..n).map(|_| Err(copy_error(&e))).collect());
+        return Ok((0..n).map(|_| Err(copy_error(&cause).context("not run: the batch's BEGIN failed"))).collect());
     }
     let done = seg.completed.saturating_sub(skip);
     if done >= n {
