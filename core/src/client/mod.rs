@@ -21,6 +21,7 @@
 //! | `transaction` | transactions, savepoints, rollback of dropped transactions |
 //! | `cursor` | server-side cursors: row streams with prefetch, cursor objects |
 //! | `batch` | explicit batches: several statements in one flight |
+//! | `pool` | the connection pool ([`pool::Pool`]), generic over how connections are made |
 
 mod batch;
 mod connect;
@@ -29,6 +30,7 @@ mod cursor;
 mod driver;
 mod listeners;
 mod params;
+pub mod pool;
 mod request;
 mod row;
 mod runtime;
