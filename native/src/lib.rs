@@ -33,7 +33,8 @@ use std::sync::Arc;
 
 pub use edgepg_core::client::pool::{self, Pool, PoolConnection, PoolOptions};
 pub use edgepg_core::client::{
-    CancelToken, Column, Connection, Params, PreparedStatement, Row, RowIndex, ServerVersion, WithTimeout,
+    Batch, BatchResult, CancelToken, Column, Connection, Cursor, CursorFactory, Isolation, Params, PreparedStatement,
+    Row, RowIndex, ServerVersion, Transaction, TransactionBuilder, WithTimeout,
 };
 pub use edgepg_core::config::{self, Config};
 pub use edgepg_core::protocol::backend::TransactionStatus;

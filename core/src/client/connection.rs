@@ -497,12 +497,17 @@ impl ConnInner {
     }
 }
 
-fn type_oids(types: &[Type]) -> Vec<u32> {
+pub(crate) fn type_oids(types: &[Type]) -> Vec<u32> {
     types.iter().map(|t| t.oid()).collect()
 }
 
 /// Writes a Bind of `params` to the unnamed portal.
 pub(crate) fn encode_bind(stmt: &StatementInner, params: &dyn Params, buf: &mut BytesMut) -> Result<()> {
+    encode_bind_to("", stmt, params, buf)
+}
+
+/// Writes a Bind of `params` to `portal` (named portals back cursors).
+pub(crate) fn encode_bind_to(portal: &str, stmt: &StatementInner, params: &dyn Params, buf: &mut BytesMut) -> Result<()> {
     let n = params.len();
     if n != stmt.params.len() {
         return Err(Error::interface(format!(
@@ -514,7 +519,7 @@ pub(crate) fn encode_bind(stmt: &StatementInner, params: &dyn Params, buf: &mut 
     }
     let formats: Vec<i16> = (0..n).map(|i| params.param(i).encode_format(stmt.params[i]).code()).collect();
     frontend::bind(
-        "",
+        portal,
         &stmt.name,
         &formats,
         0..n,

@@ -34,11 +34,13 @@ use bytes::{Buf, BytesMut};
 use futures_util::StreamExt;
 
 use super::cancel::{DropCancel, Front};
-use super::request::{CopyInMessage, CopyInReceiver, QueryResult, Request, RequestReceiver, Response, Sink, StreamItem};
+use super::request::{
+    CopyInMessage, CopyInReceiver, QueryResult, Request, RequestReceiver, Response, Sink, StreamItem, SyncMark,
+};
 use super::row::{Column, Row};
 use super::shared::Shared;
 use super::transport::Transport;
-use crate::protocol::backend::{self, Message};
+use crate::protocol::backend::{self, Message, TransactionStatus};
 use crate::protocol::{frontend, Format};
 use crate::types::Type;
 use crate::{Error, ErrorKind, Result};
@@ -344,6 +346,7 @@ impl<T: Transport> Driver<T> {
                 }
                 self.shared.set_status(status);
                 let front = self.front("ReadyForQuery")?;
+                front.builder.sync(status, front.syncs_left > 1);
                 front.syncs_left = front.syncs_left.saturating_sub(1);
                 if front.syncs_left == 0 {
                     if let Some(done) = self.in_flight.pop_front() {
@@ -499,12 +502,31 @@ struct ResponseBuilder {
     default_columns: Option<Arc<[Column]>>,
     current: QueryResult,
     response: Response,
+    /// An ErrorResponse arrived since the last ReadyForQuery.
+    segment_failed: bool,
+    /// That error, when it is not the response's first one.
+    segment_error: Option<Error>,
 }
 
 impl ResponseBuilder {
     fn new(default_columns: Option<Arc<[Column]>>) -> ResponseBuilder {
         let current = QueryResult { columns: default_columns.clone(), ..QueryResult::default() };
-        ResponseBuilder { default_columns, current, response: Response::default() }
+        ResponseBuilder { default_columns, current, response: Response::default(), segment_failed: false, segment_error: None }
+    }
+
+    /// A ReadyForQuery: marks where this Sync's part of the response ends.
+    /// Before an intermediate Sync, an unfinished result (a statement that
+    /// failed midway) is dropped so the next part starts clean.
+    fn sync(&mut self, status: TransactionStatus, more: bool) {
+        self.response.syncs.push(SyncMark {
+            results_end: self.response.results.len(),
+            failed: std::mem::take(&mut self.segment_failed),
+            error: self.segment_error.take(),
+            status,
+        });
+        if more {
+            self.current = QueryResult { columns: self.default_columns.clone(), ..QueryResult::default() };
+        }
     }
 
     fn end_statement(&mut self, tag: Option<String>) {
@@ -515,8 +537,14 @@ impl ResponseBuilder {
     }
 
     fn error(&mut self, e: Error) {
+        if self.segment_failed {
+            return; // the server skips to Sync after an error: keep the first
+        }
+        self.segment_failed = true;
         if self.response.error.is_none() {
             self.response.error = Some(e);
+        } else {
+            self.segment_error = Some(e);
         }
     }
 
