@@ -22,7 +22,7 @@ use super::shared::{lock, LogListener, Shared};
 use super::statement::{PreparedStatement, StatementCache, StatementInner};
 use crate::protocol::backend::TransactionStatus;
 use crate::protocol::{frontend, IsNull};
-use crate::types::{FromSqlOwned, ToSql, Type};
+use crate::types::{FromSqlOwned, RawJson, ToSql, Type};
 use crate::{DbError, Error, Result, SqlState};
 
 /// The server's version, from the `server_version` parameter.
@@ -302,6 +302,45 @@ impl PreparedStatement {
         P: Params,
     {
         self.conn.timed(self.conn.command_timeout, self.conn.executemany_stmt(&self.inner, rows)).await
+    }
+}
+
+impl PreparedStatement {
+    /// The plan of this statement for `params`, as the JSON text of
+    /// `EXPLAIN (FORMAT JSON, VERBOSE)` (parse it with your JSON library).
+    ///
+    /// With `analyze`, the statement really runs (`EXPLAIN ANALYZE`) inside a
+    /// transaction — or a savepoint when one is open — that is rolled back,
+    /// so it changes nothing.
+    ///
+    /// ```no_run
+    /// # async fn demo(conn: edgepg_core::client::Connection) -> edgepg_core::Result<()> {
+    /// let stmt = conn.prepare("SELECT * FROM pg_class WHERE relname = $1").await?;
+    /// let plan = stmt.explain(&[&"pg_type"], false).await?;
+    /// assert!(plan.0.contains("Plan"));
+    /// # Ok(()) }
+    /// ```
+    pub async fn explain(&self, params: &[&(dyn ToSql + Sync)], analyze: bool) -> Result<RawJson> {
+        let sql =
+            format!("EXPLAIN (FORMAT JSON, VERBOSE{}) {}", if analyze { ", ANALYZE" } else { "" }, self.inner.sql);
+        if !analyze {
+            let r = self.conn.timed(self.conn.command_timeout, self.conn.query(&sql, &DynParams(params), 0)).await?;
+            return first_value(r.results.into_iter().next().and_then(|r| r.rows.into_iter().next()));
+        }
+        let nested = self.conn.shared.status() != TransactionStatus::Idle;
+        let (begin, rollback) = if nested {
+            ("SAVEPOINT edgepg_explain", "ROLLBACK TO SAVEPOINT edgepg_explain; RELEASE SAVEPOINT edgepg_explain")
+        } else {
+            ("BEGIN", "ROLLBACK")
+        };
+        self.conn.simple_query(begin).await?;
+        let result = self.conn.timed(self.conn.command_timeout, self.conn.query(&sql, &DynParams(params), 0)).await;
+        // Roll back whatever happened; a failure here leaves the connection
+        // in a failed transaction the caller can see with is_in_transaction.
+        let rolled_back = self.conn.simple_query(rollback).await;
+        let r = result?;
+        rolled_back?;
+        first_value(r.results.into_iter().next().and_then(|r| r.rows.into_iter().next()))
     }
 }
 
