@@ -11,11 +11,11 @@ use futures_channel::mpsc;
 
 use super::connection::{Connection, ConnectionSettings};
 use super::driver::Driver;
-use super::runtime::{timeout, BoxFuture, MaybeSend, Runtime};
+use super::runtime::{timeout, BoxFuture, MaybeSend, MaybeSync, Runtime};
 use super::shared::Shared;
 use super::startup::{Startup, StartupOptions, Step};
 use super::transport::{io_ext, Transport};
-use crate::config::{Config, Host, LoadBalanceHosts};
+use crate::config::{Config, Host, LoadBalanceHosts, PipelineConnect};
 use crate::protocol::backend::{self, TransactionStatus};
 use crate::{Error, ErrorKind, Result};
 
@@ -29,7 +29,7 @@ pub struct Connected<S> {
 }
 
 /// Opens streams for the client: TCP/TLS/Unix on native, WebSocket on wasm.
-pub trait Connector: Send + Sync {
+pub trait Connector: MaybeSend + MaybeSync {
     /// The stream type.
     type Stream: Transport + MaybeSend + 'static;
 
@@ -50,17 +50,27 @@ pub trait Connector: Send + Sync {
 /// Network failures (refused, unreachable, timeout, TLS) move on to the next
 /// host; an authentication or server error stops, since another host would
 /// most likely answer the same. `connect_timeout` bounds each attempt.
+///
+/// With `pipeline_connect=password`, a server that asks for something other
+/// than a cleartext password is connected to again without pipelining.
 pub async fn connect<C: Connector>(config: &Config, connector: &C, runtime: Arc<dyn Runtime>) -> Result<Connection> {
     let targets = targets(config)?;
+    let pipeline = config.get_pipeline_connect() == PipelineConnect::Password;
     let mut last_error = None;
     for (host, port) in &targets {
         let attempt = async {
-            let connected = connector.connect(host, *port, config).await?;
             let password = match config.get_password() {
                 Some(p) => Some(p.to_vec()),
                 None => connector.password_for(host, *port, config),
             };
-            startup_and_spawn(connected, config, password, runtime.clone()).await
+            let connected = connector.connect(host, *port, config).await?;
+            match startup_and_spawn(connected, config, password.clone(), runtime.clone(), pipeline).await {
+                Err(StartupError::PipelineRejected(_)) => {
+                    let connected = connector.connect(host, *port, config).await?;
+                    startup_and_spawn(connected, config, password, runtime.clone(), false).await.map_err(Error::from)
+                }
+                other => other.map_err(Error::from),
+            }
         };
         let result = match config.get_connect_timeout() {
             Some(t) => timeout(&*runtime, t, attempt).await.unwrap_or_else(|()| {
@@ -78,12 +88,40 @@ pub async fn connect<C: Connector>(config: &Config, connector: &C, runtime: Arc<
 }
 
 /// Runs the startup exchange on an open stream and spawns its driver.
+///
+/// With `pipeline_connect=password` and a server that does not ask for a
+/// cleartext password this fails with an [`ErrorKind::Auth`] error (the
+/// stream is spent; [`connect`] would open a new one without pipelining).
 pub async fn connect_stream<S>(connected: Connected<S>, config: &Config, runtime: Arc<dyn Runtime>) -> Result<Connection>
 where
     S: Transport + MaybeSend + 'static,
 {
     let password = config.get_password().map(|p| p.to_vec());
-    startup_and_spawn(connected, config, password, runtime).await
+    let pipeline = config.get_pipeline_connect() == PipelineConnect::Password;
+    startup_and_spawn(connected, config, password, runtime, pipeline).await.map_err(Error::from)
+}
+
+/// Why a startup exchange failed.
+enum StartupError {
+    /// Any error; the attempt is over.
+    Failed(Error),
+    /// The server did not ask for the pipelined cleartext password; a new
+    /// connection without pipelining may succeed.
+    PipelineRejected(Error),
+}
+
+impl From<Error> for StartupError {
+    fn from(e: Error) -> StartupError {
+        StartupError::Failed(e)
+    }
+}
+
+impl From<StartupError> for Error {
+    fn from(e: StartupError) -> Error {
+        match e {
+            StartupError::Failed(e) | StartupError::PipelineRejected(e) => e,
+        }
+    }
 }
 
 async fn startup_and_spawn<S>(
@@ -91,7 +129,8 @@ async fn startup_and_spawn<S>(
     config: &Config,
     password: Option<Vec<u8>>,
     runtime: Arc<dyn Runtime>,
-) -> Result<Connection>
+    pipeline_password: bool,
+) -> std::result::Result<Connection, StartupError>
 where
     S: Transport + MaybeSend + 'static,
 {
@@ -106,6 +145,7 @@ where
         password,
         channel_binding: config.get_channel_binding(),
         tls_server_end_point,
+        pipeline_password,
     };
     let max = config.get_max_message_size();
     let mut startup = Startup::new(options);
@@ -119,8 +159,11 @@ where
         }
         loop {
             while let Some(msg) = backend::next_message(&mut rbuf, max)? {
-                if startup.handle(msg, &mut out)? == Step::Done {
-                    break 'exchange;
+                match startup.handle(msg, &mut out) {
+                    Ok(Step::Done) => break 'exchange,
+                    Ok(Step::Continue) => {}
+                    Err(e) if startup.pipeline_rejected() => return Err(StartupError::PipelineRejected(e)),
+                    Err(e) => return Err(e.into()),
                 }
             }
             if !out.is_empty() {
@@ -131,7 +174,7 @@ where
             }
             let n = io_ext::read_buf(&mut stream, &mut rbuf).await.map_err(Error::io)?;
             if n == 0 {
-                return Err(Error::new(ErrorKind::Closed, "the server closed the connection during startup"));
+                return Err(Error::new(ErrorKind::Closed, "the server closed the connection during startup").into());
             }
         }
     }

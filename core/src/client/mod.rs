@@ -36,7 +36,7 @@ pub use connect::{connect, connect_stream, Connected, Connector};
 pub use connection::{Connection, ServerVersion};
 pub use params::Params;
 pub use row::{Column, Row, RowIndex};
-pub use runtime::{BoxFuture, MaybeSend, Runtime};
+pub use runtime::{BoxFuture, MaybeSend, MaybeSync, Runtime};
 pub use listeners::NotificationStream;
 pub use shared::{LogListener, Notification, NotificationListener, TerminationListener};
 pub use startup::{SessionInfo, Startup, StartupOptions, Step};
