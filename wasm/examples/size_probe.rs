@@ -40,5 +40,3 @@ mod probe {
         Ok(out)
     }
 }
-
-fn main() {}

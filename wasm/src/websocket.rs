@@ -347,7 +347,6 @@ impl Drop for WsStream {
 mod tests {
     //! The read path without a socket (run in Node by wasm-bindgen-test-runner).
     use super::*;
-    use std::task::Waker;
     use wasm_bindgen_test::wasm_bindgen_test;
 
     fn shared() -> Rc<RefCell<Shared>> {
@@ -359,7 +358,7 @@ mod tests {
     }
 
     fn read(s: &Rc<RefCell<Shared>>, buf: &mut BytesMut) -> Poll<io::Result<usize>> {
-        read_frames(s, "ws://test", &mut Context::from_waker(Waker::noop()), buf)
+        read_frames(s, "ws://test", &mut Context::from_waker(futures_util::task::noop_waker_ref()), buf)
     }
 
     #[wasm_bindgen_test]
