@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # Installs what edgepg's tests and demo need, and only what is missing:
 #   * Debian packages: postgresql (server + psql), openssl (test certificates),
-#     pgbouncer and websockify (pooler / WebSocket-tunnel tests);
-#   * the Rust target wasm32-unknown-unknown (the core must build for it).
+#     pgbouncer and websockify (pooler / WebSocket-tunnel tests), chromium + chromium-driver
+#     (wasm-bindgen-test browser tests), binaryen (wasm-opt, shrinks the release .wasm);
+#   * the Rust target wasm32-unknown-unknown (the core must build for it);
+#   * wasm-bindgen-cli at the exact version of the wasm-bindgen crate in Cargo.lock
+#     (`cargo install`, about 5 minutes on 2 cores; only when the installed one differs).
 # Idempotent and silent when everything is already there. `apt-get update` runs at most
 # once, and only when a package is missing. Uses sudo only when not root and sudo exists.
 set -euo pipefail
@@ -21,6 +24,9 @@ fi
 command -v openssl >/dev/null 2>&1 || missing+=(openssl)
 command -v pgbouncer >/dev/null 2>&1 || [ -x /usr/sbin/pgbouncer ] || missing+=(pgbouncer)
 command -v websockify >/dev/null 2>&1 || missing+=(websockify)
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+command -v chromedriver >/dev/null 2>&1 || missing+=(chromium-driver)
+command -v wasm-opt >/dev/null 2>&1 || missing+=(binaryen)
 
 if [ "${#missing[@]}" -gt 0 ]; then
     command -v apt-get >/dev/null 2>&1 || die "missing ${missing[*]} and no apt-get: install them by hand"
@@ -48,4 +54,17 @@ if command -v rustup >/dev/null 2>&1; then
     fi
 elif [ ! -d "$(rustc --print sysroot)/lib/rustlib/wasm32-unknown-unknown" ]; then
     die "no rustup and the toolchain lacks wasm32-unknown-unknown: install that target by hand"
+fi
+
+# wasm-bindgen's CLI (the test runner and the JS glue generator) must match the crate exactly.
+# No --locked: the registry here may lack the newest release of one of its dependencies.
+wb_version="$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/[^0-9.]/, ""); print; exit }' \
+    "$EDGEPG_ROOT/Cargo.lock")"
+if [ -n "$wb_version" ]; then
+    have="$(wasm-bindgen --version 2>/dev/null | awk '{print $2}' || true)"
+    if [ "$have" != "$wb_version" ]; then
+        say "installing wasm-bindgen-cli $wb_version with cargo (about 5 minutes)"
+        cargo install -q wasm-bindgen-cli --version "$wb_version" \
+            || die "cargo install wasm-bindgen-cli --version $wb_version failed"
+    fi
 fi

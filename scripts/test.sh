@@ -3,6 +3,8 @@
 #   1. the core crate must build for wasm32-unknown-unknown;
 #   2. cargo test --workspace (unit, doc and integration tests);
 #   3. cargo test -p edgepg-core --all-features (optional type codecs).
+#   4. the wasm transport's browser tests: cargo test -p edgepg-wasm --target
+#      wasm32-unknown-unknown in headless Chromium, through websockify to the cluster.
 # Installs what is missing first (scripts/setup.sh), starts the cluster in .edgepg-test/
 # (or $EDGEPG_TEST_DIR) and always stops it again. Every step runs even if an earlier one
 # failed, so one run shows all failures; the exit status is non-zero if any step failed. The
@@ -53,6 +55,10 @@ else
     # --no-fail-fast: a failing test binary must not hide the results of the others.
     step cargo test --workspace --no-fail-fast
     step cargo test -p edgepg-core --all-features --no-fail-fast
+    # The browser has no environment: the tests read the ports at compile time (option_env!).
+    # WASM_BINDGEN_TEST_TIMEOUT: the whole browser run, SCRAM included, in seconds.
+    step env CHROMEDRIVER=/usr/bin/chromedriver WASM_BINDGEN_TEST_TIMEOUT=180 \
+        cargo test -p edgepg-wasm --target wasm32-unknown-unknown --no-fail-fast
 fi
 
 # Sum cargo's "test result: ok. 12 passed; 0 failed; ..." lines.

@@ -146,7 +146,26 @@ impl Error {
     }
 
     /// An I/O error on an established stream.
+    ///
+    /// A transport can report a typed edgepg error through `io::Error` (the
+    /// WebSocket transport turns a text frame into [`ErrorKind::Protocol`] and
+    /// a clean close into [`ErrorKind::Closed`]): wrap it with
+    /// `io::Error::other(error)` and it comes out here unchanged.
+    ///
+    /// ```
+    /// use edgepg_core::{Error, ErrorKind};
+    /// let wrapped = std::io::Error::other(Error::protocol("text frame"));
+    /// assert_eq!(Error::io(wrapped).kind(), ErrorKind::Protocol);
+    /// let plain = std::io::Error::from(std::io::ErrorKind::ConnectionReset);
+    /// assert_eq!(Error::io(plain).kind(), ErrorKind::Io);
+    /// ```
     pub fn io(e: std::io::Error) -> Error {
+        if e.get_ref().is_some_and(|inner| inner.is::<Error>()) {
+            if let Some(Ok(inner)) = e.into_inner().map(|b| b.downcast::<Error>()) {
+                return *inner;
+            }
+            return Error::new(ErrorKind::Io, "I/O error");
+        }
         Error::new(ErrorKind::Io, format!("I/O error: {e}")).with_source(e)
     }
 

@@ -54,6 +54,42 @@ check_wipeable() {
     fi
 }
 
+# True when something listens on 127.0.0.1:PORT.
+port_in_use() {
+    if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then return 0; fi
+    if command -v ss >/dev/null 2>&1 && [ -n "$(ss -Hltn "sport = :$1" 2>/dev/null)" ]; then
+        return 0
+    fi
+    return 1
+}
+
+# Prints a random port in 20000-60000 that nothing listens on.
+pick_port() {
+    local p _
+    for _ in $(seq 1 200); do
+        p=$(( ((RANDOM << 15) | RANDOM) % 40001 + 20000 ))
+        if ! port_in_use "$p"; then printf '%s' "$p"; return 0; fi
+    done
+    die "no free TCP port found in 20000-60000"
+}
+
+# Stops the websockify that tests/cluster/websockify.sh started for DIR (by its pid file, and
+# only if that pid really is websockify). Safe when there is none.
+websockify_stop() {
+    local real pid
+    real="$(readlink -f "$1")"
+    [ -f "$real/websockify.pid" ] || return 0
+    pid="$(cat "$real/websockify.pid" 2>/dev/null || true)"
+    if [ -n "$pid" ] && tr '\0' ' ' < "/proc/$pid/cmdline" 2>/dev/null | grep -q websockify; then
+        kill "$pid" 2>/dev/null || true
+        for _ in $(seq 1 20); do
+            [ -d "/proc/$pid" ] || break
+            sleep 0.1
+        done
+    fi
+    rm -f "$real/websockify.pid"
+}
+
 # Stops a cluster left in DIR (if any) and removes DIR, following the symlink that start.sh
 # leaves when the cluster had to live under /tmp. Safe to call when nothing is there.
 cluster_teardown() {
@@ -62,6 +98,7 @@ cluster_teardown() {
     real="$(readlink -f "$dir")"
     check_wipeable "$real"
     pgbouncer_teardown "$real"
+    websockify_stop "$real"
     if [ -f "$real/data/postmaster.pid" ]; then
         # Run server commands as whoever owns the data directory: that is who started it.
         SERVER_USER="$(stat -c %U "$real/data")"
@@ -83,16 +120,6 @@ cluster_teardown() {
     fi
     rm -rf "$real"
     if [ -L "$dir" ]; then rm -f "$dir"; fi
-}
-
-# A random port in 20000-60000 that nothing listens on (another process may still take it).
-pick_free_port() {
-    local p _
-    for _ in $(seq 1 200); do
-        p=$(( ((RANDOM << 15) | RANDOM) % 40001 + 20000 ))
-        if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then printf '%s' "$p"; return 0; fi
-    done
-    die "no free TCP port found in 20000-60000"
 }
 
 # Stops the PgBouncer that tests/cluster/pgbouncer.sh started in cluster directory RUN, if any

@@ -121,24 +121,8 @@ ssl_key_file = '$RUN/server.key'
 CONF
 }
 
-# A random port in 20000-60000 that nothing listens on. Another process may still grab it
+# pick_port (tests/cluster/lib.sh) finds a free port; another process may still grab it
 # before the server binds, so the start below retries with a new port on a bind failure.
-port_in_use() {
-    if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then return 0; fi
-    if command -v ss >/dev/null 2>&1 && [ -n "$(ss -Hltn "sport = :$1" 2>/dev/null)" ]; then
-        return 0
-    fi
-    return 1
-}
-pick_port() {
-    local p _
-    for _ in $(seq 1 200); do
-        p=$(( ((RANDOM << 15) | RANDOM) % 40001 + 20000 ))
-        if ! port_in_use "$p"; then printf '%s' "$p"; return 0; fi
-    done
-    die "no free TCP port found in 20000-60000"
-}
-
 PORT=""
 for attempt in 1 2 3 4 5; do
     candidate="$(pick_port)"
@@ -186,6 +170,15 @@ GRANT ALL ON SCHEMA public TO edgepg, trust_user, md5_user, pw_user, scram_user;
 SQL
 
 # ---------------------------------------------------------------------------------------------
+# websockify in front of the server, for the WebSocket (wasm) transport tests.
+WS_PORT=""
+if command -v websockify >/dev/null 2>&1; then
+    WS_PORT="$("$here/websockify.sh" start "$RUN" "$PORT")"
+else
+    say "websockify not installed: no WebSocket proxy (run scripts/setup.sh)"
+fi
+
+# ---------------------------------------------------------------------------------------------
 # The env file, written last so its presence means "cluster ready".
 q() { printf "'%s'" "${1//\'/\'\\\'\'}"; } # shell single-quoting
 {
@@ -200,6 +193,7 @@ q() { printf "'%s'" "${1//\'/\'\\\'\'}"; } # shell single-quoting
     echo "export EDGEPG_TEST_PGBIN=$(q "$PGBIN")"
     echo "export EDGEPG_TEST_SERVER_USER=$(q "$SERVER_USER")"
     echo "export EDGEPG_TEST_DSN=$(q "postgres://edgepg:edgepg_pw@127.0.0.1:$PORT/edgepg_test")"
+    if [ -n "$WS_PORT" ]; then echo "export EDGEPG_TEST_WS_PORT=$(q "$WS_PORT")"; fi
 } > "$RUN/env.tmp"
 mv "$RUN/env.tmp" "$RUN/env"
 

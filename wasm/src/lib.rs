@@ -1,1 +1,88 @@
-//! edgepg for WebAssembly (skeleton; the edge issue fills it).
+//! # edgepg-wasm — edgepg over WebSocket, for browsers and edge runtimes
+//!
+//! The WebAssembly transport of edgepg: PostgreSQL's wire protocol tunnelled
+//! through a WebSocket to a proxy (Neon's, websockify, Neon's `wsproxy`),
+//! the JS clock and timers, and the same Rust API as the native crate — so a
+//! workers-rs Worker or any Rust code on `wasm32-unknown-unknown` writes
+//! exactly what a tokio server writes:
+//!
+//! ```no_run
+//! # #[cfg(target_arch = "wasm32")]
+//! # async fn f() -> edgepg_wasm::Result<()> {
+//! use edgepg_wasm::{WsOptions, WsProxy};
+//! // Neon: wss://<host>/v2, no options needed.
+//! let conn = edgepg_wasm::connect("postgres://u:pw@ep-x.eu-central-1.aws.neon.tech/db", WsOptions::default()).await?;
+//! // A self-hosted websockify in front of PostgreSQL on 127.0.0.1:5432.
+//! let local = WsOptions {
+//!     ws_proxy: Some(WsProxy::Url("127.0.0.1:8080/v1".into())),
+//!     use_secure_websocket: false,
+//!     ..WsOptions::default()
+//! };
+//! let conn = edgepg_wasm::connect("postgres://u:pw@127.0.0.1:5432/db?pipeline_connect=password", local).await?;
+//! let n: i32 = conn.fetchval("SELECT $1::int4 + 1", &[&41i32]).await?;
+//! # Ok(()) }
+//! ```
+//!
+//! * **URLs** follow Neon's serverless driver: `wss://<host>/v2` by default
+//!   (Neon), or [`WsOptions::ws_proxy`]: a `host:port/path` prefix to which
+//!   `?address=<pghost>:<pgport>` is appended, or a function `(host, port) -> url`.
+//! * **TLS**: PostgreSQL-level TLS is off inside the tunnel; `sslmode` and
+//!   `sslrootcert` are ignored and `channel_binding=require` fails. Use `wss`
+//!   ([`WsOptions::use_secure_websocket`], the default) for encryption.
+//! * **Round trips**: with `pipeline_connect=password` in the DSN (Neon's
+//!   `pipelineConnect: "password"`), the cleartext password goes out with the
+//!   StartupMessage, so a cleartext server (Neon's proxy) completes startup in
+//!   one round trip after the WebSocket opens. Other servers are reconnected
+//!   without pipelining.
+//! * **No panics on network data**: this crate is built with `panic = "abort"`
+//!   (profile `release-wasm`), so every byte from the peer goes through
+//!   checked paths that return [`Error`].
+//!
+//! Everything here needs a JS host (`wasm32-unknown-unknown` with
+//! wasm-bindgen); on other targets only the option and stream types compile
+//! (so `cargo test --workspace` can build the crate natively).
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+#[cfg(target_arch = "wasm32")]
+mod connector;
+mod options;
+#[cfg(target_arch = "wasm32")]
+mod runtime;
+// Used by the connector, which needs a JS host; the URL tests run anywhere.
+#[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
+mod url;
+mod websocket;
+
+pub use edgepg_core::client::{Column, Connection, Params, PreparedStatement, Row, RowIndex, ServerVersion};
+pub use edgepg_core::config::{self, Config};
+pub use edgepg_core::protocol::backend::TransactionStatus;
+pub use edgepg_core::sqlstate;
+pub use edgepg_core::{types, DbError, Error, ErrorKind, ErrorPosition, Result, Severity, SqlState};
+
+#[cfg(target_arch = "wasm32")]
+pub use connector::WsConnector;
+pub use options::{UrlFn, WsOptions, WsProxy};
+#[cfg(target_arch = "wasm32")]
+pub use runtime::JsRuntime;
+pub use websocket::WsStream;
+
+/// Connects through a WebSocket using a libpq-style DSN (URI or key/value).
+///
+/// There is no environment on wasm: everything comes from the DSN. A DSN
+/// without a host means `localhost`. Must run inside a JS event loop (the
+/// connection's driver is started with `spawn_local`).
+#[cfg(target_arch = "wasm32")]
+pub async fn connect(dsn: &str, options: WsOptions) -> Result<Connection> {
+    connect_with(Config::parse(dsn)?, options).await
+}
+
+/// Connects through a WebSocket with a [`Config`] (see [`connect`]).
+#[cfg(target_arch = "wasm32")]
+pub async fn connect_with(mut config: Config, options: WsOptions) -> Result<Connection> {
+    if config.get_hosts().is_empty() {
+        config.host("localhost");
+    }
+    let runtime: std::sync::Arc<dyn edgepg_core::client::Runtime> = std::sync::Arc::new(JsRuntime);
+    edgepg_core::client::connect(&config, &WsConnector::new(options), runtime).await
+}

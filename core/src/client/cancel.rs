@@ -45,7 +45,7 @@ use bytes::{Bytes, BytesMut};
 use futures_channel::oneshot;
 
 use super::connect::Connector;
-use super::runtime::{timeout, BoxFuture, Runtime};
+use super::runtime::{timeout, BoxFuture, MaybeSend, MaybeSync, Runtime};
 use super::transport::io_ext;
 use crate::config::{Config, Host};
 use crate::protocol::frontend;
@@ -60,7 +60,7 @@ pub(crate) const DEFAULT_CANCEL_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Opens a fresh stream to the server of one connection and sends `request`
 /// (an encoded CancelRequest) on it.
-pub(crate) trait SendCancel: Send + Sync {
+pub(crate) trait SendCancel: MaybeSend + MaybeSync {
     fn send_cancel(&self, request: Bytes) -> BoxFuture<'static, Result<()>>;
 }
 

@@ -13,11 +13,11 @@ use super::cancel::{CancelToken, ConnectorCancel, DropCancel, SendCancel, DEFAUL
 use super::connection::{Connection, ConnectionSettings};
 use super::session_attrs::{self, Verdict};
 use super::driver::Driver;
-use super::runtime::{timeout, BoxFuture, MaybeSend, Runtime};
+use super::runtime::{timeout, BoxFuture, MaybeSend, MaybeSync, Runtime};
 use super::shared::Shared;
 use super::startup::{Startup, StartupOptions, Step};
 use super::transport::{io_ext, Transport};
-use crate::config::{Config, Host, LoadBalanceHosts, TargetSessionAttrs};
+use crate::config::{Config, Host, LoadBalanceHosts, PipelineConnect, TargetSessionAttrs};
 use crate::protocol::backend::{self, TransactionStatus};
 use crate::{Error, ErrorKind, Result};
 
@@ -31,7 +31,7 @@ pub struct Connected<S> {
 }
 
 /// Opens streams for the client: TCP/TLS/Unix on native, WebSocket on wasm.
-pub trait Connector: Send + Sync {
+pub trait Connector: MaybeSend + MaybeSync {
     /// The stream type.
     type Stream: Transport + MaybeSend + 'static;
 
@@ -60,12 +60,16 @@ pub trait Connector: Send + Sync {
 ///
 /// The connector is cloned into the connection so that a CancelRequest can
 /// later open a second stream to the same server.
+///
+/// With `pipeline_connect=password`, a server that asks for something other
+/// than a cleartext password is connected to again without pipelining.
 pub async fn connect<C: Connector + Clone + 'static>(
     config: &Config,
     connector: &C,
     runtime: Arc<dyn Runtime>,
 ) -> Result<Connection> {
     let targets = targets(config)?;
+    let pipeline = config.get_pipeline_connect() == PipelineConnect::Password;
     let attrs = config.get_target_session_attrs();
     let shared_config = Arc::new(config.clone());
     let mut failures: Vec<(String, Error)> = Vec::new();
@@ -79,12 +83,21 @@ pub async fn connect<C: Connector + Clone + 'static>(
             config: shared_config.clone(),
         });
         let attempt = async {
-            let connected = connector.connect(host, *port, config).await?;
             let password = match config.get_password() {
                 Some(p) => Some(p.to_vec()),
                 None => connector.password_for(host, *port, config),
             };
-            let conn = startup_and_spawn(connected, config, password, runtime.clone(), Some(cancel)).await?;
+            let connected = connector.connect(host, *port, config).await?;
+            let started =
+                startup_and_spawn(connected, config, password.clone(), runtime.clone(), Some(cancel.clone()), pipeline)
+                    .await;
+            let conn = match started {
+                Err(StartupError::PipelineRejected(_)) => {
+                    let connected = connector.connect(host, *port, config).await?;
+                    startup_and_spawn(connected, config, password, runtime.clone(), Some(cancel), false).await?
+                }
+                other => other?,
+            };
             let verdict = match session_attrs::check(&conn, attrs).await {
                 Ok(v) => v,
                 Err(e) => {
@@ -159,8 +172,32 @@ where
     S: Transport + MaybeSend + 'static,
 {
     let password = config.get_password().map(|p| p.to_vec());
+    let pipeline = config.get_pipeline_connect() == PipelineConnect::Password;
     // No connector: `CancelToken::cancel` reports that it cannot cancel.
-    startup_and_spawn(connected, config, password, runtime, None).await
+    Ok(startup_and_spawn(connected, config, password, runtime, None, pipeline).await?)
+}
+
+/// Why a startup exchange failed.
+enum StartupError {
+    /// Any error; the attempt is over.
+    Failed(Error),
+    /// The server did not ask for the pipelined cleartext password; a new
+    /// connection without pipelining may succeed.
+    PipelineRejected(Error),
+}
+
+impl From<Error> for StartupError {
+    fn from(e: Error) -> StartupError {
+        StartupError::Failed(e)
+    }
+}
+
+impl From<StartupError> for Error {
+    fn from(e: StartupError) -> Error {
+        match e {
+            StartupError::Failed(e) | StartupError::PipelineRejected(e) => e,
+        }
+    }
 }
 
 async fn startup_and_spawn<S>(
@@ -169,7 +206,8 @@ async fn startup_and_spawn<S>(
     password: Option<Vec<u8>>,
     runtime: Arc<dyn Runtime>,
     cancel: Option<Arc<dyn SendCancel>>,
-) -> Result<Connection>
+    pipeline_password: bool,
+) -> std::result::Result<Connection, StartupError>
 where
     S: Transport + MaybeSend + 'static,
 {
@@ -184,6 +222,7 @@ where
         password,
         channel_binding: config.get_channel_binding(),
         tls_server_end_point,
+        pipeline_password,
     };
     let max = config.get_max_message_size();
     let mut startup = Startup::new(options);
@@ -197,8 +236,11 @@ where
         }
         loop {
             while let Some(msg) = backend::next_message(&mut rbuf, max)? {
-                if startup.handle(msg, &mut out)? == Step::Done {
-                    break 'exchange;
+                match startup.handle(msg, &mut out) {
+                    Ok(Step::Done) => break 'exchange,
+                    Ok(Step::Continue) => {}
+                    Err(e) if startup.pipeline_rejected() => return Err(StartupError::PipelineRejected(e)),
+                    Err(e) => return Err(e.into()),
                 }
             }
             if !out.is_empty() {
@@ -209,7 +251,7 @@ where
             }
             let n = io_ext::read_buf(&mut stream, &mut rbuf).await.map_err(Error::io)?;
             if n == 0 {
-                return Err(Error::new(ErrorKind::Closed, "the server closed the connection during startup"));
+                return Err(Error::new(ErrorKind::Closed, "the server closed the connection during startup").into());
             }
         }
     }

@@ -50,7 +50,7 @@ pub use connection::{Connection, ServerVersion};
 pub use cursor::{Cursor, CursorFactory, DEFAULT_PREFETCH};
 pub use params::Params;
 pub use row::{Column, Row, RowIndex};
-pub use runtime::{BoxFuture, MaybeSend, Runtime};
+pub use runtime::{BoxFuture, MaybeSend, MaybeSync, Runtime};
 pub use listeners::NotificationStream;
 pub use shared::{LogListener, Notification, NotificationListener, TerminationListener};
 pub use startup::{SessionInfo, Startup, StartupOptions, Step};

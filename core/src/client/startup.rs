@@ -11,6 +11,24 @@
 //! Feed it every backend message with [`Startup::handle`]; it writes what must
 //! be sent into the output buffer and says when the session is ready. No I/O,
 //! no clock: the same code runs over TCP, TLS and WebSocket.
+//!
+//! # Pipelined password (`pipeline_connect=password`)
+//!
+//! With [`StartupOptions::pipeline_password`] the cleartext PasswordMessage is
+//! written right after the StartupMessage, before the server has asked for it,
+//! so a server using `password` authentication (Neon's proxy over WebSocket)
+//! answers the whole startup in one round trip. When the server then sends
+//! AuthenticationCleartextPassword the password is not sent again; a wrong
+//! password comes back as the server's ErrorResponse (SQLSTATE 28P01).
+//!
+//! If the server asks for anything else (SCRAM, MD5) or for nothing (trust), it
+//! has taken, or will take, our PasswordMessage for something it is not: a
+//! malformed SASL response, a wrong MD5 hash, or an invalid message after
+//! startup. The exchange cannot recover, so [`Startup::handle`] fails with an
+//! [`ErrorKind::Auth`](crate::ErrorKind::Auth) error and
+//! [`Startup::pipeline_rejected`] turns true; the client's connect then opens
+//! a new connection without pipelining (which costs the round trips pipelining
+//! was meant to save, plus a failed-login line in the server's log).
 
 use std::collections::HashMap;
 
@@ -37,6 +55,10 @@ pub struct StartupOptions {
     /// The `tls-server-end-point` hash of the server certificate, when the
     /// stream is TLS (enables SCRAM-SHA-256-PLUS).
     pub tls_server_end_point: Option<Vec<u8>>,
+    /// Send the cleartext password right after the StartupMessage, without
+    /// waiting for AuthenticationCleartextPassword (`pipeline_connect=password`).
+    /// Ignored without a password or with `channel_binding=require`.
+    pub pipeline_password: bool,
 }
 
 impl std::fmt::Debug for StartupOptions {
@@ -47,6 +69,7 @@ impl std::fmt::Debug for StartupOptions {
             .field("password", &self.password.as_ref().map(|_| "<redacted>"))
             .field("channel_binding", &self.channel_binding)
             .field("tls", &self.tls_server_end_point.is_some())
+            .field("pipeline_password", &self.pipeline_password)
             .finish()
     }
 }
@@ -82,6 +105,11 @@ pub struct Startup {
     state: State,
     info: SessionInfo,
     used_channel_binding: bool,
+    /// The PasswordMessage went out with the StartupMessage and the server
+    /// has not asked for it yet.
+    password_in_flight: bool,
+    /// The server asked for something other than the pipelined password.
+    pipeline_rejected: bool,
 }
 
 impl std::fmt::Debug for Startup {
@@ -102,14 +130,50 @@ pub enum Step {
 impl Startup {
     /// A new exchange.
     pub fn new(options: StartupOptions) -> Startup {
-        Startup { options, state: State::Start, info: SessionInfo::default(), used_channel_binding: false }
+        Startup {
+            options,
+            state: State::Start,
+            info: SessionInfo::default(),
+            used_channel_binding: false,
+            password_in_flight: false,
+            pipeline_rejected: false,
+        }
     }
 
-    /// Writes the StartupMessage.
+    /// Writes the StartupMessage (and the PasswordMessage too when
+    /// [`StartupOptions::pipeline_password`] is set and a password is known).
     pub fn start(&mut self, out: &mut BytesMut) -> Result<()> {
         frontend::startup_message(self.options.params.iter().map(|(k, v)| (k.as_str(), v.as_str())), out)?;
+        // channel_binding=require must never reveal the password in cleartext.
+        let pipeline = self.options.pipeline_password && self.options.channel_binding != ChannelBindingMode::Require;
+        if let (true, Some(password)) = (pipeline, self.options.password.as_deref()) {
+            frontend::password_message(password, out)?;
+            self.password_in_flight = true;
+        }
         self.state = State::Authenticating;
         Ok(())
+    }
+
+    /// True when startup failed because the server did not ask for the
+    /// pipelined cleartext password: retry on a new connection without
+    /// [`StartupOptions::pipeline_password`].
+    pub fn pipeline_rejected(&self) -> bool {
+        self.pipeline_rejected
+    }
+
+    /// Fails when a pipelined password is still unclaimed and the server asks
+    /// for `method` instead: it has consumed (or will consume) our
+    /// PasswordMessage as something else.
+    fn check_pipeline(&mut self, method: &str) -> Result<()> {
+        if !self.password_in_flight {
+            return Ok(());
+        }
+        self.pipeline_rejected = true;
+        Err(Error::auth(format!(
+            "pipeline_connect=password requires cleartext password authentication, but the server asked for \
+             {method}; it read the pipelined password message as a bad authentication response. \
+             Connect without pipeline_connect (pipelineConnect: false) to this server"
+        )))
     }
 
     /// Handles one server message, writing any reply into `out`.
@@ -118,6 +182,9 @@ impl Startup {
             (_, Message::ErrorResponse(fields)) => return Err(Error::db(fields.to_db_error()?)),
             (_, Message::NoticeResponse(fields)) => self.info.notices.push(fields.to_db_error()?),
             (State::Authenticating, Message::AuthenticationOk) => {
+                // Trust: the unclaimed PasswordMessage would arrive after
+                // startup as an invalid message and end the session.
+                self.check_pipeline("no authentication (trust)")?;
                 if self.info.auth_method.is_empty() {
                     self.info.auth_method = "trust";
                 }
@@ -133,15 +200,22 @@ impl Startup {
             (State::Authenticating, Message::AuthenticationCleartextPassword) => {
                 self.refuse_without_binding("password")?;
                 self.info.auth_method = "password";
-                frontend::password_message(self.password("password")?, out)?;
+                if self.password_in_flight {
+                    // Already sent with the StartupMessage.
+                    self.password_in_flight = false;
+                } else {
+                    frontend::password_message(self.password("password")?, out)?;
+                }
             }
             (State::Authenticating, Message::AuthenticationMd5Password { salt }) => {
                 self.refuse_without_binding("md5")?;
+                self.check_pipeline("md5")?;
                 self.info.auth_method = "md5";
                 let hash = md5_password(self.options.user.as_bytes(), self.password("md5")?, salt);
                 frontend::password_message(hash.as_bytes(), out)?;
             }
             (State::Authenticating, Message::AuthenticationSasl(mechanisms)) => {
+                self.check_pipeline("SCRAM-SHA-256 (SASL)")?;
                 let mut scram = false;
                 let mut scram_plus = false;
                 for m in mechanisms.iter() {
@@ -252,5 +326,168 @@ fn method_name(m: &Message) -> &'static str {
         Message::AuthenticationKerberosV5 => "Kerberos V5",
         Message::AuthenticationSspi => "SSPI",
         _ => "GSSAPI",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::backend;
+    use crate::{ErrorKind, SqlState};
+
+    /// A backend message: tag, big-endian length (including itself), body.
+    fn msg(tag: u8, body: &[u8]) -> Vec<u8> {
+        let mut v = vec![tag];
+        v.extend_from_slice(&(body.len() as u32 + 4).to_be_bytes());
+        v.extend_from_slice(body);
+        v
+    }
+
+    const AUTH_OK: &[u8] = b"R\0\0\0\x08\0\0\0\0";
+    const AUTH_CLEARTEXT: &[u8] = b"R\0\0\0\x08\0\0\0\x03";
+    const AUTH_MD5: &[u8] = b"R\0\0\0\x0c\0\0\0\x05\x01\x02\x03\x04";
+    const AUTH_SASL: &[u8] = b"R\0\0\0\x17\0\0\0\x0aSCRAM-SHA-256\0\0";
+    const KEY_DATA: &[u8] = b"K\0\0\0\x0c\0\0\x30\x39\xde\xad\xbe\xef";
+    const READY_IDLE: &[u8] = b"Z\0\0\0\x05I";
+    /// `PasswordMessage("pw_pw")`.
+    const PASSWORD: &[u8] = b"p\0\0\0\x0apw_pw\0";
+
+    fn options(pipeline: bool, password: Option<&[u8]>) -> StartupOptions {
+        StartupOptions {
+            params: vec![("user".into(), "pw_user".into()), ("database".into(), "db".into())],
+            user: "pw_user".into(),
+            password: password.map(|p| p.to_vec()),
+            channel_binding: ChannelBindingMode::Prefer,
+            tls_server_end_point: None,
+            pipeline_password: pipeline,
+        }
+    }
+
+    /// The StartupMessage `start` writes for [`options`].
+    fn startup_bytes() -> Vec<u8> {
+        let body = b"\0\x03\0\0user\0pw_user\0database\0db\0\0";
+        let mut v = (body.len() as u32 + 4).to_be_bytes().to_vec();
+        v.extend_from_slice(body);
+        v
+    }
+
+    /// Feeds `bytes` (whole messages) to `startup`; returns the last step and what was written.
+    fn feed(startup: &mut Startup, bytes: &[u8]) -> (Result<Step>, Vec<u8>) {
+        let mut buf = BytesMut::from(bytes);
+        let mut out = BytesMut::new();
+        let mut step = Ok(Step::Continue);
+        while let Some(m) = backend::next_message(&mut buf, 1 << 20).unwrap() {
+            step = startup.handle(m, &mut out);
+            if step.is_err() {
+                break;
+            }
+        }
+        (step, out.to_vec())
+    }
+
+    fn started(pipeline: bool) -> (Startup, Vec<u8>) {
+        let mut s = Startup::new(options(pipeline, Some(b"pw_pw")));
+        let mut out = BytesMut::new();
+        s.start(&mut out).unwrap();
+        (s, out.to_vec())
+    }
+
+    #[test]
+    fn pipelined_password_follows_the_startup_message() {
+        let (_, out) = started(true);
+        assert_eq!(out, [startup_bytes(), PASSWORD.to_vec()].concat());
+    }
+
+    #[test]
+    fn without_pipelining_only_the_startup_message_goes_out() {
+        let (mut s, out) = started(false);
+        assert_eq!(out, startup_bytes());
+        let (step, out) = feed(&mut s, AUTH_CLEARTEXT);
+        assert_eq!(step.unwrap(), Step::Continue);
+        assert_eq!(out, PASSWORD);
+    }
+
+    #[test]
+    fn pipelined_password_is_not_sent_twice_and_startup_completes() {
+        let (mut s, _) = started(true);
+        let reply = [
+            AUTH_CLEARTEXT,
+            AUTH_OK,
+            &msg(b'S', b"server_version\x0016.4\0"),
+            KEY_DATA,
+            READY_IDLE,
+        ]
+        .concat();
+        let (step, out) = feed(&mut s, &reply);
+        assert_eq!(step.unwrap(), Step::Done);
+        assert!(out.is_empty(), "the password went out twice: {out:?}");
+        assert!(!s.pipeline_rejected());
+        let info = s.into_info();
+        assert_eq!(info.auth_method, "password");
+        assert_eq!(info.process_id, 12345);
+        assert_eq!(info.parameters["server_version"], "16.4");
+    }
+
+    #[test]
+    fn wrong_pipelined_password_is_an_auth_error_with_its_sqlstate() {
+        let (mut s, _) = started(true);
+        let error = msg(
+            b'E',
+            b"SFATAL\0VFATAL\0C28P01\0Mpassword authentication failed for user \"pw_user\"\0\0",
+        );
+        let (step, _) = feed(&mut s, &[AUTH_CLEARTEXT, &error].concat());
+        let e = step.unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Auth);
+        assert_eq!(e.code(), Some(SqlState::INVALID_PASSWORD));
+        assert!(!s.pipeline_rejected());
+    }
+
+    #[test]
+    fn pipelined_password_rejected_by_scram_md5_and_trust() {
+        for (request, method) in [(AUTH_SASL, "SCRAM"), (AUTH_MD5, "md5"), (AUTH_OK, "trust")] {
+            let (mut s, _) = started(true);
+            let (step, out) = feed(&mut s, request);
+            let e = step.unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::Auth, "{method}");
+            assert!(e.to_string().contains("pipeline_connect=password"), "{e}");
+            assert!(e.to_string().contains(method), "{e}");
+            assert!(!e.to_string().contains("pw_pw"), "password leaked: {e}");
+            assert!(s.pipeline_rejected(), "{method}");
+            assert!(out.is_empty(), "{method}: replied {out:?}");
+        }
+    }
+
+    #[test]
+    fn scram_and_md5_still_work_without_pipelining() {
+        let (mut s, _) = started(false);
+        let (step, out) = feed(&mut s, AUTH_SASL);
+        assert_eq!(step.unwrap(), Step::Continue);
+        assert!(out.starts_with(b"p") && out.windows(13).any(|w| w == b"SCRAM-SHA-256"));
+        let (mut s, _) = started(false);
+        let (step, out) = feed(&mut s, AUTH_MD5);
+        assert_eq!(step.unwrap(), Step::Continue);
+        assert!(out.starts_with(b"p\0\0\0\x28md5"), "{out:?}");
+    }
+
+    #[test]
+    fn nothing_is_pipelined_without_a_password_or_with_channel_binding_required() {
+        let mut s = Startup::new(options(true, None));
+        let mut out = BytesMut::new();
+        s.start(&mut out).unwrap();
+        assert_eq!(out.to_vec(), startup_bytes());
+
+        let mut o = options(true, Some(b"pw_pw"));
+        o.channel_binding = ChannelBindingMode::Require;
+        let mut s = Startup::new(o);
+        let mut out = BytesMut::new();
+        s.start(&mut out).unwrap();
+        assert_eq!(out.to_vec(), startup_bytes());
+    }
+
+    #[test]
+    fn debug_output_hides_the_password() {
+        let (s, _) = started(true);
+        let text = format!("{s:?}");
+        assert!(!text.contains("pw_pw") && text.contains("pipeline_password: true"), "{text}");
     }
 }

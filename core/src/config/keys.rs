@@ -7,7 +7,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use super::{
-    ChannelBindingMode, Config, Host, LoadBalanceHosts, SslMode, SslNegotiation, SslRootCert,
+    ChannelBindingMode, Config, Host, LoadBalanceHosts, PipelineConnect, SslMode, SslNegotiation, SslRootCert,
     TargetSessionAttrs, DEFAULT_MAX_CACHEABLE_STATEMENT_SIZE,
     DEFAULT_MAX_CACHED_STATEMENT_LIFETIME, DEFAULT_MAX_MESSAGE_SIZE, DEFAULT_PORT,
     DEFAULT_STATEMENT_CACHE_SIZE,
@@ -85,6 +85,7 @@ const KNOWN: &[&str] = &[
     "max_cached_statement_lifetime",
     "max_cacheable_statement_size",
     "max_message_size",
+    "pipeline_connect",
 ];
 
 /// True when `key` is an option name edgepg accepts.
@@ -110,6 +111,7 @@ pub(crate) fn is_set(config: &Config, key: &str) -> bool {
         "sslkey" => config.ssl_key.is_some(),
         "sslnegotiation" => config.ssl_negotiation.is_some(),
         "channel_binding" => config.channel_binding.is_some(),
+        "pipeline_connect" => config.pipeline_connect.is_some(),
         "connect_timeout" => config.connect_timeout.is_some(),
         "target_session_attrs" => config.target_session_attrs.is_some(),
         "load_balance_hosts" => config.load_balance_hosts.is_some(),
@@ -154,6 +156,9 @@ pub(crate) fn set(config: &mut Config, key: &str, value: &[u8], part: &str) -> R
         }
         "channel_binding" => {
             config.channel_binding = parse_enum::<ChannelBindingMode>(value, part, ChannelBindingMode::ALL)?
+        }
+        "pipeline_connect" => {
+            config.pipeline_connect = parse_enum::<PipelineConnect>(value, part, PipelineConnect::ALL)?
         }
         "target_session_attrs" => {
             config.target_session_attrs = parse_enum::<TargetSessionAttrs>(value, part, TargetSessionAttrs::ALL)?

@@ -38,7 +38,8 @@
 //!
 //! edgepg extensions, accepted in a DSN too: `command_timeout` (seconds),
 //! `statement_cache_size`, `max_cached_statement_lifetime` (seconds),
-//! `max_cacheable_statement_size` and `max_message_size` (bytes).
+//! `max_cacheable_statement_size` and `max_message_size` (bytes), and
+//! `pipeline_connect` (`disable` or `password`, see [`PipelineConnect`]).
 //!
 //! An option given with an empty value (`host=` or `?sslmode=`) counts as not
 //! given, so the environment and the defaults still apply.
@@ -66,8 +67,8 @@ mod options;
 pub mod pgpass;
 
 pub use options::{
-    ChannelBindingMode, Host, LoadBalanceHosts, SslMode, SslNegotiation, SslRootCert,
-    TargetSessionAttrs,
+    ChannelBindingMode, Host, LoadBalanceHosts, PipelineConnect, SslMode, SslNegotiation,
+    SslRootCert, TargetSessionAttrs,
 };
 
 /// The port used when none is given.
@@ -116,6 +117,7 @@ pub struct Config {
     pub(crate) ssl_key: Option<String>,
     pub(crate) ssl_negotiation: Option<SslNegotiation>,
     pub(crate) channel_binding: Option<ChannelBindingMode>,
+    pub(crate) pipeline_connect: Option<PipelineConnect>,
     /// `Some(ZERO)` records an explicit "no timeout" so the environment cannot override it.
     pub(crate) connect_timeout: Option<Duration>,
     pub(crate) keepalives: Option<bool>,
@@ -159,6 +161,7 @@ impl Config {
             ssl_key: None,
             ssl_negotiation: None,
             channel_binding: None,
+            pipeline_connect: None,
             connect_timeout: None,
             keepalives: None,
             keepalives_idle: None,
@@ -397,6 +400,21 @@ impl Config {
         self
     }
 
+    /// Sets `pipeline_connect`: send the cleartext password without waiting
+    /// for the server to ask (see [`PipelineConnect`]).
+    ///
+    /// ```
+    /// use edgepg_core::config::{Config, PipelineConnect};
+    /// let mut config = Config::parse("postgres://u:pw@db.example.com/app")?;
+    /// config.pipeline_connect(PipelineConnect::Password);
+    /// assert_eq!(config.get_pipeline_connect(), PipelineConnect::Password);
+    /// # Ok::<(), edgepg_core::Error>(())
+    /// ```
+    pub fn pipeline_connect(&mut self, mode: PipelineConnect) -> &mut Config {
+        self.pipeline_connect = Some(mode);
+        self
+    }
+
     /// Sets `channel_binding`.
     pub fn channel_binding(&mut self, mode: ChannelBindingMode) -> &mut Config {
         self.channel_binding = Some(mode);
@@ -606,6 +624,11 @@ impl Config {
         self.ssl_negotiation.unwrap_or_default()
     }
 
+    /// The effective `pipeline_connect` (default `disable`).
+    pub fn get_pipeline_connect(&self) -> PipelineConnect {
+        self.pipeline_connect.unwrap_or_default()
+    }
+
     /// The effective `channel_binding` (default `prefer`).
     pub fn get_channel_binding(&self) -> ChannelBindingMode {
         self.channel_binding.unwrap_or_default()
@@ -767,6 +790,7 @@ impl fmt::Debug for Config {
             .field("ssl_key", &self.ssl_key)
             .field("ssl_negotiation", &self.get_ssl_negotiation())
             .field("channel_binding", &self.get_channel_binding())
+            .field("pipeline_connect", &self.get_pipeline_connect())
             .field("connect_timeout", &self.get_connect_timeout())
             .field("keepalives", &self.get_keepalives())
             .field("keepalives_idle", &self.keepalives_idle)

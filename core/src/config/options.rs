@@ -161,6 +161,25 @@ keyword_enum! {
 }
 
 keyword_enum! {
+    /// Whether the password is sent before the server asks for it
+    /// (`pipeline_connect`, Neon's `pipelineConnect`). The default is `disable`.
+    ///
+    /// With `password` the cleartext PasswordMessage follows the StartupMessage
+    /// in the same write, saving one round trip when the server uses `password`
+    /// authentication (as Neon's proxy does over WebSocket). The password then
+    /// goes out before the server has said how it wants to authenticate, so use
+    /// it only over an encrypted stream (`wss`, TLS) to a server you trust. If
+    /// the server asks for SCRAM, MD5 or nothing instead, edgepg reconnects once
+    /// without pipelining.
+    PipelineConnect, option = "pipeline_connect", default = Disable, {
+        /// Wait for the server's authentication request (the normal exchange).
+        Disable = "disable",
+        /// Send the cleartext password right after the StartupMessage.
+        Password = "password",
+    }
+}
+
+keyword_enum! {
     /// Which kind of server a connection must reach (`target_session_attrs`).
     /// The default is `any`.
     TargetSessionAttrs, option = "target_session_attrs", default = Any, {
