@@ -18,9 +18,11 @@
 //! | `params` | argument lists (`Params`) |
 //! | `row` | rows and column descriptions, decoded lazily |
 //! | `listeners` | LISTEN/NOTIFY callbacks and streams, termination callbacks |
+//! | `copy` | COPY in and out: options, record encoding, streaming |
 
 mod connect;
 mod connection;
+mod copy;
 mod driver;
 mod listeners;
 mod params;
@@ -34,6 +36,7 @@ mod transport;
 
 pub use connect::{connect, connect_stream, Connected, Connector};
 pub use connection::{Connection, ServerVersion};
+pub use copy::{BoxError, CopyFormat, CopyOptions, CopyOutStream};
 pub use params::Params;
 pub use row::{Column, Row, RowIndex};
 pub use runtime::{BoxFuture, MaybeSend, Runtime};
