@@ -92,14 +92,13 @@ impl RecordEncoder {
         self.buf.put_i16(self.types.len() as i16);
         for (i, &ty) in self.types.iter().enumerate() {
             let value = record.param(i);
-            if value.encode_format(ty) != Format::Binary {
-                return Err(self.value_error(i, Error::conversion(format!(
-                    "this value can only be sent as text, and column type {ty} uses binary COPY"
-                ))));
-            }
             let len_at = self.buf.len();
             self.buf.put_i32(0);
-            let is_null = value.to_sql_checked(ty, &mut self.buf).map_err(|e| self.value_error(i, e))?;
+            let is_null = if value.encode_format(ty) == Format::Binary {
+                value.to_sql_checked(ty, &mut self.buf).map_err(|e| self.value_error(i, e))?
+            } else {
+                text_as_binary(value, ty, &mut self.scratch, &mut self.buf).map_err(|e| self.value_error(i, e))?
+            };
             let len = match is_null {
                 IsNull::Yes => {
                     self.buf.truncate(len_at + 4);
@@ -155,6 +154,30 @@ impl RecordEncoder {
         }
         self.buf.freeze()
     }
+}
+
+/// A value that encodes itself as text (e.g. a dynamic `Value::Text`)
+/// into a binary COPY: fine for the types whose binary form is their text
+/// (`text`, `varchar`, `"char"`, `json`, ...), or nearly (`jsonb` adds a
+/// version byte); an error for the others.
+fn text_as_binary(value: &dyn ToSql, ty: Type, scratch: &mut BytesMut, buf: &mut BytesMut) -> Result<IsNull> {
+    scratch.clear();
+    let is_null = value.to_sql_checked(ty, scratch)?;
+    if is_null == IsNull::Yes {
+        return Ok(is_null);
+    }
+    match ty {
+        Type::JSONB => buf.put_u8(1),
+        t if t.is_text_like() || t == Type::CHAR || t == Type::JSON => {}
+        _ => {
+            return Err(Error::conversion(format!(
+                "this value is sent as text, and binary COPY needs column type {ty} in binary: \
+                 pass a value of the column's Rust type"
+            )))
+        }
+    }
+    buf.put_slice(scratch);
+    Ok(IsNull::No)
 }
 
 /// The text form of a value already encoded in `encoded`: as is when the
@@ -241,6 +264,17 @@ mod tests {
         assert!(err.to_string().contains("2 value(s)"), "{err}");
         let err = e.push(&("not an int",)).unwrap_err();
         assert!(err.to_string().contains("record 0, column 1"), "{err}");
+    }
+
+    #[test]
+    fn text_values_in_binary_copy() {
+        let mut e = RecordEncoder::new(vec![Type::TEXT, Type::JSONB], RecordFormat::Binary).unwrap();
+        e.push(&[Value::Text("ab".into()), Value::Text("{}".into())]).unwrap();
+        let out = e.finish();
+        assert_eq!(&out[19..], &[0, 2, 0, 0, 0, 2, b'a', b'b', 0, 0, 0, 3, 1, b'{', b'}', 0xff, 0xff][..]);
+        let mut e = RecordEncoder::new(vec![Type::INT8], RecordFormat::Binary).unwrap();
+        let err = e.push(&[Value::Text("1".into())]).unwrap_err();
+        assert_eq!(err.kind(), crate::ErrorKind::Conversion);
     }
 
     #[test]
