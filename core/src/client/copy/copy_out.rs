@@ -35,6 +35,11 @@ use crate::{Error, Result};
 /// After the last chunk the stream ends; [`CopyOutStream::rows`] then gives
 /// the row count. A server error ends the stream with an `Err` item.
 ///
+/// Requests on a connection are answered in order, so a later call on the
+/// same connection waits until this stream has been read to its end (or
+/// dropped). In particular, feed a `copy_to_table` from this stream only on
+/// *another* connection: on the same one, it would wait for itself.
+///
 /// ```no_run
 /// # async fn demo(conn: edgepg_core::client::Connection) -> edgepg_core::Result<()> {
 /// use edgepg_core::client::{CopyFormat, CopyOptions};

@@ -168,7 +168,11 @@ fn text_as_binary(value: &dyn ToSql, ty: Type, scratch: &mut BytesMut, buf: &mut
     }
     match ty {
         Type::JSONB => buf.put_u8(1),
-        t if t.is_text_like() || t == Type::CHAR || t == Type::JSON => {}
+        Type::CHAR => {
+            buf.put_u8(char_from_text(scratch));
+            return Ok(IsNull::No);
+        }
+        t if t.is_text_like() || t == Type::JSON => {}
         _ => {
             return Err(Error::conversion(format!(
                 "this value is sent as text, and binary COPY needs column type {ty} in binary: \
@@ -178,6 +182,18 @@ fn text_as_binary(value: &dyn ToSql, ty: Type, scratch: &mut BytesMut, buf: &mut
     }
     buf.put_slice(scratch);
     Ok(IsNull::No)
+}
+
+/// The one byte of a `"char"` from its text form, as the server's `charin`
+/// reads it: `\ooo` octal, else the first byte (0 for an empty string).
+fn char_from_text(text: &[u8]) -> u8 {
+    match text {
+        [b'\\', a @ b'0'..=b'7', b @ b'0'..=b'7', c @ b'0'..=b'7'] => {
+            ((a - b'0') << 6).wrapping_add((b - b'0') << 3).wrapping_add(c - b'0')
+        }
+        [first, ..] => *first,
+        [] => 0,
+    }
 }
 
 /// The text form of a value already encoded in `encoded`: as is when the
@@ -272,6 +288,8 @@ mod tests {
         e.push(&[Value::Text("ab".into()), Value::Text("{}".into())]).unwrap();
         let out = e.finish();
         assert_eq!(&out[19..], &[0, 2, 0, 0, 0, 2, b'a', b'b', 0, 0, 0, 3, 1, b'{', b'}', 0xff, 0xff][..]);
+        assert_eq!((char_from_text(b""), char_from_text(b"xy"), char_from_text(b"\\101")), (0, b'x', b'A'));
+        assert_eq!(char_from_text(b"\\777"), 0xff);
         let mut e = RecordEncoder::new(vec![Type::INT8], RecordFormat::Binary).unwrap();
         let err = e.push(&[Value::Text("1".into())]).unwrap_err();
         assert_eq!(err.kind(), crate::ErrorKind::Conversion);
