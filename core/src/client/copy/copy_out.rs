@@ -313,9 +313,8 @@ fn substitute_params(query: &str, literals: &[String]) -> Result<String> {
                     && (i < 2 || !ident(b[i - 2]));
                 i += 1;
                 while i < b.len() {
-                    if backslashes && b[i] == b'\\' {
-                        i += 2;
-                    } else if b[i] == q && b.get(i + 1) == Some(&q) {
+                    // A backslash escape (E'' strings) or a doubled quote: skip both bytes.
+                    if (backslashes && b[i] == b'\\') || (b[i] == q && b.get(i + 1) == Some(&q)) {
                         i += 2;
                     } else if b[i] == q {
                         break;
