@@ -1,0 +1,308 @@
+//! The measuring harness: what a workload is, what a contender (one client
+//! running one workload) must provide, and the interleaved loop that times them.
+//!
+//! Adding a row to the results table means writing one [`Workload`] (see
+//! `workloads/`); adding a column means adding a [`Contender`] to the
+//! workloads it can run. The harness does the rest: same runtime for every
+//! contender, warm-up, A/B/A/B interleaving, checksum cross-check, medians.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::time::{Duration, Instant};
+
+/// Any error a contender can hit (edgepg, tokio-postgres, I/O, checksum mismatch).
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+/// Result with [`BoxError`].
+pub type Result<T, E = BoxError> = std::result::Result<T, E>;
+/// A boxed future that need not be `Send`: the harness drives it with
+/// `Runtime::block_on`, like `#[tokio::main]` drives `main`.
+pub type LocalFuture<'a, T> = Pin<Box<dyn Future<Output = T> + 'a>>;
+
+/// Name of the edgepg contender; ratios are edgepg's time over each other client's.
+pub const EDGEPG: &str = "edgepg";
+/// Name of the tokio-postgres contender.
+pub const TOKIO_POSTGRES: &str = "tokio-postgres";
+
+/// The tokio runtime a workload runs on. Every contender of a workload runs on
+/// the very same runtime instance, so no client gets a better scheduler.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Flavor {
+    /// One thread: the caller and every connection driver task share it.
+    CurrentThread,
+    /// A multi-thread runtime with this many workers (the caller's future runs
+    /// on the main thread via `block_on`, driver tasks on the workers).
+    MultiThread {
+        /// Worker threads.
+        workers: usize,
+    },
+}
+
+impl Flavor {
+    /// Builds a fresh runtime of this flavor.
+    pub fn build(self) -> std::io::Result<tokio::runtime::Runtime> {
+        match self {
+            Flavor::CurrentThread => tokio::runtime::Builder::new_current_thread().enable_all().build(),
+            Flavor::MultiThread { workers } => tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(workers)
+                .enable_all()
+                .build(),
+        }
+    }
+
+    /// Short human description for the report.
+    pub fn describe(self) -> String {
+        match self {
+            Flavor::CurrentThread => "current_thread".to_owned(),
+            Flavor::MultiThread { workers } => format!("multi_thread, {workers} workers"),
+        }
+    }
+}
+
+/// What a workload needs to know about the run: where the server is.
+#[derive(Clone, Debug)]
+pub struct Ctx {
+    /// libpq URI understood by every Rust contender (TCP, `sslmode=disable`).
+    pub dsn: String,
+}
+
+/// What one timed repetition produced.
+#[derive(Clone, Copy, Debug)]
+pub struct Sample {
+    /// A digest of every value the repetition decoded. It keeps the optimiser
+    /// from skipping work and must be equal across contenders and repetitions:
+    /// a mismatch means one client decoded something differently.
+    pub checksum: u64,
+    /// Time measured by the contender itself, for contenders whose work happens
+    /// outside this process (e.g. a Python asyncpg child). `None`: the harness
+    /// times the `run` future.
+    pub self_timed: Option<Duration>,
+}
+
+impl Sample {
+    /// A sample timed by the harness.
+    pub fn checksum(checksum: u64) -> Sample {
+        Sample { checksum, self_timed: None }
+    }
+}
+
+/// One client, set up for one workload: it owns its connection(s) and any
+/// prepared statements, so only the work itself is timed.
+pub trait Runner {
+    /// Runs one repetition of the workload.
+    fn run(&mut self) -> LocalFuture<'_, Result<Sample>>;
+    /// Closes the connection(s). Not timed.
+    fn close(self: Box<Self>) -> LocalFuture<'static, Result<()>>;
+}
+
+/// Connects a client and prepares it for a workload. Runs inside the
+/// workload's runtime (connection driver tasks are spawned on it). Not timed.
+pub type Setup = fn(Ctx) -> LocalFuture<'static, Result<Box<dyn Runner>>>;
+
+/// A client taking part in a workload.
+#[derive(Clone, Copy)]
+pub struct Contender {
+    /// Column name in the results table, e.g. [`EDGEPG`].
+    pub client: &'static str,
+    /// How to set it up.
+    pub setup: Setup,
+}
+
+/// One row of the results table.
+pub struct Workload {
+    /// Row name, e.g. `seq_select1`.
+    pub name: &'static str,
+    /// One sentence: what is run, and how each client does it.
+    pub description: &'static str,
+    /// What is counted, e.g. `queries` or `rows` (reported per second).
+    pub unit: &'static str,
+    /// How many `unit`s one repetition does.
+    pub ops: u64,
+    /// The runtime all contenders share.
+    pub flavor: Flavor,
+    /// The clients, in table-column order.
+    pub contenders: Vec<Contender>,
+}
+
+/// How many repetitions to run.
+#[derive(Clone, Copy, Debug)]
+pub struct Plan {
+    /// Untimed rounds first (statement caches, server plan cache, allocator, CPU clocks).
+    pub warmup: usize,
+    /// Timed rounds; the median is reported.
+    pub reps: usize,
+}
+
+/// The timings of one contender in one workload.
+#[derive(Clone, Debug)]
+pub struct ClientTimes {
+    /// Contender name.
+    pub client: &'static str,
+    /// One entry per timed repetition, in run order.
+    pub times: Vec<Duration>,
+}
+
+impl ClientTimes {
+    /// Median of the timed repetitions (mean of the middle two for an even count).
+    pub fn median(&self) -> Duration {
+        median(&self.times)
+    }
+
+    /// Fastest repetition.
+    pub fn min(&self) -> Duration {
+        self.times.iter().copied().min().unwrap_or_default()
+    }
+
+    /// Slowest repetition.
+    pub fn max(&self) -> Duration {
+        self.times.iter().copied().max().unwrap_or_default()
+    }
+}
+
+/// The outcome of one workload.
+#[derive(Clone, Debug)]
+pub struct Measurement {
+    /// Workload name.
+    pub name: &'static str,
+    /// Workload description.
+    pub description: &'static str,
+    /// What was counted.
+    pub unit: &'static str,
+    /// Units per repetition.
+    pub ops: u64,
+    /// Runtime used.
+    pub flavor: Flavor,
+    /// One entry per contender, in table-column order.
+    pub clients: Vec<ClientTimes>,
+}
+
+impl Measurement {
+    /// The timings of one client, if it took part.
+    pub fn client(&self, name: &str) -> Option<&ClientTimes> {
+        self.clients.iter().find(|c| c.client == name)
+    }
+
+    /// Units per second at the median time.
+    pub fn rate(&self, client: &str) -> Option<f64> {
+        let t = self.client(client)?.median().as_secs_f64();
+        (t > 0.0).then(|| self.ops as f64 / t)
+    }
+
+    /// `a`'s median time over `b`'s: <= 1.0 means `a` is at least as fast.
+    pub fn ratio(&self, a: &str, b: &str) -> Option<f64> {
+        let ta = self.client(a)?.median().as_secs_f64();
+        let tb = self.client(b)?.median().as_secs_f64();
+        (tb > 0.0).then(|| ta / tb)
+    }
+}
+
+/// Runs one workload: a fresh runtime, every contender set up on it, then
+/// `plan.warmup + plan.reps` rounds in which each contender runs once, in
+/// turn (A/B/A/B...), so slow drifts of the machine hit all of them alike.
+/// Progress goes to stderr.
+pub fn measure(workload: &Workload, ctx: &Ctx, plan: Plan) -> Result<Measurement> {
+    let rt = workload.flavor.build()?;
+    let rounds = plan.warmup + plan.reps;
+    rt.block_on(async {
+        let mut runners = Vec::with_capacity(workload.contenders.len());
+        for c in &workload.contenders {
+            let runner = (c.setup)(ctx.clone())
+                .await
+                .map_err(|e| format!("{}: setting up {}: {e}", workload.name, c.client))?;
+            runners.push((c.client, runner));
+        }
+        let mut times: Vec<Vec<Duration>> = vec![Vec::with_capacity(plan.reps); runners.len()];
+        // The first checksum seen; every other run must reproduce it.
+        let mut expected: Option<(&'static str, u64)> = None;
+        for round in 0..rounds {
+            let warm = round < plan.warmup;
+            let mut line = if warm {
+                format!("{:>14} warm-up   ", workload.name)
+            } else {
+                format!("{:>14} rep {:>2}/{:<2} ", workload.name, round - plan.warmup + 1, plan.reps)
+            };
+            for (i, (client, runner)) in runners.iter_mut().enumerate() {
+                let start = Instant::now();
+                let sample = runner
+                    .run()
+                    .await
+                    .map_err(|e| format!("{}: {client} failed: {e}", workload.name))?;
+                let elapsed = sample.self_timed.unwrap_or_else(|| start.elapsed());
+                match expected {
+                    None => expected = Some((client, sample.checksum)),
+                    Some((first, sum)) if sum != sample.checksum => {
+                        return Err(format!(
+                            "{}: checksum mismatch: {first} gave {sum:#x}, {client} gave {:#x} \
+                             (the clients decoded different values)",
+                            workload.name, sample.checksum
+                        )
+                        .into());
+                    }
+                    Some(_) => {}
+                }
+                if !warm {
+                    times[i].push(elapsed);
+                }
+                line.push_str(&format!(" {client} {:>9.1} ms", elapsed.as_secs_f64() * 1e3));
+            }
+            eprintln!("{line}");
+        }
+        let mut clients = Vec::with_capacity(runners.len());
+        for ((client, runner), times) in runners.into_iter().zip(times) {
+            runner.close().await.map_err(|e| format!("{}: closing {client}: {e}", workload.name))?;
+            clients.push(ClientTimes { client, times });
+        }
+        Ok(Measurement {
+            name: workload.name,
+            description: workload.description,
+            unit: workload.unit,
+            ops: workload.ops,
+            flavor: workload.flavor,
+            clients,
+        })
+    })
+}
+
+/// Median of a set of durations; zero for an empty set.
+pub fn median(times: &[Duration]) -> Duration {
+    let mut sorted = times.to_vec();
+    sorted.sort_unstable();
+    match sorted.len() {
+        0 => Duration::ZERO,
+        n if n % 2 == 1 => sorted[n / 2],
+        n => (sorted[n / 2 - 1] + sorted[n / 2]) / 2,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ms(v: &[u64]) -> Vec<Duration> {
+        v.iter().map(|&m| Duration::from_millis(m)).collect()
+    }
+
+    #[test]
+    fn median_odd_even_empty() {
+        assert_eq!(median(&ms(&[5, 1, 3])), Duration::from_millis(3));
+        assert_eq!(median(&ms(&[4, 1, 3, 2])), Duration::from_micros(2500));
+        assert_eq!(median(&[]), Duration::ZERO);
+    }
+
+    #[test]
+    fn rate_and_ratio_use_medians() {
+        let m = Measurement {
+            name: "w",
+            description: "",
+            unit: "queries",
+            ops: 1000,
+            flavor: Flavor::CurrentThread,
+            clients: vec![
+                ClientTimes { client: EDGEPG, times: ms(&[100, 900, 100]) },
+                ClientTimes { client: TOKIO_POSTGRES, times: ms(&[200, 200, 1]) },
+            ],
+        };
+        assert_eq!(m.rate(EDGEPG), Some(10_000.0));
+        assert_eq!(m.ratio(EDGEPG, TOKIO_POSTGRES), Some(0.5));
+        assert_eq!(m.ratio(EDGEPG, "asyncpg"), None);
+    }
+}
