@@ -197,7 +197,7 @@ impl Measurement {
 
 /// Runs one workload: a fresh runtime, every contender set up on it, then
 /// `plan.warmup + plan.reps` rounds in which each contender runs once, in
-/// turn (A/B/A/B...), so slow drifts of the machine hit all of them alike.
+/// turn (A/B, B/A, A/B...), so slow drifts of the machine hit all of them alike.
 /// Progress goes to stderr.
 pub fn measure(workload: &Workload, ctx: &Ctx, plan: Plan) -> Result<Measurement> {
     let rt = workload.flavor.build()?;
@@ -220,7 +220,16 @@ pub fn measure(workload: &Workload, ctx: &Ctx, plan: Plan) -> Result<Measurement
             } else {
                 format!("{:>14} rep {:>2}/{:<2} ", workload.name, round - plan.warmup + 1, plan.reps)
             };
-            for (i, (client, runner)) in runners.iter_mut().enumerate() {
+            // Who goes first alternates (A/B, B/A, ...), so going first or second, right
+            // after the other client's load, favours nobody.
+            let order: Vec<usize> = if round % 2 == 0 {
+                (0..runners.len()).collect()
+            } else {
+                (0..runners.len()).rev().collect()
+            };
+            for i in order {
+                let (client, runner) = &mut runners[i];
+                let client: &'static str = client;
                 let start = Instant::now();
                 let sample = runner
                     .run()

@@ -212,7 +212,7 @@ pub fn results_md(results: &[Measurement], info: &MachineInfo, plan: Plan, args:
     let _ = writeln!(
         out,
         "Written by `bench/run.sh{args}` on {}. Both clients run against the same server in the same \
-         run, interleaved (A/B/A/B...), {} warm-up round(s) then {} timed repetitions; each figure is the \
+         run, interleaved (A/B, B/A, A/B... so neither always goes first), {} warm-up round(s) then {} timed repetitions; each figure is the \
          rate at the median time. **Ratio = edgepg median time / other client's median time: \
          <= 1.00 means edgepg is at least as fast.**\n",
         info.date, plan.warmup, plan.reps

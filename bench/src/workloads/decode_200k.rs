@@ -110,6 +110,9 @@ impl Runner for TokioPg {
     }
 
     fn close(self: Box<Self>) -> LocalFuture<'static, Result<()>> {
-        Box::pin(async move { Ok(drop(self)) })
+        Box::pin(async move {
+            drop(self);
+            Ok(())
+        })
     }
 }

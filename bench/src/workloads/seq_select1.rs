@@ -78,6 +78,9 @@ impl Runner for TokioPg {
 
     fn close(self: Box<Self>) -> LocalFuture<'static, Result<()>> {
         // Dropping the client ends its connection task.
-        Box::pin(async move { Ok(drop(self)) })
+        Box::pin(async move {
+            drop(self);
+            Ok(())
+        })
     }
 }
