@@ -2,6 +2,7 @@
 # shellcheck shell=bash
 
 # Absolute path of the repository root (this file lives in <root>/scripts).
+# shellcheck disable=SC2034 # used by the scripts that source this file
 EDGEPG_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 
 # Prints a message on stderr, prefixed with the calling script's name.
@@ -31,6 +32,6 @@ pg_bin_dir() {
         if [ -x "$dir/initdb" ] && [ -x "$dir/pg_ctl" ] && [ -x "$dir/postgres" ]; then
             best="$dir"
         fi
-    done < <(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V)
+    done < <(printf '%s\n' /usr/lib/postgresql/*/bin | sort -V)
     printf '%s' "$best"
 }

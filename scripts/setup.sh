@@ -25,11 +25,17 @@ command -v websockify >/dev/null 2>&1 || missing+=(websockify)
 if [ "${#missing[@]}" -gt 0 ]; then
     command -v apt-get >/dev/null 2>&1 || die "missing ${missing[*]} and no apt-get: install them by hand"
     say "installing ${missing[*]} with apt-get"
-    export DEBIAN_FRONTEND=noninteractive
-    as_root apt-get update -qq >/dev/null
+    # apt chatters on stderr even when all goes well: keep its output, show it on failure.
+    aptlog="$(mktemp /tmp/edgepg-apt.XXXXXX)"
     # </dev/null: CI has no stdin and nothing may prompt.
-    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-        "${missing[@]}" </dev/null >/dev/null
+    if ! { as_root apt-get update -qq &&
+        as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+            --no-install-recommends "${missing[@]}"; } </dev/null >"$aptlog" 2>&1; then
+        cat "$aptlog" >&2
+        rm -f "$aptlog"
+        die "apt-get could not install ${missing[*]} (output above)"
+    fi
+    rm -f "$aptlog"
     [ -n "$(pg_bin_dir)" ] || die "postgresql installed but no server found in /usr/lib/postgresql/*/bin"
 fi
 

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use bytes::BytesMut;
 use edgepg_core::client::{BoxFuture, Connected, Connector};
-use edgepg_core::config::{Config, Host, SslMode, SslNegotiation};
+use edgepg_core::config::{Config, Host, SslMode, SslNegotiation, SslRootCert};
 use edgepg_core::protocol::frontend;
 use edgepg_core::{Error, ErrorKind, Result};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -42,8 +42,8 @@ impl Connector for TokioConnector {
 impl TokioConnector {
     async fn connect_tcp(&self, name: &str, port: u16, config: &Config) -> Result<Connected<Stream>> {
         let tcp = open_tcp(name, port, config).await?;
-        let mode = self.sslmode.unwrap_or(config.get_sslmode());
-        let direct = config.get_sslnegotiation() == SslNegotiation::Direct;
+        let mode = self.sslmode.unwrap_or(config.get_ssl_mode());
+        let direct = config.get_ssl_negotiation() == SslNegotiation::Direct;
         if mode == SslMode::Disable || mode == SslMode::Allow {
             return Ok(Connected { stream: Stream::Tcp(tcp), tls_server_end_point: None });
         }
@@ -77,10 +77,14 @@ impl TokioConnector {
             SslMode::VerifyFull => Verification::Full,
             SslMode::VerifyCa => Verification::Chain,
             // libpq: with a root certificate file given, require verifies the chain.
-            _ if config.get_sslrootcert().is_some() => Verification::Chain,
+            _ if config.get_ssl_root_cert().is_some() => Verification::Chain,
             _ => Verification::None,
         };
-        let opts = TlsOptions { verification, root_cert: config.get_sslrootcert(), server_name: name, direct };
+        let root_cert = config.get_ssl_root_cert().map(|r| match r {
+            SslRootCert::System => "system",
+            SslRootCert::File(path) => path.as_str(),
+        });
+        let opts = TlsOptions { verify: verification, root_cert, server_name: name, direct };
         let (tls, end_point) = tls::handshake(tcp, &opts).await?;
         Ok(Connected { stream: Stream::Tls(Box::new(tls)), tls_server_end_point: end_point })
     }
@@ -138,12 +142,5 @@ fn connect_error(name: &str, port: u16, e: std::io::Error) -> Error {
 }
 
 pub(crate) fn mode_name(mode: SslMode) -> &'static str {
-    match mode {
-        SslMode::Disable => "disable",
-        SslMode::Allow => "allow",
-        SslMode::Prefer => "prefer",
-        SslMode::Require => "require",
-        SslMode::VerifyCa => "verify-ca",
-        SslMode::VerifyFull => "verify-full",
-    }
+    mode.as_str()
 }

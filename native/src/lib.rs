@@ -66,7 +66,7 @@ pub async fn connect_with(mut config: Config) -> Result<Connection> {
         config.host("localhost");
     }
     let runtime: Arc<dyn edgepg_core::client::Runtime> = Arc::new(TokioRuntime);
-    let mode = config.get_sslmode();
+    let mode = config.get_ssl_mode();
     let first = TokioConnector { sslmode: None };
     match edgepg_core::client::connect(&config, &first, runtime.clone()).await {
         // sslmode=prefer: TLS failed or pg_hba refused it; libpq retries in plain text.

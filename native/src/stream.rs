@@ -26,7 +26,7 @@ pub enum Stream {
 }
 
 impl Stream {
-    fn io(&mut self) -> Pin<&mut (dyn AsyncReadWrite)> {
+    fn io(&mut self) -> Pin<&mut dyn AsyncReadWrite> {
         match self {
             Stream::Tcp(s) => Pin::new(s),
             #[cfg(unix)]

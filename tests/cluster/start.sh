@@ -131,8 +131,8 @@ port_in_use() {
     return 1
 }
 pick_port() {
-    local p i
-    for i in $(seq 1 200); do
+    local p _
+    for _ in $(seq 1 200); do
         p=$(( ((RANDOM << 15) | RANDOM) % 40001 + 20000 ))
         if ! port_in_use "$p"; then printf '%s' "$p"; return 0; fi
     done

@@ -105,7 +105,12 @@ impl TestEnv {
             uri.push(':');
             uri.push_str(&percent_encode(pw));
         }
-        uri.push_str(&format!("@{}:{}/{}", self.host, self.port, percent_encode(&self.db)));
+        uri.push_str(&format!(
+            "@{}:{}/{}",
+            self.host,
+            self.port,
+            percent_encode(&self.db)
+        ));
         let extra = extra.strip_prefix('?').unwrap_or(extra);
         if !extra.is_empty() {
             uri.push('?');
@@ -203,8 +208,12 @@ fn load() -> Result<TestEnv, String> {
     let path = env_file_path();
     let text = std::fs::read_to_string(&path).map_err(|_| NO_CLUSTER.to_string())?;
     let vars = parse_env_file(&text);
-    TestEnv::from_vars(|k| vars.get(k).cloned())
-        .map_err(|e| format!("bad test cluster env file {}: {e}; {NO_CLUSTER}", path.display()))
+    TestEnv::from_vars(|k| vars.get(k).cloned()).map_err(|e| {
+        format!(
+            "bad test cluster env file {}: {e}; {NO_CLUSTER}",
+            path.display()
+        )
+    })
 }
 
 /// The test cluster, read once per test binary.
@@ -306,8 +315,14 @@ export EDGEPG_TEST_DSN='postgres://edgepg:edgepg_pw@127.0.0.1:41234/edgepg_test'
         assert_eq!(env.port, 41234);
         assert_eq!(env.socket_dir, "/tmp/it's here/sock");
         assert_eq!(env.server_user, "postgres");
-        assert_eq!(env.dsn, "postgres://edgepg:edgepg_pw@127.0.0.1:41234/edgepg_test");
-        assert_eq!(env.socket_path(), PathBuf::from("/tmp/it's here/sock/.s.PGSQL.41234"));
+        assert_eq!(
+            env.dsn,
+            "postgres://edgepg:edgepg_pw@127.0.0.1:41234/edgepg_test"
+        );
+        assert_eq!(
+            env.socket_path(),
+            PathBuf::from("/tmp/it's here/sock/.s.PGSQL.41234")
+        );
     }
 
     #[test]

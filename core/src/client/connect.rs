@@ -15,7 +15,7 @@ use super::runtime::{timeout, BoxFuture, MaybeSend, Runtime};
 use super::shared::Shared;
 use super::startup::{Startup, StartupOptions, Step};
 use super::transport::{io_ext, Transport};
-use crate::config::{Config, Host};
+use crate::config::{Config, Host, LoadBalanceHosts};
 use crate::protocol::backend::{self, TransactionStatus};
 use crate::{Error, ErrorKind, Result};
 
@@ -51,7 +51,7 @@ pub trait Connector: Send + Sync {
 /// host; an authentication or server error stops, since another host would
 /// most likely answer the same. `connect_timeout` bounds each attempt.
 pub async fn connect<C: Connector>(config: &Config, connector: &C, runtime: Arc<dyn Runtime>) -> Result<Connection> {
-    let targets = config.targets()?;
+    let targets = targets(config)?;
     let mut last_error = None;
     for (host, port) in &targets {
         let attempt = async {
@@ -150,6 +150,28 @@ where
     let driver = Driver::new(stream, rbuf, rx, shared.clone(), max);
     runtime.spawn(Box::pin(driver));
     Ok(Connection::new(tx, shared, runtime, &settings, info.process_id, info.secret_key))
+}
+
+/// The (host, port) pairs to try, in order (shuffled for `load_balance_hosts=random`).
+fn targets(config: &Config) -> Result<Vec<(Host, u16)>> {
+    config.validate()?;
+    let mut targets: Vec<(Host, u16)> =
+        config.get_hosts().iter().enumerate().map(|(i, h)| (h.clone(), config.port_for(i))).collect();
+    if targets.is_empty() {
+        return Err(Error::config("host", "no host given"));
+    }
+    if config.get_load_balance_hosts() == LoadBalanceHosts::Random {
+        // Fisher-Yates with OS randomness; the order only spreads load.
+        for i in (1..targets.len()).rev() {
+            let mut b = [0u8; 8];
+            if getrandom::getrandom(&mut b).is_err() {
+                break;
+            }
+            let j = (u64::from_le_bytes(b) % (i as u64 + 1)) as usize;
+            targets.swap(i, j);
+        }
+    }
+    Ok(targets)
 }
 
 fn is_retryable(e: &Error) -> bool {

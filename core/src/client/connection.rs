@@ -369,7 +369,7 @@ impl ConnInner {
     /// Runs `sql` with `params` through the statement cache. When a cached
     /// statement went stale (its table was altered, or a pooler lost it) and
     /// no transaction is open, it is re-prepared and run once more.
-    async fn query(&self, sql: &str, params: &dyn Params, max_rows: i32) -> Result<Response> {
+    async fn query(&self, sql: &str, params: &(dyn Params + Sync), max_rows: i32) -> Result<Response> {
         let stmt = self.prepare_cached(sql).await?;
         match self.bind_execute(&stmt, params, max_rows).await {
             Err(e) if stmt.is_named() && is_stale_statement(&e) => {
@@ -388,7 +388,7 @@ impl ConnInner {
     }
 
     /// Bind + Execute + Sync: one round trip.
-    async fn bind_execute(&self, stmt: &StatementInner, params: &dyn Params, max_rows: i32) -> Result<Response> {
+    async fn bind_execute(&self, stmt: &StatementInner, params: &(dyn Params + Sync), max_rows: i32) -> Result<Response> {
         let mut buf = BytesMut::with_capacity(64 + stmt.sql.len());
         if !stmt.is_named() {
             // The unnamed statement may have been replaced by another request

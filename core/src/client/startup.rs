@@ -172,7 +172,7 @@ impl Startup {
                     ));
                 }
                 let password = self.password("scram-sha-256")?;
-                let s = ScramSha256::new(password, binding);
+                let s = ScramSha256::new(password, binding)?;
                 frontend::sasl_initial_response(s.mechanism(), s.message(), out)?;
                 self.used_channel_binding = is_plus;
                 self.info.auth_method = if is_plus { "scram-sha-256-plus" } else { "scram-sha-256" };

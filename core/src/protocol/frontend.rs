@@ -129,7 +129,7 @@ where
 /// # use edgepg_core::protocol::frontend::startup_message;
 /// let mut buf = BytesMut::new();
 /// startup_message([("user", "bob")], &mut buf).unwrap();
-/// assert_eq!(&buf[..], b"\0\0\0\x11\0\x03\0\0user\0bob\0\0");
+/// assert_eq!(&buf[..], b"\0\0\0\x12\0\x03\0\0user\0bob\0\0");
 /// ```
 pub fn startup_message<'a, I>(params: I, buf: &mut BytesMut) -> Result<()>
 where
@@ -221,7 +221,7 @@ pub fn query(sql: &str, buf: &mut BytesMut) -> Result<()> {
 /// # use edgepg_core::protocol::frontend::parse;
 /// let mut buf = BytesMut::new();
 /// parse("s1", "SELECT $1", &[23], &mut buf).unwrap();
-/// assert_eq!(&buf[..], b"P\0\0\0\x16s1\0SELECT $1\0\0\x01\0\0\0\x17");
+/// assert_eq!(&buf[..], b"P\0\0\0\x17s1\0SELECT $1\0\0\x01\0\0\0\x17");
 /// ```
 pub fn parse(name: &str, sql: &str, param_types: &[u32], buf: &mut BytesMut) -> Result<()> {
     tagged(b'P', buf, |buf| {
@@ -495,7 +495,7 @@ mod tests {
             enc(|b| parse("s1", "SELECT $1, $2", &[23, 25], b)),
             b"P\0\0\0\x1fs1\0SELECT $1, $2\0\0\x02\0\0\0\x17\0\0\0\x19"
         );
-        fails(|b| parse("s\01", "SELECT 1", &[], b));
+        fails(|b| parse("s\0x", "SELECT 1", &[], b));
         let too_many = vec![0u32; 65536];
         let e = fails(|b| parse("", "x", &too_many, b));
         assert!(e.message().contains("65535"));
@@ -535,14 +535,25 @@ mod tests {
         let want: &[u8] = b"B\0\0\0\x22\0s1\0\0\x01\0\x01\0\x03\
             \0\0\0\x04\0\0\0\x07\xff\xff\xff\xff\0\0\0\0\0\x01\0\x01";
         assert_eq!(got, want);
-        assert_eq!(enc(|b| bind("p", "", &[], std::iter::empty::<Option<&[u8]>>(), ser, &[], b)), b"B\0\0\0\x0dp\0\0\0\0\0\0\0\0");
+        assert_eq!(
+            enc(|b| bind("p", "", &[], std::iter::empty::<Option<&[u8]>>(), ser, &[], b)),
+            b"B\0\0\0\x0dp\0\0\0\0\0\0\0\0"
+        );
     }
 
     #[test]
     fn bind_failure_restores_buffer() {
         let values: [Option<&[u8]>; 2] = [Some(b"ok"), Some(b"bad")];
         let e = fails(|b| {
-            bind("", "", &[], values, |v, buf| if v == Some(b"bad") { Err(Error::conversion("nope")) } else { ser(v, buf) }, &[], b)
+            bind(
+                "",
+                "",
+                &[],
+                values,
+                |v, buf| if v == Some(b"bad") { Err(Error::conversion("nope")) } else { ser(v, buf) },
+                &[],
+                b,
+            )
         });
         assert_eq!(e.kind(), ErrorKind::Conversion);
         fails(|b| bind("p\0", "", &[], [None::<&[u8]>], ser, &[], b));

@@ -50,7 +50,7 @@ impl DataRowBody {
     /// ```
     /// # use bytes::{Bytes, BytesMut};
     /// # use edgepg_core::protocol::backend::{next_message, Message};
-    /// let mut buf = BytesMut::from(&b"D\0\0\0\x0e\0\x02\0\0\0\x011\xff\xff\xff\xff"[..]);
+    /// let mut buf = BytesMut::from(&b"D\0\0\0\x0f\0\x02\0\0\0\x011\xff\xff\xff\xff"[..]);
     /// let Some(Message::DataRow(row)) = next_message(&mut buf, 1 << 20).unwrap() else { panic!() };
     /// row.validate().unwrap();
     /// let cols: Vec<_> = row.ranges().collect::<Result<_, _>>().unwrap();
@@ -92,9 +92,7 @@ impl DataRowRanges<'_> {
         }
         let len = usize::try_from(len).map_err(|_| Error::protocol("negative column length in DataRow"))?;
         let start = self.reader.pos();
-        self.reader
-            .take(len)
-            .map_err(|_| Error::protocol("DataRow column length exceeds the message"))?;
+        self.reader.take(len).map_err(|_| Error::protocol("DataRow column length exceeds the message"))?;
         Ok(Some(start..start + len))
     }
 }

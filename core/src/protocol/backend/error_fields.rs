@@ -43,7 +43,7 @@ impl ErrorFields {
     /// ```
     /// # use bytes::BytesMut;
     /// # use edgepg_core::protocol::backend::{next_message, Message};
-    /// let mut buf = BytesMut::from(&b"E\0\0\0\x1fSERROR\0C42P01\0Mno such table\0\0"[..]);
+    /// let mut buf = BytesMut::from(&b"E\0\0\0\x22SERROR\0C42P01\0Mno such table\0\0"[..]);
     /// let Some(Message::ErrorResponse(f)) = next_message(&mut buf, 1 << 20).unwrap() else { panic!() };
     /// let db = f.to_db_error().unwrap();
     /// assert_eq!(db.code.code(), "42P01");

@@ -36,8 +36,8 @@ use bytes::{Buf, Bytes, BytesMut};
 pub use self::bodies::{CommandCompleteBody, CopyResponseBody, ParameterDescriptionBody, SaslMechanisms};
 pub use self::data_row::{DataRowBody, DataRowRanges};
 pub use self::error_fields::{ErrorFields, ErrorFieldsIter};
-pub use self::row_description::{FieldDescription, Fields, RowDescriptionBody};
 use self::reader::Reader;
+pub use self::row_description::{FieldDescription, Fields, RowDescriptionBody};
 use crate::error::{Error, Result};
 
 /// Default limit for one message (the length field, i.e. the message without
@@ -357,9 +357,7 @@ impl fmt::Debug for Message {
             }
             Message::DataRow(b) => f.debug_tuple(name).field(b).finish(),
             Message::ErrorResponse(b) | Message::NoticeResponse(b) => f.debug_tuple(name).field(b).finish(),
-            Message::FunctionCallResponse(b) => {
-                f.debug_tuple(name).field(&b.as_ref().map(|b| Len(b.len()))).finish()
-            }
+            Message::FunctionCallResponse(b) => f.debug_tuple(name).field(&b.as_ref().map(|b| Len(b.len()))).finish(),
             Message::NotificationResponse { process_id, channel, payload } => f
                 .debug_struct(name)
                 .field("process_id", process_id)
@@ -372,11 +370,9 @@ impl fmt::Debug for Message {
             }
             Message::ReadyForQuery { status } => f.debug_struct(name).field("status", status).finish(),
             Message::RowDescription(b) => f.debug_tuple(name).field(b).finish(),
-            Message::NegotiateProtocolVersion { newest_minor, unrecognized } => f
-                .debug_struct(name)
-                .field("newest_minor", newest_minor)
-                .field("unrecognized", unrecognized)
-                .finish(),
+            Message::NegotiateProtocolVersion { newest_minor, unrecognized } => {
+                f.debug_struct(name).field("newest_minor", newest_minor).field("unrecognized", unrecognized).finish()
+            }
             _ => f.write_str(name),
         }
     }

@@ -248,11 +248,9 @@ fn parameter_description_and_status() {
 
 #[test]
 fn ready_for_query() {
-    for (b, s) in [
-        (b'I', TransactionStatus::Idle),
-        (b'T', TransactionStatus::InTransaction),
-        (b'E', TransactionStatus::Failed),
-    ] {
+    for (b, s) in
+        [(b'I', TransactionStatus::Idle), (b'T', TransactionStatus::InTransaction), (b'E', TransactionStatus::Failed)]
+    {
         assert_eq!(one(&frame(b'Z', &[b])), Message::ReadyForQuery { status: s });
         assert_eq!(s.as_byte(), b);
     }
@@ -345,10 +343,7 @@ fn three_messages_in_one_buffer() {
     buf.put_slice(b"Z\0\0\0\x05I");
     assert_eq!(next_message(&mut buf, MAX).unwrap(), Some(Message::ParseComplete));
     assert!(matches!(next_message(&mut buf, MAX).unwrap(), Some(Message::CommandComplete(_))));
-    assert_eq!(
-        next_message(&mut buf, MAX).unwrap(),
-        Some(Message::ReadyForQuery { status: TransactionStatus::Idle })
-    );
+    assert_eq!(next_message(&mut buf, MAX).unwrap(), Some(Message::ReadyForQuery { status: TransactionStatus::Idle }));
     assert_eq!(next_message(&mut buf, MAX).unwrap(), None);
     assert!(buf.is_empty());
 }

@@ -1,0 +1,19 @@
+//! Feeds arbitrary server-first and server-final messages to the SCRAM
+//! client. A hostile server must only ever cause an error, never a panic
+//! (e.g. on a huge iteration count, bad base64 or a short nonce).
+#![no_main]
+
+use edgepg_core::auth::scram::{ChannelBinding, ScramSha256};
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    // First byte: where to split the rest into server-first / server-final.
+    let Some((&split, rest)) = data.split_first() else { return };
+    let split = usize::from(split).min(rest.len());
+    let (server_first, server_final) = rest.split_at(split);
+
+    let mut scram = ScramSha256::new(b"pencil", ChannelBinding::unsupported());
+    if scram.update(server_first).is_ok() {
+        let _ = scram.finish(server_final);
+    }
+});

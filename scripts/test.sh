@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# Runs edgepg's whole test suite against a throwaway PostgreSQL cluster:
+#   1. the core crate must build for wasm32-unknown-unknown;
+#   2. cargo test --workspace (unit, doc and integration tests);
+#   3. cargo test -p edgepg-core --all-features (optional type codecs).
+# Installs what is missing first (scripts/setup.sh), starts the cluster in .edgepg-test/
+# (or $EDGEPG_TEST_DIR) and always stops it again. Every step runs even if an earlier one
+# failed, so one run shows all failures; the exit status is non-zero if any step failed. The
+# last line is the total of cargo's "test result:" lines: `N passed, N failed`.
+#
+# With arguments, runs only `cargo test ARGS...` against the cluster (e.g.
+# `./scripts/test.sh -p edgepg-tests --test cluster`).
+set -euo pipefail
+# shellcheck source=scripts/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+cd "$EDGEPG_ROOT"
+
+./scripts/setup.sh
+
+DIR="${EDGEPG_TEST_DIR:-$EDGEPG_ROOT/.edgepg-test}"
+log="$(mktemp /tmp/edgepg-test-log.XXXXXX)"
+# shellcheck disable=SC2317 # invoked by the EXIT trap
+cleanup() {
+    tests/cluster/stop.sh "$DIR" || say "warning: stopping the test cluster failed"
+    rm -f "$log"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+tests/cluster/start.sh "$DIR"
+# shellcheck disable=SC1091
+. "$DIR/env"
+
+status=0
+# Runs one step with its output visible and copied to $log; remembers the first failure.
+step() {
+    local rc=0
+    printf '==> %s\n' "$*"
+    "$@" 2>&1 | tee -a "$log" || rc=$?
+    if [ "$rc" -ne 0 ]; then
+        say "FAILED (exit $rc): $*"
+        [ "$status" -ne 0 ] || status="$rc"
+    fi
+}
+
+if [ "$#" -gt 0 ]; then
+    step cargo test "$@"
+else
+    step cargo build -p edgepg-core --target wasm32-unknown-unknown
+    # --no-fail-fast: a failing test binary must not hide the results of the others.
+    step cargo test --workspace --no-fail-fast
+    step cargo test -p edgepg-core --all-features --no-fail-fast
+fi
+
+# Sum cargo's "test result: ok. 12 passed; 0 failed; ..." lines.
+awk '/^test result:/ {
+        for (i = 2; i <= NF; i++) {
+            if ($i ~ /^passed;?$/) p += $(i - 1)
+            if ($i ~ /^failed;?$/) f += $(i - 1)
+        }
+    }
+    END { printf "%d passed, %d failed\n", p, f }' "$log"
+exit "$status"
