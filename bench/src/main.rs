@@ -130,6 +130,7 @@ fn run() -> Result<()> {
         results.push(harness::measure(w, &ctx, args.plan)?);
     }
 
+    info.load_after = report::load_average();
     println!("{}", report::table(&results));
     if args.write {
         let previous = std::fs::read_to_string(&args.output).ok();

@@ -26,6 +26,11 @@ pub struct MachineInfo {
     pub rustc: String,
     /// tokio-postgres version from bench/Cargo.lock.
     pub tokio_postgres: String,
+    /// `/proc/loadavg`'s 1-minute figure when the run started: other work on
+    /// the machine is the main source of noise.
+    pub load_before: String,
+    /// The same when the run ended (set by the caller).
+    pub load_after: String,
 }
 
 impl MachineInfo {
@@ -40,8 +45,18 @@ impl MachineInfo {
             rustc: command_line("rustc", &["--version"]).unwrap_or_else(|| "unknown".to_owned()),
             tokio_postgres: locked_version(include_str!("../Cargo.lock"), "tokio-postgres")
                 .unwrap_or_else(|| "unknown".to_owned()),
+            load_before: load_average(),
+            load_after: String::new(),
         }
     }
+}
+
+/// The 1-minute load average, or `unknown`.
+pub fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|s| s.split_whitespace().next().map(str::to_owned))
+        .unwrap_or_else(|| "unknown".to_owned())
 }
 
 fn command_line(cmd: &str, args: &[&str]) -> Option<String> {
@@ -224,6 +239,11 @@ pub fn results_md(results: &[Measurement], info: &MachineInfo, plan: Plan, args:
     let _ = writeln!(out, "* CPU: {} — nproc {} (shared by the clients and the server)", info.cpu, info.nproc);
     let _ = writeln!(
         out,
+        "* load average (1 min) at start / end: {} / {} (anything above ~1 is other work competing for the CPUs)",
+        info.load_before, info.load_after
+    );
+    let _ = writeln!(
+        out,
         "* PostgreSQL {} — throwaway cluster from `tests/cluster/start.sh` (fsync off), TCP on 127.0.0.1, \
          `sslmode=disable`, SCRAM login (connect time not measured)",
         info.postgres
@@ -232,7 +252,7 @@ pub fn results_md(results: &[Measurement], info: &MachineInfo, plan: Plan, args:
     let _ = writeln!(out, "* tokio-postgres {} (NoTls), edgepg from this checkout (`../native`)", info.tokio_postgres);
     out.push_str("\n## Workloads\n\n");
     for m in results {
-        let _ = writeln!(out, "* `{}` ({}/s; tokio {} runtime): {}", m.name, m.unit, m.flavor.describe(), m.description);
+        let _ = writeln!(out, "* `{}` ({}/s; tokio runtime: {}): {}", m.name, m.unit, m.flavor.describe(), m.description);
     }
     out.push_str("\n## Repetitions\n\n");
     out.push_str(&repetitions(results));
