@@ -12,7 +12,8 @@ fuzz_target!(|data: &[u8]| {
     let split = usize::from(split).min(rest.len());
     let (server_first, server_final) = rest.split_at(split);
 
-    let mut scram = ScramSha256::new(b"pencil", ChannelBinding::unsupported());
+    // A fixed nonce keeps runs reproducible; the real nonce is random.
+    let mut scram = ScramSha256::with_nonce(b"pencil", ChannelBinding::unsupported(), "fyko+d2lbbFgONRv9qkxdawL");
     if scram.update(server_first).is_ok() {
         let _ = scram.finish(server_final);
     }

@@ -14,7 +14,7 @@ use bytes::{Bytes, BytesMut};
 use futures_channel::oneshot;
 
 use super::params::{DynParams, Params};
-use super::request::{Request, RequestSender, Response, Sink};
+use super::request::{Request, RequestSender, Response};
 use super::row::{Column, Row};
 use super::runtime::Runtime;
 use super::shared::{lock, LogListener, Shared};
@@ -81,7 +81,7 @@ pub(crate) struct ConnInner {
 /// # Ok(()) }
 /// ```
 pub struct Connection {
-    inner: Arc<ConnInner>,
+    pub(crate) inner: Arc<ConnInner>,
 }
 
 impl std::fmt::Debug for Connection {
@@ -303,10 +303,20 @@ fn first_value<T: FromSqlOwned>(row: Option<Row>) -> Result<T> {
 }
 
 impl ConnInner {
+    /// Queues any request; fails when the connection is closed.
+    pub(crate) fn send(&self, request: Request) -> Result<()> {
+        self.sender.unbounded_send(request).map_err(|_| self.shared.closed_error())
+    }
+
+    /// The runtime (timers, spawning) this connection runs on.
+    pub(crate) fn runtime(&self) -> &Arc<dyn Runtime> {
+        &self.runtime
+    }
+
     /// Queues a request and waits for its whole response.
-    async fn request(&self, bytes: BytesMut, syncs: u32, columns: Option<Arc<[Column]>>) -> Result<Response> {
+    pub(crate) async fn request(&self, bytes: BytesMut, syncs: u32, columns: Option<Arc<[Column]>>) -> Result<Response> {
         let (tx, rx) = oneshot::channel();
-        let req = Request::Query { bytes, syncs, columns, sink: Sink::Collect(tx) };
+        let req = Request::collect(bytes, syncs, columns, tx);
         if self.sender.unbounded_send(req).is_err() {
             return Err(self.shared.closed_error());
         }
@@ -316,19 +326,19 @@ impl ConnInner {
         }
     }
 
-    async fn simple_query(&self, sql: &str) -> Result<String> {
+    pub(crate) async fn simple_query(&self, sql: &str) -> Result<String> {
         let mut buf = BytesMut::with_capacity(sql.len() + 6);
         frontend::query(sql, &mut buf)?;
         let response = self.request(buf, 1, None).await?;
         Ok(response.last_tag().unwrap_or_default().to_owned())
     }
 
-    fn now(&self) -> Duration {
+    pub(crate) fn now(&self) -> Duration {
         self.runtime.now()
     }
 
     /// A cached statement for `sql`, preparing (and caching) it on a miss.
-    async fn prepare_cached(&self, sql: &str) -> Result<Arc<StatementInner>> {
+    pub(crate) async fn prepare_cached(&self, sql: &str) -> Result<Arc<StatementInner>> {
         let (hit, named) = {
             let mut cache = lock(&self.cache);
             (cache.get(sql, self.now()), cache.cacheable(sql))
@@ -344,7 +354,7 @@ impl ConnInner {
     }
 
     /// Parse + Describe + Sync: one round trip.
-    async fn prepare_new(&self, sql: &str, named: bool) -> Result<Arc<StatementInner>> {
+    pub(crate) async fn prepare_new(&self, sql: &str, named: bool) -> Result<Arc<StatementInner>> {
         let name = if named {
             format!("edgepg_s{}", self.next_statement.fetch_add(1, Ordering::Relaxed))
         } else {
@@ -369,7 +379,7 @@ impl ConnInner {
     /// Runs `sql` with `params` through the statement cache. When a cached
     /// statement went stale (its table was altered, or a pooler lost it) and
     /// no transaction is open, it is re-prepared and run once more.
-    async fn query(&self, sql: &str, params: &(dyn Params + Sync), max_rows: i32) -> Result<Response> {
+    pub(crate) async fn query(&self, sql: &str, params: &(dyn Params + Sync), max_rows: i32) -> Result<Response> {
         let stmt = self.prepare_cached(sql).await?;
         match self.bind_execute(&stmt, params, max_rows).await {
             Err(e) if stmt.is_named() && is_stale_statement(&e) => {
@@ -388,7 +398,7 @@ impl ConnInner {
     }
 
     /// Bind + Execute + Sync: one round trip.
-    async fn bind_execute(&self, stmt: &StatementInner, params: &(dyn Params + Sync), max_rows: i32) -> Result<Response> {
+    pub(crate) async fn bind_execute(&self, stmt: &StatementInner, params: &(dyn Params + Sync), max_rows: i32) -> Result<Response> {
         let mut buf = BytesMut::with_capacity(64 + stmt.sql.len());
         if !stmt.is_named() {
             // The unnamed statement may have been replaced by another request
@@ -401,7 +411,7 @@ impl ConnInner {
         self.request(buf, 1, Some(stmt.columns.clone())).await
     }
 
-    async fn executemany_stmt<I, P>(&self, stmt: &StatementInner, rows: I) -> Result<()>
+    pub(crate) async fn executemany_stmt<I, P>(&self, stmt: &StatementInner, rows: I) -> Result<()>
     where
         I: IntoIterator<Item = P>,
         P: Params,
@@ -425,7 +435,7 @@ fn type_oids(types: &[Type]) -> Vec<u32> {
 }
 
 /// Writes a Bind of `params` to the unnamed portal.
-fn encode_bind(stmt: &StatementInner, params: &dyn Params, buf: &mut BytesMut) -> Result<()> {
+pub(crate) fn encode_bind(stmt: &StatementInner, params: &dyn Params, buf: &mut BytesMut) -> Result<()> {
     let n = params.len();
     if n != stmt.params.len() {
         return Err(Error::interface(format!(

@@ -14,6 +14,15 @@
 //! still read to its ReadyForQuery and its response discarded, so the stream
 //! never gets out of step. Async messages (notices, notifications, parameter
 //! changes) are handled wherever they appear.
+//!
+//! Two kinds of request need more than "write bytes, collect answer":
+//! * **COPY FROM STDIN** carries a channel of data. Once the server sends
+//!   CopyInResponse the driver forwards that data as CopyData messages and
+//!   ends with CopyDone, or CopyFail when the caller fails or goes away (so no
+//!   row lands). Until the COPY is over no later request is written.
+//! * **Streaming responses** (COPY TO STDOUT) go through a bounded channel;
+//!   when the consumer is slow the driver stops reading the socket, so memory
+//!   stays bounded whatever the size of the result.
 
 use std::collections::VecDeque;
 use std::future::Future;
@@ -24,7 +33,7 @@ use std::task::{Context, Poll};
 use bytes::{Buf, BytesMut};
 use futures_util::StreamExt;
 
-use super::request::{QueryResult, Request, RequestReceiver, Response, Sink};
+use super::request::{CopyInMessage, CopyInReceiver, QueryResult, Request, RequestReceiver, Response, Sink, StreamItem};
 use super::row::{Column, Row};
 use super::shared::Shared;
 use super::transport::Transport;
@@ -38,11 +47,15 @@ const MIN_READ: usize = 8 * 1024;
 /// Never reserve more than this at once for a partial message; a large
 /// message's buffer grows as its bytes actually arrive.
 const MAX_RESERVE: usize = 4 * 1024 * 1024;
+/// Stop taking COPY data from the caller while this much is waiting to be written.
+const COPY_WRITE_HIGH_WATER: usize = 256 * 1024;
 
 struct InFlight {
     sink: Sink,
     syncs_left: u32,
     builder: ResponseBuilder,
+    /// COPY FROM STDIN data not yet asked for by the server.
+    copy_in: Option<CopyInReceiver>,
 }
 
 /// Drives one connection. Spawned by [`super::connect`] on the runtime.
@@ -55,6 +68,14 @@ pub(crate) struct Driver<T> {
     wbuf: BytesMut,
     needs_flush: bool,
     terminating: bool,
+    /// A COPY FROM STDIN request has been written and is not finished: later
+    /// requests wait.
+    copy_pending: bool,
+    /// The server asked for COPY data and we are sending it.
+    copy_in: Option<CopyInReceiver>,
+    /// A message that could not be delivered yet (its stream consumer is
+    /// full); the socket is not read until it is.
+    stalled: Option<Message>,
     shared: Arc<Shared>,
     max_message_size: usize,
     /// A FATAL ErrorResponse that arrived outside any request (e.g. the
@@ -81,6 +102,9 @@ impl<T: Transport> Driver<T> {
             wbuf: BytesMut::with_capacity(8 * 1024),
             needs_flush: false,
             terminating: false,
+            copy_pending: false,
+            copy_in: None,
+            stalled: None,
             shared,
             max_message_size,
             fatal: None,
@@ -92,16 +116,22 @@ impl<T: Transport> Driver<T> {
         loop {
             let mut progress = false;
 
-            // 1. Take every queued request; their bytes go out in one write.
-            while !self.requests_done && !self.terminating {
+            // 1. Take queued requests; their bytes go out in one write.
+            while !self.requests_done && !self.terminating && !self.copy_pending {
                 match self.requests.poll_next_unpin(cx) {
-                    Poll::Ready(Some(Request::Query { bytes, syncs, columns, sink })) => {
+                    Poll::Ready(Some(Request::Query { bytes, syncs, columns, sink, copy_in })) => {
                         if self.wbuf.is_empty() {
                             self.wbuf = bytes;
                         } else {
                             self.wbuf.extend_from_slice(&bytes);
                         }
-                        self.in_flight.push_back(InFlight { sink, syncs_left: syncs, builder: ResponseBuilder::new(columns) });
+                        self.copy_pending = copy_in.is_some();
+                        self.in_flight.push_back(InFlight {
+                            sink,
+                            syncs_left: syncs,
+                            builder: ResponseBuilder::new(columns),
+                            copy_in,
+                        });
                         progress = true;
                     }
                     Poll::Ready(Some(Request::Terminate(done))) => {
@@ -120,7 +150,12 @@ impl<T: Transport> Driver<T> {
                 self.start_terminate();
             }
 
-            // 2. Write.
+            // 2. COPY data, while the write buffer has room.
+            if self.copy_in.is_some() && self.wbuf.len() < COPY_WRITE_HIGH_WATER {
+                progress |= self.poll_copy_in(cx)?;
+            }
+
+            // 3. Write.
             while !self.wbuf.is_empty() {
                 match self.transport.poll_write(cx, &self.wbuf) {
                     Poll::Ready(Ok(0)) => return Poll::Ready(Err(Error::io(std::io::ErrorKind::WriteZero.into()))),
@@ -147,30 +182,49 @@ impl<T: Transport> Driver<T> {
                 };
             }
 
-            // 3. Read. Always, even when idle: notices, notifications and a
-            // server-side termination arrive unasked.
-            let spare = self.rbuf.capacity() - self.rbuf.len();
-            if spare < MIN_READ {
-                let want = backend::needed(&self.rbuf).unwrap_or(0).clamp(MIN_READ * 4, MAX_RESERVE);
-                self.rbuf.reserve(want);
+            // 4. Deliver a message held back by a full stream consumer.
+            if let Some(msg) = self.stalled.take() {
+                match self.deliver(msg, cx)? {
+                    Some(msg) => {
+                        self.stalled = Some(msg);
+                        if !progress {
+                            return Poll::Pending;
+                        }
+                        continue;
+                    }
+                    None => progress = true,
+                }
             }
-            match self.transport.poll_read_buf(cx, &mut self.rbuf) {
-                Poll::Ready(Ok(0)) => {
-                    if self.terminating {
-                        return Poll::Ready(Ok(()));
-                    }
-                    return Poll::Ready(Err(self.fatal.take().unwrap_or_else(|| {
-                        Error::new(ErrorKind::Closed, "the server closed the connection unexpectedly")
-                    })));
+
+            // 5. Parse what is buffered, then read. Always read, even when
+            // idle: notices, notifications and a server-side termination
+            // arrive unasked.
+            while let Some(msg) = backend::next_message(&mut self.rbuf, self.max_message_size)? {
+                if let Some(msg) = self.deliver(msg, cx)? {
+                    self.stalled = Some(msg);
+                    break;
                 }
-                Poll::Ready(Ok(_)) => {
-                    progress = true;
-                    while let Some(msg) = backend::next_message(&mut self.rbuf, self.max_message_size)? {
-                        self.handle(msg)?;
-                    }
+                progress = true;
+            }
+            if self.stalled.is_none() {
+                let spare = self.rbuf.capacity() - self.rbuf.len();
+                if spare < MIN_READ {
+                    let want = backend::needed(&self.rbuf).unwrap_or(0).clamp(MIN_READ * 4, MAX_RESERVE);
+                    self.rbuf.reserve(want);
                 }
-                Poll::Ready(Err(e)) => return Poll::Ready(Err(Error::io(e))),
-                Poll::Pending => {}
+                match self.transport.poll_read_buf(cx, &mut self.rbuf) {
+                    Poll::Ready(Ok(0)) => {
+                        if self.terminating {
+                            return Poll::Ready(Ok(()));
+                        }
+                        return Poll::Ready(Err(self.fatal.take().unwrap_or_else(|| {
+                            Error::new(ErrorKind::Closed, "the server closed the connection unexpectedly")
+                        })));
+                    }
+                    Poll::Ready(Ok(_)) => progress = true,
+                    Poll::Ready(Err(e)) => return Poll::Ready(Err(Error::io(e))),
+                    Poll::Pending => {}
+                }
             }
 
             if !progress {
@@ -184,43 +238,148 @@ impl<T: Transport> Driver<T> {
         frontend::terminate(&mut self.wbuf);
     }
 
-    fn handle(&mut self, msg: Message) -> Result<()> {
+    /// Moves COPY data from the caller into the write buffer. Returns whether
+    /// anything happened.
+    fn poll_copy_in(&mut self, cx: &mut Context<'_>) -> Result<bool> {
+        let Some(rx) = self.copy_in.as_mut() else { return Ok(false) };
+        let mut progress = false;
+        while self.wbuf.len() < COPY_WRITE_HIGH_WATER {
+            match rx.poll_next_unpin(cx) {
+                Poll::Ready(Some(CopyInMessage::Data(data))) => {
+                    if !data.is_empty() {
+                        frontend::copy_data_header(data.len(), &mut self.wbuf)?;
+                        self.wbuf.extend_from_slice(&data);
+                    }
+                    progress = true;
+                }
+                Poll::Ready(Some(CopyInMessage::Done)) => {
+                    frontend::copy_done(&mut self.wbuf);
+                    self.end_copy_in();
+                    return Ok(true);
+                }
+                Poll::Ready(Some(CopyInMessage::Fail(reason))) => {
+                    self.fail_copy_in(&reason)?;
+                    return Ok(true);
+                }
+                Poll::Ready(None) => {
+                    // The caller went away mid-COPY (dropped future): abort,
+                    // so nothing of the partial data is committed.
+                    self.fail_copy_in("COPY cancelled by the client")?;
+                    return Ok(true);
+                }
+                Poll::Pending => break,
+            }
+        }
+        Ok(progress)
+    }
+
+    fn fail_copy_in(&mut self, reason: &str) -> Result<()> {
+        if frontend::copy_fail(reason, &mut self.wbuf).is_err() {
+            // The reason had a NUL byte; the server only logs it anyway.
+            frontend::copy_fail("COPY aborted by the client", &mut self.wbuf)?;
+        }
+        self.end_copy_in();
+        Ok(())
+    }
+
+    fn end_copy_in(&mut self) {
+        self.copy_in = None;
+        self.copy_pending = false;
+    }
+
+    /// Handles one message. Returns it back when it must wait for a full
+    /// stream consumer.
+    fn deliver(&mut self, msg: Message, cx: &mut Context<'_>) -> Result<Option<Message>> {
         match msg {
             Message::NoticeResponse(fields) => {
                 let notice = fields.to_db_error()?;
                 self.shared.notice(&notice);
             }
             Message::ParameterStatus { name, value } => self.shared.set_parameter(name, value),
-            Message::NotificationResponse { .. } => {
-                // LISTEN/NOTIFY delivery comes with the listener API.
+            Message::NotificationResponse { process_id, channel, payload } => {
+                self.shared.notification(process_id, &channel, &payload);
             }
             Message::ReadyForQuery { status } => {
+                let front = self.front("ReadyForQuery")?;
+                if front.syncs_left <= 1 {
+                    // The End item of a stream needs a free slot too.
+                    if let Sink::Stream(tx) = &mut front.sink {
+                        match tx.poll_ready(cx) {
+                            Poll::Pending => return Ok(Some(Message::ReadyForQuery { status })),
+                            Poll::Ready(Err(_)) => front.sink = Sink::Discard,
+                            Poll::Ready(Ok(())) => {}
+                        }
+                    }
+                }
                 self.shared.set_status(status);
                 let front = self.front("ReadyForQuery")?;
                 front.syncs_left = front.syncs_left.saturating_sub(1);
                 if front.syncs_left == 0 {
                     if let Some(done) = self.in_flight.pop_front() {
+                        if done.copy_in.is_some() {
+                            // The COPY never started (e.g. the table does not exist).
+                            self.copy_pending = false;
+                        }
                         done.finish();
                     }
                 }
             }
             Message::CopyInResponse(_) => {
-                // This request cannot feed COPY data: refuse cleanly so the
-                // server aborts the COPY and the connection stays in step.
-                frontend::copy_fail("COPY FROM STDIN is not supported by this call; use copy_to_table", &mut self.wbuf)?;
-                self.front("CopyInResponse")?;
+                let front = self.front("CopyInResponse")?;
+                match front.copy_in.take() {
+                    Some(rx) => self.copy_in = Some(rx),
+                    None => {
+                        // This request cannot feed COPY data: refuse cleanly so
+                        // the server aborts the COPY and the connection stays in step.
+                        frontend::copy_fail(
+                            "COPY FROM STDIN is not supported by this call; use copy_to_table",
+                            &mut self.wbuf,
+                        )?;
+                    }
+                }
             }
             Message::ErrorResponse(fields) if self.in_flight.is_empty() => {
                 // Unsolicited: the server is about to close (admin shutdown,
                 // idle timeout, ...). Keep it as the reason.
                 self.fatal = Some(Error::db(fields.to_db_error()?));
             }
+            Message::ErrorResponse(fields) => {
+                if self.copy_in.is_some() {
+                    // The server rejected the COPY data; it ignores whatever
+                    // CopyData is still on the way. Stop sending.
+                    self.end_copy_in();
+                }
+                let e = Error::db(fields.to_db_error()?);
+                self.front("ErrorResponse")?.builder.error(e);
+            }
+            m @ (Message::CopyOutResponse(_) | Message::CopyData(_) | Message::CopyDone | Message::DataRow(_)) => {
+                let front = self.front("a response message")?;
+                if let Sink::Stream(tx) = &mut front.sink {
+                    match tx.poll_ready(cx) {
+                        Poll::Pending => return Ok(Some(m)),
+                        Poll::Ready(Err(_)) => front.sink = Sink::Discard,
+                        Poll::Ready(Ok(())) => {
+                            let item = match m {
+                                Message::CopyOutResponse(body) => StreamItem::CopyOut { format: body.format() as i16 },
+                                Message::CopyData(data) => StreamItem::CopyData(data),
+                                Message::DataRow(body) => StreamItem::Row(front.builder.row(body.buffer().clone())?),
+                                _ => return Ok(None), // CopyDone: the End item follows at ReadyForQuery
+                            };
+                            if tx.start_send(item).is_err() {
+                                front.sink = Sink::Discard;
+                            }
+                        }
+                    }
+                    return Ok(None);
+                }
+                front.builder.push(m)?;
+            }
             other => {
                 let front = self.front("a response message")?;
                 front.builder.push(other)?;
             }
         }
-        Ok(())
+        Ok(None)
     }
 
     fn front(&mut self, what: &str) -> Result<&mut InFlight> {
@@ -232,13 +391,16 @@ impl<T: Transport> Driver<T> {
     /// Fails every pending request with `error` (or its own server error).
     fn fail_all(&mut self, error: &Error) {
         for f in self.in_flight.drain(..) {
+            let e = match f.builder.response.error {
+                Some(e) => e,
+                None => Error::new(error.kind(), error.message().to_owned()),
+            };
             match f.sink {
                 Sink::Collect(tx) => {
-                    let e = match f.builder.response.error {
-                        Some(e) => e,
-                        None => Error::new(error.kind(), error.message().to_owned()),
-                    };
                     let _ = tx.send(Err(e));
+                }
+                Sink::Stream(mut tx) => {
+                    let _ = tx.try_send(StreamItem::End(Err(e)));
                 }
                 Sink::Discard => {}
             }
@@ -260,6 +422,7 @@ impl<T: Transport> Future for Driver<T> {
                 let error = result.err().unwrap_or_else(Error::closed);
                 this.shared.mark_closed(Some(&error));
                 this.fail_all(&error);
+                this.shared.terminated();
                 Poll::Ready(())
             }
         }
@@ -268,9 +431,18 @@ impl<T: Transport> Future for Driver<T> {
 
 impl InFlight {
     fn finish(self) {
-        if let Sink::Collect(tx) = self.sink {
+        let response = self.builder.finish();
+        match self.sink {
             // The caller may have gone away (dropped future): that is fine.
-            let _ = tx.send(Ok(self.builder.finish()));
+            Sink::Collect(tx) => {
+                let _ = tx.send(Ok(response));
+            }
+            Sink::Stream(mut tx) => {
+                // The driver checked poll_ready before popping this request,
+                // so this fits unless the consumer is gone.
+                let _ = tx.try_send(StreamItem::End(Ok(response)));
+            }
+            Sink::Discard => {}
         }
     }
 }
@@ -294,6 +466,18 @@ impl ResponseBuilder {
         let mut done = std::mem::replace(&mut self.current, next);
         done.tag = tag;
         self.response.results.push(done);
+    }
+
+    fn error(&mut self, e: Error) {
+        if self.response.error.is_none() {
+            self.response.error = Some(e);
+        }
+    }
+
+    fn row(&self, body: bytes::Bytes) -> Result<Row> {
+        let columns =
+            self.current.columns.clone().ok_or_else(|| Error::protocol("DataRow without a row description"))?;
+        Row::new(columns, body)
     }
 
     fn push(&mut self, msg: Message) -> Result<()> {
@@ -323,24 +507,16 @@ impl ResponseBuilder {
             }
             Message::NoData => self.current.columns = Some(Arc::from(Vec::new())),
             Message::DataRow(body) => {
-                let columns = self
-                    .current
-                    .columns
-                    .clone()
-                    .ok_or_else(|| Error::protocol("DataRow without a row description"))?;
-                self.current.rows.push(Row::new(columns, body.buffer().clone())?);
+                let row = self.row(body.buffer().clone())?;
+                self.current.rows.push(row);
             }
             Message::CommandComplete(body) => self.end_statement(Some(body.tag()?.to_owned())),
             Message::EmptyQueryResponse | Message::PortalSuspended => self.end_statement(None),
-            Message::ErrorResponse(fields) => {
-                let e = Error::db(fields.to_db_error()?);
-                if self.response.error.is_none() {
-                    self.response.error = Some(e);
-                }
-            }
             // COPY TO STDOUT through a call that does not stream: the data is dropped.
             Message::CopyOutResponse(_) | Message::CopyData(_) | Message::CopyDone => {}
-            other => return Err(Error::protocol(format!("unexpected message in a query response: {other:?}"))),
+            other => {
+                return Err(Error::protocol(format!("unexpected {} message in a query response", other.name())))
+            }
         }
         Ok(())
     }
@@ -348,7 +524,7 @@ impl ResponseBuilder {
     fn finish(mut self) -> Response {
         // A Describe response (or a script whose last statement had no
         // CommandComplete) ends with an open result: keep what it holds.
-        if self.current.rows.len() > 0 || (self.current.columns.is_some() && self.response.results.is_empty()) {
+        if !self.current.rows.is_empty() || (self.current.columns.is_some() && self.response.results.is_empty()) {
             let current = std::mem::take(&mut self.current);
             self.response.results.push(current);
         }

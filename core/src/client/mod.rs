@@ -17,10 +17,12 @@
 //! | `statement` | prepared statements and the LRU statement cache |
 //! | `params` | argument lists (`Params`) |
 //! | `row` | rows and column descriptions, decoded lazily |
+//! | `listeners` | LISTEN/NOTIFY callbacks and streams, termination callbacks |
 
 mod connect;
 mod connection;
 mod driver;
+mod listeners;
 mod params;
 mod request;
 mod row;
@@ -35,7 +37,8 @@ pub use connection::{Connection, ServerVersion};
 pub use params::Params;
 pub use row::{Column, Row, RowIndex};
 pub use runtime::{BoxFuture, MaybeSend, Runtime};
-pub use shared::LogListener;
+pub use listeners::NotificationStream;
+pub use shared::{LogListener, Notification, NotificationListener, TerminationListener};
 pub use startup::{SessionInfo, Startup, StartupOptions, Step};
 pub use statement::PreparedStatement;
 pub use transport::{IoStream, Transport};

@@ -7,7 +7,7 @@
 
 use std::sync::Arc;
 
-use bytes::BytesMut;
+use bytes::{Bytes, BytesMut};
 use futures_channel::{mpsc, oneshot};
 
 use super::row::{Column, Row};
@@ -27,6 +27,10 @@ pub(crate) enum Request {
         /// (Bind + Execute of a statement described earlier).
         columns: Option<Arc<[Column]>>,
         sink: Sink,
+        /// For `COPY ... FROM STDIN`: the data to send once the server asks
+        /// for it. While such a request is unfinished, no later request is
+        /// written (its bytes would land inside the COPY stream).
+        copy_in: Option<CopyInReceiver>,
     },
     /// Send Terminate and close the stream once everything before it is
     /// answered; the sender is dropped when the driver has finished.
@@ -39,9 +43,54 @@ impl Request {
     /// A request whose response nobody waits for (closing a statement, the
     /// rollback of a dropped transaction). Its errors are discarded.
     pub(crate) fn discard(bytes: BytesMut, syncs: u32) -> Request {
-        Request::Query { bytes, syncs, columns: None, sink: Sink::Discard }
+        Request::Query { bytes, syncs, columns: None, sink: Sink::Discard, copy_in: None }
+    }
+
+    /// A request whose whole response is delivered on `tx`.
+    pub(crate) fn collect(
+        bytes: BytesMut,
+        syncs: u32,
+        columns: Option<Arc<[Column]>>,
+        tx: oneshot::Sender<Result<Response>>,
+    ) -> Request {
+        Request::Query { bytes, syncs, columns, sink: Sink::Collect(tx), copy_in: None }
     }
 }
+
+/// A piece of `COPY ... FROM STDIN` data sent by the caller to the driver.
+#[derive(Debug)]
+pub(crate) enum CopyInMessage {
+    /// Bytes to send as CopyData (the driver frames them; chunks should be large).
+    Data(Bytes),
+    /// The data is complete: send CopyDone.
+    Done,
+    /// Abort the COPY with this message: send CopyFail, so no row lands.
+    Fail(String),
+}
+
+/// Capacity of the copy-in channel, in chunks: bounds memory and gives the
+/// caller backpressure when the network is slower than the source.
+pub(crate) const COPY_IN_CHANNEL: usize = 4;
+
+pub(crate) type CopyInSender = mpsc::Sender<CopyInMessage>;
+pub(crate) type CopyInReceiver = mpsc::Receiver<CopyInMessage>;
+
+/// A streamed piece of a response (COPY TO STDOUT data, or rows).
+#[derive(Debug)]
+pub(crate) enum StreamItem {
+    /// CopyOutResponse: the overall format (0 text, 1 binary) of what follows.
+    CopyOut { format: i16 },
+    /// One CopyData message.
+    CopyData(Bytes),
+    /// One row.
+    Row(Row),
+    /// The end: the response without the streamed parts, or its error.
+    End(Result<Response>),
+}
+
+/// Capacity of a streaming response channel: how far the driver may read
+/// ahead of a slow consumer before it stops reading the socket.
+pub(crate) const STREAM_CHANNEL: usize = 16;
 
 /// Where the response to a request goes.
 pub(crate) enum Sink {
@@ -49,6 +98,10 @@ pub(crate) enum Sink {
     Collect(oneshot::Sender<Result<Response>>),
     /// Dropped.
     Discard,
+    /// Streamed item by item through a bounded channel: when the consumer
+    /// falls behind, the driver stops reading (backpressure). If the consumer
+    /// goes away, the rest of the response is read and dropped.
+    Stream(mpsc::Sender<StreamItem>),
 }
 
 /// The result of one statement inside a response.

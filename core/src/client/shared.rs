@@ -10,6 +10,23 @@ use crate::{DbError, Error, ErrorKind};
 /// A callback for server notices (NoticeResponse: WARNING, NOTICE, INFO, ...).
 pub type LogListener = Arc<dyn Fn(&DbError) + Send + Sync>;
 
+/// A NOTIFY received on a channel this connection listens to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Notification {
+    /// Process ID of the backend that sent the NOTIFY.
+    pub process_id: i32,
+    /// The channel.
+    pub channel: String,
+    /// The payload (empty when none was given).
+    pub payload: String,
+}
+
+/// A callback for notifications on one channel.
+pub type NotificationListener = Arc<dyn Fn(&Notification) + Send + Sync>;
+
+/// A callback run once when the connection closes, for whatever reason.
+pub type TerminationListener = Arc<dyn Fn() + Send + Sync>;
+
 pub(crate) struct Shared {
     closed: AtomicBool,
     /// Why the connection closed, to answer later calls with a precise error.
@@ -17,6 +34,8 @@ pub(crate) struct Shared {
     tx_status: AtomicU8,
     parameters: Mutex<HashMap<String, String>>,
     log_listeners: Mutex<Vec<LogListener>>,
+    notification_listeners: Mutex<Vec<(String, NotificationListener)>>,
+    termination_listeners: Mutex<Vec<TerminationListener>>,
 }
 
 /// Locks a mutex, ignoring poisoning: every critical section here leaves the
@@ -33,6 +52,8 @@ impl Shared {
             tx_status: AtomicU8::new(0),
             parameters: Mutex::new(parameters),
             log_listeners: Mutex::new(Vec::new()),
+            notification_listeners: Mutex::new(Vec::new()),
+            termination_listeners: Mutex::new(Vec::new()),
         };
         s.set_status(status);
         s
@@ -106,6 +127,60 @@ impl Shared {
         let listeners: Vec<LogListener> = lock(&self.log_listeners).clone();
         for l in listeners {
             l(notice);
+        }
+    }
+
+    /// Registers a notification callback; returns how many callbacks the
+    /// channel has now.
+    pub(crate) fn add_notification_listener(&self, channel: &str, l: NotificationListener) -> usize {
+        let mut ls = lock(&self.notification_listeners);
+        ls.push((channel.to_owned(), l));
+        ls.iter().filter(|(c, _)| c == channel).count()
+    }
+
+    /// Removes a notification callback; returns how many the channel has left.
+    pub(crate) fn remove_notification_listener(&self, channel: &str, l: &NotificationListener) -> usize {
+        let mut ls = lock(&self.notification_listeners);
+        ls.retain(|(c, x)| !(c == channel && Arc::ptr_eq(x, l)));
+        ls.iter().filter(|(c, _)| c == channel).count()
+    }
+
+    /// Forgets every notification callback (the session was reset).
+    pub(crate) fn clear_notification_listeners(&self) {
+        lock(&self.notification_listeners).clear();
+    }
+
+    pub(crate) fn has_notification_listeners(&self) -> bool {
+        !lock(&self.notification_listeners).is_empty()
+    }
+
+    pub(crate) fn notification(&self, process_id: i32, channel: &str, payload: &str) {
+        let listeners: Vec<NotificationListener> =
+            lock(&self.notification_listeners).iter().filter(|(c, _)| c == channel).map(|(_, l)| l.clone()).collect();
+        if listeners.is_empty() {
+            return;
+        }
+        let n = Notification { process_id, channel: channel.to_owned(), payload: payload.to_owned() };
+        for l in listeners {
+            l(&n);
+        }
+    }
+
+    pub(crate) fn add_termination_listener(&self, l: TerminationListener) {
+        lock(&self.termination_listeners).push(l);
+    }
+
+    pub(crate) fn remove_termination_listener(&self, l: &TerminationListener) {
+        lock(&self.termination_listeners).retain(|x| !Arc::ptr_eq(x, l));
+    }
+
+    /// Runs the termination callbacks, once, and drops the notification
+    /// callbacks (which ends every `listen` stream).
+    pub(crate) fn terminated(&self) {
+        lock(&self.notification_listeners).clear();
+        let listeners = std::mem::take(&mut *lock(&self.termination_listeners));
+        for l in listeners {
+            l();
         }
     }
 }
