@@ -187,6 +187,25 @@ impl Measurement {
         (t > 0.0).then(|| self.ops as f64 / t)
     }
 
+    /// The median, over rounds, of `a`'s time over `b`'s time in the same
+    /// round. Both ran back to back, so this pairs away slow drifts of the
+    /// machine's load; a cross-check of [`Measurement::ratio`] on a busy machine.
+    pub fn paired_ratio(&self, a: &str, b: &str) -> Option<f64> {
+        let (ta, tb) = (&self.client(a)?.times, &self.client(b)?.times);
+        let mut r: Vec<f64> = ta
+            .iter()
+            .zip(tb)
+            .filter(|(_, y)| !y.is_zero())
+            .map(|(x, y)| x.as_secs_f64() / y.as_secs_f64())
+            .collect();
+        if r.is_empty() {
+            return None;
+        }
+        r.sort_by(f64::total_cmp);
+        let n = r.len();
+        Some(if n % 2 == 1 { r[n / 2] } else { (r[n / 2 - 1] + r[n / 2]) / 2.0 })
+    }
+
     /// `a`'s median time over `b`'s: <= 1.0 means `a` is at least as fast.
     pub fn ratio(&self, a: &str, b: &str) -> Option<f64> {
         let ta = self.client(a)?.median().as_secs_f64();
@@ -313,5 +332,7 @@ mod tests {
         assert_eq!(m.rate(EDGEPG), Some(10_000.0));
         assert_eq!(m.ratio(EDGEPG, TOKIO_POSTGRES), Some(0.5));
         assert_eq!(m.ratio(EDGEPG, "asyncpg"), None);
+        // Per round: 0.5, 4.5, 100 -> median 4.5.
+        assert_eq!(m.paired_ratio(EDGEPG, TOKIO_POSTGRES), Some(4.5));
     }
 }

@@ -208,6 +208,24 @@ fn repetitions(results: &[Measurement]) -> String {
             );
         }
     }
+    let edgepg_runs = results.iter().any(|m| m.client(EDGEPG).is_some());
+    if edgepg_runs {
+        out.push_str(
+            "\nPaired ratio (median over rounds of edgepg's time / the other's time in the same round; \
+             less sensitive to load changing during the run):",
+        );
+        for m in results {
+            for c in m.clients.iter().filter(|c| c.client != EDGEPG) {
+                if let Some(r) = m.paired_ratio(EDGEPG, c.client) {
+                    let _ = write!(out, " `{}` vs {} {r:.2};", m.name, c.client);
+                }
+            }
+        }
+        if out.ends_with(';') {
+            out.pop();
+        }
+        out.push('\n');
+    }
     out
 }
 
