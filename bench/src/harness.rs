@@ -139,12 +139,21 @@ pub struct ClientTimes {
     pub client: &'static str,
     /// One entry per timed repetition, in run order.
     pub times: Vec<Duration>,
+    /// CPU time this process used during each timed repetition (all threads;
+    /// empty where the OS does not tell). Unlike wall time it barely moves
+    /// when other work competes for the CPUs, and it excludes the server.
+    pub cpu: Vec<Duration>,
 }
 
 impl ClientTimes {
     /// Median of the timed repetitions (mean of the middle two for an even count).
     pub fn median(&self) -> Duration {
         median(&self.times)
+    }
+
+    /// Median CPU time of a repetition, if measured.
+    pub fn median_cpu(&self) -> Option<Duration> {
+        (!self.cpu.is_empty()).then(|| median(&self.cpu))
     }
 
     /// Fastest repetition.
@@ -230,6 +239,7 @@ pub fn measure(workload: &Workload, ctx: &Ctx, plan: Plan) -> Result<Measurement
             runners.push((c.client, runner));
         }
         let mut times: Vec<Vec<Duration>> = vec![Vec::with_capacity(plan.reps); runners.len()];
+        let mut cpu: Vec<Vec<Duration>> = vec![Vec::with_capacity(plan.reps); runners.len()];
         // The first checksum seen; every other run must reproduce it.
         let mut expected: Option<(&'static str, u64)> = None;
         for round in 0..rounds {
@@ -249,12 +259,18 @@ pub fn measure(workload: &Workload, ctx: &Ctx, plan: Plan) -> Result<Measurement
             for i in order {
                 let (client, runner) = &mut runners[i];
                 let client: &'static str = client;
+                let cpu_start = process_cpu_time();
                 let start = Instant::now();
                 let sample = runner
                     .run()
                     .await
                     .map_err(|e| format!("{}: {client} failed: {e}", workload.name))?;
                 let elapsed = sample.self_timed.unwrap_or_else(|| start.elapsed());
+                let cpu_used = match (cpu_start, process_cpu_time(), sample.self_timed) {
+                    // A self-timed contender works in another process: our CPU says nothing.
+                    (Some(a), Some(b), None) => b.checked_sub(a),
+                    _ => None,
+                };
                 match expected {
                     None => expected = Some((client, sample.checksum)),
                     Some((first, sum)) if sum != sample.checksum => {
@@ -269,15 +285,19 @@ pub fn measure(workload: &Workload, ctx: &Ctx, plan: Plan) -> Result<Measurement
                 }
                 if !warm {
                     times[i].push(elapsed);
+                    cpu[i].extend(cpu_used);
                 }
                 line.push_str(&format!(" {client} {:>9.1} ms", elapsed.as_secs_f64() * 1e3));
             }
             eprintln!("{line}");
         }
         let mut clients = Vec::with_capacity(runners.len());
-        for ((client, runner), times) in runners.into_iter().zip(times) {
+        for (((client, runner), times), mut cpu) in runners.into_iter().zip(times).zip(cpu) {
             runner.close().await.map_err(|e| format!("{}: closing {client}: {e}", workload.name))?;
-            clients.push(ClientTimes { client, times });
+            if cpu.len() != times.len() {
+                cpu.clear(); // partial data would skew the median
+            }
+            clients.push(ClientTimes { client, times, cpu });
         }
         Ok(Measurement {
             name: workload.name,
@@ -288,6 +308,20 @@ pub fn measure(workload: &Workload, ctx: &Ctx, plan: Plan) -> Result<Measurement
             clients,
         })
     })
+}
+
+/// CPU time used so far by every live thread of this process, from Linux's
+/// `/proc/self/task/*/schedstat` (nanosecond resolution, unlike getrusage's
+/// ticks in /proc/self/stat). `None` where that is not available.
+pub fn process_cpu_time() -> Option<Duration> {
+    let mut total: u64 = 0;
+    for task in std::fs::read_dir("/proc/self/task").ok()? {
+        let path = task.ok()?.path().join("schedstat");
+        // A thread may exit between read_dir and the read: skip it.
+        let Ok(stat) = std::fs::read_to_string(path) else { continue };
+        total += stat.split_whitespace().next()?.parse::<u64>().ok()?;
+    }
+    Some(Duration::from_nanos(total))
 }
 
 /// Median of a set of durations; zero for an empty set.
@@ -317,6 +351,18 @@ mod tests {
     }
 
     #[test]
+    fn cpu_time_grows_with_work() {
+        let Some(before) = process_cpu_time() else { return }; // not Linux
+        let t = Instant::now();
+        let mut x = 0u64;
+        while t.elapsed() < Duration::from_millis(30) {
+            x = std::hint::black_box(x.wrapping_add(1));
+        }
+        let used = process_cpu_time().unwrap() - before;
+        assert!(used >= Duration::from_millis(1), "{used:?}");
+    }
+
+    #[test]
     fn rate_and_ratio_use_medians() {
         let m = Measurement {
             name: "w",
@@ -325,8 +371,8 @@ mod tests {
             ops: 1000,
             flavor: Flavor::CurrentThread,
             clients: vec![
-                ClientTimes { client: EDGEPG, times: ms(&[100, 900, 100]) },
-                ClientTimes { client: TOKIO_POSTGRES, times: ms(&[200, 200, 1]) },
+                ClientTimes { client: EDGEPG, times: ms(&[100, 900, 100]), cpu: vec![] },
+                ClientTimes { client: TOKIO_POSTGRES, times: ms(&[200, 200, 1]), cpu: ms(&[3, 1, 2]) },
             ],
         };
         assert_eq!(m.rate(EDGEPG), Some(10_000.0));
@@ -334,5 +380,7 @@ mod tests {
         assert_eq!(m.ratio(EDGEPG, "asyncpg"), None);
         // Per round: 0.5, 4.5, 100 -> median 4.5.
         assert_eq!(m.paired_ratio(EDGEPG, TOKIO_POSTGRES), Some(4.5));
+        assert_eq!(m.clients[0].median_cpu(), None);
+        assert_eq!(m.clients[1].median_cpu(), Some(Duration::from_millis(2)));
     }
 }

@@ -190,20 +190,27 @@ pub fn table(results: &[Measurement]) -> String {
 }
 
 fn repetitions(results: &[Measurement]) -> String {
-    let mut out = String::from("| workload | client | median | min | max | every repetition, in run order |\n");
-    out.push_str("|---|---|---:|---:|---:|---|\n");
+    let mut out = String::from(
+        "| workload | client | median | min | max | client CPU per op (median) | every repetition, in run order (ms) |\n",
+    );
+    out.push_str("|---|---|---:|---:|---:|---:|---|\n");
     let ms = |d: std::time::Duration| format!("{:.1} ms", d.as_secs_f64() * 1e3);
     for m in results {
         for c in &m.clients {
             let all: Vec<String> = c.times.iter().map(|t| format!("{:.1}", t.as_secs_f64() * 1e3)).collect();
+            let cpu = match c.median_cpu() {
+                Some(t) if m.ops > 0 => format!("{:.2} µs", t.as_secs_f64() * 1e6 / m.ops as f64),
+                _ => "—".to_owned(),
+            };
             let _ = writeln!(
                 out,
-                "| {} | {} | {} | {} | {} | {} |",
+                "| {} | {} | {} | {} | {} | {} | {} |",
                 m.name,
                 c.client,
                 ms(c.median()),
                 ms(c.min()),
                 ms(c.max()),
+                cpu,
                 all.join(", ")
             );
         }
@@ -226,6 +233,12 @@ fn repetitions(results: &[Measurement]) -> String {
         }
         out.push('\n');
     }
+    out.push_str(
+        "\nClient CPU per op: CPU time of the benchmark process (all its threads: caller, runtime \
+         workers, connection driver) over the repetition, divided by its queries or rows. It leaves \
+         out the server and waiting, so it shows each client's own cost even when the wall-clock \
+         figures are shaken by other load.\n",
+    );
     out
 }
 
@@ -312,8 +325,8 @@ mod tests {
             ops: 20_000,
             flavor: Flavor::CurrentThread,
             clients: vec![
-                ClientTimes { client: EDGEPG, times: vec![Duration::from_millis(500)] },
-                ClientTimes { client: TOKIO_POSTGRES, times: vec![Duration::from_millis(625)] },
+                ClientTimes { client: EDGEPG, times: vec![Duration::from_millis(500)], cpu: vec![] },
+                ClientTimes { client: TOKIO_POSTGRES, times: vec![Duration::from_millis(625)], cpu: vec![] },
             ],
         }]
     }
@@ -328,6 +341,7 @@ mod tests {
         );
         assert_eq!(lines.next(), Some("|---|---:|---:|---:|"));
         assert_eq!(lines.next(), Some("| seq_select1 | 40,000 queries/s | 32,000 queries/s | 0.80 |"));
+        assert_eq!(lines.next(), None);
     }
 
     #[test]
