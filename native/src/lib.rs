@@ -31,6 +31,7 @@ mod tls;
 
 use std::sync::Arc;
 
+pub use edgepg_core::client::{BoxError, CopyFormat, CopyOptions, CopyOutStream};
 pub use edgepg_core::client::pool::{self, Pool, PoolConnection, PoolOptions};
 pub use edgepg_core::client::{
     Batch, BatchResult, CancelToken, Column, Connection, Cursor, CursorFactory, Isolation, Params, PreparedStatement,
@@ -45,6 +46,28 @@ pub use runtime::TokioRuntime;
 pub use stream::Stream;
 
 use edgepg_core::config::SslMode;
+
+/// Adapters between tokio's `AsyncRead`/`AsyncWrite` and the `futures-io`
+/// traits the COPY methods take (`copy_to_table_from_reader`,
+/// `copy_from_table_to_writer`, ...).
+///
+/// ```no_run
+/// # async fn demo(conn: edgepg::Connection) -> edgepg::Result<()> {
+/// use edgepg::compat::{TokioAsyncReadCompatExt, TokioAsyncWriteCompatExt};
+/// use edgepg::{CopyFormat, CopyOptions};
+/// let csv = CopyOptions::new().format(CopyFormat::Csv);
+/// let input: &[u8] = b"1,one\n2,two\n"; // any tokio AsyncRead, e.g. a tokio::fs::File
+/// conn.copy_to_table_from_reader("t", input.compat(), &csv).await?;
+/// let output = tokio::io::sink(); // any tokio AsyncWrite
+/// conn.copy_from_table_to_writer("t", &csv, output.compat_write()).await?;
+/// # Ok(()) }
+/// ```
+pub mod compat {
+    pub use tokio_util::compat::{
+        Compat, FuturesAsyncReadCompatExt, FuturesAsyncWriteCompatExt, TokioAsyncReadCompatExt,
+        TokioAsyncWriteCompatExt,
+    };
+}
 
 /// Connects using a libpq-style DSN (URI or key/value), completed by the
 /// `PG*` environment variables and `~/.pgpass`.

@@ -18,6 +18,7 @@
 //! | `params` | argument lists (`Params`) |
 //! | `row` | rows and column descriptions, decoded lazily |
 //! | `listeners` | LISTEN/NOTIFY callbacks and streams, termination callbacks |
+//! | `copy` | COPY in and out: options, record encoding, streaming |
 //! | `transaction` | transactions, savepoints, rollback of dropped transactions |
 //! | `cursor` | server-side cursors: row streams with prefetch, cursor objects |
 //! | `batch` | explicit batches: several statements in one flight |
@@ -27,6 +28,7 @@ mod batch;
 mod cancel;
 mod connect;
 mod connection;
+mod copy;
 mod cursor;
 mod driver;
 mod listeners;
@@ -47,6 +49,7 @@ pub use batch::{Batch, BatchResult};
 pub use cancel::CancelToken;
 pub use connect::{connect, connect_stream, Connected, Connector};
 pub use connection::{Connection, ServerVersion};
+pub use copy::{BoxError, CopyFormat, CopyOptions, CopyOutStream};
 pub use cursor::{Cursor, CursorFactory, DEFAULT_PREFETCH};
 pub use params::Params;
 pub use row::{Column, Row, RowIndex};
