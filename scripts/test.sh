@@ -23,6 +23,7 @@ DIR="${EDGEPG_TEST_DIR:-$EDGEPG_ROOT/.edgepg-test}"
 log="$(mktemp /tmp/edgepg-test-log.XXXXXX)"
 # shellcheck disable=SC2317 # invoked by the EXIT trap
 cleanup() {
+    tests/cluster/pgbouncer.sh stop "$DIR" >/dev/null 2>&1 || true
     tests/cluster/stop.sh "$DIR" || say "warning: stopping the test cluster failed"
     rm -f "$log"
 }
@@ -31,6 +32,7 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 
 tests/cluster/start.sh "$DIR"
+tests/cluster/pgbouncer.sh start "$DIR"
 # shellcheck disable=SC1091
 . "$DIR/env"
 

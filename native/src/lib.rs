@@ -32,6 +32,7 @@ mod tls;
 use std::sync::Arc;
 
 pub use edgepg_core::client::{Column, Connection, Params, PreparedStatement, Row, RowIndex, ServerVersion};
+pub use edgepg_core::client::pool::{self, Pool, PoolConnection, PoolOptions};
 pub use edgepg_core::config::{self, Config};
 pub use edgepg_core::protocol::backend::TransactionStatus;
 pub use edgepg_core::{types, DbError, Error, ErrorKind, ErrorPosition, Result, Severity, SqlState};
@@ -81,6 +82,36 @@ pub async fn connect_with(mut config: Config) -> Result<Connection> {
         }
         other => other,
     }
+}
+
+/// Creates a connection pool for a libpq-style DSN (completed by the
+/// environment like [`connect`]) and opens `options.min_size` connections,
+/// so a wrong password or an unreachable host fails here rather than on the
+/// first query.
+///
+/// Must be called inside a tokio runtime.
+///
+/// ```no_run
+/// # #[tokio::main] async fn main() -> edgepg::Result<()> {
+/// use edgepg::PoolOptions;
+/// let pool = edgepg::create_pool("postgres://user:pw@localhost/db", PoolOptions { min_size: 2, max_size: 10, ..Default::default() }).await?;
+/// let n: i64 = pool.fetchval("SELECT count(*) FROM pg_class", &[]).await?;
+/// let conn = pool.acquire().await?;
+/// conn.execute("SELECT 1", &[]).await?;
+/// drop(conn); // back to the pool
+/// pool.close().await?;
+/// # Ok(()) }
+/// ```
+///
+/// Behind PgBouncer in transaction mode, turn off the statement cache
+/// (`statement_cache_size=0` in the DSN) and the session reset (`reset: None`).
+pub async fn create_pool(dsn: &str, options: PoolOptions) -> Result<Pool> {
+    let config = Config::parse(dsn)?;
+    let connect: pool::ConnectFn = Arc::new(move || {
+        let config = config.clone();
+        Box::pin(connect_with(config))
+    });
+    Pool::new(Arc::new(TokioRuntime), connect, options).await
 }
 
 /// "no pg_hba.conf entry for host ..., SSL off/on" (SQLSTATE 28000).

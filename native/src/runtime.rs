@@ -24,6 +24,11 @@ impl Runtime for TokioRuntime {
     }
 
     fn spawn(&self, future: BoxFuture<'static, ()>) {
-        tokio::spawn(future);
+        // Outside a runtime (e.g. a pooled connection dropped while the
+        // runtime shuts down) there is nowhere to run it: drop it rather than
+        // panic, which closes whatever it owned.
+        if let Ok(handle) = tokio::runtime::Handle::try_current() {
+            handle.spawn(future);
+        }
     }
 }

@@ -284,6 +284,41 @@ pub fn psql(sql: &str) -> String {
     stdout.strip_suffix('\n').unwrap_or(&stdout).to_string()
 }
 
+/// The port of the PgBouncer (transaction mode) that `tests/cluster/pgbouncer.sh start` runs in
+/// front of the test cluster: `EDGEPG_TEST_PGBOUNCER_PORT` from the environment, else from the
+/// env file.
+///
+/// # Panics
+/// When neither has it: tests must never silently skip.
+///
+/// ```no_run
+/// let port = edgepg_tests::pgbouncer_port();
+/// assert!(port > 0);
+/// ```
+pub fn pgbouncer_port() -> u16 {
+    const KEY: &str = "EDGEPG_TEST_PGBOUNCER_PORT";
+    let value = std::env::var(KEY).ok().or_else(|| {
+        let text = std::fs::read_to_string(env_file_path()).ok()?;
+        parse_env_file(&text).remove(KEY)
+    });
+    match value.as_deref().map(str::parse::<u16>) {
+        Some(Ok(port)) => port,
+        _ => panic!("no PgBouncer for the test cluster: run ./scripts/test.sh (or tests/cluster/pgbouncer.sh start after start.sh)"),
+    }
+}
+
+/// A `postgres://` URI for the `edgepg` role through the test PgBouncer, with `extra` as the
+/// query string.
+pub fn pgbouncer_dsn(extra: &str) -> String {
+    let env = env();
+    let mut uri = format!("postgres://edgepg:edgepg_pw@{}:{}/{}", env.host, pgbouncer_port(), env.db);
+    if !extra.is_empty() {
+        uri.push('?');
+        uri.push_str(extra);
+    }
+    uri
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

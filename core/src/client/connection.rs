@@ -60,9 +60,13 @@ pub(crate) struct ConnInner {
     pub(crate) shared: Arc<Shared>,
     runtime: Arc<dyn Runtime>,
     cache: Mutex<StatementCache>,
+    /// Domain OID -> base type OID (0: not a domain), learnt while preparing.
+    domains: Mutex<HashMap<u32, u32>>,
     next_statement: AtomicU64,
     process_id: i32,
     secret_key: Bytes,
+    /// Requests sent so far (the pool's `max_queries`).
+    requests: AtomicU64,
 }
 
 /// A connection to PostgreSQL.
@@ -113,9 +117,11 @@ impl Connection {
                 shared,
                 runtime,
                 cache: Mutex::new(cache),
+                domains: Mutex::new(HashMap::new()),
                 next_statement: AtomicU64::new(1),
                 process_id,
                 secret_key,
+                requests: AtomicU64::new(0),
             }),
         }
     }
@@ -308,6 +314,11 @@ impl ConnInner {
         self.sender.unbounded_send(request).map_err(|_| self.shared.closed_error())
     }
 
+    /// How many requests (round trips) this connection was asked to make.
+    pub(crate) fn request_count(&self) -> u64 {
+        self.requests.load(Ordering::Relaxed)
+    }
+
     /// The runtime (timers, spawning) this connection runs on.
     pub(crate) fn runtime(&self) -> &Arc<dyn Runtime> {
         &self.runtime
@@ -315,6 +326,7 @@ impl ConnInner {
 
     /// Queues a request and waits for its whole response.
     pub(crate) async fn request(&self, bytes: BytesMut, syncs: u32, columns: Option<Arc<[Column]>>) -> Result<Response> {
+        self.requests.fetch_add(1, Ordering::Relaxed);
         let (tx, rx) = oneshot::channel();
         let req = Request::collect(bytes, syncs, columns, tx);
         if self.sender.unbounded_send(req).is_err() {
@@ -365,7 +377,10 @@ impl ConnInner {
         frontend::describe(b'S', &name, &mut buf)?;
         frontend::sync(&mut buf);
         let response = self.request(buf, 1, None).await?;
-        let params = response.params.unwrap_or_default();
+        let mut params = response.params.unwrap_or_default();
+        if params.iter().any(|t| t.name().is_none()) {
+            self.resolve_domains(&mut params).await?;
+        }
         let columns = response
             .results
             .into_iter()
@@ -374,6 +389,52 @@ impl ConnInner {
             .map(|c| c.to_vec())
             .unwrap_or_default();
         Ok(Arc::new(StatementInner::new(name, sql.to_owned(), params, columns, self.now(), self.sender.clone())))
+    }
+
+    /// Replaces parameter types that are domains by their base types, so a
+    /// typed value (an `i32` for a domain over int4) encodes in binary like
+    /// the base type; the server still checks the domain's constraints.
+    /// Costs one round trip the first time a statement has an unknown type.
+    async fn resolve_domains(&self, params: &mut [Type]) -> Result<()> {
+        // Domains over domains: follow a few levels.
+        for _ in 0..4 {
+            let unknown: Vec<u32> = {
+                let known = lock(&self.domains);
+                params.iter().map(|t| t.oid()).filter(|o| !known.contains_key(o) && Type::from_oid(*o).name().is_none()).collect()
+            };
+            if !unknown.is_empty() {
+                let list = unknown.iter().map(|o| o.to_string()).collect::<Vec<_>>().join(",");
+                let mut buf = BytesMut::new();
+                frontend::query(
+                    &format!("SELECT oid::int8, CASE WHEN typtype = 'd' THEN typbasetype ELSE 0 END::int8 FROM pg_catalog.pg_type WHERE oid IN ({list})"),
+                    &mut buf,
+                )?;
+                let response = self.request(buf, 1, None).await?;
+                let mut known = lock(&self.domains);
+                for o in &unknown {
+                    known.insert(*o, 0);
+                }
+                for row in response.results.iter().flat_map(|r| r.rows.iter()) {
+                    let oid: i64 = row.get(0)?;
+                    let base: i64 = row.get(1)?;
+                    known.insert(oid as u32, base as u32);
+                }
+            }
+            let known = lock(&self.domains);
+            let mut changed = false;
+            for t in params.iter_mut() {
+                if let Some(&base) = known.get(&t.oid()) {
+                    if base != 0 {
+                        *t = Type::from_oid(base);
+                        changed = true;
+                    }
+                }
+            }
+            if !changed {
+                break;
+            }
+        }
+        Ok(())
     }
 
     /// Runs `sql` with `params` through the statement cache. When a cached

@@ -18,12 +18,14 @@
 //! | `params` | argument lists (`Params`) |
 //! | `row` | rows and column descriptions, decoded lazily |
 //! | `listeners` | LISTEN/NOTIFY callbacks and streams, termination callbacks |
+//! | `pool` | the connection pool ([`pool::Pool`]), generic over how connections are made |
 
 mod connect;
 mod connection;
 mod driver;
 mod listeners;
 mod params;
+pub mod pool;
 mod request;
 mod row;
 mod runtime;

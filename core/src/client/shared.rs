@@ -122,6 +122,11 @@ impl Shared {
         lock(&self.log_listeners).retain(|x| !Arc::ptr_eq(x, l));
     }
 
+    /// Forgets every log callback (the connection goes back to a pool).
+    pub(crate) fn clear_log_listeners(&self) {
+        lock(&self.log_listeners).clear();
+    }
+
     pub(crate) fn notice(&self, notice: &DbError) {
         // Call outside the lock so a listener may add or remove listeners.
         let listeners: Vec<LogListener> = lock(&self.log_listeners).clone();
@@ -172,6 +177,11 @@ impl Shared {
 
     pub(crate) fn remove_termination_listener(&self, l: &TerminationListener) {
         lock(&self.termination_listeners).retain(|x| !Arc::ptr_eq(x, l));
+    }
+
+    /// Forgets every termination callback (the connection goes back to a pool).
+    pub(crate) fn clear_termination_listeners(&self) {
+        lock(&self.termination_listeners).clear();
     }
 
     /// Runs the termination callbacks, once, and drops the notification

@@ -394,8 +394,16 @@ fn encode_i64(v: i64, ty: Type, out: &mut BytesMut) -> Result<IsNull> {
 fn encode_f64(v: f64, shortest: &str, ty: Type, out: &mut BytesMut) -> Result<IsNull> {
     match ty {
         Type::FLOAT8 => out.put_f64(v),
-        // Narrowing rounds, as the server would when parsing the text.
-        Type::FLOAT4 => out.put_f32(v as f32),
+        // Narrowing rounds, as the server would when parsing the text; like
+        // the server (float4in), a finite value that overflows to infinity or
+        // a non-zero one that underflows to zero is an error, not a silent change.
+        Type::FLOAT4 => {
+            let f = v as f32;
+            if (f.is_infinite() && v.is_finite()) || (f == 0.0 && v != 0.0) {
+                return Err(Error::conversion(format!("float {v} is out of range for PostgreSQL type float4")));
+            }
+            out.put_f32(f);
+        }
         Type::NUMERIC => {
             let text = if v.is_nan() {
                 "NaN"
@@ -634,6 +642,12 @@ mod tests {
         assert_eq!(enc(&Value::Text("42".into()), Type::INT4), (Format::Text, b"42".to_vec()));
         assert_eq!(enc(&Value::Text("x".into()), Type::TEXT), (Format::Text, b"x".to_vec()));
         assert_eq!(enc(&Value::Float8(5.0), Type::INT2), (Format::Binary, vec![0, 5]));
+        // Narrowing to float4 rounds; subnormals, zero and the specials pass.
+        assert_eq!(enc(&Value::Float8(0.1), Type::FLOAT4).1, 0.1f32.to_be_bytes());
+        assert_eq!(enc(&Value::Float8(1e-40), Type::FLOAT4).1, (1e-40f64 as f32).to_be_bytes());
+        assert_eq!(enc(&Value::Float8(-0.0), Type::FLOAT4).1, (-0.0f32).to_be_bytes());
+        assert_eq!(enc(&Value::Float8(f64::NEG_INFINITY), Type::FLOAT4).1, f32::NEG_INFINITY.to_be_bytes());
+        assert!(f32::from_be_bytes(enc(&Value::Float8(f64::NAN), Type::FLOAT4).1.try_into().unwrap()).is_nan());
         assert_eq!(enc(&Value::Float8(0.1), Type::NUMERIC), (Format::Binary, bin("0.1", Type::NUMERIC)));
         assert_eq!(enc(&Value::Float8(f64::NAN), Type::NUMERIC).1, bin("NaN", Type::NUMERIC));
         assert_eq!(enc(&Value::Float8(1e21), Type::NUMERIC).1, bin("1e21", Type::NUMERIC));
@@ -652,6 +666,9 @@ mod tests {
             (Value::Float8(9.3e18), Type::INT8),
             (Value::Int8(i64::MAX), Type::FLOAT8),
             (Value::Int8(1 << 40), Type::INT4),
+            (Value::Float8(1e300), Type::FLOAT4),
+            (Value::Float8(-f64::MAX), Type::FLOAT4),
+            (Value::Float8(1e-50), Type::FLOAT4),
             (Value::Int4(-1), Type::OID),
             (Value::Numeric("abc".into()), Type::NUMERIC),
         ] {

@@ -1,0 +1,77 @@
+//! [`PoolConnection`]: a connection lent by the pool, returned on drop.
+
+use std::ops::Deref;
+use std::sync::Arc;
+
+use super::super::connection::Connection;
+use super::state::{Meta, Pooled};
+use super::PoolInner;
+
+/// A connection acquired from a [`Pool`](super::Pool). It dereferences to
+/// [`Connection`]; dropping it gives the connection back to the pool, which
+/// cleans it first (rollback, `reset`) in the background. A connection that
+/// turns out broken or dirty is closed and replaced, never lent again.
+///
+/// Dropping it while a query is still running (a cancelled future) is safe:
+/// the pool waits for the connection to be idle before reusing it.
+///
+/// Do not keep handles derived from it (prepared statements, listener
+/// streams) past its release: the connection will serve someone else.
+///
+/// ```no_run
+/// # async fn demo(pool: edgepg_core::client::pool::Pool) -> edgepg_core::Result<()> {
+/// let conn = pool.acquire().await?;
+/// conn.execute("BEGIN", &[]).await?;
+/// conn.execute("UPDATE accounts SET balance = balance - 1 WHERE id = $1", &[&1i64]).await?;
+/// conn.execute("COMMIT", &[]).await?;
+/// drop(conn); // back to the pool
+/// # Ok(()) }
+/// ```
+pub struct PoolConnection {
+    pub(super) pool: Arc<PoolInner>,
+    pub(super) conn: Connection,
+    pub(super) meta: Meta,
+    /// Already given back (explicit release or discard): nothing to do on drop.
+    pub(super) done: bool,
+}
+
+impl PoolConnection {
+    pub(super) fn new(pool: Arc<PoolInner>, conn: Connection, meta: Meta) -> PoolConnection {
+        PoolConnection { pool, conn, meta, done: false }
+    }
+
+    /// Takes the connection out of the guard, disarming its drop.
+    pub(super) fn take(mut self) -> Pooled {
+        self.done = true;
+        Pooled { conn: Connection { inner: self.conn.inner.clone() }, meta: self.meta, idle_since: Default::default() }
+    }
+}
+
+impl Deref for PoolConnection {
+    type Target = Connection;
+
+    fn deref(&self) -> &Connection {
+        &self.conn
+    }
+}
+
+impl std::fmt::Debug for PoolConnection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PoolConnection").field("conn", &self.conn).finish()
+    }
+}
+
+impl Drop for PoolConnection {
+    fn drop(&mut self) {
+        if self.done {
+            return;
+        }
+        self.done = true;
+        let pooled = Pooled { conn: Connection { inner: self.conn.inner.clone() }, meta: self.meta, idle_since: Default::default() };
+        let pool = self.pool.clone();
+        // Cleaning needs round trips, and drop cannot await.
+        self.pool.runtime.spawn(Box::pin(async move {
+            let _ = pool.release_pooled(pooled).await;
+        }));
+    }
+}

@@ -1,0 +1,590 @@
+//! The connection pool: [`Pool`], [`PoolConnection`], [`PoolOptions`].
+//!
+//! Written once for every transport: the pool gets a [`ConnectFn`] that makes
+//! connections and the [`Runtime`] for timers and background tasks, so the
+//! native crate's `edgepg::create_pool` and the wasm crate share it.
+//!
+//! | module | concern |
+//! |---|---|
+//! | `options` | [`PoolOptions`] and the `connect`/`init`/`setup`/`reset` hooks |
+//! | `state` | idle connections, FIFO waiters, slot accounting (synchronous, under one mutex) |
+//! | `guard` | [`PoolConnection`], which returns its connection on drop |
+//! | `reset` | cleaning a released connection; the health check |
+//!
+//! How it improves on asyncpg's pool: `acquire` has a timeout by default and
+//! serves waiters strictly first come first served; a connection idle for a
+//! while is checked before it is lent; releasing never hangs (bounded by
+//! `release_timeout`); a connection dropped mid-query is only reused once the
+//! driver has finished that query and the session is clean; and since
+//! requests on one connection are queued and pipelined, there is no "another
+//! operation is in progress".
+
+mod guard;
+mod options;
+mod reset;
+mod state;
+
+use std::sync::{Arc, Mutex, Weak};
+use std::time::Duration;
+
+use futures_channel::oneshot;
+
+use self::state::{AfterFree, Grant, Pooled, State};
+use super::connection::Connection;
+use super::params::Params;
+use super::row::Row;
+use super::runtime::{timeout, Runtime};
+use super::shared::lock;
+use crate::protocol::backend::TransactionStatus;
+use crate::types::{FromSqlOwned, ToSql};
+use crate::{Error, ErrorKind, Result};
+
+pub use self::guard::PoolConnection;
+pub use self::options::{default_reset, ConnectFn, Hook, PoolOptions, DEFAULT_RESET_SQL};
+
+/// A pool of connections, cheap to clone (clones share the pool).
+///
+/// Create it with `edgepg::create_pool(dsn, options)` on native, or with
+/// [`Pool::new`] and your own connect function.
+///
+/// ```no_run
+/// # async fn demo(pool: edgepg_core::client::pool::Pool) -> edgepg_core::Result<()> {
+/// // One-off queries borrow a connection for the call.
+/// let n: i64 = pool.fetchval("SELECT $1::int8 + 1", &[&41i64]).await?;
+/// assert_eq!(n, 42);
+/// // Several statements on the same session: hold a connection.
+/// let conn = pool.acquire().await?;
+/// conn.execute("BEGIN", &[]).await?;
+/// conn.execute("COMMIT", &[]).await?;
+/// pool.release(conn).await?;
+/// pool.close().await?;
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct Pool {
+    inner: Arc<PoolInner>,
+}
+
+pub(crate) struct PoolInner {
+    state: Mutex<State>,
+    options: PoolOptions,
+    connect: ConnectFn,
+    runtime: Arc<dyn Runtime>,
+    /// This pool, for hand-offs and background tasks that must not keep it alive.
+    weak: Weak<PoolInner>,
+}
+
+impl std::fmt::Debug for Pool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pool")
+            .field("size", &self.get_size())
+            .field("idle", &self.get_idle_size())
+            .field("options", &self.inner.options)
+            .finish()
+    }
+}
+
+fn closed_pool() -> Error {
+    Error::new(ErrorKind::Closed, "the pool is closed")
+}
+
+/// A slot taken for a connection not open yet; given back if dropped armed.
+struct SlotGuard {
+    pool: Arc<PoolInner>,
+    armed: bool,
+}
+
+impl Drop for SlotGuard {
+    fn drop(&mut self) {
+        if self.armed {
+            self.pool.free(None);
+        }
+    }
+}
+
+impl Pool {
+    /// Creates a pool that makes connections with `connect` (unless
+    /// `options.connect` replaces it) and runs its timers and background
+    /// work on `runtime`. Opens `options.min_size` connections first: one,
+    /// so a wrong password or host fails here, then the rest concurrently.
+    ///
+    /// ```no_run
+    /// # use std::sync::Arc;
+    /// # use edgepg_core::client::{pool::{Pool, PoolOptions, ConnectFn}, Runtime};
+    /// # async fn demo(runtime: Arc<dyn Runtime>, connect: ConnectFn) -> edgepg_core::Result<()> {
+    /// let pool = Pool::new(runtime, connect, PoolOptions { min_size: 2, max_size: 8, ..Default::default() }).await?;
+    /// assert_eq!(pool.get_size(), 2);
+    /// # Ok(()) }
+    /// ```
+    pub async fn new(runtime: Arc<dyn Runtime>, connect: ConnectFn, options: PoolOptions) -> Result<Pool> {
+        options.validate()?;
+        let connect = options.connect.clone().unwrap_or(connect);
+        let inner = Arc::new_cyclic(|weak| PoolInner {
+            state: Mutex::new(State::new()),
+            options,
+            connect,
+            runtime,
+            weak: weak.clone(),
+        });
+        let pool = Pool { inner };
+        let min = pool.inner.options.min_size;
+        if min > 0 {
+            let result = match pool.inner.fill_one().await {
+                Ok(()) => {
+                    let rest = (1..min).map(|_| pool.inner.fill_one());
+                    futures_util::future::join_all(rest).await.into_iter().collect::<Result<Vec<()>>>().map(|_| ())
+                }
+                Err(e) => Err(e),
+            };
+            if let Err(e) = result {
+                pool.terminate();
+                return Err(e);
+            }
+        }
+        if let Some(lifetime) = pool.inner.options.max_inactive_connection_lifetime {
+            pool.inner.spawn_reaper(lifetime);
+        }
+        Ok(pool)
+    }
+
+    /// Borrows a connection: an idle one (checked first if it sat idle for
+    /// `health_check_after`), else a new one while fewer than `max_size` are
+    /// open, else the first one released — waiters are served in arrival
+    /// order. Fails with [`ErrorKind::Timeout`] after `acquire_timeout`.
+    ///
+    /// ```no_run
+    /// # async fn demo(pool: edgepg_core::client::pool::Pool) -> edgepg_core::Result<()> {
+    /// let conn = pool.acquire().await?;
+    /// let rows = conn.fetch("SELECT 1", &[]).await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn acquire(&self) -> Result<PoolConnection> {
+        match self.inner.options.acquire_timeout {
+            Some(t) => timeout(&*self.inner.runtime, t, self.inner.acquire()).await.unwrap_or_else(|()| {
+                Err(Error::timeout(format!(
+                    "no pooled connection became available within {t:?} (acquire_timeout; max_size is {})",
+                    self.inner.options.max_size
+                )))
+            }),
+            None => self.inner.acquire().await,
+        }
+    }
+
+    /// Gives a connection back now and waits until it is cleaned (dropping
+    /// the guard does the same in the background). Returns the cleaning
+    /// error, if any; the connection was then closed and will be replaced.
+    pub async fn release(&self, conn: PoolConnection) -> Result<()> {
+        let pool = conn.pool.clone();
+        pool.release_pooled(conn.take()).await
+    }
+
+    /// Replaces every connection: idle ones are closed now (and reopened up
+    /// to `min_size`), acquired ones when released. Use it after a schema
+    /// change or failover.
+    pub async fn expire_connections(&self) {
+        let idle: Vec<Pooled> = {
+            let mut st = lock(&self.inner.state);
+            st.generation = st.generation.wrapping_add(1);
+            st.idle.drain(..).collect()
+        };
+        let t = self.inner.options.release_timeout;
+        let closes = idle.into_iter().map(|p| async move {
+            let _ = timeout(&*self.inner.runtime, t, p.conn.close()).await;
+            self.inner.discard(p);
+        });
+        futures_util::future::join_all(closes).await;
+    }
+
+    /// Closes the pool gracefully: new acquires fail, waiting ones too, idle
+    /// connections are closed, and it returns once every acquired connection
+    /// has been released and closed.
+    pub async fn close(&self) -> Result<()> {
+        let (idle, done) = {
+            let mut st = lock(&self.inner.state);
+            st.closing = true;
+            // Dropping the senders fails the waiting acquires.
+            st.waiters.clear();
+            let idle: Vec<Pooled> = st.idle.drain(..).collect();
+            let done = if st.size == 0 {
+                None
+            } else {
+                let (tx, rx) = oneshot::channel();
+                st.close_waiters.push(tx);
+                Some(rx)
+            };
+            (idle, done)
+        };
+        let t = self.inner.options.release_timeout;
+        let closes = idle.into_iter().map(|p| async move {
+            let _ = timeout(&*self.inner.runtime, t, p.conn.close()).await;
+            self.inner.free(Some(p.meta.id));
+        });
+        futures_util::future::join_all(closes).await;
+        if let Some(rx) = done {
+            let _ = rx.await;
+        }
+        Ok(())
+    }
+
+    /// Closes every connection at once, acquired ones included (their
+    /// queries fail), without waiting.
+    pub fn terminate(&self) {
+        let (idle, live) = {
+            let mut st = lock(&self.inner.state);
+            st.closing = true;
+            st.waiters.clear();
+            let idle: Vec<Pooled> = st.idle.drain(..).collect();
+            let live: Vec<_> = st.live.values().cloned().collect();
+            (idle, live)
+        };
+        for inner in live {
+            Connection { inner }.terminate();
+        }
+        for p in idle {
+            self.inner.free(Some(p.meta.id));
+        }
+    }
+
+    /// True once [`Pool::close`] or [`Pool::terminate`] was called.
+    pub fn is_closing(&self) -> bool {
+        lock(&self.inner.state).closing
+    }
+
+    /// Connections open or being opened, idle or acquired.
+    pub fn get_size(&self) -> usize {
+        lock(&self.inner.state).size
+    }
+
+    /// Connections idle in the pool.
+    pub fn get_idle_size(&self) -> usize {
+        lock(&self.inner.state).idle.len()
+    }
+
+    /// `min_size` of the options.
+    pub fn get_min_size(&self) -> usize {
+        self.inner.options.min_size
+    }
+
+    /// `max_size` of the options.
+    pub fn get_max_size(&self) -> usize {
+        self.inner.options.max_size
+    }
+
+    /// [`Connection::execute`] on a connection borrowed for the call.
+    pub async fn execute(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<String> {
+        self.acquire().await?.execute(sql, params).await
+    }
+
+    /// [`Connection::executemany`] on a connection borrowed for the call.
+    ///
+    /// ```no_run
+    /// # async fn demo(pool: edgepg_core::client::pool::Pool) -> edgepg_core::Result<()> {
+    /// pool.executemany("INSERT INTO t VALUES ($1)", (0..10i64).map(|i| (i,))).await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn executemany<I, P>(&self, sql: &str, rows: I) -> Result<()>
+    where
+        I: IntoIterator<Item = P>,
+        P: Params,
+    {
+        self.acquire().await?.executemany(sql, rows).await
+    }
+
+    /// [`Connection::fetch`] on a connection borrowed for the call.
+    pub async fn fetch(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Vec<Row>> {
+        self.acquire().await?.fetch(sql, params).await
+    }
+
+    /// [`Connection::fetchrow`] on a connection borrowed for the call.
+    pub async fn fetchrow(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Option<Row>> {
+        self.acquire().await?.fetchrow(sql, params).await
+    }
+
+    /// [`Connection::fetchval`] on a connection borrowed for the call.
+    pub async fn fetchval<T: FromSqlOwned>(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<T> {
+        self.acquire().await?.fetchval(sql, params).await
+    }
+}
+
+impl PoolInner {
+    fn arc(&self) -> Option<Arc<PoolInner>> {
+        self.weak.upgrade()
+    }
+
+    async fn acquire(self: &Arc<Self>) -> Result<PoolConnection> {
+        let slot = match self.next_grant().await? {
+            Grant::Conn(p) => match self.check_out(p).await {
+                Ok(conn) => return self.setup(conn).await,
+                Err(slot) => slot,
+            },
+            Grant::Slot => SlotGuard { pool: self.clone(), armed: true },
+        };
+        let conn = self.open(slot).await?;
+        self.setup(conn).await
+    }
+
+    /// An idle connection or a free slot, now or when one is released.
+    async fn next_grant(self: &Arc<Self>) -> Result<Grant> {
+        let rx = {
+            let mut st = lock(&self.state);
+            if st.closing {
+                return Err(closed_pool());
+            }
+            if let Some(grant) = st.checkout(self.options.max_size) {
+                return Ok(grant);
+            }
+            let (tx, rx) = oneshot::channel();
+            st.waiters.push_back(tx);
+            rx
+        };
+        match rx.await {
+            Ok(mut handoff) => handoff.take().ok_or_else(closed_pool),
+            // The pool closed while we waited.
+            Err(_canceled) => Err(closed_pool()),
+        }
+    }
+
+    /// Vets an idle connection before lending it; a dead or outdated one
+    /// is closed and its slot returned for a new connection.
+    async fn check_out(self: &Arc<Self>, p: Pooled) -> std::result::Result<PoolConnection, SlotGuard> {
+        let generation = lock(&self.state).generation;
+        if p.conn.is_closed() || p.meta.generation != generation {
+            return Err(self.reuse_slot(p));
+        }
+        let idle_for = self.runtime.now().saturating_sub(p.idle_since);
+        let conn = PoolConnection::new(self.clone(), p.conn, p.meta);
+        if let Some(after) = self.options.health_check_after {
+            if idle_for >= after {
+                let t = self.options.health_check_timeout;
+                let alive = timeout(&*self.runtime, t, reset::sync_round_trip(&conn.inner)).await;
+                if !matches!(alive, Ok(Ok(()))) || conn.transaction_status() != TransactionStatus::Idle {
+                    return Err(self.reuse_slot(conn.take()));
+                }
+            }
+        }
+        Ok(conn)
+    }
+
+    /// Closes `p` and keeps its slot for a replacement.
+    fn reuse_slot(self: &Arc<Self>, p: Pooled) -> SlotGuard {
+        lock(&self.state).live.remove(&p.meta.id);
+        p.conn.terminate();
+        SlotGuard { pool: self.clone(), armed: true }
+    }
+
+    /// Opens a connection in `slot` and runs `init` on it.
+    async fn open(self: &Arc<Self>, mut slot: SlotGuard) -> Result<PoolConnection> {
+        let conn = (self.connect)().await?;
+        let meta = {
+            let mut st = lock(&self.state);
+            if st.closing {
+                None
+            } else {
+                Some(st.register(&conn))
+            }
+        };
+        let Some(meta) = meta else {
+            let _ = timeout(&*self.runtime, self.options.release_timeout, conn.close()).await;
+            return Err(closed_pool());
+        };
+        slot.armed = false;
+        let mut conn = PoolConnection::new(self.clone(), conn, meta);
+        if let Some(init) = &self.options.init {
+            if let Err(e) = init(Connection { inner: conn.inner.clone() }).await {
+                self.discard(conn.take());
+                return Err(e.context("the pool's init hook failed"));
+            }
+        }
+        conn.meta.initialized = true;
+        Ok(conn)
+    }
+
+    /// Runs `setup` on a connection about to be lent.
+    async fn setup(self: &Arc<Self>, conn: PoolConnection) -> Result<PoolConnection> {
+        if let Some(setup) = &self.options.setup {
+            if let Err(e) = setup(Connection { inner: conn.inner.clone() }).await {
+                self.discard(conn.take());
+                return Err(e.context("the pool's setup hook failed"));
+            }
+        }
+        Ok(conn)
+    }
+
+    /// Opens one connection into the idle set, if the pool is below `min_size`.
+    async fn fill_one(self: &Arc<Self>) -> Result<()> {
+        {
+            let mut st = lock(&self.state);
+            if st.closing || st.size >= self.options.min_size {
+                return Ok(());
+            }
+            st.size += 1;
+        }
+        let conn = self.open(SlotGuard { pool: self.clone(), armed: true }).await?;
+        let mut p = conn.take();
+        p.idle_since = self.runtime.now();
+        self.recycle(p);
+        Ok(())
+    }
+
+    /// Cleans a returned connection and makes it idle, or replaces it.
+    async fn release_pooled(self: &Arc<Self>, mut p: Pooled) -> Result<()> {
+        let (closing, generation) = {
+            let st = lock(&self.state);
+            (st.closing, st.generation)
+        };
+        if p.conn.is_closed() || !p.meta.initialized {
+            self.discard(p);
+            return Ok(());
+        }
+        let max_queries = self.options.max_queries;
+        let worn = max_queries > 0 && p.conn.inner.request_count() >= max_queries;
+        if closing || worn || p.meta.generation != generation {
+            // Healthy but not to be reused: say goodbye properly (this also
+            // waits for any request still in flight).
+            let _ = timeout(&*self.runtime, self.options.release_timeout, p.conn.close()).await;
+            self.discard(p);
+            return Ok(());
+        }
+        let t = self.options.release_timeout;
+        match timeout(&*self.runtime, t, reset::clean(&p.conn, self.options.reset.as_ref())).await {
+            Ok(Ok(())) => {
+                p.idle_since = self.runtime.now();
+                self.recycle(p);
+                Ok(())
+            }
+            Ok(Err(e)) => {
+                self.discard(p);
+                Err(e.context("cleaning a released connection failed; it was closed"))
+            }
+            Err(()) => {
+                self.discard(p);
+                Err(Error::timeout(format!(
+                    "cleaning a released connection took longer than {t:?} (release_timeout); it was closed"
+                )))
+            }
+        }
+    }
+
+    /// Puts a clean connection back: to the first waiter, else idle.
+    fn recycle(&self, p: Pooled) {
+        let mut st = lock(&self.state);
+        if st.closing {
+            drop(st);
+            self.close_in_background(p);
+            return;
+        }
+        match st.hand_to_waiter(&self.weak, Grant::Conn(p)) {
+            None => {}
+            Some(Grant::Conn(p)) => st.idle.push_back(p),
+            Some(Grant::Slot) => {
+                drop(st);
+                self.free(None);
+            }
+        }
+    }
+
+    /// A grant that never reached its waiter comes back.
+    fn give_back(&self, grant: Grant) {
+        match grant {
+            Grant::Conn(p) => self.recycle(p),
+            Grant::Slot => self.free(None),
+        }
+    }
+
+    /// Closes `p` at once and frees its slot; reopens up to `min_size`.
+    fn discard(&self, p: Pooled) {
+        p.conn.terminate();
+        self.free(Some(p.meta.id));
+        self.replenish();
+    }
+
+    /// Closes a healthy connection gracefully without waiting, and frees its slot.
+    fn close_in_background(&self, p: Pooled) {
+        let Some(pool) = self.arc() else {
+            p.conn.terminate();
+            return;
+        };
+        let t = self.options.release_timeout;
+        self.runtime.spawn(Box::pin(async move {
+            let _ = timeout(&*pool.runtime, t, p.conn.close()).await;
+            p.conn.terminate();
+            pool.free(Some(p.meta.id));
+        }));
+    }
+
+    /// Gives a slot back (closing the pool when it was the last one).
+    fn free(&self, id: Option<u64>) {
+        let after = lock(&self.state).free_slot(&self.weak, id);
+        if let AfterFree::Closed(waiters) = after {
+            for w in waiters {
+                let _ = w.send(());
+            }
+        }
+    }
+
+    /// Opens connections in the background while below `min_size`.
+    fn replenish(&self) {
+        let missing = {
+            let st = lock(&self.state);
+            if st.closing || !st.waiters.is_empty() {
+                0
+            } else {
+                self.options.min_size.saturating_sub(st.size)
+            }
+        };
+        if missing == 0 {
+            return;
+        }
+        let Some(pool) = self.arc() else { return };
+        self.runtime.spawn(Box::pin(async move {
+            // A failure is not retried here (the server may be down): the
+            // next acquire or release tries again.
+            for _ in 0..missing {
+                if pool.fill_one().await.is_err() {
+                    break;
+                }
+            }
+        }));
+    }
+
+    /// Closes connections idle longer than `lifetime`, down to `min_size`,
+    /// every `lifetime / 2`, until the pool closes or is dropped.
+    fn spawn_reaper(&self, lifetime: Duration) {
+        let weak = self.weak.clone();
+        let runtime = self.runtime.clone();
+        let period = (lifetime / 2).max(Duration::from_millis(10));
+        self.runtime.spawn(Box::pin(async move {
+            loop {
+                runtime.sleep(period).await;
+                let Some(pool) = weak.upgrade() else { break };
+                if !pool.reap(lifetime) {
+                    break;
+                }
+            }
+        }));
+    }
+
+    /// One pass of the reaper; false once the pool is closing.
+    fn reap(&self, lifetime: Duration) -> bool {
+        let now = self.runtime.now();
+        let expired = {
+            let mut st = lock(&self.state);
+            if st.closing {
+                return false;
+            }
+            let mut out = Vec::new();
+            // Oldest idle connections are at the front.
+            while st.size.saturating_sub(out.len()) > self.options.min_size {
+                match st.idle.front() {
+                    Some(p) if now.saturating_sub(p.idle_since) >= lifetime => out.extend(st.idle.pop_front()),
+                    _ => break,
+                }
+            }
+            out
+        };
+        for p in expired {
+            self.close_in_background(p);
+        }
+        true
+    }
+}

@@ -1,0 +1,185 @@
+//! Pool settings and the hooks that customise how connections are made,
+//! prepared and cleaned.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::super::connection::Connection;
+use super::super::runtime::BoxFuture;
+use crate::Result;
+
+/// Makes a new connection for the pool (e.g. `edgepg::connect_with(config)`).
+pub type ConnectFn = Arc<dyn Fn() -> BoxFuture<'static, Result<Connection>> + Send + Sync>;
+
+/// A hook run on a pooled connection: `init`, `setup` or `reset`.
+///
+/// It gets its own handle to the connection (handles are cheap and share one
+/// driver), so the returned future can be `'static`.
+///
+/// ```
+/// use edgepg_core::client::pool::Hook;
+/// use std::sync::Arc;
+/// let setup: Hook = Arc::new(|conn| Box::pin(async move {
+///     conn.execute("SET application_name = 'worker'", &[]).await?;
+///     Ok(())
+/// }));
+/// # let _ = setup;
+/// ```
+pub type Hook = Arc<dyn Fn(Connection) -> BoxFuture<'static, Result<()>> + Send + Sync>;
+
+/// What the default `reset` hook runs on release (after any open transaction
+/// was rolled back): releases advisory locks, closes cursors (also `WITH
+/// HOLD` ones), stops listening and restores every setting.
+///
+/// Servers or poolers that reject some of it (PgBouncer in transaction mode
+/// has no session to clean; some PostgreSQL-compatible servers lack advisory
+/// locks) should use `reset: None` or their own [`Hook`].
+pub const DEFAULT_RESET_SQL: &str = "SELECT pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *; RESET ALL;";
+
+/// The default `reset` hook: runs [`DEFAULT_RESET_SQL`].
+///
+/// ```
+/// let opts = edgepg_core::client::pool::PoolOptions {
+///     reset: Some(edgepg_core::client::pool::default_reset()),
+///     ..Default::default()
+/// };
+/// assert!(opts.reset.is_some());
+/// ```
+pub fn default_reset() -> Hook {
+    Arc::new(|conn| {
+        Box::pin(async move {
+            conn.execute(DEFAULT_RESET_SQL, &[]).await?;
+            Ok(())
+        })
+    })
+}
+
+/// How a [`Pool`](super::Pool) sizes, ages, checks and cleans its connections.
+///
+/// The defaults follow asyncpg (10/10 connections, 50,000 queries, 300 s
+/// idle) and add what its users most often ask for: an acquire timeout, a
+/// health check for connections that sat idle, and a bound on release.
+///
+/// ```
+/// use std::time::Duration;
+/// use edgepg_core::client::pool::PoolOptions;
+/// let opts = PoolOptions { min_size: 1, max_size: 20, acquire_timeout: Some(Duration::from_secs(5)), ..Default::default() };
+/// assert_eq!(opts.max_queries, 50_000);
+/// ```
+#[derive(Clone)]
+pub struct PoolOptions {
+    /// Connections opened when the pool is created and kept open while idle
+    /// (replaced in the background when one is discarded). Default 10.
+    pub min_size: usize,
+    /// Most connections open at once (including ones being opened). Default 10.
+    pub max_size: usize,
+    /// A connection is closed on release once it has run this many requests;
+    /// 0 = no limit. Default 50,000.
+    pub max_queries: u64,
+    /// An idle connection above `min_size` is closed after this long; `None`
+    /// keeps them. Default 300 s.
+    pub max_inactive_connection_lifetime: Option<Duration>,
+    /// Bound on `acquire` (waiting, connecting, `init`, `setup` and the
+    /// health check); `None` waits forever. Default 30 s.
+    pub acquire_timeout: Option<Duration>,
+    /// A connection idle for at least this long is checked with a round trip
+    /// before it is handed out (a dead one is replaced); `None` never checks,
+    /// `Some(Duration::ZERO)` always does. Default 30 s.
+    pub health_check_after: Option<Duration>,
+    /// Bound on that health check. Default 5 s.
+    pub health_check_timeout: Duration,
+    /// Bound on cleaning a released connection (waiting for a request still
+    /// in flight, ROLLBACK, `reset`); past it the connection is discarded, so
+    /// a release never hangs. Default 30 s.
+    pub release_timeout: Duration,
+    /// Replaces the pool's default way of making connections.
+    pub connect: Option<ConnectFn>,
+    /// Runs once on every new connection; when it fails, the connection is
+    /// closed and `acquire` fails.
+    pub init: Option<Hook>,
+    /// Runs on every acquire; when it fails, the connection is discarded and
+    /// `acquire` fails.
+    pub setup: Option<Hook>,
+    /// Runs on every release, after the pool rolled back any open transaction
+    /// and dropped the connection's listener callbacks. Default:
+    /// [`default_reset`]. `None` skips it (e.g. behind PgBouncer in
+    /// transaction mode); the rollback still happens. When it fails, the
+    /// connection is discarded.
+    pub reset: Option<Hook>,
+}
+
+impl Default for PoolOptions {
+    fn default() -> PoolOptions {
+        PoolOptions {
+            min_size: 10,
+            max_size: 10,
+            max_queries: 50_000,
+            max_inactive_connection_lifetime: Some(Duration::from_secs(300)),
+            acquire_timeout: Some(Duration::from_secs(30)),
+            health_check_after: Some(Duration::from_secs(30)),
+            health_check_timeout: Duration::from_secs(5),
+            release_timeout: Duration::from_secs(30),
+            connect: None,
+            init: None,
+            setup: None,
+            reset: Some(default_reset()),
+        }
+    }
+}
+
+impl std::fmt::Debug for PoolOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PoolOptions")
+            .field("min_size", &self.min_size)
+            .field("max_size", &self.max_size)
+            .field("max_queries", &self.max_queries)
+            .field("max_inactive_connection_lifetime", &self.max_inactive_connection_lifetime)
+            .field("acquire_timeout", &self.acquire_timeout)
+            .field("health_check_after", &self.health_check_after)
+            .field("health_check_timeout", &self.health_check_timeout)
+            .field("release_timeout", &self.release_timeout)
+            .field("connect", &self.connect.is_some())
+            .field("init", &self.init.is_some())
+            .field("setup", &self.setup.is_some())
+            .field("reset", &self.reset.is_some())
+            .finish()
+    }
+}
+
+impl PoolOptions {
+    /// Checks the sizes: `max_size` ≥ 1 and `min_size` ≤ `max_size`.
+    pub(crate) fn validate(&self) -> Result<()> {
+        if self.max_size == 0 {
+            return Err(crate::Error::config("max_size", "must be at least 1"));
+        }
+        if self.min_size > self.max_size {
+            return Err(crate::Error::config(
+                "min_size",
+                format_args!("{} is larger than max_size ({})", self.min_size, self.max_size),
+            ));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_follow_asyncpg() {
+        let o = PoolOptions::default();
+        assert_eq!((o.min_size, o.max_size, o.max_queries), (10, 10, 50_000));
+        assert_eq!(o.max_inactive_connection_lifetime, Some(Duration::from_secs(300)));
+        assert!(o.reset.is_some());
+        o.validate().unwrap();
+    }
+
+    #[test]
+    fn rejects_bad_sizes() {
+        let e = PoolOptions { max_size: 0, min_size: 0, ..Default::default() }.validate().unwrap_err();
+        assert!(e.to_string().contains("max_size"), "{e}");
+        let e = PoolOptions { min_size: 3, max_size: 2, ..Default::default() }.validate().unwrap_err();
+        assert!(e.to_string().contains("min_size"), "{e}");
+    }
+}

@@ -1,0 +1,58 @@
+//! Bringing a released connection back to a clean session, and checking an
+//! idle one is still alive.
+//!
+//! A guard may be dropped while a request it started is still in flight (a
+//! cancelled future): the driver still reads that response, in order. Every
+//! step here is itself a request queued behind it, so once they are answered
+//! the connection is idle and its transaction status is current.
+
+use bytes::BytesMut;
+
+use super::super::connection::{ConnInner, Connection};
+use super::options::Hook;
+use crate::protocol::backend::TransactionStatus;
+use crate::protocol::frontend;
+use crate::{Error, Result};
+
+/// A lone Sync: the cheapest round trip. Its ReadyForQuery comes after the
+/// answers to everything queued before it and carries the transaction status.
+pub(super) async fn sync_round_trip(conn: &ConnInner) -> Result<()> {
+    let mut buf = BytesMut::with_capacity(5);
+    frontend::sync(&mut buf);
+    conn.request(buf, 1, None).await.map(|_| ())
+}
+
+/// Drops the session's client-side callbacks, rolls back any transaction and
+/// runs `reset`. Ok means the connection is open, idle and clean.
+pub(super) async fn clean(conn: &Connection, reset: Option<&Hook>) -> Result<()> {
+    let shared = &conn.inner.shared;
+    shared.clear_notification_listeners();
+    shared.clear_log_listeners();
+    shared.clear_termination_listeners();
+    // Twice at most: the status seen first may be stale (a dropped request,
+    // e.g. a BEGIN, still in flight); the second pass starts from a current one.
+    for _ in 0..2 {
+        if conn.transaction_status() != TransactionStatus::Idle {
+            conn.inner.simple_query("ROLLBACK").await?;
+        }
+        // The Sync goes out in the same write as the hook's first request; once
+        // both are answered the status reflects everything sent so far, even when
+        // a custom hook sends nothing.
+        let hook = async {
+            match reset {
+                Some(hook) => hook(Connection { inner: conn.inner.clone() }).await,
+                None => Ok(()),
+            }
+        };
+        let (hooked, synced) = futures_util::future::join(hook, sync_round_trip(&conn.inner)).await;
+        hooked?;
+        synced?;
+        if conn.is_closed() {
+            return Err(conn.inner.shared.closed_error());
+        }
+        if conn.transaction_status() == TransactionStatus::Idle {
+            return Ok(());
+        }
+    }
+    Err(Error::interface("a released connection stayed inside a transaction after ROLLBACK and reset"))
+}

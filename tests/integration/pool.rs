@@ -1,0 +1,391 @@
+//! The connection pool: sizing, fairness, hooks, recovery from dead and dirty connections.
+
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use edgepg::{ErrorKind, Pool, PoolOptions, TransactionStatus};
+use edgepg_tests::{dsn_for, psql};
+
+/// A DSN whose application_name tags this test's backends in pg_stat_activity.
+fn dsn(app: &str) -> String {
+    dsn_for("edgepg", Some("edgepg_pw"), &format!("sslmode=disable&application_name={app}"))
+}
+
+async fn pool(app: &str, opts: PoolOptions) -> Pool {
+    edgepg::create_pool(&dsn(app), opts).await.unwrap()
+}
+
+/// Waits (bounded, a "no hang" guard) until every connection is back and idle.
+async fn settle(pool: &Pool) {
+    for _ in 0..1000 {
+        if pool.get_idle_size() == pool.get_size() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("pool did not settle: size {} idle {}", pool.get_size(), pool.get_idle_size());
+}
+
+fn backends(app: &str) -> i64 {
+    psql(&format!("SELECT count(*) FROM pg_stat_activity WHERE application_name = '{app}'")).parse().unwrap()
+}
+
+/// A tiny deterministic PRNG (xorshift), so runs are reproducible.
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn fifty_tasks_over_five_connections() {
+    let app = "pool_fifty";
+    let pool = pool(app, PoolOptions { min_size: 2, max_size: 5, ..Default::default() }).await;
+    assert_eq!((pool.get_min_size(), pool.get_max_size()), (2, 5));
+    assert_eq!(pool.get_size(), 2, "min_size connections are opened at creation");
+    let out = Arc::new(AtomicUsize::new(0));
+    let peak = Arc::new(AtomicUsize::new(0));
+    let pids = Arc::new(Mutex::new(HashSet::new()));
+    let mut tasks = Vec::new();
+    for i in 0..50i64 {
+        let (pool, out, peak, pids) = (pool.clone(), out.clone(), peak.clone(), pids.clone());
+        tasks.push(tokio::spawn(async move {
+            let conn = pool.acquire().await.unwrap();
+            let now = out.fetch_add(1, Ordering::SeqCst) + 1;
+            peak.fetch_max(now, Ordering::SeqCst);
+            let row = conn.fetchrow("SELECT pg_backend_pid(), $1::int8 * 2, pg_sleep(0.005)", &[&i]).await.unwrap().unwrap();
+            pids.lock().unwrap().insert(row.get::<i32, _>(0).unwrap());
+            let doubled: i64 = row.get(1).unwrap();
+            out.fetch_sub(1, Ordering::SeqCst);
+            drop(conn);
+            doubled
+        }));
+    }
+    let mut results = Vec::new();
+    for t in tasks {
+        results.push(t.await.unwrap());
+    }
+    assert_eq!(results, (0..50).map(|i| i * 2).collect::<Vec<_>>(), "every task served");
+    assert!(peak.load(Ordering::SeqCst) <= 5);
+    assert!(pids.lock().unwrap().len() <= 5, "{:?}", pids.lock().unwrap());
+    settle(&pool).await;
+    assert!(pool.get_size() >= 2 && pool.get_size() <= 5, "size {}", pool.get_size());
+    assert_eq!(pool.get_idle_size(), pool.get_size());
+    assert_eq!(backends(app), pool.get_size() as i64, "no connection leaked on the server");
+    pool.close().await.unwrap();
+    assert_eq!((pool.get_size(), pool.get_idle_size()), (0, 0));
+    for _ in 0..500 {
+        if backends(app) == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(backends(app), 0, "close closed every connection");
+}
+
+#[tokio::test]
+async fn terminated_backend_of_an_idle_connection_is_replaced() {
+    let pool = pool(
+        "pool_kill_idle",
+        PoolOptions { min_size: 1, max_size: 1, health_check_after: Some(Duration::ZERO), ..Default::default() },
+    )
+    .await;
+    let pid: i32 = pool.fetchval("SELECT pg_backend_pid()", &[]).await.unwrap();
+    settle(&pool).await;
+    assert_eq!(psql(&format!("SELECT pg_terminate_backend({pid})")), "t");
+    let conn = pool.acquire().await.unwrap();
+    let new_pid: i32 = conn.fetchval("SELECT pg_backend_pid()", &[]).await.unwrap();
+    assert_ne!(new_pid, pid);
+    assert_eq!(conn.fetchval::<i32>("SELECT 7", &[]).await.unwrap(), 7);
+}
+
+#[tokio::test]
+async fn terminated_backend_of_an_acquired_connection_is_replaced() {
+    let pool = pool("pool_kill_busy", PoolOptions { min_size: 1, max_size: 1, ..Default::default() }).await;
+    let conn = pool.acquire().await.unwrap();
+    let pid: i32 = conn.fetchval("SELECT pg_backend_pid()", &[]).await.unwrap();
+    assert_eq!(psql(&format!("SELECT pg_terminate_backend({pid})")), "t");
+    let err = conn.execute("SELECT 1", &[]).await.unwrap_err();
+    assert!(matches!(err.kind(), ErrorKind::Closed | ErrorKind::Io | ErrorKind::Server), "{err}");
+    drop(conn);
+    let new_pid: i32 = pool.fetchval("SELECT pg_backend_pid()", &[]).await.unwrap();
+    assert_ne!(new_pid, pid);
+    settle(&pool).await;
+    assert_eq!(pool.get_size(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn dropped_futures_never_leave_a_dirty_connection() {
+    let app = "pool_drops";
+    let pool = pool(app, PoolOptions { min_size: 0, max_size: 5, ..Default::default() }).await;
+    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+    for batch in 0..20 {
+        let mut tasks = Vec::new();
+        for i in 0..50u64 {
+            let pool = pool.clone();
+            let seed = rng.next();
+            let deadline = Duration::from_micros(seed % 4000);
+            let key = (batch * 50 + i) as i64;
+            tasks.push(tokio::spawn(async move {
+                // Acquire outside the deadline, so the random drop lands inside the work.
+                let c = pool.acquire().await.unwrap();
+                let work = async move {
+                    if seed & 1 == 1 {
+                        c.execute("BEGIN", &[]).await?;
+                    }
+                    c.execute("SET statement_timeout = '123s'", &[]).await?;
+                    c.execute("SET search_path = pg_catalog", &[]).await?;
+                    c.execute("SELECT pg_advisory_lock($1)", &[&key]).await?;
+                    c.execute("LISTEN edgepg_pool_chan", &[]).await?;
+                    c.execute("DECLARE edgepg_cur CURSOR WITH HOLD FOR SELECT 1", &[]).await?;
+                    c.fetch("SELECT pg_sleep(0.001), $1::int8", &[&key]).await?;
+                    if seed & 2 == 2 {
+                        // A failed transaction (or a failed statement).
+                        let _ = c.execute("SELECT 1/0", &[]).await;
+                    }
+                    if seed & 1 == 1 && seed & 4 == 4 {
+                        c.execute("COMMIT", &[]).await?;
+                    }
+                    Ok::<_, edgepg::Error>(())
+                };
+                // Dropping `work` at a random point drops the guard mid-request.
+                let _ = tokio::time::timeout(deadline, work).await;
+            }));
+        }
+        for t in tasks {
+            t.await.unwrap();
+        }
+    }
+    settle(&pool).await;
+    assert!(pool.get_size() <= 5);
+    // Hold every connection at once, and check each one.
+    let mut held = Vec::new();
+    for _ in 0..5 {
+        held.push(pool.acquire().await.unwrap());
+    }
+    for c in &held {
+        assert_eq!(c.transaction_status(), TransactionStatus::Idle);
+        let row = c
+            .fetchrow(
+                "SELECT current_setting('statement_timeout'), current_setting('search_path'), \
+                 (SELECT count(*) FROM pg_listening_channels()), \
+                 (SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid()), \
+                 (SELECT count(*) FROM pg_cursors WHERE name <> '')",
+                &[],
+            )
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(row.get::<&str, _>(0).unwrap(), "0");
+        assert_eq!(row.get::<&str, _>(1).unwrap(), "\"$user\", public");
+        assert_eq!(row.get::<i64, _>(2).unwrap(), 0, "still listening");
+        assert_eq!(row.get::<i64, _>(3).unwrap(), 0, "advisory lock left");
+        assert_eq!(row.get::<i64, _>(4).unwrap(), 0, "cursor left");
+        assert_eq!(c.transaction_status(), TransactionStatus::Idle);
+    }
+    drop(held);
+    settle(&pool).await;
+    assert_eq!(backends(app), pool.get_size() as i64);
+}
+
+#[tokio::test]
+async fn hooks_run_when_they_should() {
+    let inits = Arc::new(AtomicUsize::new(0));
+    let setups = Arc::new(AtomicUsize::new(0));
+    let resets = Arc::new(AtomicUsize::new(0));
+    let (i, s, r) = (inits.clone(), setups.clone(), resets.clone());
+    let opts = PoolOptions {
+        min_size: 0,
+        max_size: 1,
+        init: Some(Arc::new(move |c| {
+            i.fetch_add(1, Ordering::SeqCst);
+            Box::pin(async move { c.execute("SET application_name = 'pool_hooked'", &[]).await.map(|_| ()) })
+        })),
+        setup: Some(Arc::new(move |_c| {
+            s.fetch_add(1, Ordering::SeqCst);
+            Box::pin(async { Ok(()) })
+        })),
+        reset: Some(Arc::new(move |c| {
+            r.fetch_add(1, Ordering::SeqCst);
+            Box::pin(async move { c.execute("RESET statement_timeout", &[]).await.map(|_| ()) })
+        })),
+        ..Default::default()
+    };
+    let pool = pool("pool_hooks", opts).await;
+    for _ in 0..3 {
+        let c = pool.acquire().await.unwrap();
+        // init's session setting survives a custom reset that leaves it alone.
+        assert_eq!(c.fetchval::<String>("SELECT current_setting('application_name')", &[]).await.unwrap(), "pool_hooked");
+        c.execute("SET statement_timeout = '5s'", &[]).await.unwrap();
+        pool.release(c).await.unwrap();
+    }
+    assert_eq!(inits.load(Ordering::SeqCst), 1);
+    assert_eq!(setups.load(Ordering::SeqCst), 3);
+    assert_eq!(resets.load(Ordering::SeqCst), 3);
+    let c = pool.acquire().await.unwrap();
+    assert_eq!(c.fetchval::<String>("SHOW statement_timeout", &[]).await.unwrap(), "0");
+}
+
+#[tokio::test]
+async fn failing_setup_discards_the_connection() {
+    let opts = PoolOptions {
+        min_size: 0,
+        max_size: 1,
+        setup: Some(Arc::new(|c| Box::pin(async move { c.execute("SELECT no_such_function()", &[]).await.map(|_| ()) }))),
+        ..Default::default()
+    };
+    let pool = pool("pool_bad_setup", opts).await;
+    let err = pool.acquire().await.unwrap_err();
+    assert!(err.to_string().contains("setup hook"), "{err}");
+    assert_eq!(pool.get_size(), 0);
+}
+
+#[tokio::test]
+async fn acquire_times_out_and_waiters_are_served_in_order() {
+    let pool = pool(
+        "pool_fifo",
+        PoolOptions { min_size: 1, max_size: 1, acquire_timeout: Some(Duration::from_millis(200)), ..Default::default() },
+    )
+    .await;
+    let held = pool.acquire().await.unwrap();
+    let err = pool.acquire().await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Timeout, "{err}");
+    assert_eq!(pool.get_size(), 1, "a timed-out acquire leaks nothing");
+
+    let order = Arc::new(Mutex::new(Vec::new()));
+    let mut tasks = Vec::new();
+    let patient = edgepg::create_pool(&dsn("pool_fifo2"), PoolOptions { min_size: 1, max_size: 1, ..Default::default() })
+        .await
+        .unwrap();
+    let first = patient.acquire().await.unwrap();
+    for i in 0..4 {
+        let (p, order) = (patient.clone(), order.clone());
+        tasks.push(tokio::spawn(async move {
+            let c = p.acquire().await.unwrap();
+            order.lock().unwrap().push(i);
+            c.execute("SELECT 1", &[]).await.unwrap();
+        }));
+        // Let the task queue up before the next one (ordering only; nothing is timed).
+        tokio::time::sleep(Duration::from_millis(30)).await;
+    }
+    drop(first);
+    for t in tasks {
+        t.await.unwrap();
+    }
+    assert_eq!(*order.lock().unwrap(), vec![0, 1, 2, 3]);
+    drop(held);
+}
+
+#[tokio::test]
+async fn close_waits_for_acquired_connections() {
+    let app = "pool_close";
+    let pool = pool(app, PoolOptions { min_size: 2, max_size: 3, ..Default::default() }).await;
+    let held = pool.acquire().await.unwrap();
+    let closer = {
+        let pool = pool.clone();
+        tokio::spawn(async move { pool.close().await })
+    };
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert!(!closer.is_finished(), "close must wait for the acquired connection");
+    assert!(pool.is_closing());
+    assert_eq!(pool.acquire().await.unwrap_err().kind(), ErrorKind::Closed);
+    // The holder can still use it.
+    assert_eq!(held.fetchval::<i32>("SELECT 1", &[]).await.unwrap(), 1);
+    drop(held);
+    tokio::time::timeout(Duration::from_secs(30), closer).await.expect("close finished").unwrap().unwrap();
+    assert_eq!(pool.get_size(), 0);
+}
+
+#[tokio::test]
+async fn terminate_closes_acquired_connections_too() {
+    let pool = pool("pool_terminate", PoolOptions { min_size: 1, max_size: 2, ..Default::default() }).await;
+    let held = pool.acquire().await.unwrap();
+    pool.terminate();
+    assert!(held.is_closed());
+    assert!(held.execute("SELECT 1", &[]).await.is_err());
+    drop(held);
+    for _ in 0..500 {
+        if pool.get_size() == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(pool.get_size(), 0);
+}
+
+#[tokio::test]
+async fn expire_max_queries_and_idle_lifetime_replace_connections() {
+    let pool1 = pool("pool_expire", PoolOptions { min_size: 1, max_size: 1, ..Default::default() }).await;
+    let before: i32 = pool1.fetchval("SELECT pg_backend_pid()", &[]).await.unwrap();
+    settle(&pool1).await;
+    pool1.expire_connections().await;
+    let after: i32 = pool1.fetchval("SELECT pg_backend_pid()", &[]).await.unwrap();
+    assert_ne!(before, after);
+
+    let pool2 = pool("pool_maxq", PoolOptions { min_size: 0, max_size: 1, max_queries: 5, ..Default::default() }).await;
+    let mut pids = HashSet::new();
+    for _ in 0..10 {
+        pids.insert(pool2.fetchval::<i32>("SELECT pg_backend_pid()", &[]).await.unwrap());
+    }
+    assert!(pids.len() >= 2, "max_queries recycles the connection: {pids:?}");
+
+    let app = "pool_idle_life";
+    let pool3 = pool(
+        app,
+        PoolOptions { min_size: 0, max_size: 2, max_inactive_connection_lifetime: Some(Duration::from_millis(100)), ..Default::default() },
+    )
+    .await;
+    pool3.execute("SELECT 1", &[]).await.unwrap();
+    for _ in 0..1000 {
+        if pool3.get_size() == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(pool3.get_size(), 0, "the idle connection was closed");
+}
+
+#[tokio::test]
+async fn shortcuts_and_listener_cleanup() {
+    let pool = pool("pool_shortcuts", PoolOptions { min_size: 1, max_size: 1, ..Default::default() }).await;
+    pool.execute("CREATE TABLE IF NOT EXISTS pool_shortcuts (id int8, name text)", &[]).await.unwrap();
+    pool.execute("TRUNCATE pool_shortcuts", &[]).await.unwrap();
+    pool.executemany("INSERT INTO pool_shortcuts VALUES ($1, $2)", (0..10i64).map(|i| (i, format!("n{i}")))).await.unwrap();
+    assert_eq!(pool.fetch("SELECT * FROM pool_shortcuts", &[]).await.unwrap().len(), 10);
+    let row = pool.fetchrow("SELECT name FROM pool_shortcuts WHERE id = $1", &[&3i64]).await.unwrap().unwrap();
+    assert_eq!(row.get::<&str, _>(0).unwrap(), "n3");
+    assert_eq!(pool.fetchval::<i64>("SELECT count(*) FROM pool_shortcuts", &[]).await.unwrap(), 10);
+    pool.execute("DROP TABLE pool_shortcuts", &[]).await.unwrap();
+
+    let fired = Arc::new(AtomicUsize::new(0));
+    let c = pool.acquire().await.unwrap();
+    let f = fired.clone();
+    c.add_listener("pool_chan", move |_| {
+        f.fetch_add(1, Ordering::SeqCst);
+    })
+    .await
+    .unwrap();
+    pool.release(c).await.unwrap();
+    let c = pool.acquire().await.unwrap();
+    assert_eq!(c.fetchval::<i64>("SELECT count(*) FROM pg_listening_channels()", &[]).await.unwrap(), 0);
+    c.execute("LISTEN pool_chan; NOTIFY pool_chan; SELECT 1", &[]).await.unwrap();
+    c.execute("SELECT 1", &[]).await.unwrap();
+    assert_eq!(fired.load(Ordering::SeqCst), 0, "the previous user's callback is gone");
+}
+
+#[tokio::test]
+async fn bad_password_fails_at_creation() {
+    let err = edgepg::create_pool(
+        &dsn_for("edgepg", Some("wrong"), "sslmode=disable"),
+        PoolOptions { min_size: 1, max_size: 2, ..Default::default() },
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Auth, "{err}");
+}
