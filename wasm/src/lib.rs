@@ -45,6 +45,9 @@
 
 #[cfg(target_arch = "wasm32")]
 mod connector;
+/// The JS API's wasm-bindgen exports (wrapped by the npm package's glue).
+#[cfg(target_arch = "wasm32")]
+pub mod js;
 mod options;
 mod runtime;
 // Used by the connector, which needs a JS host; the URL tests run anywhere.
