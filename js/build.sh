@@ -6,7 +6,13 @@
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/.." && pwd)"
-target_dir="${CARGO_TARGET_DIR:-$root/target}"
+# Own target dir: the flags below differ from the other wasm builds'.
+target_dir="${EDGEPG_JS_TARGET_DIR:-$root/target/js}"
+# Debian's wasm-opt (binaryen 108) corrupts the externref table wasm-bindgen
+# emits when reference types are on (rustc's default since 1.82): build the
+# .wasm without them, so wasm-bindgen keeps JS objects in a JS-side slab.
+export RUSTFLAGS="-C target-feature=-reference-types,-multivalue"
+export CARGO_TARGET_DIR="$target_dir"
 out="$here/dist"
 
 want="$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/[^0-9.]/, ""); print; exit }' "$root/Cargo.lock")"
@@ -29,8 +35,7 @@ wasm-bindgen --target web --weak-refs --no-typescript --out-name edgepg --out-di
 if command -v wasm-opt >/dev/null 2>&1; then
     # Debian's binaryen; the features match what rustc emits for wasm32 today.
     wasm-opt -Oz --enable-bulk-memory --enable-sign-ext --enable-mutable-globals \
-        --enable-nontrapping-float-to-int --enable-reference-types --enable-multivalue \
-        "$tmp/edgepg_bg.wasm" -o "$out/edgepg_bg.wasm"
+        --enable-nontrapping-float-to-int "$tmp/edgepg_bg.wasm" -o "$out/edgepg_bg.wasm"
 else
     echo "js/build.sh: wasm-opt not found (apt-get install binaryen): .wasm not shrunk" >&2
     cp "$tmp/edgepg_bg.wasm" "$out/edgepg_bg.wasm"
