@@ -55,7 +55,3 @@ pub(crate) fn to_js(e: &Error) -> JsValue {
     o.into()
 }
 
-/// A JS-side usage error (wrong argument type...), as an `interface` error.
-pub(crate) fn interface(message: &str) -> JsValue {
-    to_js(&Error::interface(message.to_owned()))
-}
