@@ -31,8 +31,11 @@ mod tls;
 
 use std::sync::Arc;
 
-pub use edgepg_core::client::{Column, Connection, Params, PreparedStatement, Row, RowIndex, ServerVersion};
 pub use edgepg_core::client::pool::{self, Pool, PoolConnection, PoolOptions};
+pub use edgepg_core::client::{
+    Batch, BatchResult, CancelToken, Column, Connection, Cursor, CursorFactory, Isolation, Params, PreparedStatement,
+    Row, RowIndex, ServerVersion, Transaction, TransactionBuilder, WithTimeout,
+};
 pub use edgepg_core::config::{self, Config};
 pub use edgepg_core::protocol::backend::TransactionStatus;
 pub use edgepg_core::{types, DbError, Error, ErrorKind, ErrorPosition, Result, Severity, SqlState};

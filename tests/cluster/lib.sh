@@ -97,8 +97,8 @@ cluster_teardown() {
     [ -e "$dir" ] || [ -L "$dir" ] || return 0
     real="$(readlink -f "$dir")"
     check_wipeable "$real"
-    websockify_stop "$real"
     pgbouncer_teardown "$real"
+    websockify_stop "$real"
     if [ -f "$real/data/postmaster.pid" ]; then
         # Run server commands as whoever owns the data directory: that is who started it.
         SERVER_USER="$(stat -c %U "$real/data")"
@@ -120,16 +120,6 @@ cluster_teardown() {
     fi
     rm -rf "$real"
     if [ -L "$dir" ]; then rm -f "$dir"; fi
-}
-
-# A random port in 20000-60000 that nothing listens on (another process may still take it).
-pick_free_port() {
-    local p _
-    for _ in $(seq 1 200); do
-        p=$(( ((RANDOM << 15) | RANDOM) % 40001 + 20000 ))
-        if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then printf '%s' "$p"; return 0; fi
-    done
-    die "no free TCP port found in 20000-60000"
 }
 
 # Stops the PgBouncer that tests/cluster/pgbouncer.sh started in cluster directory RUN, if any

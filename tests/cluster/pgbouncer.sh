@@ -48,7 +48,7 @@ case "$cmd" in
         if [ "$(id -u)" -eq 0 ]; then chown -R "$SERVER_USER" "$BDIR"; fi
         PORT=""
         for attempt in 1 2 3 4 5; do
-            candidate="$(pick_free_port)"
+            candidate="$(pick_port)"
             as_server tee "$BDIR/pgbouncer.ini" >/dev/null <<INI
 ; edgepg test PgBouncer (tests/cluster/pgbouncer.sh)
 [databases]

@@ -256,3 +256,25 @@ async fn application_name_and_server_settings_from_the_dsn() {
     assert_eq!(c.fetchval::<String>("SHOW search_path", &[]).await.unwrap(), "pg_catalog");
     c.close().await.unwrap();
 }
+
+#[tokio::test]
+async fn prepared_statement_explain() {
+    let c = conn().await;
+    c.execute("CREATE TEMP TABLE ex (id int PRIMARY KEY)", &[]).await.unwrap();
+    let stmt = c.prepare("INSERT INTO ex VALUES ($1) RETURNING id").await.unwrap();
+    let plan = stmt.explain(&[&1i32], false).await.unwrap();
+    assert!(plan.0.contains("\"Node Type\""), "{}", plan.0);
+    assert!(!plan.0.contains("Actual Rows"));
+    // ANALYZE runs the insert, and rolls it back.
+    let plan = stmt.explain(&[&1i32], true).await.unwrap();
+    assert!(plan.0.contains("Actual Rows"), "{}", plan.0);
+    assert_eq!(c.fetchval::<i64>("SELECT count(*) FROM ex", &[]).await.unwrap(), 0);
+    assert!(!c.is_in_transaction());
+    // Inside a transaction: a savepoint, the outer work stays.
+    c.execute("BEGIN; INSERT INTO ex VALUES (7)", &[]).await.unwrap();
+    stmt.explain(&[&2i32], true).await.unwrap();
+    assert!(c.is_in_transaction());
+    assert_eq!(c.fetchval::<i64>("SELECT count(*) FROM ex", &[]).await.unwrap(), 1);
+    c.execute("COMMIT", &[]).await.unwrap();
+    c.close().await.unwrap();
+}

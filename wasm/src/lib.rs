@@ -39,7 +39,8 @@
 //!   checked paths that return [`Error`].
 //!
 //! Everything here needs a JS host (`wasm32-unknown-unknown` with
-//! wasm-bindgen); on other targets only the option types compile.
+//! wasm-bindgen); on other targets only the option and stream types compile
+//! (so `cargo test --workspace` can build the crate natively).
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -49,6 +50,7 @@ mod connector;
 #[cfg(target_arch = "wasm32")]
 pub mod js;
 mod options;
+#[cfg(target_arch = "wasm32")]
 mod runtime;
 // Used by the connector, which needs a JS host; the URL tests run anywhere.
 #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
@@ -63,7 +65,8 @@ pub use edgepg_core::{types, DbError, Error, ErrorKind, ErrorPosition, Result, S
 
 #[cfg(target_arch = "wasm32")]
 pub use connector::WsConnector;
-pub use options::{WsOptions, WsProxy};
+pub use options::{UrlFn, WsOptions, WsProxy};
+#[cfg(target_arch = "wasm32")]
 pub use runtime::JsRuntime;
 pub use websocket::WsStream;
 

@@ -5,6 +5,9 @@
 use std::fmt;
 use std::rc::Rc;
 
+/// A Rust function `(host, port) -> url` for [`WsProxy::Fn`].
+pub type UrlFn = Rc<dyn Fn(&str, u16) -> String>;
+
 /// Where the WebSocket for a PostgreSQL `host:port` goes (Neon's `wsProxy`).
 ///
 /// URLs are written without a scheme (`ws://`/`wss://` is added from
@@ -15,7 +18,7 @@ pub enum WsProxy {
     /// (websockify, Neon's `wsproxy`).
     Url(String),
     /// A Rust function `(host, port) -> url`.
-    Fn(Rc<dyn Fn(&str, u16) -> String>),
+    Fn(UrlFn),
     /// A JS function `(host, port) => url` (the JS API's `wsProxy`).
     Js(js_sys::Function),
 }

@@ -37,7 +37,7 @@ enum Phase {
     Connecting,
     Open,
     /// Closed by the peer or the network: `code` and `reason` of the close event.
-    Closed { code: u16, reason: String, before_open: bool },
+    Closed { code: u16, reason: String },
 }
 
 /// State shared by the stream and its event handlers.
@@ -122,8 +122,7 @@ impl WsStream {
         let close = Closure::<dyn FnMut(CloseEvent)>::new(move |event: CloseEvent| {
             {
                 let mut s = s.borrow_mut();
-                let before_open = s.phase == Phase::Connecting;
-                s.phase = Phase::Closed { code: event.code(), reason: event.reason(), before_open };
+                s.phase = Phase::Closed { code: event.code(), reason: event.reason() };
             }
             Shared::wake(&s);
         });
@@ -170,16 +169,57 @@ impl WsStream {
 
     /// The error for a socket that is closed or failed, `None` while open.
     fn closed_error(&self) -> Option<io::Error> {
-        let s = self.shared.borrow();
-        if let Some(message) = &s.failure {
-            return Some(io::Error::other(Error::protocol(message.clone())));
-        }
-        match &s.phase {
-            Phase::Closed { code, reason, .. } => Some(io::Error::other(Error::new(
-                ErrorKind::Closed,
-                format!("the WebSocket to {} was closed (code {code}{})", self.url, describe_reason(reason)),
-            ))),
-            _ => None,
+        closed_error(&self.shared.borrow(), &self.url)
+    }
+}
+
+/// The error for a closed or failed socket, `None` while open. Typed edgepg
+/// errors travel inside `io::Error` and come out of `Error::io` unchanged.
+fn closed_error(s: &Shared, url: &str) -> Option<io::Error> {
+    if let Some(message) = &s.failure {
+        return Some(io::Error::other(Error::protocol(message.clone())));
+    }
+    match &s.phase {
+        Phase::Closed { code, reason, .. } => Some(io::Error::other(Error::new(
+            ErrorKind::Closed,
+            format!("the WebSocket to {url} was closed (code {code}{})", describe_reason(reason)),
+        ))),
+        _ => None,
+    }
+}
+
+/// Moves every queued frame into `buf` (one copy each, from a `Uint8Array`
+/// view), or reports end of stream / the failure / `Pending`.
+fn read_frames(shared: &RefCell<Shared>, url: &str, cx: &mut Context<'_>, buf: &mut BytesMut) -> Poll<io::Result<usize>> {
+    let frames: Vec<ArrayBuffer> = shared.borrow_mut().frames.drain(..).collect();
+    let mut total = 0;
+    for frame in frames {
+        let view = Uint8Array::new(&frame);
+        let n = view.length() as usize;
+        let start = buf.len();
+        buf.resize(start + n, 0);
+        // `copy_to` needs a destination of exactly the view's length.
+        view.copy_to(&mut buf[start..start + n]);
+        total += n;
+    }
+    // Zero-length frames are not end of stream.
+    if total > 0 {
+        return Poll::Ready(Ok(total));
+    }
+    let mut s = shared.borrow_mut();
+    if s.failure.is_some() {
+        return Poll::Ready(Err(closed_error(&s, url).unwrap_or_else(|| io::ErrorKind::Other.into())));
+    }
+    match &s.phase {
+        // A clean close is the end of the stream (the client says "closed").
+        Phase::Closed { code: 1000, .. } => Poll::Ready(Ok(0)),
+        Phase::Closed { code, reason, .. } => Poll::Ready(Err(io::Error::new(
+            io::ErrorKind::ConnectionAborted,
+            format!("the WebSocket to {url} closed abnormally (code {code}{})", describe_reason(reason)),
+        ))),
+        _ => {
+            s.waker = Some(cx.waker().clone());
+            Poll::Pending
         }
     }
 }
@@ -255,37 +295,7 @@ fn construct(url: &str, constructor: Option<&js_sys::Function>) -> Result<WebSoc
 
 impl Transport for WsStream {
     fn poll_read_buf(&mut self, cx: &mut Context<'_>, buf: &mut BytesMut) -> Poll<io::Result<usize>> {
-        let frames: Vec<ArrayBuffer> = self.shared.borrow_mut().frames.drain(..).collect();
-        let mut total = 0;
-        for frame in frames {
-            let view = Uint8Array::new(&frame);
-            let n = view.length() as usize;
-            let start = buf.len();
-            buf.resize(start + n, 0);
-            // `copy_to` needs a destination of exactly the view's length.
-            view.copy_to(&mut buf[start..start + n]);
-            total += n;
-        }
-        // Zero-length frames are not end of stream.
-        if total > 0 {
-            return Poll::Ready(Ok(total));
-        }
-        if self.shared.borrow().failure.is_some() {
-            return Poll::Ready(Err(self.closed_error().unwrap_or_else(|| io::ErrorKind::Other.into())));
-        }
-        let mut s = self.shared.borrow_mut();
-        match &s.phase {
-            // A clean close is the end of the stream (the client says "closed").
-            Phase::Closed { code: 1000, .. } => Poll::Ready(Ok(0)),
-            Phase::Closed { code, reason, .. } => Poll::Ready(Err(io::Error::new(
-                io::ErrorKind::ConnectionAborted,
-                format!("the WebSocket to {} closed abnormally (code {code}{})", self.url, describe_reason(reason)),
-            ))),
-            _ => {
-                s.waker = Some(cx.waker().clone());
-                Poll::Pending
-            }
-        }
+        read_frames(&self.shared, &self.url, cx, buf)
     }
 
     fn poll_write(&mut self, _cx: &mut Context<'_>, data: &[u8]) -> Poll<io::Result<usize>> {
@@ -330,5 +340,67 @@ impl Drop for WsStream {
         self.ws.set_onmessage(None);
         self.ws.set_onclose(None);
         let _ = self.ws.close();
+    }
+}
+
+#[cfg(all(test, target_arch = "wasm32"))]
+mod tests {
+    //! The read path without a socket (run in Node by wasm-bindgen-test-runner).
+    use super::*;
+    use wasm_bindgen_test::wasm_bindgen_test;
+
+    fn shared() -> Rc<RefCell<Shared>> {
+        Rc::new(RefCell::new(Shared { phase: Phase::Open, frames: VecDeque::new(), failure: None, waker: None }))
+    }
+
+    fn frame(bytes: &[u8]) -> JsValue {
+        Uint8Array::from(bytes).buffer().into()
+    }
+
+    fn read(s: &Rc<RefCell<Shared>>, buf: &mut BytesMut) -> Poll<io::Result<usize>> {
+        read_frames(s, "ws://test", &mut Context::from_waker(futures_util::task::noop_waker_ref()), buf)
+    }
+
+    #[wasm_bindgen_test]
+    fn frames_are_appended_in_order_and_empty_ones_are_not_eof() {
+        let s = shared();
+        let mut buf = BytesMut::from(&b"x"[..]);
+        on_message(&s, frame(b"abc"));
+        on_message(&s, frame(b""));
+        on_message(&s, frame(b"de"));
+        assert!(matches!(read(&s, &mut buf), Poll::Ready(Ok(5))));
+        assert_eq!(&buf[..], b"xabcde");
+        on_message(&s, frame(b""));
+        assert!(read(&s, &mut buf).is_pending(), "an empty frame must not read as end of stream");
+        assert!(s.borrow().waker.is_some());
+    }
+
+    #[wasm_bindgen_test]
+    fn a_text_frame_is_a_protocol_error_after_the_frames_before_it() {
+        let s = shared();
+        let mut buf = BytesMut::new();
+        on_message(&s, frame(b"R"));
+        on_message(&s, JsValue::from_str("hello"));
+        on_message(&s, frame(b"ignored"));
+        assert!(matches!(read(&s, &mut buf), Poll::Ready(Ok(1))));
+        let Poll::Ready(Err(e)) = read(&s, &mut buf) else { panic!("expected an error") };
+        let e = Error::io(e);
+        assert_eq!(e.kind(), ErrorKind::Protocol, "{e}");
+        assert!(e.to_string().contains("text frame"), "{e}");
+    }
+
+    #[wasm_bindgen_test]
+    fn clean_close_is_eof_and_abnormal_close_is_an_io_error() {
+        let s = shared();
+        s.borrow_mut().phase = Phase::Closed { code: 1000, reason: String::new() };
+        assert!(matches!(read(&s, &mut BytesMut::new()), Poll::Ready(Ok(0))));
+        s.borrow_mut().phase = Phase::Closed { code: 1006, reason: String::new() };
+        let Poll::Ready(Err(e)) = read(&s, &mut BytesMut::new()) else { panic!("expected an error") };
+        let e = Error::io(e);
+        assert_eq!(e.kind(), ErrorKind::Io);
+        assert!(e.to_string().contains("1006"), "{e}");
+        // Writing to a closed socket says "closed".
+        let e = Error::io(closed_error(&s.borrow(), "ws://test").unwrap());
+        assert_eq!(e.kind(), ErrorKind::Closed);
     }
 }

@@ -9,13 +9,15 @@ use std::sync::Arc;
 use bytes::BytesMut;
 use futures_channel::mpsc;
 
+use super::cancel::{CancelToken, ConnectorCancel, DropCancel, SendCancel, DEFAULT_CANCEL_TIMEOUT};
 use super::connection::{Connection, ConnectionSettings};
+use super::session_attrs::{self, Verdict};
 use super::driver::Driver;
 use super::runtime::{timeout, BoxFuture, MaybeSend, MaybeSync, Runtime};
 use super::shared::Shared;
 use super::startup::{Startup, StartupOptions, Step};
 use super::transport::{io_ext, Transport};
-use crate::config::{Config, Host, LoadBalanceHosts, PipelineConnect};
+use crate::config::{Config, Host, LoadBalanceHosts, PipelineConnect, TargetSessionAttrs};
 use crate::protocol::backend::{self, TransactionStatus};
 use crate::{Error, ErrorKind, Result};
 
@@ -45,32 +47,65 @@ pub trait Connector: MaybeSend + MaybeSync {
     }
 }
 
-/// Connects to the first host of `config` that answers, in order.
+/// Connects to the first suitable host of `config`, in order (shuffled for
+/// `load_balance_hosts=random`).
 ///
 /// Network failures (refused, unreachable, timeout, TLS) move on to the next
 /// host; an authentication or server error stops, since another host would
-/// most likely answer the same. `connect_timeout` bounds each attempt.
+/// most likely answer the same. `connect_timeout` bounds each attempt. A
+/// server that does not match `target_session_attrs` is closed and the next
+/// host tried (see [`super::session_attrs`]); with `prefer-standby`, the first
+/// usable non-standby is kept in case no standby answers. When no host
+/// fits, the error lists every host's failure.
+///
+/// The connector is cloned into the connection so that a CancelRequest can
+/// later open a second stream to the same server.
 ///
 /// With `pipeline_connect=password`, a server that asks for something other
 /// than a cleartext password is connected to again without pipelining.
-pub async fn connect<C: Connector>(config: &Config, connector: &C, runtime: Arc<dyn Runtime>) -> Result<Connection> {
+pub async fn connect<C: Connector + Clone + 'static>(
+    config: &Config,
+    connector: &C,
+    runtime: Arc<dyn Runtime>,
+) -> Result<Connection> {
     let targets = targets(config)?;
     let pipeline = config.get_pipeline_connect() == PipelineConnect::Password;
-    let mut last_error = None;
+    let attrs = config.get_target_session_attrs();
+    let shared_config = Arc::new(config.clone());
+    let mut failures: Vec<(String, Error)> = Vec::new();
+    // prefer-standby: a usable server that is not a standby, kept until a standby answers.
+    let mut fallback: Option<Connection> = None;
     for (host, port) in &targets {
+        let cancel: Arc<dyn SendCancel> = Arc::new(ConnectorCancel {
+            connector: connector.clone(),
+            host: host.clone(),
+            port: *port,
+            config: shared_config.clone(),
+        });
         let attempt = async {
             let password = match config.get_password() {
                 Some(p) => Some(p.to_vec()),
                 None => connector.password_for(host, *port, config),
             };
             let connected = connector.connect(host, *port, config).await?;
-            match startup_and_spawn(connected, config, password.clone(), runtime.clone(), pipeline).await {
+            let started =
+                startup_and_spawn(connected, config, password.clone(), runtime.clone(), Some(cancel.clone()), pipeline)
+                    .await;
+            let conn = match started {
                 Err(StartupError::PipelineRejected(_)) => {
                     let connected = connector.connect(host, *port, config).await?;
-                    startup_and_spawn(connected, config, password, runtime.clone(), false).await.map_err(Error::from)
+                    startup_and_spawn(connected, config, password, runtime.clone(), Some(cancel), false).await?
                 }
-                other => other.map_err(Error::from),
-            }
+                other => other?,
+            };
+            let verdict = match session_attrs::check(&conn, attrs).await {
+                Ok(v) => v,
+                Err(e) => {
+                    let _ = conn.close().await;
+                    return Err(e);
+                }
+            };
+            Ok((conn, verdict))
         };
         let result = match config.get_connect_timeout() {
             Some(t) => timeout(&*runtime, t, attempt).await.unwrap_or_else(|()| {
@@ -79,26 +114,67 @@ pub async fn connect<C: Connector>(config: &Config, connector: &C, runtime: Arc<
             None => attempt.await,
         };
         match result {
-            Ok(conn) => return Ok(conn),
-            Err(e) if is_retryable(&e) => last_error = Some(e),
-            Err(e) => return Err(e),
+            Ok((conn, Verdict::Accept)) => {
+                if let Some(f) = fallback.take() {
+                    let _ = f.close().await;
+                }
+                return Ok(conn);
+            }
+            Ok((conn, Verdict::Fallback(why))) => {
+                if fallback.is_none() {
+                    fallback = Some(conn);
+                } else {
+                    let _ = conn.close().await;
+                }
+                failures.push((describe(host, *port), Error::new(ErrorKind::Connect, why)));
+            }
+            Ok((conn, Verdict::Reject(why))) => {
+                let _ = conn.close().await;
+                failures.push((describe(host, *port), Error::new(ErrorKind::Connect, why)));
+            }
+            Err(e) if is_retryable(&e) => failures.push((describe(host, *port), e)),
+            Err(e) => {
+                if let Some(f) = fallback.take() {
+                    let _ = f.close().await;
+                }
+                return Err(e);
+            }
         }
     }
-    Err(last_error.unwrap_or_else(|| Error::config("host", "no host to connect to")))
+    if let Some(f) = fallback {
+        return Ok(f);
+    }
+    Err(no_host_error(failures, attrs))
+}
+
+/// The error when no host fitted: the only failure as it is, or a list.
+fn no_host_error(mut failures: Vec<(String, Error)>, attrs: TargetSessionAttrs) -> Error {
+    if failures.len() <= 1 {
+        return match failures.pop() {
+            Some((_, e)) => e,
+            None => Error::config("host", "no host to connect to"),
+        };
+    }
+    let first_kind = failures[0].1.kind();
+    let kind = if failures.iter().all(|(_, e)| e.kind() == first_kind) { first_kind } else { ErrorKind::Connect };
+    let list: Vec<String> = failures.iter().map(|(addr, e)| format!("{addr}: {e}")).collect();
+    let attrs_note = if attrs == TargetSessionAttrs::Any {
+        String::new()
+    } else {
+        format!(" (target_session_attrs={})", attrs.as_str())
+    };
+    Error::new(kind, format!("could not connect to any of {} hosts{attrs_note}: {}", failures.len(), list.join("; ")))
 }
 
 /// Runs the startup exchange on an open stream and spawns its driver.
-///
-/// With `pipeline_connect=password` and a server that does not ask for a
-/// cleartext password this fails with an [`ErrorKind::Auth`] error (the
-/// stream is spent; [`connect`] would open a new one without pipelining).
 pub async fn connect_stream<S>(connected: Connected<S>, config: &Config, runtime: Arc<dyn Runtime>) -> Result<Connection>
 where
     S: Transport + MaybeSend + 'static,
 {
     let password = config.get_password().map(|p| p.to_vec());
     let pipeline = config.get_pipeline_connect() == PipelineConnect::Password;
-    startup_and_spawn(connected, config, password, runtime, pipeline).await.map_err(Error::from)
+    // No connector: `CancelToken::cancel` reports that it cannot cancel.
+    Ok(startup_and_spawn(connected, config, password, runtime, None, pipeline).await?)
 }
 
 /// Why a startup exchange failed.
@@ -129,6 +205,7 @@ async fn startup_and_spawn<S>(
     config: &Config,
     password: Option<Vec<u8>>,
     runtime: Arc<dyn Runtime>,
+    cancel: Option<Arc<dyn SendCancel>>,
     pipeline_password: bool,
 ) -> std::result::Result<Connection, StartupError>
 where
@@ -188,11 +265,17 @@ where
         statement_cache_size: config.get_statement_cache_size(),
         max_cached_statement_lifetime: config.get_max_cached_statement_lifetime(),
         max_cacheable_statement_size: config.get_max_cacheable_statement_size(),
+        command_timeout: config.get_command_timeout(),
     };
+    let cancel_timeout = config.get_connect_timeout().unwrap_or(DEFAULT_CANCEL_TIMEOUT);
+    let token = CancelToken::new(cancel, info.process_id, info.secret_key.clone(), runtime.clone(), cancel_timeout);
     // Bytes already read past ReadyForQuery belong to the driver.
-    let driver = Driver::new(stream, rbuf, rx, shared.clone(), max);
+    let mut driver = Driver::new(stream, rbuf, rx, shared.clone(), max);
+    if token.can_cancel() {
+        driver = driver.with_drop_cancel(DropCancel::new(token.clone()));
+    }
     runtime.spawn(Box::pin(driver));
-    Ok(Connection::new(tx, shared, runtime, &settings, info.process_id, info.secret_key))
+    Ok(Connection::new(tx, shared, runtime, &settings, info.process_id, info.secret_key, token))
 }
 
 /// The (host, port) pairs to try, in order (shuffled for `load_balance_hosts=random`).

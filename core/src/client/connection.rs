@@ -16,12 +16,13 @@ use futures_channel::oneshot;
 use super::params::{DynParams, Params};
 use super::request::{Request, RequestSender, Response};
 use super::row::{Column, Row};
+use super::cancel::CancelToken;
 use super::runtime::Runtime;
 use super::shared::{lock, LogListener, Shared};
 use super::statement::{PreparedStatement, StatementCache, StatementInner};
 use crate::protocol::backend::TransactionStatus;
 use crate::protocol::{frontend, IsNull};
-use crate::types::{FromSqlOwned, ToSql, Type};
+use crate::types::{FromSqlOwned, RawJson, ToSql, Type};
 use crate::{DbError, Error, Result, SqlState};
 
 /// The server's version, from the `server_version` parameter.
@@ -52,6 +53,8 @@ pub(crate) struct ConnectionSettings {
     pub(crate) statement_cache_size: usize,
     pub(crate) max_cached_statement_lifetime: Duration,
     pub(crate) max_cacheable_statement_size: usize,
+    /// Default timeout of every call (`command_timeout`).
+    pub(crate) command_timeout: Option<Duration>,
 }
 
 /// What a connection handle and its prepared statements share.
@@ -59,7 +62,7 @@ pub(crate) struct ConnInner {
     sender: RequestSender,
     pub(crate) shared: Arc<Shared>,
     runtime: Arc<dyn Runtime>,
-    cache: Mutex<StatementCache>,
+    pub(crate) cache: Mutex<StatementCache>,
     /// Domain OID -> base type OID (0: not a domain), learnt while preparing.
     domains: Mutex<HashMap<u32, u32>>,
     next_statement: AtomicU64,
@@ -67,6 +70,10 @@ pub(crate) struct ConnInner {
     secret_key: Bytes,
     /// Requests sent so far (the pool's `max_queries`).
     requests: AtomicU64,
+    /// Sends CancelRequests for this connection's backend.
+    pub(crate) cancel: CancelToken,
+    /// Default timeout of every call (`command_timeout`).
+    pub(crate) command_timeout: Option<Duration>,
 }
 
 /// A connection to PostgreSQL.
@@ -74,6 +81,11 @@ pub(crate) struct ConnInner {
 /// Create one with `edgepg::connect` (native) or the wasm crate's `connect`.
 /// Methods take `&self`: share a connection between tasks with `Arc`, and
 /// concurrent calls are pipelined.
+///
+/// Every call is bounded by `command_timeout` (none by default); use
+/// [`Connection::with_timeout`] for another limit, and
+/// [`Connection::cancel_token`] to cancel from elsewhere. Dropping the future
+/// of a long-running call cancels it on the server.
 ///
 /// ```no_run
 /// # async fn demo(conn: edgepg_core::client::Connection) -> edgepg_core::Result<()> {
@@ -105,6 +117,7 @@ impl Connection {
         settings: &ConnectionSettings,
         process_id: i32,
         secret_key: Bytes,
+        cancel: CancelToken,
     ) -> Connection {
         let cache = StatementCache::new(
             settings.statement_cache_size,
@@ -122,6 +135,8 @@ impl Connection {
                 process_id,
                 secret_key,
                 requests: AtomicU64::new(0),
+                cancel,
+                command_timeout: settings.command_timeout,
             }),
         }
     }
@@ -133,11 +148,7 @@ impl Connection {
     /// returned). With arguments it runs one statement through the extended
     /// protocol (and the statement cache).
     pub async fn execute(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<String> {
-        if params.is_empty() {
-            return self.inner.simple_query(sql).await;
-        }
-        let response = self.inner.query(sql, &DynParams(params), 0).await?;
-        Ok(response.last_tag().unwrap_or_default().to_owned())
+        self.default_timeout().execute(sql, params).await
     }
 
     /// Runs one statement once per set of arguments, pipelined in a single
@@ -154,34 +165,29 @@ impl Connection {
         I: IntoIterator<Item = P>,
         P: Params,
     {
-        let stmt = self.inner.prepare_cached(sql).await?;
-        self.inner.executemany_stmt(&stmt, rows).await
+        self.default_timeout().executemany(sql, rows).await
     }
 
     /// Runs a query and returns all its rows.
     pub async fn fetch(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Vec<Row>> {
-        let response = self.inner.query(sql, &DynParams(params), 0).await?;
-        Ok(response.results.into_iter().next().map(|r| r.rows).unwrap_or_default())
+        self.default_timeout().fetch(sql, params).await
     }
 
     /// Runs a query and returns its first row, if any (the server stops after one row).
     pub async fn fetchrow(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Option<Row>> {
-        let response = self.inner.query(sql, &DynParams(params), 1).await?;
-        Ok(response.results.into_iter().next().and_then(|r| r.rows.into_iter().next()))
+        self.default_timeout().fetchrow(sql, params).await
     }
 
     /// Runs a query and returns the first column of its first row.
     ///
     /// With no row, `Option<T>` gives `None` and any other `T` an error.
     pub async fn fetchval<T: FromSqlOwned>(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<T> {
-        first_value(self.fetchrow(sql, params).await?)
+        self.default_timeout().fetchval(sql, params).await
     }
 
     /// Prepares a statement for repeated execution.
     pub async fn prepare(&self, sql: &str) -> Result<PreparedStatement> {
-        let named = lock(&self.inner.cache).enabled();
-        let inner = self.inner.prepare_new(sql, named).await?;
-        Ok(PreparedStatement { inner, conn: self.inner.clone() })
+        self.default_timeout().prepare(sql).await
     }
 
     /// Closes the connection gracefully: requests already sent are answered,
@@ -268,13 +274,13 @@ impl Connection {
 impl PreparedStatement {
     /// Runs the statement and returns all rows.
     pub async fn fetch(&self, params: &[&(dyn ToSql + Sync)]) -> Result<Vec<Row>> {
-        let r = self.conn.bind_execute(&self.inner, &DynParams(params), 0).await?;
+        let r = self.conn.timed(self.conn.command_timeout, self.conn.bind_execute(&self.inner, &DynParams(params), 0)).await?;
         Ok(r.results.into_iter().next().map(|r| r.rows).unwrap_or_default())
     }
 
     /// Runs the statement and returns the first row, if any.
     pub async fn fetchrow(&self, params: &[&(dyn ToSql + Sync)]) -> Result<Option<Row>> {
-        let r = self.conn.bind_execute(&self.inner, &DynParams(params), 1).await?;
+        let r = self.conn.timed(self.conn.command_timeout, self.conn.bind_execute(&self.inner, &DynParams(params), 1)).await?;
         Ok(r.results.into_iter().next().and_then(|r| r.rows.into_iter().next()))
     }
 
@@ -285,7 +291,7 @@ impl PreparedStatement {
 
     /// Runs the statement and returns its command status, e.g. `UPDATE 3`.
     pub async fn execute(&self, params: &[&(dyn ToSql + Sync)]) -> Result<String> {
-        let r = self.conn.bind_execute(&self.inner, &DynParams(params), 0).await?;
+        let r = self.conn.timed(self.conn.command_timeout, self.conn.bind_execute(&self.inner, &DynParams(params), 0)).await?;
         Ok(r.last_tag().unwrap_or_default().to_owned())
     }
 
@@ -295,11 +301,50 @@ impl PreparedStatement {
         I: IntoIterator<Item = P>,
         P: Params,
     {
-        self.conn.executemany_stmt(&self.inner, rows).await
+        self.conn.timed(self.conn.command_timeout, self.conn.executemany_stmt(&self.inner, rows)).await
     }
 }
 
-fn first_value<T: FromSqlOwned>(row: Option<Row>) -> Result<T> {
+impl PreparedStatement {
+    /// The plan of this statement for `params`, as the JSON text of
+    /// `EXPLAIN (FORMAT JSON, VERBOSE)` (parse it with your JSON library).
+    ///
+    /// With `analyze`, the statement really runs (`EXPLAIN ANALYZE`) inside a
+    /// transaction — or a savepoint when one is open — that is rolled back,
+    /// so it changes nothing.
+    ///
+    /// ```no_run
+    /// # async fn demo(conn: edgepg_core::client::Connection) -> edgepg_core::Result<()> {
+    /// let stmt = conn.prepare("SELECT * FROM pg_class WHERE relname = $1").await?;
+    /// let plan = stmt.explain(&[&"pg_type"], false).await?;
+    /// assert!(plan.0.contains("Plan"));
+    /// # Ok(()) }
+    /// ```
+    pub async fn explain(&self, params: &[&(dyn ToSql + Sync)], analyze: bool) -> Result<RawJson> {
+        let sql =
+            format!("EXPLAIN (FORMAT JSON, VERBOSE{}) {}", if analyze { ", ANALYZE" } else { "" }, self.inner.sql);
+        if !analyze {
+            let r = self.conn.timed(self.conn.command_timeout, self.conn.query(&sql, &DynParams(params), 0)).await?;
+            return first_value(r.results.into_iter().next().and_then(|r| r.rows.into_iter().next()));
+        }
+        let nested = self.conn.shared.status() != TransactionStatus::Idle;
+        let (begin, rollback) = if nested {
+            ("SAVEPOINT edgepg_explain", "ROLLBACK TO SAVEPOINT edgepg_explain; RELEASE SAVEPOINT edgepg_explain")
+        } else {
+            ("BEGIN", "ROLLBACK")
+        };
+        self.conn.simple_query(begin).await?;
+        let result = self.conn.timed(self.conn.command_timeout, self.conn.query(&sql, &DynParams(params), 0)).await;
+        // Roll back whatever happened; a failure here leaves the connection
+        // in a failed transaction the caller can see with is_in_transaction.
+        let rolled_back = self.conn.simple_query(rollback).await;
+        let r = result?;
+        rolled_back?;
+        first_value(r.results.into_iter().next().and_then(|r| r.rows.into_iter().next()))
+    }
+}
+
+pub(crate) fn first_value<T: FromSqlOwned>(row: Option<Row>) -> Result<T> {
     match row {
         Some(row) if row.is_empty() => Err(Error::interface("fetchval: the query returned no columns")),
         Some(row) => row.get(0),
@@ -491,12 +536,17 @@ impl ConnInner {
     }
 }
 
-fn type_oids(types: &[Type]) -> Vec<u32> {
+pub(crate) fn type_oids(types: &[Type]) -> Vec<u32> {
     types.iter().map(|t| t.oid()).collect()
 }
 
 /// Writes a Bind of `params` to the unnamed portal.
 pub(crate) fn encode_bind(stmt: &StatementInner, params: &dyn Params, buf: &mut BytesMut) -> Result<()> {
+    encode_bind_to("", stmt, params, buf)
+}
+
+/// Writes a Bind of `params` to `portal` (named portals back cursors).
+pub(crate) fn encode_bind_to(portal: &str, stmt: &StatementInner, params: &dyn Params, buf: &mut BytesMut) -> Result<()> {
     let n = params.len();
     if n != stmt.params.len() {
         return Err(Error::interface(format!(
@@ -508,7 +558,7 @@ pub(crate) fn encode_bind(stmt: &StatementInner, params: &dyn Params, buf: &mut 
     }
     let formats: Vec<i16> = (0..n).map(|i| params.param(i).encode_format(stmt.params[i]).code()).collect();
     frontend::bind(
-        "",
+        portal,
         &stmt.name,
         &formats,
         0..n,

@@ -33,11 +33,14 @@ use std::task::{Context, Poll};
 use bytes::{Buf, BytesMut};
 use futures_util::StreamExt;
 
-use super::request::{CopyInMessage, CopyInReceiver, QueryResult, Request, RequestReceiver, Response, Sink, StreamItem};
+use super::cancel::{DropCancel, Front};
+use super::request::{
+    CopyInMessage, CopyInReceiver, QueryResult, Request, RequestReceiver, Response, Sink, StreamItem, SyncMark,
+};
 use super::row::{Column, Row};
 use super::shared::Shared;
 use super::transport::Transport;
-use crate::protocol::backend::{self, Message};
+use crate::protocol::backend::{self, Message, TransactionStatus};
 use crate::protocol::{frontend, Format};
 use crate::types::Type;
 use crate::{Error, ErrorKind, Result};
@@ -83,6 +86,9 @@ pub(crate) struct Driver<T> {
     fatal: Option<Error>,
     /// Callers of `close()`, told (by being dropped) when the driver ends.
     close_waiters: Vec<futures_channel::oneshot::Sender<()>>,
+    /// Cancels an abandoned long-running front request (see `super::cancel`);
+    /// `None` when the connection has no way to open a cancel stream.
+    drop_cancel: Option<DropCancel>,
 }
 
 impl<T: Transport> Driver<T> {
@@ -109,15 +115,39 @@ impl<T: Transport> Driver<T> {
             max_message_size,
             fatal: None,
             close_waiters: Vec::new(),
+            drop_cancel: None,
+        }
+    }
+
+    /// Enables cancelling requests whose caller went away.
+    pub(crate) fn with_drop_cancel(mut self, drop_cancel: DropCancel) -> Driver<T> {
+        self.drop_cancel = Some(drop_cancel);
+        self
+    }
+
+    /// Whether new requests must wait because an abandoned front request is
+    /// being (or about to be) cancelled.
+    fn poll_hold_back(&mut self, cx: &mut Context<'_>) -> bool {
+        let Some(dc) = self.drop_cancel.as_mut() else { return false };
+        let alone = self.in_flight.len() == 1;
+        let written = self.wbuf.is_empty() && !self.needs_flush;
+        let front = self.in_flight.front_mut().map(|f| Front { abandoned: f.sink.poll_abandoned(cx), alone, written });
+        dc.poll(cx, front)
+    }
+
+    fn front_changed(&mut self) {
+        if let Some(dc) = self.drop_cancel.as_mut() {
+            dc.front_changed();
         }
     }
 
     fn poll_inner(&mut self, cx: &mut Context<'_>) -> Poll<Result<()>> {
         loop {
             let mut progress = false;
+            let hold_back = self.poll_hold_back(cx);
 
             // 1. Take queued requests; their bytes go out in one write.
-            while !self.requests_done && !self.terminating && !self.copy_pending {
+            while !self.requests_done && !self.terminating && !self.copy_pending && !hold_back {
                 match self.requests.poll_next_unpin(cx) {
                     Poll::Ready(Some(Request::Query { bytes, syncs, columns, sink, copy_in })) => {
                         if self.wbuf.is_empty() {
@@ -126,6 +156,9 @@ impl<T: Transport> Driver<T> {
                             self.wbuf.extend_from_slice(&bytes);
                         }
                         self.copy_pending = copy_in.is_some();
+                        if self.in_flight.is_empty() {
+                            self.front_changed();
+                        }
                         self.in_flight.push_back(InFlight {
                             sink,
                             syncs_left: syncs,
@@ -313,9 +346,11 @@ impl<T: Transport> Driver<T> {
                 }
                 self.shared.set_status(status);
                 let front = self.front("ReadyForQuery")?;
+                front.builder.sync(status, front.syncs_left > 1);
                 front.syncs_left = front.syncs_left.saturating_sub(1);
                 if front.syncs_left == 0 {
                     if let Some(done) = self.in_flight.pop_front() {
+                        self.front_changed();
                         if done.copy_in.is_some() {
                             // The COPY never started (e.g. the table does not exist).
                             self.copy_pending = false;
@@ -429,6 +464,20 @@ impl<T: Transport> Future for Driver<T> {
     }
 }
 
+impl Sink {
+    /// True when nobody waits for this response any more (the caller dropped
+    /// its future). Registers the driver for a wakeup when a oneshot caller
+    /// goes away; a dropped stream is noticed at the next poll.
+    fn poll_abandoned(&mut self, cx: &mut Context<'_>) -> bool {
+        match self {
+            Sink::Collect(tx) => tx.poll_canceled(cx).is_ready(),
+            Sink::Stream(tx) => tx.is_closed(),
+            // Fire-and-forget requests (ROLLBACK, statement close) must run.
+            Sink::Discard => false,
+        }
+    }
+}
+
 impl InFlight {
     fn finish(self) {
         let response = self.builder.finish();
@@ -453,12 +502,31 @@ struct ResponseBuilder {
     default_columns: Option<Arc<[Column]>>,
     current: QueryResult,
     response: Response,
+    /// An ErrorResponse arrived since the last ReadyForQuery.
+    segment_failed: bool,
+    /// That error, when it is not the response's first one.
+    segment_error: Option<Error>,
 }
 
 impl ResponseBuilder {
     fn new(default_columns: Option<Arc<[Column]>>) -> ResponseBuilder {
         let current = QueryResult { columns: default_columns.clone(), ..QueryResult::default() };
-        ResponseBuilder { default_columns, current, response: Response::default() }
+        ResponseBuilder { default_columns, current, response: Response::default(), segment_failed: false, segment_error: None }
+    }
+
+    /// A ReadyForQuery: marks where this Sync's part of the response ends.
+    /// Before an intermediate Sync, an unfinished result (a statement that
+    /// failed midway) is dropped so the next part starts clean.
+    fn sync(&mut self, status: TransactionStatus, more: bool) {
+        self.response.syncs.push(SyncMark {
+            results_end: self.response.results.len(),
+            failed: std::mem::take(&mut self.segment_failed),
+            error: self.segment_error.take(),
+            status,
+        });
+        if more {
+            self.current = QueryResult { columns: self.default_columns.clone(), ..QueryResult::default() };
+        }
     }
 
     fn end_statement(&mut self, tag: Option<String>) {
@@ -469,8 +537,14 @@ impl ResponseBuilder {
     }
 
     fn error(&mut self, e: Error) {
+        if self.segment_failed {
+            return; // the server skips to Sync after an error: keep the first
+        }
+        self.segment_failed = true;
         if self.response.error.is_none() {
             self.response.error = Some(e);
+        } else {
+            self.segment_error = Some(e);
         }
     }
 

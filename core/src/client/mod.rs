@@ -18,10 +18,16 @@
 //! | `params` | argument lists (`Params`) |
 //! | `row` | rows and column descriptions, decoded lazily |
 //! | `listeners` | LISTEN/NOTIFY callbacks and streams, termination callbacks |
+//! | `transaction` | transactions, savepoints, rollback of dropped transactions |
+//! | `cursor` | server-side cursors: row streams with prefetch, cursor objects |
+//! | `batch` | explicit batches: several statements in one flight |
 //! | `pool` | the connection pool ([`pool::Pool`]), generic over how connections are made |
 
+mod batch;
+mod cancel;
 mod connect;
 mod connection;
+mod cursor;
 mod driver;
 mod listeners;
 mod params;
@@ -29,13 +35,19 @@ pub mod pool;
 mod request;
 mod row;
 mod runtime;
+mod session_attrs;
 mod shared;
 mod startup;
 mod statement;
+mod timeout;
+mod transaction;
 mod transport;
 
+pub use batch::{Batch, BatchResult};
+pub use cancel::CancelToken;
 pub use connect::{connect, connect_stream, Connected, Connector};
 pub use connection::{Connection, ServerVersion};
+pub use cursor::{Cursor, CursorFactory, DEFAULT_PREFETCH};
 pub use params::Params;
 pub use row::{Column, Row, RowIndex};
 pub use runtime::{BoxFuture, MaybeSend, MaybeSync, Runtime};
@@ -43,4 +55,6 @@ pub use listeners::NotificationStream;
 pub use shared::{LogListener, Notification, NotificationListener, TerminationListener};
 pub use startup::{SessionInfo, Startup, StartupOptions, Step};
 pub use statement::PreparedStatement;
+pub use timeout::WithTimeout;
+pub use transaction::{Isolation, Transaction, TransactionBuilder};
 pub use transport::{IoStream, Transport};

@@ -11,6 +11,7 @@ use bytes::{Bytes, BytesMut};
 use futures_channel::{mpsc, oneshot};
 
 use super::row::{Column, Row};
+use crate::protocol::backend::TransactionStatus;
 use crate::types::Type;
 use crate::{Error, Result};
 
@@ -122,6 +123,37 @@ pub(crate) struct Response {
     pub(crate) error: Option<Error>,
     /// ParameterDescription of a described statement.
     pub(crate) params: Option<Vec<Type>>,
+    /// One mark per ReadyForQuery, in order: where each Sync's part of the
+    /// response ends. Requests with several Syncs (independent batches) use
+    /// it to split the response with [`Response::into_segments`].
+    pub(crate) syncs: Vec<SyncMark>,
+}
+
+/// Where one Sync's part of a response ends.
+#[derive(Debug)]
+pub(crate) struct SyncMark {
+    /// `results.len()` when the ReadyForQuery arrived: statements completed
+    /// (CommandComplete, EmptyQueryResponse or PortalSuspended) so far.
+    pub(crate) results_end: usize,
+    /// An ErrorResponse arrived in this part.
+    pub(crate) failed: bool,
+    /// This part's error, unless it is the response's first error (kept in
+    /// [`Response::error`] so that `into_result` works unchanged).
+    pub(crate) error: Option<Error>,
+    /// The transaction status the ReadyForQuery reported.
+    pub(crate) status: TransactionStatus,
+}
+
+/// One Sync's part of a response, from [`Response::into_segments`].
+#[derive(Debug)]
+pub(crate) struct Segment {
+    /// Results of this part. The last segment may end with an incomplete
+    /// result (rows of a statement that failed midway, or a Describe).
+    pub(crate) results: Vec<QueryResult>,
+    /// How many of `results` are complete statements.
+    pub(crate) completed: usize,
+    /// The server error of this part.
+    pub(crate) error: Option<Error>,
 }
 
 impl Response {
@@ -133,8 +165,89 @@ impl Response {
         }
     }
 
+    /// The status reported by the last ReadyForQuery of the response.
+    pub(crate) fn final_status(&self) -> Option<TransactionStatus> {
+        self.syncs.last().map(|m| m.status)
+    }
+
+    /// Splits the response at its Syncs: one segment per ReadyForQuery,
+    /// each with its own results and error.
+    pub(crate) fn into_segments(self) -> Vec<Segment> {
+        let Response { results, mut error, syncs, .. } = self;
+        let mut results = results.into_iter();
+        let mut start = 0;
+        let count = syncs.len();
+        let mut out = Vec::with_capacity(count);
+        for (i, mark) in syncs.into_iter().enumerate() {
+            let end = mark.results_end.max(start);
+            let completed = end - start;
+            // The last segment also takes what `finish` flushed after the
+            // final ReadyForQuery (an incomplete result).
+            let taken: Vec<QueryResult> =
+                if i + 1 == count { results.by_ref().collect() } else { results.by_ref().take(completed).collect() };
+            let error = match mark.error {
+                Some(e) => Some(e),
+                None if mark.failed => error.take(),
+                None => None,
+            };
+            out.push(Segment { results: taken, completed, error });
+            start = end;
+        }
+        out
+    }
+
     /// The tag of the last completed statement.
     pub(crate) fn last_tag(&self) -> Option<&str> {
         self.results.iter().rev().find_map(|r| r.tag.as_deref())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn result(tag: Option<&str>) -> QueryResult {
+        QueryResult { columns: None, rows: Vec::new(), tag: tag.map(str::to_owned) }
+    }
+
+    #[test]
+    fn segments_split_results_and_errors_at_syncs() {
+        let response = Response {
+            results: vec![result(Some("INSERT 0 1")), result(Some("INSERT 0 2")), result(None)],
+            error: Some(Error::interface("first")),
+            params: None,
+            syncs: vec![
+                SyncMark { results_end: 1, failed: false, error: None, status: TransactionStatus::Idle },
+                SyncMark { results_end: 1, failed: true, error: None, status: TransactionStatus::Idle },
+                SyncMark {
+                    results_end: 2,
+                    failed: true,
+                    error: Some(Error::interface("second")),
+                    status: TransactionStatus::Failed,
+                },
+            ],
+        };
+        assert_eq!(response.final_status(), Some(TransactionStatus::Failed));
+        let segs = response.into_segments();
+        assert_eq!(segs.len(), 3);
+        assert_eq!((segs[0].completed, segs[0].results.len()), (1, 1));
+        assert!(segs[0].error.is_none());
+        assert_eq!((segs[1].completed, segs[1].results.len()), (0, 0));
+        assert_eq!(segs[1].error.as_ref().map(|e| e.message()), Some("first"));
+        // The trailing incomplete result goes to the last segment.
+        assert_eq!((segs[2].completed, segs[2].results.len()), (1, 2));
+        assert_eq!(segs[2].error.as_ref().map(|e| e.message()), Some("second"));
+    }
+
+    #[test]
+    fn marks_beyond_results_do_not_panic() {
+        let response = Response {
+            results: vec![],
+            error: None,
+            params: None,
+            syncs: vec![SyncMark { results_end: 5, failed: false, error: None, status: TransactionStatus::Idle }],
+        };
+        let segs = response.into_segments();
+        assert_eq!(segs[0].results.len(), 0);
     }
 }

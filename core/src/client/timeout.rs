@@ -1,0 +1,186 @@
+//! Timeouts on calls, and the cancel handle.
+//!
+//! Every call on a [`Connection`] is bounded by `command_timeout` from the
+//! configuration (none by default). [`Connection::with_timeout`] gives a view
+//! of the connection whose calls use another timeout — one mechanism for
+//! `execute`, `executemany`, `fetch`, `fetchrow`, `fetchval` and `prepare`.
+//!
+//! When a call's time is up (asyncpg semantics):
+//! 1. the call's future is dropped, so nobody waits for its answer; the
+//!    driver then cancels the request with a CancelRequest over a second
+//!    connection, if that is safe (see [`super::cancel`]);
+//! 2. the call waits until the connection has caught up — the request's
+//!    answer ended with 57014 `query_canceled`, or with its result when it
+//!    finished first — by queueing an empty Sync and awaiting its answer
+//!    (bounded by `connect_timeout`, 10 s when unset);
+//! 3. it returns an [`ErrorKind::Timeout`](crate::ErrorKind::Timeout) error.
+//!
+//! The connection stays usable in every order of events: the driver reads
+//! every answer to its end whatever happens to the callers.
+
+use std::future::Future;
+use std::time::Duration;
+
+use bytes::BytesMut;
+
+use super::cancel::CancelToken;
+use super::connection::{first_value, ConnInner, Connection};
+use super::params::{DynParams, Params};
+use super::row::Row;
+use super::runtime::timeout;
+use super::shared::lock;
+use super::statement::PreparedStatement;
+use crate::protocol::frontend;
+use crate::types::{FromSqlOwned, ToSql};
+use crate::{Error, Result};
+
+impl Connection {
+    /// A view of this connection whose calls time out after `timeout`
+    /// instead of `command_timeout`. `Duration::ZERO` means no timeout.
+    ///
+    /// On expiry the running query is cancelled on the server, the call waits
+    /// until the connection is idle again, and fails with
+    /// [`ErrorKind::Timeout`](crate::ErrorKind::Timeout); the connection
+    /// stays usable.
+    ///
+    /// ```no_run
+    /// # async fn demo(conn: edgepg_core::client::Connection) -> edgepg_core::Result<()> {
+    /// use std::time::Duration;
+    /// use edgepg_core::ErrorKind;
+    /// let quick = conn.with_timeout(Duration::from_millis(200));
+    /// let err = quick.execute("SELECT pg_sleep(10)", &[]).await.unwrap_err();
+    /// assert_eq!(err.kind(), ErrorKind::Timeout);
+    /// let one: i32 = quick.fetchval("SELECT 1", &[]).await?; // same connection, still fine
+    /// # Ok(()) }
+    /// ```
+    pub fn with_timeout(&self, timeout: Duration) -> WithTimeout<'_> {
+        WithTimeout { conn: self, timeout: Some(timeout).filter(|t| !t.is_zero()) }
+    }
+
+    /// The view every plain call goes through: `command_timeout`.
+    pub(crate) fn default_timeout(&self) -> WithTimeout<'_> {
+        WithTimeout { conn: self, timeout: self.inner.command_timeout }
+    }
+
+    /// The default timeout of every call (`command_timeout`), if any.
+    pub fn command_timeout(&self) -> Option<Duration> {
+        self.inner.command_timeout
+    }
+
+    /// A handle that cancels whatever this connection's backend is running,
+    /// usable from any task (it is `Clone + Send + Sync`).
+    ///
+    /// ```no_run
+    /// # async fn demo(conn: std::sync::Arc<edgepg_core::client::Connection>) -> edgepg_core::Result<()> {
+    /// let token = conn.cancel_token();
+    /// let c = conn.clone();
+    /// let slow = async move { c.execute("SELECT pg_sleep(60)", &[]).await };
+    /// let (result, _) = futures_util::join!(slow, token.cancel());
+    /// assert_eq!(result.unwrap_err().code(), Some(edgepg_core::SqlState::QUERY_CANCELED));
+    /// # Ok(()) }
+    /// ```
+    pub fn cancel_token(&self) -> CancelToken {
+        self.inner.cancel.clone()
+    }
+}
+
+/// A [`Connection`] whose calls are bounded by one timeout; from
+/// [`Connection::with_timeout`]. Cheap to copy.
+#[derive(Debug, Clone, Copy)]
+pub struct WithTimeout<'a> {
+    conn: &'a Connection,
+    timeout: Option<Duration>,
+}
+
+impl WithTimeout<'_> {
+    /// [`Connection::execute`] with this view's timeout.
+    pub async fn execute(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<String> {
+        let inner = &self.conn.inner;
+        inner
+            .timed(self.timeout, async {
+                if params.is_empty() {
+                    return inner.simple_query(sql).await;
+                }
+                let response = inner.query(sql, &DynParams(params), 0).await?;
+                Ok(response.last_tag().unwrap_or_default().to_owned())
+            })
+            .await
+    }
+
+    /// [`Connection::executemany`] with this view's timeout.
+    pub async fn executemany<I, P>(&self, sql: &str, rows: I) -> Result<()>
+    where
+        I: IntoIterator<Item = P>,
+        P: Params,
+    {
+        let inner = &self.conn.inner;
+        inner
+            .timed(self.timeout, async {
+                let stmt = inner.prepare_cached(sql).await?;
+                inner.executemany_stmt(&stmt, rows).await
+            })
+            .await
+    }
+
+    /// [`Connection::fetch`] with this view's timeout.
+    pub async fn fetch(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Vec<Row>> {
+        let inner = &self.conn.inner;
+        let response = inner.timed(self.timeout, inner.query(sql, &DynParams(params), 0)).await?;
+        Ok(response.results.into_iter().next().map(|r| r.rows).unwrap_or_default())
+    }
+
+    /// [`Connection::fetchrow`] with this view's timeout.
+    pub async fn fetchrow(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Option<Row>> {
+        let inner = &self.conn.inner;
+        let response = inner.timed(self.timeout, inner.query(sql, &DynParams(params), 1)).await?;
+        Ok(response.results.into_iter().next().and_then(|r| r.rows.into_iter().next()))
+    }
+
+    /// [`Connection::fetchval`] with this view's timeout.
+    pub async fn fetchval<T: FromSqlOwned>(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<T> {
+        first_value(self.fetchrow(sql, params).await?)
+    }
+
+    /// [`Connection::prepare`] with this view's timeout (only the Parse round
+    /// trip is bounded; the statement's own calls use `command_timeout`).
+    pub async fn prepare(&self, sql: &str) -> Result<PreparedStatement> {
+        let inner = &self.conn.inner;
+        let named = lock(&inner.cache).enabled();
+        let stmt = inner.timed(self.timeout, inner.prepare_new(sql, named)).await?;
+        Ok(PreparedStatement { inner: stmt, conn: inner.clone() })
+    }
+}
+
+impl ConnInner {
+    /// Runs `call` with a deadline (`None`: no deadline).
+    pub(crate) async fn timed<T>(&self, timeout: Option<Duration>, call: impl Future<Output = Result<T>>) -> Result<T> {
+        match timeout {
+            Some(limit) => self.with_deadline(limit, call).await,
+            None => call.await,
+        }
+    }
+
+    async fn with_deadline<T>(&self, limit: Duration, call: impl Future<Output = Result<T>>) -> Result<T> {
+        match timeout(&**self.runtime(), limit, call).await {
+            Ok(result) => result,
+            Err(()) => {
+                // `call` is dropped by now: its request is abandoned, and the
+                // driver cancels it when that is safe. Wait for the
+                // connection to be idle again before reporting the timeout.
+                self.settle().await;
+                Err(Error::timeout(format!("the call did not complete within {limit:?} and was cancelled")))
+            }
+        }
+    }
+
+    /// Waits until every request queued so far is answered, with a bare
+    /// Sync (answered by ReadyForQuery) queued behind them. Bounded by the
+    /// cancel timeout: a request that could not be cancelled safely (others
+    /// were pipelined behind it) may run longer, and is then left to the
+    /// driver, which discards its answer.
+    async fn settle(&self) {
+        let mut buf = BytesMut::with_capacity(5);
+        frontend::sync(&mut buf);
+        let _ = timeout(&**self.runtime(), self.cancel.timeout(), self.request(buf, 1, None)).await;
+    }
+}
