@@ -23,7 +23,10 @@ if [ "$have" != "$want" ]; then
 fi
 
 start=$SECONDS
-(cd "$root" && cargo build -q -p edgepg-wasm --lib --target wasm32-unknown-unknown --profile release-wasm)
+# strip=true: the std objects' target_features section still claims
+# reference-types, which would make wasm-bindgen expect an externref table.
+(cd "$root" && cargo build -q -p edgepg-wasm --lib --target wasm32-unknown-unknown --profile release-wasm \
+    --config 'profile.release-wasm.strip=true')
 echo "cargo build (release-wasm): $((SECONDS - start)) s"
 
 rm -rf "$out"
