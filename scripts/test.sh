@@ -5,6 +5,8 @@
 #   3. cargo test -p edgepg-core --all-features (optional type codecs).
 #   4. the wasm transport's browser tests: cargo test -p edgepg-wasm --target
 #      wasm32-unknown-unknown in headless Chromium, through websockify to the cluster.
+#   5. the npm package (js/test.sh): release .wasm build, npm pack, node --test of the
+#      installed tarball (API, faults, round trips, a Worker in workerd, tsc).
 # Installs what is missing first (scripts/setup.sh), starts the cluster in .edgepg-test/
 # (or $EDGEPG_TEST_DIR) and always stops it again. Every step runs even if an earlier one
 # failed, so one run shows all failures; the exit status is non-zero if any step failed. The
@@ -59,14 +61,17 @@ else
     # WASM_BINDGEN_TEST_TIMEOUT: the whole browser run, SCRAM included, in seconds.
     step env CHROMEDRIVER=/usr/bin/chromedriver WASM_BINDGEN_TEST_TIMEOUT=180 \
         cargo test -p edgepg-wasm --target wasm32-unknown-unknown --no-fail-fast
+    step js/test.sh
 fi
 
-# Sum cargo's "test result: ok. 12 passed; 0 failed; ..." lines.
+# Sum cargo's "test result: ok. 12 passed; 0 failed; ..." lines and node's "# pass N" / "# fail N".
 awk '/^test result:/ {
         for (i = 2; i <= NF; i++) {
             if ($i ~ /^passed;?$/) p += $(i - 1)
             if ($i ~ /^failed;?$/) f += $(i - 1)
         }
     }
+    /^# pass [0-9]+$/ { p += $3 }
+    /^# fail [0-9]+$/ { f += $3 }
     END { printf "%d passed, %d failed\n", p, f }' "$log"
 exit "$status"

@@ -46,6 +46,9 @@
 
 #[cfg(target_arch = "wasm32")]
 mod connector;
+/// The JS API's wasm-bindgen exports (wrapped by the npm package's glue).
+#[cfg(target_arch = "wasm32")]
+pub mod js;
 mod options;
 #[cfg(target_arch = "wasm32")]
 mod runtime;

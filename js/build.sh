@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# Builds the npm package's dist/: the wasm crate in the release-wasm profile
+# (opt-level z, LTO, panic=abort), wasm-bindgen --target web at the version
+# pinned in Cargo.lock, wasm-opt -Oz when binaryen is installed, the
+# hand-written glue from src/, and a size report (gzipped .wasm + JS).
+set -euo pipefail
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+root="$(cd "$here/.." && pwd)"
+# Own target dir: the flags below differ from the other wasm builds'.
+target_dir="${EDGEPG_JS_TARGET_DIR:-$root/target/js}"
+# Debian's wasm-opt (binaryen 108) corrupts the externref table wasm-bindgen
+# emits when reference types are on (rustc's default since 1.82): build the
+# .wasm without them, so wasm-bindgen keeps JS objects in a JS-side slab.
+export RUSTFLAGS="-C target-feature=-reference-types,-multivalue"
+export CARGO_TARGET_DIR="$target_dir"
+out="$here/dist"
+
+want="$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/[^0-9.]/, ""); print; exit }' "$root/Cargo.lock")"
+have="$(wasm-bindgen --version 2>/dev/null | awk '{print $2}' || true)"
+if [ "$have" != "$want" ]; then
+    echo "js/build.sh: wasm-bindgen $want is needed (have '${have:-none}'): run scripts/setup.sh" >&2
+    exit 1
+fi
+
+start=$SECONDS
+# strip=true: the std objects' target_features section still claims
+# reference-types, which would make wasm-bindgen expect an externref table.
+(cd "$root" && cargo build -q -p edgepg-wasm --lib --target wasm32-unknown-unknown --profile release-wasm \
+    --config 'profile.release-wasm.strip=true')
+echo "cargo build (release-wasm): $((SECONDS - start)) s"
+
+rm -rf "$out"
+mkdir -p "$out"
+tmp="$(mktemp -d /tmp/edgepg-js-build.XXXXXX)"
+trap 'rm -rf "$tmp"' EXIT
+wasm-bindgen --target web --weak-refs --no-typescript --out-name edgepg --out-dir "$tmp" \
+    "$target_dir/wasm32-unknown-unknown/release-wasm/edgepg_wasm.wasm"
+if command -v wasm-opt >/dev/null 2>&1; then
+    # Debian's binaryen; the features match what rustc emits for wasm32 today.
+    wasm-opt -Oz --enable-bulk-memory --enable-sign-ext --enable-mutable-globals \
+        --enable-nontrapping-float-to-int "$tmp/edgepg_bg.wasm" -o "$out/edgepg_bg.wasm"
+else
+    echo "js/build.sh: wasm-opt not found (apt-get install binaryen): .wasm not shrunk" >&2
+    cp "$tmp/edgepg_bg.wasm" "$out/edgepg_bg.wasm"
+fi
+cp "$tmp/edgepg.js" "$out/edgepg.js"
+cp "$here"/src/*.js "$here"/src/*.d.ts "$out/"
+node "$here/scripts/cjs.mjs"
+
+# Size report: what a user downloads, raw and gzipped (-9).
+echo "size report (bytes):"
+total_raw=0
+total_gz=0
+for f in "$out"/edgepg_bg.wasm "$out"/edgepg.js "$out"/api.js "$out"/errors.js "$out"/node.js; do
+    raw=$(wc -c <"$f")
+    gz=$(gzip -9c "$f" | wc -c)
+    total_raw=$((total_raw + raw))
+    total_gz=$((total_gz + gz))
+    printf '  %-16s %8d raw %8d gzipped\n' "$(basename "$f")" "$raw" "$gz"
+done
+printf '  %-16s %8d raw %8d gzipped (wasm + JS of one entry point)\n' total "$total_raw" "$total_gz"

@@ -1,0 +1,21 @@
+// Builds dist/node.cjs (Node `require`) from the ESM files: one scope holding
+// the wasm-bindgen glue, errors.js and api.js, with import/export statements
+// removed, then the .wasm read next to the file.
+import { readFileSync, writeFileSync } from "node:fs";
+const dist = new URL("../dist/", import.meta.url);
+const names = new Set();
+let body = "";
+for (const file of ["edgepg.js", "errors.js", "api.js"]) {
+  let s = readFileSync(new URL(file, dist), "utf8");
+  s = s.replace(/^import\s[^;]*?from\s*["'][^"']+["'];/gms, "");
+  s = s.replace(/^export\s*\{[^}]*\}\s*(from\s*["'][^"']+["'])?;/gms, "");
+  s = s.replace(/^export\s+((?:async\s+)?function\*?|class|const|let)\s+([A-Za-z_$][\w$]*)/gm, (_, kw, name) => {
+    if (file !== "edgepg.js") names.add(name);
+    return `${kw} ${name}`;
+  });
+  s = s.replaceAll("import.meta.url", 'require("node:url").pathToFileURL(__filename)');
+  body += `// ---- ${file}\n${s}\n`;
+}
+body += 'initSync({ module: require("node:fs").readFileSync(require("node:path").join(__dirname, "edgepg_bg.wasm")) });\n';
+body += `module.exports = { ${[...names].join(", ")} };\n`;
+writeFileSync(new URL("node.cjs", dist), `"use strict";\n${body}`);

@@ -1,0 +1,76 @@
+// Error classes of the edgepg JS API. Rust hands plain objects
+// ({ edgepgError: true, kind, message, code?, detail?, ... }); they become
+// these classes here, in the caller's realm, with a JS stack.
+
+/** Base class of every error edgepg throws; `code` says what happened. */
+export class EdgepgError extends Error {
+  constructor(message, kind, code, options) {
+    super(message, options);
+    this.name = "EdgepgError";
+    /** The error family: connect, io, closed, protocol, tls, auth, server, timeout, config, conversion, interface, aborted, panic. */
+    this.kind = kind;
+    /** `EDGEPG_<KIND>`, or the SQLSTATE for a PostgresError. */
+    this.code = code ?? `EDGEPG_${String(kind).toUpperCase()}`;
+  }
+}
+
+/** The server answered with an ErrorResponse; every field is kept. */
+export class PostgresError extends EdgepgError {
+  constructor(fields) {
+    super(fields.message, fields.kind, fields.code);
+    this.name = "PostgresError";
+    for (const key of POSTGRES_FIELDS) {
+      this[key] = fields[key];
+    }
+  }
+}
+const POSTGRES_FIELDS = [
+  "severity", "detail", "hint", "position", "internalPosition", "internalQuery", "where",
+  "schema", "table", "column", "dataType", "constraint", "file", "line", "routine",
+];
+
+/** The WebSocket or the session failed: cannot connect, closed, broken, or a protocol violation. */
+export class ConnectionError extends EdgepgError {
+  constructor(message, kind) { super(message, kind); this.name = "ConnectionError"; }
+}
+/** An operation ran past its `timeout` (or a connect/acquire timeout). */
+export class TimeoutError extends EdgepgError {
+  constructor(message) { super(message, "timeout"); this.name = "TimeoutError"; }
+}
+/** The caller's AbortSignal fired; `cause` is the signal's reason. */
+export class AbortError extends EdgepgError {
+  constructor(reason) {
+    super("the operation was aborted", "aborted", undefined, { cause: reason });
+    this.name = "AbortError";
+  }
+}
+/** A bad DSN or option. */
+export class ConfigError extends EdgepgError {
+  constructor(message) { super(message, "config"); this.name = "ConfigError"; }
+}
+/** A value that cannot be converted to or from its PostgreSQL type. */
+export class ConversionError extends EdgepgError {
+  constructor(message) { super(message, "conversion"); this.name = "ConversionError"; }
+}
+/** The API was used wrongly (bad argument, released connection...). */
+export class InterfaceError extends EdgepgError {
+  constructor(message) { super(message, "interface"); this.name = "InterfaceError"; }
+}
+
+/** Turns whatever a raw call rejected with into an Error. */
+export function toError(e) {
+  if (e instanceof Error) return e;
+  if (e && e.edgepgError) {
+    if (e.code && (e.kind === "server" || e.kind === "auth")) return new PostgresError(e);
+    switch (e.kind) {
+      case "connect": case "io": case "closed": case "protocol": case "tls":
+        return new ConnectionError(e.message, e.kind);
+      case "timeout": return new TimeoutError(e.message);
+      case "config": return new ConfigError(e.message);
+      case "conversion": return new ConversionError(e.message);
+      case "interface": return new InterfaceError(e.message);
+      default: return new EdgepgError(e.message, e.kind);
+    }
+  }
+  return new EdgepgError(String(e), "unknown");
+}

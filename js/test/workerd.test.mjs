@@ -1,0 +1,64 @@
+// A real Worker in workerd (miniflare 4): the package is imported through its
+// `workerd` export condition (the .wasm arrives as a compiled module) and
+// talks to PostgreSQL through websockify on loopback.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { readFileSync, writeFileSync, mkdtempSync } from "node:fs";
+import { createRequire } from "node:module";
+import { dirname, join, relative } from "node:path";
+import { tmpdir } from "node:os";
+import { Miniflare } from "miniflare";
+import { dsn, wsPort } from "./helpers.mjs";
+
+const require = createRequire(import.meta.url);
+const pkgJson = require.resolve("edgepg/package.json");
+const pkgDir = dirname(pkgJson);
+const workerdEntry = JSON.parse(readFileSync(pkgJson, "utf8")).exports["."].workerd;
+
+test("a Worker runs queries and a transaction in workerd", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "edgepg-worker-"));
+  const entry = join(pkgDir, workerdEntry);
+  const script = join(dir, "worker.mjs");
+  writeFileSync(script, `
+import { connect, PostgresError } from ${JSON.stringify(entry)};
+export default {
+  async fetch(request, env) {
+    const conn = await connect(${JSON.stringify(dsn())}, { wsProxy: "127.0.0.1:${wsPort}/v1", useSecureWebSocket: false });
+    try {
+      const out = {};
+      out.row = await conn.fetchrow("SELECT $1::int4 + 1 AS n, 'w'::text AS s, 5::int8 AS b", [41], { int8: "string" });
+      await conn.execute("CREATE TEMP TABLE wt (id int)");
+      await conn.execute("BEGIN");
+      await conn.executemany("INSERT INTO wt VALUES ($1)", [[1], [2], [3]]);
+      await conn.execute("COMMIT");
+      await conn.execute("BEGIN");
+      await conn.execute("INSERT INTO wt VALUES (4)");
+      await conn.execute("ROLLBACK");
+      out.count = await conn.fetchval("SELECT count(*)::int4 FROM wt");
+      out.error = await conn.execute("SELECT 1/0").catch((e) => [e instanceof PostgresError, e.code]);
+      return Response.json(out);
+    } finally {
+      await conn.close();
+    }
+  },
+};`);
+  const mf = new Miniflare({
+    modules: true,
+    scriptPath: script,
+    modulesRoot: "/",
+    // Like wrangler: .js files are ES modules; .wasm files compiled modules.
+    modulesRules: [{ type: "ESModule", include: ["**/*.js"] }, { type: "CompiledWasm", include: ["**/*.wasm"] }],
+    compatibilityDate: "2025-01-01",
+  });
+  try {
+    const res = await mf.dispatchFetch("http://localhost/");
+    const text = await res.text();
+    assert.equal(res.status, 200, text);
+    const out = JSON.parse(text);
+    assert.deepEqual(out.row, { n: 42, s: "w", b: "5" });
+    assert.equal(out.count, 3);
+    assert.deepEqual(out.error, [true, "22012"]);
+  } finally {
+    await mf.dispose();
+  }
+});

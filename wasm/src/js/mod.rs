@@ -1,0 +1,85 @@
+//! The JavaScript API's Rust half, exported with wasm-bindgen.
+//!
+//! These are the *raw* entry points: positional arguments, rows as arrays,
+//! errors as plain objects. The hand-written glue in `js/src/` wraps them
+//! into the public API (`connect`, `createPool`, `Connection`, `Pool`,
+//! `PostgresError`...), builds row objects, and turns `{ signal, timeout }`
+//! into the `cancel` promise every raw call takes.
+//!
+//! | module | concern |
+//! |---|---|
+//! | `connection` | `RawConnection`, `RawStatement`, listener and log streams |
+//! | `pool` | `RawPool` |
+//! | `values` | PostgreSQL values ⇄ JS values (the BRIEF's type mapping) |
+//! | `errors` | `edgepg_core::Error` → a plain object the glue makes an Error of |
+//! | `options` | the options object of `connect`/`createPool` |
+//!
+//! Cancellation: `cancel` is `undefined` or a promise the glue resolves
+//! (with the error to throw) when the caller's `AbortSignal` fires or its
+//! `timeout` passes. The operation's future is then dropped, which the core
+//! client handles safely (the driver reads and discards the response), and
+//! the call rejects with that error.
+
+mod connection;
+mod errors;
+mod options;
+mod pool;
+mod values;
+
+use std::future::Future;
+
+use futures_util::future::{select, Either};
+use js_sys::Promise;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::{future_to_promise, JsFuture};
+
+pub use connection::{RawConnection, RawListener, RawLogStream, RawStatement};
+pub use pool::RawPool;
+
+/// Runs `fut` unless `cancel` settles first (then rejects with its value).
+async fn guarded<F>(fut: F, cancel: JsValue) -> Result<JsValue, JsValue>
+where
+    F: Future<Output = Result<JsValue, JsValue>>,
+{
+    if !cancel.is_instance_of::<Promise>() {
+        return fut.await;
+    }
+    let cancel = JsFuture::from(cancel.unchecked_into::<Promise>());
+    match select(std::pin::pin!(fut), cancel).await {
+        Either::Left((result, _)) => result,
+        // The operation future is dropped here: that is the cancellation.
+        Either::Right((reason, _)) => Err(reason.unwrap_or_else(|e| e)),
+    }
+}
+
+/// A promise for `fut`, cancellable through `cancel`.
+fn promise<F>(cancel: JsValue, fut: F) -> Promise
+where
+    F: Future<Output = Result<JsValue, JsValue>> + 'static,
+{
+    future_to_promise(guarded(fut, cancel))
+}
+
+/// Maps a core result's error to its JS form.
+fn js<T>(r: edgepg_core::Result<T>) -> Result<T, JsValue> {
+    r.map_err(|e| errors::to_js(&e))
+}
+
+/// Opens a connection: `dsn` (libpq URI or key/value), `options` (see
+/// `js/src/types.d.ts` `ConnectOptions`). Resolves to a [`RawConnection`].
+#[wasm_bindgen(js_name = rawConnect)]
+pub fn raw_connect(dsn: String, options: JsValue, cancel: JsValue) -> Promise {
+    promise(cancel, async move {
+        let config = js(options::config(&dsn, &options))?;
+        let ws = js(options::ws_options(&options))?;
+        let conn = js(crate::connect_with(config, ws).await)?;
+        Ok(RawConnection::own(conn).into())
+    })
+}
+
+/// Creates a pool (see [`RawPool`]); resolves once its first `minSize`
+/// connections are open.
+#[wasm_bindgen(js_name = rawCreatePool)]
+pub fn raw_create_pool(dsn: String, options: JsValue, cancel: JsValue) -> Promise {
+    promise(cancel, async move { Ok(js(pool::create(&dsn, &options).await)?.into()) })
+}

@@ -1,0 +1,103 @@
+//! Connection options from the JS API's options object (Neon's names):
+//! `wsProxy`, `useSecureWebSocket`, `webSocketConstructor`,
+//! `pipelineConnect`, plus `connectTimeout` (ms) and `statementCacheSize`.
+//! Everything else about the session comes from the DSN.
+
+use std::time::Duration;
+
+use edgepg_core::config::{Config, PipelineConnect};
+use edgepg_core::{Error, Result};
+use js_sys::Reflect;
+use wasm_bindgen::{JsCast, JsValue};
+
+use crate::options::{WsOptions, WsProxy};
+
+fn get(options: &JsValue, key: &str) -> JsValue {
+    if !options.is_object() {
+        return JsValue::UNDEFINED;
+    }
+    Reflect::get(options, &JsValue::from_str(key)).unwrap_or(JsValue::UNDEFINED)
+}
+
+fn present(v: &JsValue) -> bool {
+    !v.is_undefined() && !v.is_null()
+}
+
+/// A duration in milliseconds; `None` when absent.
+pub(crate) fn millis(options: &JsValue, key: &str) -> Result<Option<Duration>> {
+    let v = get(options, key);
+    if !present(&v) {
+        return Ok(None);
+    }
+    let ms = v.as_f64().filter(|ms| ms.is_finite() && *ms >= 0.0).ok_or_else(|| {
+        Error::config(key, "must be a non-negative number of milliseconds")
+    })?;
+    Ok(Some(Duration::from_secs_f64(ms / 1000.0)))
+}
+
+/// A count; `None` when absent.
+pub(crate) fn count(options: &JsValue, key: &str) -> Result<Option<usize>> {
+    let v = get(options, key);
+    if !present(&v) {
+        return Ok(None);
+    }
+    v.as_f64()
+        .filter(|n| n.fract() == 0.0 && *n >= 0.0 && *n <= 1e9)
+        .map(|n| Some(n as usize))
+        .ok_or_else(|| Error::config(key, "must be a non-negative integer"))
+}
+
+/// The WebSocket options.
+pub(crate) fn ws_options(options: &JsValue) -> Result<WsOptions> {
+    let mut ws = WsOptions::default();
+    let proxy = get(options, "wsProxy");
+    if let Some(s) = proxy.as_string() {
+        ws.ws_proxy = Some(WsProxy::Url(s));
+    } else if let Some(f) = proxy.dyn_ref::<js_sys::Function>() {
+        ws.ws_proxy = Some(WsProxy::Js(f.clone()));
+    } else if present(&proxy) {
+        return Err(Error::config("wsProxy", "must be a string (host:port/path) or a function (host, port) => url"));
+    }
+    let secure = get(options, "useSecureWebSocket");
+    if let Some(b) = secure.as_bool() {
+        ws.use_secure_websocket = b;
+    } else if present(&secure) {
+        return Err(Error::config("useSecureWebSocket", "must be a boolean"));
+    }
+    let ctor = get(options, "webSocketConstructor");
+    if let Some(f) = ctor.dyn_ref::<js_sys::Function>() {
+        ws.web_socket_constructor = Some(f.clone());
+    } else if present(&ctor) {
+        return Err(Error::config("webSocketConstructor", "must be a WebSocket class"));
+    }
+    Ok(ws)
+}
+
+/// The DSN with the options that override it.
+pub(crate) fn config(dsn: &str, options: &JsValue) -> Result<Config> {
+    let mut config = Config::parse(dsn)?;
+    if config.get_hosts().is_empty() {
+        config.host("localhost");
+    }
+    let pipeline = get(options, "pipelineConnect");
+    match pipeline.as_string().as_deref() {
+        Some("password") => {
+            config.pipeline_connect(PipelineConnect::Password);
+        }
+        Some("disable") => {
+            config.pipeline_connect(PipelineConnect::Disable);
+        }
+        _ if pipeline.as_bool() == Some(false) => {
+            config.pipeline_connect(PipelineConnect::Disable);
+        }
+        _ if !present(&pipeline) => {}
+        _ => return Err(Error::config("pipelineConnect", "must be \"password\" or false")),
+    }
+    if let Some(t) = millis(options, "connectTimeout")? {
+        config.connect_timeout(t);
+    }
+    if let Some(n) = count(options, "statementCacheSize")? {
+        config.statement_cache_size(n);
+    }
+    Ok(config)
+}

@@ -1,0 +1,195 @@
+//! `RawPool`: the core pool with connections made through WebSockets.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use edgepg_core::client::pool::{ConnectFn, Pool, PoolOptions};
+use edgepg_core::{Error, Result};
+use js_sys::{Promise, Reflect};
+use wasm_bindgen::prelude::*;
+
+use super::connection::RawConnection;
+use super::options::{self, count, millis};
+use super::values::{self, Decode};
+use super::{js, promise};
+use crate::WsOptions;
+
+thread_local! {
+    /// WebSocket options of each pool. The core wants a `Send + Sync` connect
+    /// function, and JS values are neither: the function carries this key.
+    static WS_OPTIONS: RefCell<HashMap<u32, WsOptions>> = RefCell::new(HashMap::new());
+    static NEXT_KEY: RefCell<u32> = const { RefCell::new(0) };
+}
+
+/// Creates the pool described by the JS options object.
+pub(crate) async fn create(dsn: &str, opts: &JsValue) -> Result<RawPool> {
+    let config = options::config(dsn, opts)?;
+    let ws = options::ws_options(opts)?;
+    let key = NEXT_KEY.with(|k| {
+        let mut k = k.borrow_mut();
+        *k = k.wrapping_add(1);
+        *k
+    });
+    WS_OPTIONS.with(|m| m.borrow_mut().insert(key, ws));
+    let connect: ConnectFn = Arc::new(move || {
+        let config = config.clone();
+        Box::pin(async move {
+            let ws = WS_OPTIONS
+                .with(|m| m.borrow().get(&key).cloned())
+                .ok_or_else(|| Error::new(edgepg_core::ErrorKind::Closed, "the pool is closed"))?;
+            crate::connect_with(config, ws).await
+        })
+    });
+    // Lazy by default, like node-postgres and Neon: edge requests are short
+    // and may open only a few connections (6 per request on Workers).
+    let mut o = PoolOptions { min_size: 0, ..PoolOptions::default() };
+    if let Some(n) = count(opts, "minSize")? {
+        o.min_size = n;
+    }
+    if let Some(n) = count(opts, "maxSize")? {
+        o.max_size = n;
+    }
+    if let Some(n) = count(opts, "maxQueries")? {
+        o.max_queries = n as u64;
+    }
+    if let Some(t) = millis(opts, "maxInactiveConnectionLifetime")? {
+        o.max_inactive_connection_lifetime = (!t.is_zero()).then_some(t);
+    }
+    if let Some(t) = millis(opts, "acquireTimeout")? {
+        o.acquire_timeout = (!t.is_zero()).then_some(t);
+    }
+    if let Some(t) = millis(opts, "healthCheckAfter")? {
+        o.health_check_after = Some(t);
+    }
+    if let Some(t) = millis(opts, "releaseTimeout")? {
+        o.release_timeout = t;
+    }
+    // `reset: false` skips the session reset on release (PgBouncer transaction mode).
+    let reset = Reflect::get(opts, &JsValue::from_str("reset")).unwrap_or(JsValue::UNDEFINED);
+    if reset.as_bool() == Some(false) {
+        o.reset = None;
+    }
+    let runtime: Arc<dyn edgepg_core::client::Runtime> = Arc::new(crate::JsRuntime);
+    match Pool::new(runtime, connect, o).await {
+        Ok(pool) => Ok(RawPool { pool, key }),
+        Err(e) => {
+            WS_OPTIONS.with(|m| m.borrow_mut().remove(&key));
+            Err(e)
+        }
+    }
+}
+
+/// A pool of connections.
+#[wasm_bindgen]
+pub struct RawPool {
+    pool: Pool,
+    key: u32,
+}
+
+impl Drop for RawPool {
+    fn drop(&mut self) {
+        WS_OPTIONS.with(|m| m.borrow_mut().remove(&self.key));
+    }
+}
+
+type Params = Vec<edgepg_core::types::Value>;
+
+fn refs(p: &Params) -> Vec<&(dyn edgepg_core::types::ToSql + Sync)> {
+    p.iter().map(|v| v as _).collect()
+}
+
+#[wasm_bindgen]
+impl RawPool {
+    /// Borrows a connection (resolves to a [`RawConnection`]).
+    pub fn acquire(&self, cancel: JsValue) -> Promise {
+        let pool = self.pool.clone();
+        promise(cancel, async move {
+            let conn = js(pool.acquire().await)?;
+            Ok(RawConnection::pooled(conn, pool).into())
+        })
+    }
+
+    /// `execute` on a borrowed connection.
+    pub fn execute(&self, sql: String, args: JsValue, cancel: JsValue) -> Promise {
+        let (pool, params) = (self.pool.clone(), values::params(&args));
+        promise(cancel, async move {
+            let params = js(params)?;
+            Ok(JsValue::from_str(&js(pool.execute(&sql, &refs(&params)).await)?))
+        })
+    }
+
+    /// `executemany` on a borrowed connection.
+    pub fn executemany(&self, sql: String, rows: JsValue, cancel: JsValue) -> Promise {
+        let (pool, rows) = (self.pool.clone(), values::param_rows(&rows));
+        promise(cancel, async move {
+            js(pool.executemany(&sql, js(rows)?).await)?;
+            Ok(JsValue::UNDEFINED)
+        })
+    }
+
+    /// `fetch` on a borrowed connection.
+    pub fn fetch(&self, sql: String, args: JsValue, flags: u32, cancel: JsValue) -> Promise {
+        let (pool, params) = (self.pool.clone(), values::params(&args));
+        promise(cancel, async move {
+            let params = js(params)?;
+            let rows = js(pool.fetch(&sql, &refs(&params)).await)?;
+            js(values::result(Decode::from_flags(flags), None, &rows))
+        })
+    }
+
+    /// `fetchrow` on a borrowed connection.
+    pub fn fetchrow(&self, sql: String, args: JsValue, flags: u32, cancel: JsValue) -> Promise {
+        let (pool, params) = (self.pool.clone(), values::params(&args));
+        promise(cancel, async move {
+            let params = js(params)?;
+            let row = js(pool.fetchrow(&sql, &refs(&params)).await)?;
+            js(values::result(Decode::from_flags(flags), None, row.as_slice()))
+        })
+    }
+
+    /// Closes idle connections now and the others when released.
+    pub fn close(&self, cancel: JsValue) -> Promise {
+        let pool = self.pool.clone();
+        promise(cancel, async move {
+            js(pool.close().await)?;
+            Ok(JsValue::UNDEFINED)
+        })
+    }
+
+    /// Closes every connection at once.
+    pub fn terminate(&self) {
+        self.pool.terminate();
+    }
+
+    /// Replaces every connection (idle ones now, busy ones on release).
+    #[wasm_bindgen(js_name = expireConnections)]
+    pub fn expire_connections(&self) -> Promise {
+        let pool = self.pool.clone();
+        wasm_bindgen_futures::future_to_promise(async move {
+            pool.expire_connections().await;
+            Ok(JsValue::UNDEFINED)
+        })
+    }
+
+    /// Open connections.
+    #[wasm_bindgen(js_name = getSize)]
+    pub fn get_size(&self) -> usize {
+        self.pool.get_size()
+    }
+    /// Idle connections.
+    #[wasm_bindgen(js_name = getIdleSize)]
+    pub fn get_idle_size(&self) -> usize {
+        self.pool.get_idle_size()
+    }
+    /// `minSize`.
+    #[wasm_bindgen(js_name = getMinSize)]
+    pub fn get_min_size(&self) -> usize {
+        self.pool.get_min_size()
+    }
+    /// `maxSize`.
+    #[wasm_bindgen(js_name = getMaxSize)]
+    pub fn get_max_size(&self) -> usize {
+        self.pool.get_max_size()
+    }
+}
