@@ -25,7 +25,10 @@ fi
 start=$SECONDS
 # strip=true: the std objects' target_features section still claims
 # reference-types, which would make wasm-bindgen expect an externref table.
-(cd "$root" && cargo build -q -p edgepg-wasm --lib --target wasm32-unknown-unknown --profile release-wasm \
+# --no-default-features: no SASLprep Unicode tables (~45 KB gzipped; ASCII
+# passwords are unaffected) and no rust_decimal (JS gets numeric as strings).
+(cd "$root" && cargo build -q -p edgepg-wasm --lib --no-default-features --target wasm32-unknown-unknown \
+    --profile release-wasm \
     --config 'profile.release-wasm.strip=true')
 echo "cargo build (release-wasm): $((SECONDS - start)) s"
 

@@ -10,7 +10,9 @@
 //! PostgreSQL specifics: the SCRAM user name is sent empty (the server uses
 //! the startup packet's user), and the password is SASLprep-ed when that
 //! succeeds and used as raw bytes otherwise, exactly like the server does when
-//! it builds its verifier.
+//! it builds its verifier. Without the `saslprep` cargo feature the password
+//! is always used as raw bytes (identical for ASCII passwords; see
+//! `prepare_password`).
 
 use std::fmt;
 
@@ -371,11 +373,25 @@ fn server_error(value: &[u8]) -> Error {
 
 /// SASLprep the password if possible, otherwise use its raw bytes (what
 /// PostgreSQL does on both sides, so non-UTF-8 passwords work).
+#[cfg(feature = "saslprep")]
 fn prepare_password(password: &[u8]) -> Vec<u8> {
     match std::str::from_utf8(password).ok().and_then(|s| stringprep::saslprep(s).ok()) {
         Some(prepared) => prepared.as_bytes().to_vec(),
         None => password.to_vec(),
     }
+}
+
+/// Without the `saslprep` feature (the npm package's wasm build, where the
+/// Unicode tables would weigh more than the rest of the client) the password
+/// is used as its raw bytes. That is exactly what SASLprep gives for any ASCII
+/// password (its control characters are prohibited, so PostgreSQL uses those
+/// raw too), and for non-ASCII passwords that SASLprep leaves unchanged
+/// (already NFKC, no non-ASCII spaces or soft hyphens). A password that
+/// SASLprep would change fails to authenticate with a clear error; libpq uses
+/// raw bytes the same way whenever SASLprep fails.
+#[cfg(not(feature = "saslprep"))]
+fn prepare_password(password: &[u8]) -> Vec<u8> {
+    password.to_vec()
 }
 
 /// RFC 5802 saslname escaping (`=` → `=3D`, `,` → `=2C`).
@@ -624,6 +640,27 @@ mod tests {
         }
     }
 
+    #[test]
+    fn ascii_passwords_are_used_as_is() {
+        // With or without the `saslprep` feature: ASCII (controls included) is unchanged.
+        assert_eq!(prepare_password(b"pencil"), b"pencil");
+        assert_eq!(prepare_password(b"p a=s,s~!\x7f"), b"p a=s,s~!\x7f");
+        assert_eq!(prepare_password(b"a\x07b"), b"a\x07b");
+        // The RFC 7677 exchange, which uses the ASCII password "pencil".
+        let mut scram = rfc_client();
+        scram.update(SERVER_FIRST.as_bytes()).unwrap();
+        assert_eq!(scram.message(), CLIENT_FINAL.as_bytes());
+    }
+
+    #[cfg(not(feature = "saslprep"))]
+    #[test]
+    fn without_saslprep_non_ascii_is_raw_utf8() {
+        assert_eq!(prepare_password("pen\u{00AD}cil".as_bytes()), "pen\u{00AD}cil".as_bytes());
+        assert_eq!(prepare_password("pässwörd".as_bytes()), "pässwörd".as_bytes());
+        assert_eq!(prepare_password(b"\xffpass"), b"\xffpass");
+    }
+
+    #[cfg(feature = "saslprep")]
     #[test]
     fn saslprep_and_raw_fallback() {
         // U+00AD SOFT HYPHEN is mapped to nothing by SASLprep.

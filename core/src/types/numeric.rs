@@ -1,5 +1,6 @@
 //! `numeric`: the NBASE-10000 binary format, lossless conversion to and from
-//! decimal strings, [`rust_decimal::Decimal`] and the [`Numeric`] enum.
+//! decimal strings, the [`Numeric`] enum and (with the `decimal` feature)
+//! `rust_decimal::Decimal`.
 //!
 //! Binary layout (numeric_send): `ndigits: i16, weight: i16, sign: u16,
 //! dscale: u16, digits: [i16; ndigits]`, each digit a base-10000 group
@@ -10,7 +11,6 @@ use std::fmt;
 use std::str::FromStr;
 
 use bytes::{BufMut, BytesMut};
-use rust_decimal::Decimal;
 
 use super::codec::{utf8, Reader};
 use super::from_sql::cannot_decode;
@@ -42,8 +42,7 @@ const MAX_EXPONENT: i64 = 1_000_000;
 /// assert_eq!(n, Numeric::Finite("1500".into()));
 /// assert_eq!("-Infinity".parse::<Numeric>().unwrap(), Numeric::NegInfinity);
 /// let big: Numeric = "123456789012345678901234567890.5".parse().unwrap();
-/// assert!(big.to_decimal().is_err()); // more than 28 significant digits
-/// assert_eq!(Numeric::from(rust_decimal::Decimal::new(-1234, 2)).to_string(), "-12.34");
+/// assert_eq!(big.to_string(), "123456789012345678901234567890.5");
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Numeric {
@@ -294,25 +293,6 @@ impl Numeric {
             Parts::Finite { neg, int, frac } => Numeric::Finite(render(neg, &int, &frac)),
         })
     }
-
-    /// Converts to a `Decimal`; errors for NaN, ±Infinity and values that
-    /// need more than 28 significant fraction digits or 96 bits.
-    pub fn to_decimal(&self) -> Result<Decimal> {
-        match self {
-            Numeric::Finite(s) => {
-                let mut buf = BytesMut::new();
-                encode_numeric_str(s, &mut buf)?;
-                decimal_from_binary(&buf)
-            }
-            special => Err(special_to_decimal(special)),
-        }
-    }
-}
-
-fn special_to_decimal(n: &Numeric) -> Error {
-    Error::conversion(format!(
-        "numeric value {n} cannot be represented as rust_decimal::Decimal: fetch it as edgepg::types::Numeric, String or f64"
-    ))
 }
 
 impl fmt::Display for Numeric {
@@ -333,12 +313,6 @@ impl FromStr for Numeric {
         let mut buf = BytesMut::new();
         encode_numeric_str(s, &mut buf)?;
         Numeric::from_binary(&buf)
-    }
-}
-
-impl From<Decimal> for Numeric {
-    fn from(d: Decimal) -> Numeric {
-        Numeric::Finite(d.to_string())
     }
 }
 
@@ -378,76 +352,13 @@ fn check_numeric<T>(ty: Type) -> Result<()> {
     }
 }
 
-/// Largest `Decimal` mantissa: 2^96 − 1.
-const DECIMAL_MAX_MANTISSA: u128 = (1u128 << 96) - 1;
-
-/// Decodes a binary numeric into a `Decimal` exactly, or explains why not.
-fn decimal_from_binary(raw: &[u8]) -> Result<Decimal> {
-    let (neg, int, mut frac) = match decode_parts(raw)? {
-        Parts::Special(n) => return Err(special_to_decimal(&n)),
-        Parts::Finite { neg, int, frac } => (neg, int, frac),
-    };
-    // Trailing zeros beyond Decimal's 28-digit scale carry no value.
-    while frac.len() > Decimal::MAX_SCALE as usize && frac.ends_with('0') {
-        frac.pop();
-    }
-    let too_big = || {
-        let s = render(neg, &int, &frac);
-        let shown: String = s.chars().take(48).collect();
-        let ellipsis = if s.len() > shown.len() { "..." } else { "" };
-        Error::conversion(format!(
-            "numeric value {shown}{ellipsis} does not fit in rust_decimal::Decimal (max 28 significant digits): fetch it as String or edgepg::types::Numeric"
-        ))
-    };
-    if frac.len() > Decimal::MAX_SCALE as usize {
-        return Err(too_big());
-    }
-    let mut m: u128 = 0;
-    for c in int.bytes().chain(frac.bytes()) {
-        m = m
-            .checked_mul(10)
-            .and_then(|m| m.checked_add(u128::from(c - b'0')))
-            .filter(|&m| m <= DECIMAL_MAX_MANTISSA)
-            .ok_or_else(too_big)?;
-    }
-    // m ≤ 2^96 − 1 fits in i128.
-    let m = if neg { -(m as i128) } else { m as i128 };
-    Decimal::try_from_i128_with_scale(m, frac.len() as u32).map_err(|_| too_big())
-}
-
-impl<'a> FromSql<'a> for Decimal {
-    fn from_sql(ty: Type, raw: &'a [u8]) -> Result<Decimal> {
-        check_numeric::<Decimal>(ty)?;
-        decimal_from_binary(raw)
-    }
-    fn from_sql_text(ty: Type, raw: &'a [u8]) -> Result<Decimal> {
-        check_numeric::<Decimal>(ty)?;
-        utf8(raw)?.parse::<Numeric>()?.to_decimal()
-    }
-    fn accepts(ty: Type) -> bool {
-        ty == Type::NUMERIC
-    }
-}
-
-impl ToSql for Decimal {
-    fn to_sql(&self, _ty: Type, out: &mut BytesMut) -> Result<IsNull> {
-        // Decimal's Display is plain decimal text with its scale (no exponent).
-        encode_numeric_str(&self.to_string(), out)?;
-        Ok(IsNull::No)
-    }
-    fn accepts(ty: Type) -> bool {
-        ty == Type::NUMERIC
-    }
-    to_sql_checked!();
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::ErrorKind;
 
     /// numeric_send output: header then digits.
-    fn bin(ndigits: i16, weight: i16, sign: u16, dscale: u16, digits: &[i16]) -> Vec<u8> {
+    pub(super) fn bin(ndigits: i16, weight: i16, sign: u16, dscale: u16, digits: &[i16]) -> Vec<u8> {
         let mut v = Vec::new();
         v.extend_from_slice(&ndigits.to_be_bytes());
         v.extend_from_slice(&weight.to_be_bytes());
@@ -459,7 +370,7 @@ mod tests {
         v
     }
 
-    fn enc(s: &str) -> Vec<u8> {
+    pub(super) fn enc(s: &str) -> Vec<u8> {
         let mut b = BytesMut::new();
         encode_numeric_str(s, &mut b).unwrap();
         b.to_vec()
@@ -485,9 +396,21 @@ mod tests {
     #[test]
     fn string_roundtrips() {
         for s in [
-            "0", "1", "-1", "12.340", "0.001", "-0.5", "9999", "10000", "123456789.123456789",
-            "100000000000000000000000000000000000000000", "0.000000000000000000000000000000000001",
-            "79228162514264337593543950335", "NaN", "Infinity", "-Infinity",
+            "0",
+            "1",
+            "-1",
+            "12.340",
+            "0.001",
+            "-0.5",
+            "9999",
+            "10000",
+            "123456789.123456789",
+            "100000000000000000000000000000000000000000",
+            "0.000000000000000000000000000000000001",
+            "79228162514264337593543950335",
+            "NaN",
+            "Infinity",
+            "-Infinity",
         ] {
             assert_eq!(numeric_to_string(&enc(s)).unwrap(), s, "{s}");
         }
@@ -508,44 +431,6 @@ mod tests {
     }
 
     #[test]
-    fn decimal() {
-        let d = Decimal::from_str_exact("12345.678").unwrap();
-        let mut b = BytesMut::new();
-        d.to_sql_checked(Type::NUMERIC, &mut b).unwrap();
-        assert_eq!(&b[..], &bin(3, 1, 0, 3, &[1, 2345, 6780])[..]);
-        assert_eq!(Decimal::from_sql(Type::NUMERIC, &b).unwrap(), d);
-        for s in ["0", "-1.5", "0.0000000000000000000000000001", "79228162514264337593543950335",
-            "-7922816251426433759354395033.5", "1234567890123456789012345678"]
-        {
-            let d = Decimal::from_str_exact(s).unwrap();
-            let mut b = BytesMut::new();
-            d.to_sql(Type::NUMERIC, &mut b).unwrap();
-            let back = Decimal::from_sql(Type::NUMERIC, &b).unwrap();
-            assert_eq!(back, d, "{s}");
-            assert_eq!(back.to_string(), d.to_string(), "{s} scale");
-        }
-        // Scale beyond 28 with only trailing zeros is fine.
-        let d = Decimal::from_sql(Type::NUMERIC, &enc("1.500000000000000000000000000000000")).unwrap();
-        assert_eq!(d, Decimal::new(15, 1));
-        assert_eq!(Decimal::from_sql_text(Type::NUMERIC, b"-3.25").unwrap(), Decimal::new(-325, 2));
-    }
-
-    #[test]
-    fn decimal_out_of_range() {
-        for s in ["1e40", "79228162514264337593543950336", "0.00000000000000000000000000001"] {
-            let e = Decimal::from_sql(Type::NUMERIC, &enc(s)).unwrap_err();
-            assert_eq!(e.kind(), ErrorKind::Conversion);
-            assert!(e.message().contains("does not fit in rust_decimal::Decimal"), "{}", e.message());
-            assert!(e.message().contains("Numeric"), "{}", e.message());
-        }
-        for s in ["NaN", "Infinity", "-Infinity"] {
-            let e = Decimal::from_sql(Type::NUMERIC, &enc(s)).unwrap_err();
-            assert!(e.message().contains(s), "{}", e.message());
-        }
-        assert!(Decimal::from_sql(Type::INT4, &[0; 4]).is_err());
-    }
-
-    #[test]
     fn numeric_enum() {
         assert_eq!(Numeric::from_sql(Type::NUMERIC, &enc("NaN")).unwrap(), Numeric::NaN);
         assert_eq!(Numeric::from_sql(Type::NUMERIC, &enc("Infinity")).unwrap(), Numeric::PosInfinity);
@@ -556,7 +441,6 @@ mod tests {
         assert_eq!(&b[..], &enc("1e40")[..]);
         assert_eq!(Numeric::from_sql_text(Type::NUMERIC, b"-Infinity").unwrap(), Numeric::NegInfinity);
         assert!(Numeric::Finite("garbage".into()).to_sql(Type::NUMERIC, &mut b).is_err());
-        assert_eq!(Numeric::Finite("2.50".into()).to_decimal().unwrap(), Decimal::new(250, 2));
     }
 
     #[test]
@@ -564,22 +448,191 @@ mod tests {
         let cases: Vec<Vec<u8>> = vec![
             vec![],
             vec![0, 1],
-            bin(1, 0, 0, 0, &[]),            // digit missing
-            bin(0, 0, 0, 0, &[1]),           // trailing digit
-            bin(-1, 0, 0, 0, &[]),           // negative count
-            bin(1, 0, 0x1234, 0, &[1]),      // bad sign
-            bin(1, 0, 0, 0, &[10000]),       // digit too big
-            bin(1, 0, 0, 0, &[-1]),          // negative digit
-            bin(0, 0, 0, 0x4000, &[]),       // dscale too big
+            bin(1, 0, 0, 0, &[]),       // digit missing
+            bin(0, 0, 0, 0, &[1]),      // trailing digit
+            bin(-1, 0, 0, 0, &[]),      // negative count
+            bin(1, 0, 0x1234, 0, &[1]), // bad sign
+            bin(1, 0, 0, 0, &[10000]),  // digit too big
+            bin(1, 0, 0, 0, &[-1]),     // negative digit
+            bin(0, 0, 0, 0x4000, &[]),  // dscale too big
         ];
         for raw in &cases {
             assert!(numeric_to_string(raw).is_err(), "{raw:?}");
-            assert!(Decimal::from_sql(Type::NUMERIC, raw).is_err(), "{raw:?}");
         }
         // Extreme but valid weights stay bounded and do not panic.
         let s = numeric_to_string(&bin(1, i16::MAX, 0, 0x3FFF, &[9999])).unwrap();
         assert_eq!(s.len(), 4 * (i16::MAX as usize + 1) + 1 + 0x3FFF);
         assert!(numeric_to_string(&bin(1, i16::MIN, 0, 0x3FFF, &[1])).is_ok());
-        assert!(Decimal::from_sql(Type::NUMERIC, &bin(1, i16::MAX, 0, 0, &[1])).is_err());
+    }
+}
+
+/// `rust_decimal::Decimal` for `numeric` (the `decimal` feature, on by default;
+/// the npm package's wasm build leaves it out).
+#[cfg(feature = "decimal")]
+mod decimal {
+    use bytes::BytesMut;
+    use rust_decimal::Decimal;
+
+    use super::{check_numeric, decode_parts, encode_numeric_str, render, Numeric, Parts};
+    use crate::protocol::IsNull;
+    use crate::types::codec::utf8;
+    use crate::types::{FromSql, ToSql, Type};
+    use crate::{to_sql_checked, Error, Result};
+
+    impl Numeric {
+        /// Converts to a `Decimal`; errors for NaN, ±Infinity and values that
+        /// need more than 28 significant fraction digits or 96 bits.
+        ///
+        /// ```
+        /// use edgepg_core::types::Numeric;
+        ///
+        /// let big: Numeric = "123456789012345678901234567890.5".parse().unwrap();
+        /// assert!(big.to_decimal().is_err()); // more than 28 significant digits
+        /// assert_eq!(Numeric::from(rust_decimal::Decimal::new(-1234, 2)).to_string(), "-12.34");
+        /// ```
+        pub fn to_decimal(&self) -> Result<Decimal> {
+            match self {
+                Numeric::Finite(s) => {
+                    let mut buf = BytesMut::new();
+                    encode_numeric_str(s, &mut buf)?;
+                    decimal_from_binary(&buf)
+                }
+                special => Err(special_to_decimal(special)),
+            }
+        }
+    }
+
+    fn special_to_decimal(n: &Numeric) -> Error {
+        Error::conversion(format!(
+            "numeric value {n} cannot be represented as rust_decimal::Decimal: fetch it as edgepg::types::Numeric, String or f64"
+        ))
+    }
+
+    impl From<Decimal> for Numeric {
+        fn from(d: Decimal) -> Numeric {
+            Numeric::Finite(d.to_string())
+        }
+    }
+
+    /// Largest `Decimal` mantissa: 2^96 − 1.
+    const DECIMAL_MAX_MANTISSA: u128 = (1u128 << 96) - 1;
+
+    /// Decodes a binary numeric into a `Decimal` exactly, or explains why not.
+    fn decimal_from_binary(raw: &[u8]) -> Result<Decimal> {
+        let (neg, int, mut frac) = match decode_parts(raw)? {
+            Parts::Special(n) => return Err(special_to_decimal(&n)),
+            Parts::Finite { neg, int, frac } => (neg, int, frac),
+        };
+        // Trailing zeros beyond Decimal's 28-digit scale carry no value.
+        while frac.len() > Decimal::MAX_SCALE as usize && frac.ends_with('0') {
+            frac.pop();
+        }
+        let too_big = || {
+            let s = render(neg, &int, &frac);
+            let shown: String = s.chars().take(48).collect();
+            let ellipsis = if s.len() > shown.len() { "..." } else { "" };
+            Error::conversion(format!(
+                "numeric value {shown}{ellipsis} does not fit in rust_decimal::Decimal (max 28 significant digits): fetch it as String or edgepg::types::Numeric"
+            ))
+        };
+        if frac.len() > Decimal::MAX_SCALE as usize {
+            return Err(too_big());
+        }
+        let mut m: u128 = 0;
+        for c in int.bytes().chain(frac.bytes()) {
+            m = m
+                .checked_mul(10)
+                .and_then(|m| m.checked_add(u128::from(c - b'0')))
+                .filter(|&m| m <= DECIMAL_MAX_MANTISSA)
+                .ok_or_else(too_big)?;
+        }
+        // m ≤ 2^96 − 1 fits in i128.
+        let m = if neg { -(m as i128) } else { m as i128 };
+        Decimal::try_from_i128_with_scale(m, frac.len() as u32).map_err(|_| too_big())
+    }
+
+    impl<'a> FromSql<'a> for Decimal {
+        fn from_sql(ty: Type, raw: &'a [u8]) -> Result<Decimal> {
+            check_numeric::<Decimal>(ty)?;
+            decimal_from_binary(raw)
+        }
+        fn from_sql_text(ty: Type, raw: &'a [u8]) -> Result<Decimal> {
+            check_numeric::<Decimal>(ty)?;
+            utf8(raw)?.parse::<Numeric>()?.to_decimal()
+        }
+        fn accepts(ty: Type) -> bool {
+            ty == Type::NUMERIC
+        }
+    }
+
+    impl ToSql for Decimal {
+        fn to_sql(&self, _ty: Type, out: &mut BytesMut) -> Result<IsNull> {
+            // Decimal's Display is plain decimal text with its scale (no exponent).
+            encode_numeric_str(&self.to_string(), out)?;
+            Ok(IsNull::No)
+        }
+        fn accepts(ty: Type) -> bool {
+            ty == Type::NUMERIC
+        }
+        to_sql_checked!();
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::super::tests::{bin, enc};
+        use super::*;
+        use crate::ErrorKind;
+
+        #[test]
+        fn decimal() {
+            let d = Decimal::from_str_exact("12345.678").unwrap();
+            let mut b = BytesMut::new();
+            d.to_sql_checked(Type::NUMERIC, &mut b).unwrap();
+            assert_eq!(&b[..], &bin(3, 1, 0, 3, &[1, 2345, 6780])[..]);
+            assert_eq!(Decimal::from_sql(Type::NUMERIC, &b).unwrap(), d);
+            for s in [
+                "0",
+                "-1.5",
+                "0.0000000000000000000000000001",
+                "79228162514264337593543950335",
+                "-7922816251426433759354395033.5",
+                "1234567890123456789012345678",
+            ] {
+                let d = Decimal::from_str_exact(s).unwrap();
+                let mut b = BytesMut::new();
+                d.to_sql(Type::NUMERIC, &mut b).unwrap();
+                let back = Decimal::from_sql(Type::NUMERIC, &b).unwrap();
+                assert_eq!(back, d, "{s}");
+                assert_eq!(back.to_string(), d.to_string(), "{s} scale");
+            }
+            // Scale beyond 28 with only trailing zeros is fine.
+            let d = Decimal::from_sql(Type::NUMERIC, &enc("1.500000000000000000000000000000000")).unwrap();
+            assert_eq!(d, Decimal::new(15, 1));
+            assert_eq!(Decimal::from_sql_text(Type::NUMERIC, b"-3.25").unwrap(), Decimal::new(-325, 2));
+        }
+
+        #[test]
+        fn decimal_out_of_range() {
+            for s in ["1e40", "79228162514264337593543950336", "0.00000000000000000000000000001"] {
+                let e = Decimal::from_sql(Type::NUMERIC, &enc(s)).unwrap_err();
+                assert_eq!(e.kind(), ErrorKind::Conversion);
+                assert!(e.message().contains("does not fit in rust_decimal::Decimal"), "{}", e.message());
+                assert!(e.message().contains("Numeric"), "{}", e.message());
+            }
+            for s in ["NaN", "Infinity", "-Infinity"] {
+                let e = Decimal::from_sql(Type::NUMERIC, &enc(s)).unwrap_err();
+                assert!(e.message().contains(s), "{}", e.message());
+            }
+            assert!(Decimal::from_sql(Type::INT4, &[0; 4]).is_err());
+        }
+
+        #[test]
+        fn numeric_to_decimal_and_hostile_bytes() {
+            assert_eq!(Numeric::Finite("2.50".into()).to_decimal().unwrap(), Decimal::new(250, 2));
+            assert!(Decimal::from_sql(Type::NUMERIC, &bin(1, i16::MAX, 0, 0, &[1])).is_err());
+            for raw in [vec![], vec![0, 1], bin(1, 0, 0, 0, &[]), bin(1, 0, 0, 0, &[10000])] {
+                assert!(Decimal::from_sql(Type::NUMERIC, &raw).is_err(), "{raw:?}");
+            }
+        }
     }
 }
