@@ -290,7 +290,9 @@ impl Startup {
                 return Ok(Step::Done);
             }
             (_, other) => {
-                return Err(Error::protocol(format!("unexpected message during startup: {other:?}")));
+                // The name, not `{:?}`: bounded text, and no Debug machinery for
+                // every message body in the `.wasm`.
+                return Err(Error::protocol(format!("unexpected {} during startup", other.name())));
             }
         }
         Ok(Step::Continue)

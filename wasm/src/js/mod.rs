@@ -57,6 +57,15 @@ fn promise<F>(cancel: JsValue, fut: F) -> Promise
 where
     F: Future<Output = Result<JsValue, JsValue>> + 'static,
 {
+    boxed_promise(cancel, Box::pin(fut))
+}
+
+/// The one instance of `guarded` and `future_to_promise` (and of the
+/// executor's task code they pull in): monomorphised per call site, they
+/// weighed ~30 KB of the `.wasm`; one box per call costs nothing next to a
+/// round trip.
+#[inline(never)]
+fn boxed_promise(cancel: JsValue, fut: std::pin::Pin<Box<dyn Future<Output = Result<JsValue, JsValue>>>>) -> Promise {
     future_to_promise(guarded(fut, cancel))
 }
 
