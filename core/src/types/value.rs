@@ -455,6 +455,21 @@ impl ToSql for Value {
             Format::Text
         }
     }
+    /// Every value has a type-independent text form (its [`Display`](fmt::Display)):
+    /// what the typed path sends anyway for combinations without a binary
+    /// coercion. The server parses it as the type it infers; range or syntax
+    /// problems then come back as server errors instead of client-side
+    /// conversion errors.
+    fn to_sql_untyped(&self, out: &mut BytesMut) -> Option<Result<IsNull>> {
+        if *self == Value::Null {
+            return Some(Ok(IsNull::Yes));
+        }
+        use std::fmt::Write;
+        let mut s = String::new();
+        let _ = write!(s, "{self}");
+        out.put_slice(s.as_bytes());
+        Some(Ok(IsNull::No))
+    }
     to_sql_checked!();
 }
 
