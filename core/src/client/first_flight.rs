@@ -155,11 +155,11 @@ mod tests {
         let buf = encode("edgepg_s1", "SELECT $1, $2", b"7", &ranges, 0).unwrap();
         let expected: &[u8] = &[
             // Parse: name, query, 0 parameter types
-            b"P\0\0\0\x1fedgepg_s1\0SELECT $1, $2\0\0\0".as_slice(),
+            b"P\0\0\0\x1eedgepg_s1\0SELECT $1, $2\0\0\0".as_slice(),
             // Describe statement
             b"D\0\0\0\x0fSedgepg_s1\0",
             // Bind: unnamed portal, statement, 0 format codes (all text), 2 values ("7", NULL), 0 result formats (all text)
-            b"B\0\0\0\x21\0edgepg_s1\0\0\0\0\x02\0\0\0\x017\xff\xff\xff\xff\0\0",
+            b"B\0\0\0\x1e\0edgepg_s1\0\0\0\0\x02\0\0\0\x017\xff\xff\xff\xff\0\0",
             // Execute: unnamed portal, no row limit
             b"E\0\0\0\x09\0\0\0\0\0",
             // Sync
