@@ -373,3 +373,212 @@ impl Connection {
         self.inner.shared.is_starting()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::VecDeque;
+    use std::future::Future;
+    use std::io;
+    use std::pin::Pin;
+    use std::sync::{Arc, Mutex};
+
+    use futures_channel::oneshot;
+
+    use super::*;
+    use crate::client::request::{Request, RequestSender, Response};
+    use crate::config::ChannelBindingMode;
+    use crate::{ErrorKind, SqlState};
+
+    /// A scripted stream: records each write, serves queued server bytes.
+    #[derive(Clone, Default)]
+    struct Mock {
+        writes: Arc<Mutex<Vec<Vec<u8>>>>,
+        input: Arc<Mutex<VecDeque<u8>>>,
+    }
+
+    impl Mock {
+        fn serve(&self, bytes: &[u8]) {
+            self.input.lock().unwrap().extend(bytes);
+        }
+        fn writes(&self) -> Vec<Vec<u8>> {
+            std::mem::take(&mut *self.writes.lock().unwrap())
+        }
+    }
+
+    impl Transport for Mock {
+        fn poll_read_buf(&mut self, _: &mut Context<'_>, buf: &mut BytesMut) -> Poll<io::Result<usize>> {
+            let mut input = self.input.lock().unwrap();
+            if input.is_empty() {
+                return Poll::Pending;
+            }
+            let n = input.len();
+            buf.extend(input.drain(..));
+            Poll::Ready(Ok(n))
+        }
+        fn poll_write(&mut self, _: &mut Context<'_>, data: &[u8]) -> Poll<io::Result<usize>> {
+            self.writes.lock().unwrap().push(data.to_vec());
+            Poll::Ready(Ok(data.len()))
+        }
+        fn poll_flush(&mut self, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+            Poll::Ready(Ok(()))
+        }
+        fn poll_close(&mut self, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+            Poll::Ready(Ok(()))
+        }
+    }
+
+    struct MockReopen(Mock);
+
+    impl Reopen<Mock> for MockReopen {
+        fn reopen(&self) -> BoxFuture<'static, Result<Connected<Mock>>> {
+            let stream = self.0.clone();
+            Box::pin(async move { Ok(Connected { stream, tls_server_end_point: None }) })
+        }
+    }
+
+    const AUTH_OK: &[u8] = b"R\0\0\0\x08\0\0\0\0";
+    const AUTH_CLEARTEXT: &[u8] = b"R\0\0\0\x08\0\0\0\x03";
+    const AUTH_SASL: &[u8] = b"R\0\0\0\x17\0\0\0\x0aSCRAM-SHA-256\0\0";
+    const KEY_DATA: &[u8] = b"K\0\0\0\x0c\0\0\x30\x39\xde\xad\xbe\xef";
+    const READY: &[u8] = b"Z\0\0\0\x05I";
+    const PASSWORD: &[u8] = b"p\0\0\0\x0apw_pw\0";
+    /// `Query("SELECT 1")`.
+    const QUERY: &[u8] = b"Q\0\0\0\x0dSELECT 1\0";
+    /// CommandComplete("SELECT 1") + ReadyForQuery.
+    const ANSWER: &[u8] = b"C\0\0\0\x0dSELECT 1\0Z\0\0\0\x05I";
+
+    /// A backend message: tag, length (including itself), body.
+    fn msg(tag: u8, body: &[u8]) -> Vec<u8> {
+        let mut v = vec![tag];
+        v.extend_from_slice(&(body.len() as u32 + 4).to_be_bytes());
+        v.extend_from_slice(body);
+        v
+    }
+
+    fn startup_bytes() -> Vec<u8> {
+        let body = b"\0\x03\0\0user\0pw_user\0\0";
+        let mut v = (body.len() as u32 + 4).to_be_bytes().to_vec();
+        v.extend_from_slice(body);
+        v
+    }
+
+    /// A lazily started driver over `mock`, its request sender and shared state.
+    fn driver(mock: &Mock, reopen: Option<Mock>) -> (Pin<Box<Driver<Mock>>>, RequestSender, Arc<Shared>, BackendKey) {
+        let options = StartupOptions {
+            params: vec![("user".into(), "pw_user".into())],
+            user: "pw_user".into(),
+            password: Some(b"pw_pw".to_vec()),
+            channel_binding: ChannelBindingMode::Prefer,
+            tls_server_end_point: None,
+            pipeline_password: true,
+        };
+        let mut startup = Startup::new(options.clone());
+        let mut first = BytesMut::new();
+        startup.start(&mut first).unwrap();
+        assert!(startup.password_pipelined());
+        let backend: BackendKey = Arc::default();
+        let phase = StartupPhase {
+            startup,
+            options,
+            pipelined: true,
+            replay: BytesMut::new(),
+            held: BytesMut::new(),
+            reopen: reopen.map(|m| Arc::new(MockReopen(m)) as Arc<dyn Reopen<Mock>>),
+            reopening: None,
+            // Held until a request arrives.
+            hold: Some(Box::pin(std::future::pending())),
+            backend: backend.clone(),
+        };
+        let shared = Arc::new(Shared::new(HashMap::new(), TransactionStatus::Idle));
+        shared.set_starting(true);
+        let (tx, rx) = mpsc::unbounded();
+        let d = Driver::new(mock.clone(), BytesMut::new(), rx, shared.clone(), 1 << 20).starting(phase, first);
+        (Box::pin(d), tx, shared, backend)
+    }
+
+    fn poll(d: &mut Pin<Box<Driver<Mock>>>) -> Poll<()> {
+        let mut cx = Context::from_waker(futures_util::task::noop_waker_ref());
+        d.as_mut().poll(&mut cx)
+    }
+
+    fn query(tx: &RequestSender) -> oneshot::Receiver<Result<Response>> {
+        let (rtx, rrx) = oneshot::channel();
+        tx.unbounded_send(Request::collect(BytesMut::from(QUERY), 1, None, rtx)).unwrap();
+        rrx
+    }
+
+    #[test]
+    fn startup_password_and_queued_requests_go_out_in_one_write() {
+        let mock = Mock::default();
+        let (mut d, tx, shared, backend) = driver(&mock, None);
+        // Nothing is written while the driver waits for a first request.
+        assert!(poll(&mut d).is_pending());
+        assert!(mock.writes().is_empty());
+        let mut a = query(&tx);
+        let mut b = query(&tx);
+        assert!(poll(&mut d).is_pending());
+        assert_eq!(mock.writes(), vec![[startup_bytes(), PASSWORD.to_vec(), QUERY.to_vec(), QUERY.to_vec()].concat()]);
+        // The whole answer in one read: startup, then both responses.
+        mock.serve(&[AUTH_CLEARTEXT, AUTH_OK, &msg(b'S', b"server_version\x0016.4\0"), KEY_DATA, READY, ANSWER, ANSWER].concat());
+        assert!(poll(&mut d).is_pending());
+        for rx in [&mut a, &mut b] {
+            let r = rx.try_recv().unwrap().unwrap().unwrap();
+            assert_eq!(r.last_tag(), Some("SELECT 1"));
+        }
+        assert!(mock.writes().is_empty(), "nothing more to write (the password was not sent twice)");
+        assert!(!shared.is_starting());
+        assert_eq!(shared.parameter("server_version").as_deref(), Some("16.4"));
+        assert_eq!(backend.get().map(|k| k.0), Some(12345));
+    }
+
+    #[test]
+    fn a_wrong_password_fails_every_queued_request_with_28p01() {
+        let mock = Mock::default();
+        let (mut d, tx, shared, _) = driver(&mock, None);
+        let mut a = query(&tx);
+        assert!(poll(&mut d).is_pending());
+        let mut b = query(&tx); // queued after the first write
+        mock.serve(&[
+            AUTH_CLEARTEXT,
+            &msg(b'E', b"SFATAL\0VFATAL\0C28P01\0Mpassword authentication failed for user \"pw_user\"\0\0"),
+        ]
+        .concat());
+        assert!(poll(&mut d).is_ready());
+        for rx in [&mut a, &mut b] {
+            let e = rx.try_recv().unwrap().unwrap().unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::Auth, "{e}");
+            assert_eq!(e.code(), Some(SqlState::INVALID_PASSWORD), "{e}");
+        }
+        // Later calls see the same error.
+        assert_eq!(shared.closed_error().code(), Some(SqlState::INVALID_PASSWORD));
+        assert!(tx.unbounded_send(Request::Abort).is_err());
+    }
+
+    #[test]
+    fn rejected_pipelining_reconnects_and_replays_the_requests() {
+        let first = Mock::default();
+        let second = Mock::default();
+        let (mut d, tx, shared, _) = driver(&first, Some(second.clone()));
+        let mut a = query(&tx);
+        assert!(poll(&mut d).is_pending());
+        assert_eq!(first.writes().len(), 1);
+        // The server wants SCRAM: it took our password for a SASL response.
+        first.serve(AUTH_SASL);
+        assert!(poll(&mut d).is_pending());
+        // A new stream: StartupMessage alone, no password, no query yet.
+        assert_eq!(second.writes(), vec![startup_bytes()]);
+        let mut b = query(&tx); // queued during the reconnect: held too
+        assert!(poll(&mut d).is_pending());
+        assert!(second.writes().is_empty());
+        // Trust on the new stream; then the held requests go out, in order.
+        second.serve(&[AUTH_OK, KEY_DATA, READY].concat());
+        assert!(poll(&mut d).is_pending());
+        assert_eq!(second.writes(), vec![[QUERY, QUERY].concat()]);
+        second.serve(&[ANSWER, ANSWER].concat());
+        assert!(poll(&mut d).is_pending());
+        for rx in [&mut a, &mut b] {
+            assert_eq!(rx.try_recv().unwrap().unwrap().unwrap().last_tag(), Some("SELECT 1"));
+        }
+        assert!(!shared.is_starting());
+    }
+}
