@@ -180,7 +180,7 @@ impl<T: Transport> Driver<T> {
             while !self.requests_done && !self.terminating && !self.copy_pending && !hold_back {
                 match self.requests.poll_next_unpin(cx) {
                     Poll::Ready(Some(Request::Query { bytes, syncs, columns, sink, copy_in })) => {
-                        let write_now = self.starting.as_mut().is_none_or(|p| p.take_request(&bytes));
+                        let write_now = self.starting.as_mut().map_or(true, |p| p.take_request(&bytes));
                         if !write_now {
                             // Held by the startup phase until the session is ready.
                         } else if self.wbuf.is_empty() {
@@ -223,7 +223,7 @@ impl<T: Transport> Driver<T> {
 
             // While startup holds its bytes back (waiting for a first request
             // to join them) or a new stream is being opened, no I/O.
-            let io_allowed = self.starting.as_mut().is_none_or(|p| p.poll_io_allowed(cx));
+            let io_allowed = self.starting.as_mut().map_or(true, |p| p.poll_io_allowed(cx));
 
             // 3. Write.
             while io_allowed && !self.wbuf.is_empty() {
@@ -274,8 +274,10 @@ impl<T: Transport> Driver<T> {
             // 5. Parse what is buffered, then read. Always read, even when
             // idle: notices, notifications and a server-side termination
             // arrive unasked.
-            while io_allowed {
-                let Some(msg) = backend::next_message(&mut self.rbuf, self.max_message_size)? else { break };
+            while let Some(msg) = match io_allowed {
+                true => backend::next_message(&mut self.rbuf, self.max_message_size)?,
+                false => None,
+            } {
                 if self.starting.is_some() {
                     self.startup_message(msg)?;
                     progress = true;
