@@ -83,7 +83,7 @@ pub(crate) const HOLD: Duration = Duration::from_millis(20);
 /// # async fn demo<C: edgepg_core::client::Connector + Clone + 'static>(
 /// #     connector: C, runtime: std::sync::Arc<dyn edgepg_core::client::Runtime>,
 /// # ) -> edgepg_core::Result<()> {
-/// let config = edgepg_core::Config::parse("postgres://u:pw@db/app?pipeline_connect=password")?;
+/// let config = edgepg_core::config::Config::parse("postgres://u:pw@db/app?pipeline_connect=password")?;
 /// let conn = edgepg_core::client::connect_pipelined(&config, &connector, runtime).await?;
 /// // Startup, password and this query travel together.
 /// let n: i32 = conn.fetchval("SELECT 1", &[]).await?;
