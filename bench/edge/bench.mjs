@@ -4,7 +4,7 @@
 // starts the cluster and installs the packages; usage:
 //
 //   node --expose-gc bench.mjs [--reps 5] [--warmup 1] [--only a,b] [--clients a,b]
-//        [--connects 20] [--seq 2000] [--pipelined 10000] [--no-write]
+//        [--connects 20] [--seq 2000] [--pipelined 3000] [--no-floors] [--no-write]
 //
 // Per workload: every client opens ONE connection, then rounds run with the
 // client order rotated each round (A B C D, B C D A, ...) so none always goes
@@ -17,6 +17,7 @@ import { gzipSync, constants as zc } from "node:zlib";
 import { loadavg, cpus } from "node:os";
 import { execFileSync } from "node:child_process";
 import { clients } from "./clients.mjs";
+import { floorClients } from "./floor.mjs";
 
 const here = new URL(".", import.meta.url).pathname;
 
@@ -26,7 +27,7 @@ const REPS = int(args.reps, 5);
 const WARMUP = int(args.warmup, 1);
 const CONNECTS = int(args.connects, 20);
 const SEQ = int(args.seq, 2000);
-const PIPELINED = int(args.pipelined, 10000);
+const PIPELINED = int(args.pipelined, 3000);
 const IN_FLIGHT = 10;
 const ROWS = 200000;
 
@@ -36,7 +37,7 @@ function parseArgs(argv) {
     const a = argv[i];
     if (!a.startsWith("--")) throw new Error(`unexpected argument ${a}`);
     const k = a.slice(2);
-    if (k === "no-write" || k === "help") out[k] = true;
+    if (k === "no-write" || k === "no-floors" || k === "help") out[k] = true;
     else out[k] = argv[++i];
   }
   if (out.help) {
@@ -100,6 +101,7 @@ const workloads = [
     async run(c, h) {
       const t0 = performance.now();
       const rows = await c.fetchAll(h, DECODE_SQL);
+      if (c.diagnostic) return { ms: performance.now() - t0, checksum: rows.length };
       let ids = 0, len = 0, f = 0, t = 0;
       for (let i = 0; i < rows.length; i++) {
         const r = rows[i];
@@ -138,7 +140,7 @@ const workloads = [
 ];
 
 // ------------------------------------------------------------------ main
-const all = clients(process.env);
+const all = [...clients(process.env), ...(args["no-floors"] ? [] : floorClients(process.env))];
 const chosen = args.clients ? all.filter((c) => args.clients.split(",").includes(c.name)) : all;
 const wanted = args.only ? workloads.filter((w) => args.only.split(",").includes(w.name)) : workloads;
 if (!chosen.length || !wanted.length) throw new Error("nothing to run (see --only / --clients)");
@@ -167,7 +169,7 @@ for (const w of wanted) {
     process.stderr.write(`${w.name}: round ${round + 1}/${WARMUP + REPS} done\n`);
   }
   for (const c of chosen) if (handles.has(c)) await c.close(handles.get(c));
-  const sums = new Set([...byClient.values()].flatMap((r) => [...r.checksums]));
+  const sums = new Set([...byClient.values()].filter((r) => !r.client.diagnostic || w.name !== "decode_200k").flatMap((r) => [...r.checksums]));
   if (sums.size !== 1) throw new Error(`${w.name}: clients disagree on the result: ${[...sums].join(" | ")}`);
   results.push(...byClient.values());
 }
@@ -192,7 +194,7 @@ const cell = (r) => {
   return `${fmt(r.rate)} ${r.workload.unit}/s`;
 };
 const names = chosen.map((c) => c.name);
-const others = names.filter((n) => n !== "edgepg");
+const others = chosen.filter((c) => c.name !== "edgepg" && !c.diagnostic).map((c) => c.name);
 const get = (w, n) => results.find((r) => r.workload === w && r.client.name === n);
 
 let table = `| workload | ${names.join(" | ")} | ${others.map((o) => `edgepg / ${o}`).join(" | ")} |\n`;
@@ -245,6 +247,7 @@ Written by \`bench/edge/run.sh${argStr ? " " + argStr : ""}\` on ${date}. All fo
 `Whole run: ${fmt(totalS, 0)} s.
 
 ${table}
+${chosen.some((c) => c.diagnostic) ? "`ws-floor` and `tcp-floor` are not contenders but yardsticks (bench/edge/floor.mjs): a ~150-line hand-written client (simple protocol, text results, nothing decoded but the first column, every write sent at once, startup + password + first query in one write) over `ws` through websockify and over plain TCP. edgepg → ws-floor is edgepg's own cost (JS glue + wasm); ws-floor → tcp-floor is the cost of the WebSocket hop through websockify (a Python process on the same 2 CPUs), which edgepg and Neon pay and pg / postgres.js do not.\n" : ""}
 ### Bundle size
 
 ${sizes}
@@ -254,7 +257,7 @@ ${sizes}
 * load average (1 / 5 / 15 min) at start: ${loadBefore.map((x) => x.toFixed(2)).join(" / ")}; at end: ${loadAfter.map((x) => x.toFixed(2)).join(" / ")} (the machine is shared with other engineers' builds: anything above ~1 is other work competing for the 2 CPUs)
 * ${sh(process.env.EDGEPG_TEST_PGBIN ? process.env.EDGEPG_TEST_PGBIN + "/postgres" : "postgres", ["--version"])} — throwaway cluster from \`tests/cluster/start.sh\` (fsync off), 127.0.0.1; websockify ${sh("websockify", ["--help"]).match(/v?\d+\.\d+\.\d+/)?.[0] ?? ""} (\`tests/cluster/websockify.sh\`) in front of it for edgepg and Neon
 * every client logs in as \`pw_user\` (pg_hba \`password\`: cleartext), so Neon's \`pipelineConnect: "password"\` applies and the auth is the same for all
-* clients: ${chosen.map((c) => `${c.name} ${c.name === "postgres.js" ? pkgVersion("postgres") : c.name === "neon" ? pkgVersion("@neondatabase/serverless") : c.name === "edgepg" ? pkgVersion("edgepg") + " (from the \`npm pack\` tarball of this checkout's js/)" : pkgVersion(c.name)} — ${c.transport}`).join("; ")}; ws ${pkgVersion("ws")}
+* clients: ${chosen.map((c) => `${c.name} ${c.name === "postgres.js" ? pkgVersion("postgres") : c.name === "neon" ? pkgVersion("@neondatabase/serverless") : c.name === "edgepg" ? pkgVersion("edgepg") + " (from the \`npm pack\` tarball of this checkout's js/)" : c.diagnostic ? "(yardstick)" : pkgVersion(c.name)} — ${c.transport}`).join("; ")}; ws ${pkgVersion("ws")}
 * git commit: \`${sh("git", ["-C", here, "rev-parse", "--short=12", "HEAD"])}\`
 
 ### Workloads
