@@ -6,7 +6,8 @@
 #   4. a throwaway cluster + websockify in bench/edge/.edgepg-bench-edge/ (stopped on exit),
 #   5. node --expose-gc bench.mjs: prints the table, writes the "Edge" section of bench/RESULTS.md.
 # Usage: bench/edge/run.sh [bench.mjs options]   (e.g. --only decode_200k --reps 9; see --help)
-#   EDGEPG_BENCH_SKIP_BUILD=1 reuses js/dist as it is (no js/build.sh).
+#   EDGEPG_BENCH_SKIP_BUILD=1 reuses js/dist as it is (no js/build.sh);
+#   EDGEPG_BENCH_NODE_FLAGS adds node flags (profiling: see the end of this file).
 # The cluster directory can be moved with EDGEPG_BENCH_EDGE_DIR.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -37,4 +38,9 @@ bash "$root/tests/cluster/start.sh" "$dir"
 . "$dir/env"
 : "${EDGEPG_TEST_WS_PORT:?websockify did not start (scripts/setup.sh installs it)}"
 
-node --expose-gc "$here/bench.mjs" "$@"
+# EDGEPG_BENCH_NODE_FLAGS: extra node flags, e.g. a profile of one client and workload:
+#   EDGEPG_BENCH_SKIP_BUILD=1 EDGEPG_BENCH_NODE_FLAGS="--cpu-prof --cpu-prof-dir=prof" \
+#     bench/edge/run.sh --clients edgepg --only seq_select1 --no-floors --no-write
+#   node bench/edge/cpuprofile.mjs bench/edge/prof/*.cpuprofile   (the dir is relative to bench/edge)
+# shellcheck disable=SC2086 # word splitting of the flags is intended
+node --expose-gc ${EDGEPG_BENCH_NODE_FLAGS:-} "$here/bench.mjs" "$@"
