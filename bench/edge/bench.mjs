@@ -205,6 +205,16 @@ for (const w of wanted) {
   table += `| ${w.name} | ${names.map((n) => cell(get(w, n))).join(" | ")} | ${ratios.join(" | ")} |\n`;
 }
 
+// Paired ratio: per round, edgepg's time / the other's time in the SAME round,
+// then the median; less sensitive to load that changes during the run.
+let paired = "Paired ratio (median over rounds of edgepg's time / the other's in the same round; less sensitive to load changing during the run):";
+for (const w of wanted) {
+  const e = get(w, "edgepg");
+  if (!e) continue;
+  paired += ` \`${w.name}\` ${others.map((o) => `vs ${o} ${fmt(median(e.reps.map((x, i) => x.ms / get(w, o).reps[i].ms)), 2)}`).join(", ")};`;
+}
+paired = paired.replace(/;$/, ".");
+
 let reps = "| workload | client | median | min | max | client CPU per op (median) | every repetition, in run order (ms) |\n|---|---|---:|---:|---:|---:|---|\n";
 for (const r of results) {
   const ms = r.reps.map((x) => x.ms);
@@ -269,6 +279,8 @@ Counts are smaller than the native table's where Neon's driver would make the ru
 ### Repetitions
 
 ${reps}
+${paired}
+
 Client CPU per op: user + system CPU of the Node process (all clients' JS, wasm and the \`ws\`/socket work; not websockify or the server) over the repetition, divided by its operations.
 `;
 
