@@ -13,7 +13,7 @@
 // (< 1.00: edgepg is faster). Results go to the "Edge" section of
 // bench/RESULTS.md (between the edge-bench markers; the rest is kept).
 import { readFileSync, writeFileSync, existsSync } from "node:fs";
-import { gzipSync, constants as zc } from "node:zlib";
+import { gzipSync, brotliCompressSync, constants as zc } from "node:zlib";
 import { loadavg, cpus } from "node:os";
 import { execFileSync } from "node:child_process";
 import { clients } from "./clients.mjs";
@@ -225,18 +225,20 @@ for (const r of results) {
 // Bundle sizes: what a user downloads, gzip -9, file by file (like js/build.sh).
 const gz = (p) => gzipSync(readFileSync(p), { level: zc.Z_BEST_COMPRESSION }).length;
 const raw = (p) => readFileSync(p).length;
+const br = (p) => brotliCompressSync(readFileSync(p), { params: { [zc.BROTLI_PARAM_QUALITY]: 11 } }).length;
 const edgepgDist = `${here}node_modules/edgepg/dist/`;
-const edgepgFiles = ["edgepg_bg.wasm", "edgepg.js", "api.js", "errors.js", "node.js"];
+const edgepgFiles = ["edgepg_bg.wasm", "edgepg.js", "api.js", "errors.js", "node.js"]; // what js/build.sh counts
 const neonFile = `${here}node_modules/@neondatabase/serverless/index.mjs`;
 const bundle = {
-  edgepg: edgepgFiles.map((f) => ({ f, raw: raw(edgepgDist + f), gz: gz(edgepgDist + f) })),
-  neon: { f: "index.mjs", raw: raw(neonFile), gz: gz(neonFile) },
+  edgepg: edgepgFiles.map((f) => ({ f, raw: raw(edgepgDist + f), gz: gz(edgepgDist + f), br: br(edgepgDist + f) })),
+  neon: { f: "index.mjs", raw: raw(neonFile), gz: gz(neonFile), br: br(neonFile) },
 };
 const eRaw = bundle.edgepg.reduce((a, x) => a + x.raw, 0);
 const eGz = bundle.edgepg.reduce((a, x) => a + x.gz, 0);
-let sizes = "| package | files | raw | gzip -9 |\n|---|---|---:|---:|\n";
-sizes += `| edgepg ${pkgVersion("edgepg")} (Node entry) | ${bundle.edgepg.map((x) => `\`${x.f}\` ${fmt(x.gz)}`).join(" + ")} | ${fmt(eRaw)} B | **${fmt(eGz)} B** |\n`;
-sizes += `| @neondatabase/serverless ${pkgVersion("@neondatabase/serverless")} | \`index.mjs\` (the whole ESM bundle, pg included) | ${fmt(bundle.neon.raw)} B | **${fmt(bundle.neon.gz)} B** |\n`;
+const eBr = bundle.edgepg.reduce((a, x) => a + x.br, 0);
+let sizes = "| package | files (gzip -9 each) | raw | gzip -9 | brotli -q 11 |\n|---|---|---:|---:|---:|\n";
+sizes += `| edgepg ${pkgVersion("edgepg")} (Node entry) | ${bundle.edgepg.map((x) => `\`${x.f}\` ${fmt(x.gz)}`).join(" + ")} | ${fmt(eRaw)} B | **${fmt(eGz)} B** | ${fmt(eBr)} B |\n`;
+sizes += `| @neondatabase/serverless ${pkgVersion("@neondatabase/serverless")} | \`index.mjs\` (the whole ESM bundle, pg included) | ${fmt(bundle.neon.raw)} B | **${fmt(bundle.neon.gz)} B** | ${fmt(bundle.neon.br)} B |\n`;
 sizes += `\nedgepg / Neon gzipped: **${fmt(eGz / bundle.neon.gz, 2)}×** (target ≤ 2×, aim < 1×).\n`;
 
 function pkgVersion(name) {
