@@ -284,6 +284,16 @@ ${reps}
 ${paired}
 
 Client CPU per op: user + system CPU of the Node process (all clients' JS, wasm and the \`ws\`/socket work; not websockify or the server) over the repetition, divided by its operations.
+
+### How to run
+
+\`\`\`sh
+bench/edge/run.sh                          # everything: cluster + websockify, js/build.sh, npm pack + install, all workloads, this section
+bench/edge/run.sh --only decode_200k --reps 9
+EDGEPG_BENCH_SKIP_BUILD=1 bench/edge/run.sh --clients edgepg,neon --no-floors --no-write   # reuse js/dist, print only
+\`\`\`
+
+\`run.sh\` installs the pinned contenders from \`bench/edge/package-lock.json\` (\`npm ci\`, when missing), builds js/ with \`js/build.sh\`, installs the \`npm pack\` tarball of js/ into \`bench/edge/node_modules\` (\`--no-save\`), starts a cluster with websockify in \`bench/edge/.edgepg-bench-edge/\` (stopped on exit) and runs \`node --expose-gc bench/edge/bench.mjs\`. Clients are in \`bench/edge/clients.mjs\`, the yardsticks in \`bench/edge/floor.mjs\`; \`bench/edge/trace-connect.mjs\` prints edgepg's connect on the wire; \`bench/edge/cpuprofile.mjs\` summarises a \`--cpu-prof\` profile (see the end of run.sh).
 `;
 
 console.log(section);
