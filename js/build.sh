@@ -2,7 +2,8 @@
 # Builds the npm package's dist/: the wasm crate in the release-wasm profile
 # (opt-level z, LTO, panic=abort), wasm-bindgen --target web at the version
 # pinned in Cargo.lock, wasm-opt -Oz when binaryen is installed, the
-# hand-written glue from src/, and a size report (gzipped .wasm + JS).
+# hand-written glue from src/, and a size report (scripts/size.sh: gzipped
+# .wasm + JS, compared with Neon's driver, written into SIZE.md).
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/.." && pwd)"
@@ -40,7 +41,7 @@ wasm-bindgen --target web --weak-refs --no-typescript --out-name edgepg --out-di
     "$target_dir/wasm32-unknown-unknown/release-wasm/edgepg_wasm.wasm"
 if command -v wasm-opt >/dev/null 2>&1; then
     # Debian's binaryen; the features match what rustc emits for wasm32 today.
-    wasm-opt -Oz --enable-bulk-memory --enable-sign-ext --enable-mutable-globals \
+    wasm-opt -Oz --converge --enable-bulk-memory --enable-sign-ext --enable-mutable-globals \
         --enable-nontrapping-float-to-int "$tmp/edgepg_bg.wasm" -o "$out/edgepg_bg.wasm"
 else
     echo "js/build.sh: wasm-opt not found (apt-get install binaryen): .wasm not shrunk" >&2
@@ -50,15 +51,6 @@ cp "$tmp/edgepg.js" "$out/edgepg.js"
 cp "$here"/src/*.js "$here"/src/*.d.ts "$out/"
 node "$here/scripts/cjs.mjs"
 
-# Size report: what a user downloads, raw and gzipped (-9).
-echo "size report (bytes):"
-total_raw=0
-total_gz=0
-for f in "$out"/edgepg_bg.wasm "$out"/edgepg.js "$out"/api.js "$out"/errors.js "$out"/node.js; do
-    raw=$(wc -c <"$f")
-    gz=$(gzip -9c "$f" | wc -c)
-    total_raw=$((total_raw + raw))
-    total_gz=$((total_gz + gz))
-    printf '  %-16s %8d raw %8d gzipped\n' "$(basename "$f")" "$raw" "$gz"
-done
-printf '  %-16s %8d raw %8d gzipped (wasm + JS of one entry point)\n' total "$total_raw" "$total_gz"
+# Size report: what a user downloads, raw and gzipped (-9), next to Neon's
+# driver; also written into js/SIZE.md.
+"$here/scripts/size.sh"

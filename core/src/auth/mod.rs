@@ -4,6 +4,7 @@
 //! machine moves the messages. Cleartext password authentication needs no
 //! helper (the password is sent as is, NUL-terminated).
 
+mod base64;
 mod cert_hash;
 mod der;
 pub mod md5;

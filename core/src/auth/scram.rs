@@ -16,11 +16,10 @@
 
 use std::fmt;
 
-use base64::engine::general_purpose::STANDARD as BASE64;
-use base64::Engine as _;
 use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
 
+use super::base64;
 use crate::error::{Error, Result};
 
 type HmacSha256 = Hmac<Sha256>;
@@ -159,7 +158,7 @@ impl ScramSha256 {
         let mut raw = [0u8; 24];
         getrandom::getrandom(&mut raw)
             .map_err(|e| Error::auth(format!("cannot generate a SCRAM nonce: no random source ({e})")))?;
-        Ok(ScramSha256::with_nonce(password, channel_binding, &BASE64.encode(raw)))
+        Ok(ScramSha256::with_nonce(password, channel_binding, &base64::encode(&raw)))
     }
 
     /// Starts an exchange with a given client nonce; for tests. The nonce must
@@ -235,7 +234,7 @@ impl ScramSha256 {
         cbind_input.extend_from_slice(self.channel_binding.cbind_data());
         let mut client_final = Vec::with_capacity(128);
         client_final.extend_from_slice(b"c=");
-        client_final.extend_from_slice(BASE64.encode(&cbind_input).as_bytes());
+        client_final.extend_from_slice(base64::encode(&cbind_input).as_bytes());
         client_final.extend_from_slice(b",r=");
         client_final.extend_from_slice(parsed.nonce);
 
@@ -253,7 +252,7 @@ impl ScramSha256 {
         proof.iter_mut().zip(client_signature).for_each(|(p, s)| *p ^= s);
 
         client_final.extend_from_slice(b",p=");
-        client_final.extend_from_slice(BASE64.encode(proof).as_bytes());
+        client_final.extend_from_slice(base64::encode(&proof).as_bytes());
         self.message = client_final;
 
         let verifier = new_mac(&server_key)?.chain_update(&auth_message);
@@ -277,7 +276,7 @@ impl ScramSha256 {
             (b'e', value) => Err(server_error(value)),
             (b'v', value) => {
                 let signature =
-                    BASE64.decode(value).map_err(|_| Error::protocol("SCRAM server signature is not valid base64"))?;
+                    base64::decode(value).ok_or_else(|| Error::protocol("SCRAM server signature is not valid base64"))?;
                 verifier.verify_slice(&signature).map_err(|_| {
                     Error::auth(
                         "SCRAM server signature does not match: the server did not prove it knows the \
@@ -327,7 +326,7 @@ impl<'a> ServerFirst<'a> {
         let iterations = expect(b'i')?;
         // Anything after i= is an optional extension, which we may ignore.
 
-        let salt = BASE64.decode(salt_b64).map_err(|_| Error::protocol("SCRAM salt is not valid base64"))?;
+        let salt = base64::decode(salt_b64).ok_or_else(|| Error::protocol("SCRAM salt is not valid base64"))?;
         if salt.is_empty() {
             return Err(Error::protocol("SCRAM salt is empty"));
         }

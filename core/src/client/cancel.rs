@@ -45,6 +45,7 @@ use bytes::{Bytes, BytesMut};
 use futures_channel::oneshot;
 
 use super::connect::Connector;
+use super::duration_text::Shown;
 use super::runtime::{timeout, BoxFuture, MaybeSend, MaybeSync, Runtime};
 use super::transport::io_ext;
 use crate::config::{Config, Host};
@@ -168,7 +169,7 @@ impl CancelToken {
             Ok(result) => result,
             Err(()) => Err(Error::new(
                 ErrorKind::Timeout,
-                format!("sending the cancel request timed out after {:?}", self.timeout),
+                format!("sending the cancel request timed out after {}", Shown(self.timeout)),
             )),
         }
     }

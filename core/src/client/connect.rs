@@ -9,6 +9,7 @@ use std::sync::Arc;
 use bytes::BytesMut;
 use futures_channel::mpsc;
 
+use super::duration_text::Shown;
 use super::cancel::{BackendKey, CancelToken, ConnectorCancel, DropCancel, SendCancel, DEFAULT_CANCEL_TIMEOUT};
 use super::connection::{Connection, ConnectionSettings};
 use super::session_attrs::{self, Verdict};
@@ -109,7 +110,7 @@ pub async fn connect<C: Connector + Clone + 'static>(
         };
         let result = match config.get_connect_timeout() {
             Some(t) => timeout(&*runtime, t, attempt).await.unwrap_or_else(|()| {
-                Err(Error::timeout(format!("connecting to {} timed out after {:?} (connect_timeout)", describe(host, *port), t)))
+                Err(Error::timeout(format!("connecting to {} timed out after {} (connect_timeout)", describe(host, *port), Shown(t))))
             }),
             None => attempt.await,
         };

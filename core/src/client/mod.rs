@@ -33,6 +33,7 @@ mod connection;
 mod copy;
 mod cursor;
 mod driver;
+mod duration_text;
 mod first_flight;
 mod listeners;
 mod params;

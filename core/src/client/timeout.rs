@@ -25,6 +25,7 @@ use bytes::BytesMut;
 
 use super::cancel::CancelToken;
 use super::connection::{first_value, ConnInner, Connection};
+use super::duration_text::Shown;
 use super::params::{DynParams, Params};
 use super::row::Row;
 use super::runtime::timeout;
@@ -168,7 +169,7 @@ impl ConnInner {
                 // driver cancels it when that is safe. Wait for the
                 // connection to be idle again before reporting the timeout.
                 self.settle().await;
-                Err(Error::timeout(format!("the call did not complete within {limit:?} and was cancelled")))
+                Err(Error::timeout(format!("the call did not complete within {} and was cancelled", Shown(limit))))
             }
         }
     }

@@ -31,6 +31,7 @@ use futures_channel::oneshot;
 
 use self::state::{AfterFree, Grant, Pooled, State};
 use super::connection::Connection;
+use super::duration_text::Shown;
 use super::params::Params;
 use super::row::Row;
 use super::runtime::{timeout, Runtime};
@@ -162,7 +163,8 @@ impl Pool {
         match self.inner.options.acquire_timeout {
             Some(t) => timeout(&*self.inner.runtime, t, self.inner.acquire()).await.unwrap_or_else(|()| {
                 Err(Error::timeout(format!(
-                    "no pooled connection became available within {t:?} (acquire_timeout; max_size is {})",
+                    "no pooled connection became available within {} (acquire_timeout; max_size is {})",
+                    Shown(t),
                     self.inner.options.max_size
                 )))
             }),
@@ -469,7 +471,8 @@ impl PoolInner {
             Err(()) => {
                 self.discard(p);
                 Err(Error::timeout(format!(
-                    "cleaning a released connection took longer than {t:?} (release_timeout); it was closed"
+                    "cleaning a released connection took longer than {} (release_timeout); it was closed",
+                    Shown(t)
                 )))
             }
         }
