@@ -41,7 +41,7 @@ wasm-bindgen --target web --weak-refs --no-typescript --out-name edgepg --out-di
     "$target_dir/wasm32-unknown-unknown/release-wasm/edgepg_wasm.wasm"
 if command -v wasm-opt >/dev/null 2>&1; then
     # Debian's binaryen; the features match what rustc emits for wasm32 today.
-    wasm-opt -Oz --converge --enable-bulk-memory --enable-sign-ext --enable-mutable-globals \
+    wasm-opt -Oz --enable-bulk-memory --enable-sign-ext --enable-mutable-globals \
         --enable-nontrapping-float-to-int "$tmp/edgepg_bg.wasm" -o "$out/edgepg_bg.wasm"
 else
     echo "js/build.sh: wasm-opt not found (apt-get install binaryen): .wasm not shrunk" >&2
