@@ -70,7 +70,7 @@ impl RawConnection {
             let start = configure(h.transaction(), iso, readonly, deferrable).start_owned();
             async move {
                 let tx = js(start.await)?;
-                Ok(RawTransaction { tx: RefCell::new(Some(tx)), _conn: h }.into())
+                Ok(RawTransaction { tx: RefCell::new(Some(tx)), conn: RefCell::new(Some(h)) }.into())
             }
         })
     }
@@ -80,8 +80,18 @@ impl RawConnection {
 #[wasm_bindgen]
 pub struct RawTransaction {
     tx: RefCell<Option<Transaction<'static>>>,
-    // A pooled connection must not go back while a transaction uses it.
-    _conn: Rc<Handle>,
+    /// A pooled connection must not go back while a transaction uses it;
+    /// let go once the transaction ends (not when the JS object is collected).
+    conn: RefCell<Option<Rc<Handle>>>,
+}
+
+impl RawTransaction {
+    /// Takes the transaction to end it, with the connection handle (held
+    /// until the COMMIT/ROLLBACK is done, then let go).
+    fn take(&self) -> Option<(Transaction<'static>, Option<Rc<Handle>>)> {
+        let conn = self.conn.borrow_mut().take();
+        self.tx.borrow_mut().take().map(|tx| (tx, conn))
+    }
 }
 
 #[wasm_bindgen]
@@ -97,27 +107,31 @@ impl RawTransaction {
             Some(tx) => configure(tx.transaction(), iso, readonly, deferrable).start_owned(),
             None => return Promise::reject(&ended()),
         };
-        let conn = self._conn.clone();
+        let conn = self.conn.borrow().clone();
         promise(cancel, async move {
             let tx = js(start.await)?;
-            Ok(RawTransaction { tx: RefCell::new(Some(tx)), _conn: conn }.into())
+            Ok(RawTransaction { tx: RefCell::new(Some(tx)), conn: RefCell::new(conn) }.into())
         })
     }
 
     /// `COMMIT` (or `RELEASE SAVEPOINT`).
     pub fn commit(&self, cancel: JsValue) -> Promise {
-        let Some(tx) = self.tx.borrow_mut().take() else { return Promise::reject(&ended()) };
+        let Some((tx, conn)) = self.take() else { return Promise::reject(&ended()) };
         promise(cancel, async move {
-            js(tx.commit().await)?;
+            let result = tx.commit().await;
+            drop(conn);
+            js(result)?;
             Ok(JsValue::UNDEFINED)
         })
     }
 
     /// `ROLLBACK` (or `ROLLBACK TO SAVEPOINT` + `RELEASE`).
     pub fn rollback(&self, cancel: JsValue) -> Promise {
-        let Some(tx) = self.tx.borrow_mut().take() else { return Promise::reject(&ended()) };
+        let Some((tx, conn)) = self.take() else { return Promise::reject(&ended()) };
         promise(cancel, async move {
-            js(tx.rollback().await)?;
+            let result = tx.rollback().await;
+            drop(conn);
+            js(result)?;
             Ok(JsValue::UNDEFINED)
         })
     }
