@@ -105,10 +105,13 @@ impl RawConnection {
     }
 }
 
+/// Batches of rows from a cursor task; taken while a `next` waits.
+type Batches = Rc<RefCell<Option<mpsc::Receiver<CoreResult<Vec<Row>>>>>>;
+
 /// Rows of a streamed cursor, batch by batch.
 #[wasm_bindgen]
 pub struct RawRowStream {
-    rx: Rc<RefCell<Option<mpsc::Receiver<CoreResult<Vec<Row>>>>>>,
+    rx: Batches,
     stop: RefCell<Option<oneshot::Sender<()>>>,
 }
 
