@@ -381,8 +381,61 @@ fn check_numeric<T>(ty: Type) -> Result<()> {
 /// Largest `Decimal` mantissa: 2^96 − 1.
 const DECIMAL_MAX_MANTISSA: u128 = (1u128 << 96) - 1;
 
+/// The common case of [`decimal_from_binary`] without allocating: the
+/// base-10000 digit groups are accumulated straight into the mantissa.
+/// `None` for anything unusual (NaN, infinities, malformed input, values
+/// that do not fit), which the exact slow path then handles or explains.
+fn decimal_from_binary_fast(raw: &[u8]) -> Option<Decimal> {
+    let be16 = |i: usize| raw.get(i..i + 2).map(|b| u16::from_be_bytes([b[0], b[1]]));
+    let ndigits = be16(0)? as usize;
+    let weight = i32::from(be16(2)? as i16);
+    let sign = be16(4)?;
+    let dscale = u32::from(be16(6)?);
+    if raw.len() != 8 + 2 * ndigits
+        || !(sign == SIGN_POS || sign == SIGN_NEG)
+        || ndigits > 8
+        || i64::from(dscale) > MAX_DSCALE
+    {
+        return None;
+    }
+    if ndigits == 0 {
+        return Decimal::try_from_i128_with_scale(0, dscale.min(Decimal::MAX_SCALE)).ok();
+    }
+    // value = Σ digit[i] · 10000^(weight − i); the last group has weight `last`.
+    let mut m: u128 = 0;
+    for i in 0..ndigits {
+        let d = be16(8 + 2 * i)?;
+        if d > 9999 {
+            return None;
+        }
+        m = m * 10_000 + u128::from(d); // ≤ 8 groups: < 10^32, no overflow
+    }
+    let last = weight - (ndigits as i32 - 1);
+    let mut scale: u32 = if last < 0 { (-last) as u32 * 4 } else { 0 };
+    for _ in 0..last.max(0) {
+        m = m.checked_mul(10_000)?;
+    }
+    // Show the server's display scale: trim zero digits beyond it, pad up to it.
+    while scale > dscale && m % 10 == 0 {
+        m /= 10;
+        scale -= 1;
+    }
+    while scale < dscale && scale < Decimal::MAX_SCALE {
+        m = m.checked_mul(10)?;
+        scale += 1;
+    }
+    if m > DECIMAL_MAX_MANTISSA || scale > Decimal::MAX_SCALE || scale < dscale {
+        return None;
+    }
+    let m = if sign == SIGN_NEG { -(m as i128) } else { m as i128 };
+    Decimal::try_from_i128_with_scale(m, scale).ok()
+}
+
 /// Decodes a binary numeric into a `Decimal` exactly, or explains why not.
 fn decimal_from_binary(raw: &[u8]) -> Result<Decimal> {
+    if let Some(d) = decimal_from_binary_fast(raw) {
+        return Ok(d);
+    }
     let (neg, int, mut frac) = match decode_parts(raw)? {
         Parts::Special(n) => return Err(special_to_decimal(&n)),
         Parts::Finite { neg, int, frac } => (neg, int, frac),
@@ -439,6 +492,45 @@ impl ToSql for Decimal {
         ty == Type::NUMERIC
     }
     to_sql_checked!();
+}
+
+#[cfg(test)]
+mod fast_path_tests {
+    use super::*;
+
+    /// The fast path must agree with the exact slow path on every value it accepts.
+    #[test]
+    fn fast_path_matches_slow_path() {
+        let cases = [
+            "0", "0.00", "1", "-1", "1.5", "1.50", "12345.678", "-0.0001", "10000", "100000000", "0.1000",
+            "99999999999999999999.99", "-7922816251426433759354395033", "0.0000000000000000000000000001",
+            "123456789012345678901234.5678", "1e20", "25.00", "3.14159265358979323846",
+        ];
+        for c in cases {
+            let mut buf = BytesMut::new();
+            encode_numeric_str(c, &mut buf).unwrap();
+            let slow = {
+                // Force the slow path by going through the text representation.
+                let n = Numeric::from_binary(&buf).unwrap();
+                n.to_decimal()
+            };
+            match (decimal_from_binary_fast(&buf), slow) {
+                (Some(f), Ok(s)) => {
+                    assert_eq!(f, s, "{c}");
+                    assert_eq!(f.to_string(), s.to_string(), "scale of {c}");
+                }
+                (None, _) => {} // the slow path decides
+                (Some(f), Err(e)) => panic!("{c}: fast path gave {f}, slow path failed: {e}"),
+            }
+        }
+    }
+
+    #[test]
+    fn fast_path_rejects_hostile_input() {
+        for raw in [&b""[..], b"\x00\x01\x00\x00\x00\x00\x00\x00", b"\x00\x01\x00\x00\x00\x00\x00\x00\x27\x10"] {
+            assert!(decimal_from_binary_fast(raw).is_none());
+        }
+    }
 }
 
 #[cfg(test)]

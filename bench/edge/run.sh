@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Runs the edge benchmark end to end:
+#   1. scripts/setup.sh (PostgreSQL, websockify, wasm-bindgen... when missing),
+#   2. npm install of the pinned contenders (package-lock.json) when missing,
+#   3. js/build.sh, `npm pack` of js/, and that tarball installed here (--no-save),
+#   4. a throwaway cluster + websockify in bench/edge/.edgepg-bench-edge/ (stopped on exit),
+#   5. node --expose-gc bench.mjs: prints the table, writes the "Edge" section of bench/RESULTS.md.
+# Usage: bench/edge/run.sh [bench.mjs options]   (e.g. --only decode_200k --reps 9; see --help)
+#   EDGEPG_BENCH_SKIP_BUILD=1 reuses js/dist as it is (no js/build.sh);
+#   EDGEPG_BENCH_NODE_FLAGS adds node flags (profiling: see the end of this file).
+# The cluster directory can be moved with EDGEPG_BENCH_EDGE_DIR.
+set -euo pipefail
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+root="$(cd "$here/../.." && pwd)"
+dir="${EDGEPG_BENCH_EDGE_DIR:-$here/.edgepg-bench-edge}"
+
+bash "$root/scripts/setup.sh"
+
+cd "$here"
+if [ ! -d node_modules/ws ] || [ ! -d node_modules/pg ] || [ ! -d node_modules/postgres ] ||
+    [ ! -d node_modules/@neondatabase/serverless ]; then
+    npm ci --no-audit --no-fund --loglevel=error
+fi
+
+# edgepg exactly as users get it: the packed tarball of js/ (js/build.sh makes dist/).
+if [ -z "${EDGEPG_BENCH_SKIP_BUILD:-}" ]; then bash "$root/js/build.sh"; fi
+pack="$(mktemp -d /tmp/edgepg-bench-pack.XXXXXX)"
+(cd "$root/js" && npm pack --silent --pack-destination "$pack" >/dev/null)
+npm install --no-save --no-package-lock --no-audit --no-fund --loglevel=error "$pack"/edgepg-*.tgz
+rm -rf "$pack"
+
+cleanup() { bash "$root/tests/cluster/stop.sh" "$dir" || true; }
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+bash "$root/tests/cluster/start.sh" "$dir"
+# shellcheck disable=SC1091 # written by start.sh
+. "$dir/env"
+: "${EDGEPG_TEST_WS_PORT:?websockify did not start (scripts/setup.sh installs it)}"
+
+# EDGEPG_BENCH_NODE_FLAGS: extra node flags, e.g. a profile of one client and workload:
+#   EDGEPG_BENCH_SKIP_BUILD=1 EDGEPG_BENCH_NODE_FLAGS="--cpu-prof --cpu-prof-dir=prof" \
+#     bench/edge/run.sh --clients edgepg --only seq_select1 --no-floors --no-write
+#   node bench/edge/cpuprofile.mjs bench/edge/prof/*.cpuprofile   (the dir is relative to bench/edge)
+# shellcheck disable=SC2086 # word splitting of the flags is intended
+node --expose-gc ${EDGEPG_BENCH_NODE_FLAGS:-} "$here/bench.mjs" "$@"
