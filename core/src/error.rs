@@ -207,6 +207,15 @@ impl Error {
         }
     }
 
+    /// A copy of this error for another receiver: same kind, message and
+    /// server error (SQLSTATE and fields); the underlying `source` is not
+    /// copied (it cannot be cloned).
+    pub(crate) fn duplicate(&self) -> Error {
+        let mut e = Error::new(self.0.kind, self.0.message.clone());
+        e.0.db = self.0.db.clone();
+        e
+    }
+
     /// Prefixes the message with context, keeping kind, server error and source.
     pub fn context(mut self, context: impl fmt::Display) -> Error {
         self.0.message = format!("{context}: {}", self.0.message).into();

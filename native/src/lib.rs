@@ -79,8 +79,43 @@ pub async fn connect(dsn: &str) -> Result<Connection> {
     connect_with(Config::parse(dsn)?).await
 }
 
-/// Connects with a [`Config`], completed by the environment like [`connect`].
-pub async fn connect_with(mut config: Config) -> Result<Connection> {
+/// Connects like [`connect`], but with `pipeline_connect=password` in the DSN
+/// returns as soon as the stream is open: the startup exchange finishes in
+/// the background and the first query goes out in the same flight as the
+/// StartupMessage and password (one round trip for connect + first query).
+/// A wrong password fails that first query (kind `Auth`, SQLSTATE 28P01);
+/// a server asking for SCRAM or MD5 is reconnected to without pipelining.
+/// Without `pipeline_connect=password` this is [`connect`].
+///
+/// ```no_run
+/// # #[tokio::main] async fn main() -> edgepg::Result<()> {
+/// let conn = edgepg::connect_pipelined("postgres://u:pw@db/app?pipeline_connect=password").await?;
+/// let one: i32 = conn.fetchval("SELECT 1", &[]).await?; // startup + query: one round trip
+/// # Ok(()) }
+/// ```
+pub async fn connect_pipelined(dsn: &str) -> Result<Connection> {
+    connect_pipelined_with(Config::parse(dsn)?).await
+}
+
+/// [`connect_pipelined`] with a [`Config`].
+pub async fn connect_pipelined_with(mut config: Config) -> Result<Connection> {
+    complete_config(&mut config)?;
+    let runtime: Arc<dyn edgepg_core::client::Runtime> = Arc::new(TokioRuntime);
+    let mode = config.get_ssl_mode();
+    let first = TokioConnector { sslmode: None };
+    match edgepg_core::client::connect_pipelined(&config, &first, runtime.clone()).await {
+        // sslmode=prefer: the TLS handshake failed; retry in plain text. (A
+        // pg_hba rejection only shows on the first query here.)
+        Err(e) if mode == SslMode::Prefer && e.kind() == ErrorKind::Tls => {
+            let plain = TokioConnector { sslmode: Some(SslMode::Disable) };
+            edgepg_core::client::connect_pipelined(&config, &plain, runtime).await
+        }
+        other => other,
+    }
+}
+
+/// The environment (`PG*`, `USER`) and libpq's default hosts.
+fn complete_config(config: &mut Config) -> Result<()> {
     config.apply_env(|k| std::env::var(k).ok())?;
     if config.get_user().is_none() {
         if let Some(u) = std::env::var("USER").ok().or_else(|| std::env::var("LOGNAME").ok()) {
@@ -93,6 +128,12 @@ pub async fn connect_with(mut config: Config) -> Result<Connection> {
         config.host("/tmp");
         config.host("localhost");
     }
+    Ok(())
+}
+
+/// Connects with a [`Config`], completed by the environment like [`connect`].
+pub async fn connect_with(mut config: Config) -> Result<Connection> {
+    complete_config(&mut config)?;
     let runtime: Arc<dyn edgepg_core::client::Runtime> = Arc::new(TokioRuntime);
     let mode = config.get_ssl_mode();
     let first = TokioConnector { sslmode: None };
@@ -134,9 +175,11 @@ pub async fn connect_with(mut config: Config) -> Result<Connection> {
 /// (`statement_cache_size=0` in the DSN) and the session reset (`reset: None`).
 pub async fn create_pool(dsn: &str, options: PoolOptions) -> Result<Pool> {
     let config = Config::parse(dsn)?;
+    // New connections start lazily with pipeline_connect=password: the
+    // first query of a fresh connection travels with its startup.
     let connect: pool::ConnectFn = Arc::new(move || {
         let config = config.clone();
-        Box::pin(connect_with(config))
+        Box::pin(connect_pipelined_with(config))
     });
     Pool::new(Arc::new(TokioRuntime), connect, options).await
 }

@@ -80,6 +80,30 @@ pub async fn connect(dsn: &str, options: WsOptions) -> Result<Connection> {
     connect_with(Config::parse(dsn)?, options).await
 }
 
+/// Like [`connect`], but with `pipeline_connect=password` resolves as soon as
+/// the WebSocket is open: the StartupMessage and password are queued and go
+/// out together with the first query (connect + first result = one round
+/// trip after the WebSocket opens, even for a statement-cache miss with
+/// `Value` arguments). A wrong password fails that query (and every later
+/// call) with the server's authentication error (SQLSTATE 28P01); a server
+/// asking for SCRAM/MD5 is reconnected to without pipelining, transparently.
+/// Without `pipeline_connect=password` this is [`connect`].
+#[cfg(target_arch = "wasm32")]
+pub async fn connect_pipelined(dsn: &str, options: WsOptions) -> Result<Connection> {
+    connect_pipelined_with(Config::parse(dsn)?, options).await
+}
+
+/// [`connect_pipelined`] with a [`Config`]: the entry point for the JS
+/// layer's `pipelineConnect: "password"` connections and one-shot queries.
+#[cfg(target_arch = "wasm32")]
+pub async fn connect_pipelined_with(mut config: Config, options: WsOptions) -> Result<Connection> {
+    if config.get_hosts().is_empty() {
+        config.host("localhost");
+    }
+    let runtime: std::sync::Arc<dyn edgepg_core::client::Runtime> = std::sync::Arc::new(JsRuntime);
+    edgepg_core::client::connect_pipelined(&config, &WsConnector::new(options), runtime).await
+}
+
 /// Connects through a WebSocket with a [`Config`] (see [`connect`]).
 #[cfg(target_arch = "wasm32")]
 pub async fn connect_with(mut config: Config, options: WsOptions) -> Result<Connection> {

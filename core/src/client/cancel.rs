@@ -58,6 +58,12 @@ pub(crate) const CANCEL_GRACE: Duration = Duration::from_millis(100);
 /// Bound on a cancel connection when `connect_timeout` is not set.
 pub(crate) const DEFAULT_CANCEL_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// The backend's process ID and cancel key (BackendKeyData), shared by a
+/// connection, its cancel tokens and its driver. Set once, when the startup
+/// exchange ends (later than the handle's creation for a lazily started
+/// connection, see `super::pipelined`).
+pub(crate) type BackendKey = Arc<std::sync::OnceLock<(i32, Bytes)>>;
+
 /// Opens a fresh stream to the server of one connection and sends `request`
 /// (an encoded CancelRequest) on it.
 pub(crate) trait SendCancel: MaybeSend + MaybeSync {
@@ -113,8 +119,7 @@ impl<C: Connector + Clone + 'static> SendCancel for ConnectorCancel<C> {
 #[derive(Clone)]
 pub struct CancelToken {
     sender: Option<Arc<dyn SendCancel>>,
-    process_id: i32,
-    secret_key: Bytes,
+    backend: BackendKey,
     runtime: Arc<dyn Runtime>,
     timeout: Duration,
 }
@@ -123,7 +128,7 @@ impl std::fmt::Debug for CancelToken {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         // The secret key is a credential: never print it.
         f.debug_struct("CancelToken")
-            .field("process_id", &self.process_id)
+            .field("process_id", &self.process_id())
             .field("can_cancel", &self.sender.is_some())
             .field("timeout", &self.timeout)
             .finish()
@@ -133,12 +138,11 @@ impl std::fmt::Debug for CancelToken {
 impl CancelToken {
     pub(crate) fn new(
         sender: Option<Arc<dyn SendCancel>>,
-        process_id: i32,
-        secret_key: Bytes,
+        backend: BackendKey,
         runtime: Arc<dyn Runtime>,
         timeout: Duration,
     ) -> CancelToken {
-        CancelToken { sender, process_id, secret_key, runtime, timeout }
+        CancelToken { sender, backend, runtime, timeout }
     }
 
     /// Asks the server to cancel whatever the connection's backend is
@@ -153,8 +157,13 @@ impl CancelToken {
         let sender = self.sender.as_ref().ok_or_else(|| {
             Error::interface("this connection cannot be cancelled: it was made with connect_stream (no connector)")
         })?;
-        let mut buf = BytesMut::with_capacity(16 + self.secret_key.len());
-        frontend::cancel_request(self.process_id, &self.secret_key, &mut buf);
+        let Some((process_id, secret_key)) = self.backend.get() else {
+            // A lazily started connection whose startup has not finished:
+            // no query of it can be running yet.
+            return Ok(());
+        };
+        let mut buf = BytesMut::with_capacity(16 + secret_key.len());
+        frontend::cancel_request(*process_id, secret_key, &mut buf);
         match timeout(&*self.runtime, self.timeout, sender.send_cancel(buf.freeze())).await {
             Ok(result) => result,
             Err(()) => Err(Error::new(
@@ -164,9 +173,10 @@ impl CancelToken {
         }
     }
 
-    /// The backend process the token cancels.
+    /// The backend process the token cancels (0 until a lazily started
+    /// connection has finished its startup).
     pub fn process_id(&self) -> i32 {
-        self.process_id
+        self.backend.get().map_or(0, |k| k.0)
     }
 
     /// How long one cancel attempt (and the wait after a timed-out call) may take.
@@ -331,8 +341,7 @@ mod tests {
         let sent = Arc::new(Mutex::new(Vec::new()));
         let token = CancelToken::new(
             Some(Arc::new(CountingCancel(count.clone(), sent.clone()))),
-            42,
-            Bytes::from_static(&[1, 2, 3, 4]),
+            Arc::new(std::sync::OnceLock::from((42, Bytes::from_static(&[1, 2, 3, 4])))),
             rt.clone(),
             Duration::from_secs(1),
         );
@@ -402,7 +411,7 @@ mod tests {
     #[test]
     fn token_debug_hides_the_key_and_without_sender_fails() {
         let rt = Arc::new(ManualRuntime { now: Mutex::new(Duration::ZERO) });
-        let token = CancelToken::new(None, 7, Bytes::from_static(b"sekrit"), rt, Duration::from_secs(1));
+        let token = CancelToken::new(None, Arc::new(std::sync::OnceLock::from((7, Bytes::from_static(b"sekrit")))), rt, Duration::from_secs(1));
         let dbg = format!("{token:?}");
         assert!(!dbg.contains("sekrit") && !dbg.contains("115"), "{dbg}");
         let mut f: BoxFuture<'_, Result<()>> = Box::pin(token.cancel());

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use bytes::BytesMut;
 use futures_channel::mpsc;
 
-use super::cancel::{CancelToken, ConnectorCancel, DropCancel, SendCancel, DEFAULT_CANCEL_TIMEOUT};
+use super::cancel::{BackendKey, CancelToken, ConnectorCancel, DropCancel, SendCancel, DEFAULT_CANCEL_TIMEOUT};
 use super::connection::{Connection, ConnectionSettings};
 use super::session_attrs::{self, Verdict};
 use super::driver::Driver;
@@ -148,7 +148,7 @@ pub async fn connect<C: Connector + Clone + 'static>(
 }
 
 /// The error when no host fitted: the only failure as it is, or a list.
-fn no_host_error(mut failures: Vec<(String, Error)>, attrs: TargetSessionAttrs) -> Error {
+pub(super) fn no_host_error(mut failures: Vec<(String, Error)>, attrs: TargetSessionAttrs) -> Error {
     if failures.len() <= 1 {
         return match failures.pop() {
             Some((_, e)) => e,
@@ -198,6 +198,20 @@ impl From<StartupError> for Error {
             StartupError::Failed(e) | StartupError::PipelineRejected(e) => e,
         }
     }
+}
+
+/// The startup exchange without pipelining, then the driver.
+pub(super) async fn startup_and_spawn_plain<S>(
+    connected: Connected<S>,
+    config: &Config,
+    password: Option<Vec<u8>>,
+    runtime: Arc<dyn Runtime>,
+    cancel: Option<Arc<dyn SendCancel>>,
+) -> Result<Connection>
+where
+    S: Transport + MaybeSend + 'static,
+{
+    Ok(startup_and_spawn(connected, config, password, runtime, cancel, false).await?)
 }
 
 async fn startup_and_spawn<S>(
@@ -261,25 +275,21 @@ where
         shared.notice(n);
     }
     let (tx, rx) = mpsc::unbounded();
-    let settings = ConnectionSettings {
-        statement_cache_size: config.get_statement_cache_size(),
-        max_cached_statement_lifetime: config.get_max_cached_statement_lifetime(),
-        max_cacheable_statement_size: config.get_max_cacheable_statement_size(),
-        command_timeout: config.get_command_timeout(),
-    };
+    let settings = ConnectionSettings::from_config(config);
     let cancel_timeout = config.get_connect_timeout().unwrap_or(DEFAULT_CANCEL_TIMEOUT);
-    let token = CancelToken::new(cancel, info.process_id, info.secret_key.clone(), runtime.clone(), cancel_timeout);
+    let backend: BackendKey = Arc::new(std::sync::OnceLock::from((info.process_id, info.secret_key)));
+    let token = CancelToken::new(cancel, backend.clone(), runtime.clone(), cancel_timeout);
     // Bytes already read past ReadyForQuery belong to the driver.
     let mut driver = Driver::new(stream, rbuf, rx, shared.clone(), max);
     if token.can_cancel() {
         driver = driver.with_drop_cancel(DropCancel::new(token.clone()));
     }
     runtime.spawn(Box::pin(driver));
-    Ok(Connection::new(tx, shared, runtime, &settings, info.process_id, info.secret_key, token))
+    Ok(Connection::new(tx, shared, runtime, &settings, backend, token))
 }
 
 /// The (host, port) pairs to try, in order (shuffled for `load_balance_hosts=random`).
-fn targets(config: &Config) -> Result<Vec<(Host, u16)>> {
+pub(super) fn targets(config: &Config) -> Result<Vec<(Host, u16)>> {
     config.validate()?;
     let mut targets: Vec<(Host, u16)> =
         config.get_hosts().iter().enumerate().map(|(i, h)| (h.clone(), config.port_for(i))).collect();
@@ -300,11 +310,11 @@ fn targets(config: &Config) -> Result<Vec<(Host, u16)>> {
     Ok(targets)
 }
 
-fn is_retryable(e: &Error) -> bool {
+pub(super) fn is_retryable(e: &Error) -> bool {
     matches!(e.kind(), ErrorKind::Connect | ErrorKind::Io | ErrorKind::Timeout | ErrorKind::Tls | ErrorKind::Closed)
 }
 
-fn describe(host: &Host, port: u16) -> String {
+pub(super) fn describe(host: &Host, port: u16) -> String {
     match host {
         Host::Tcp(h) => format!("{h}:{port}"),
         Host::Unix(dir) => format!("{dir}/.s.PGSQL.{port}"),

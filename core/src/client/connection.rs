@@ -10,13 +10,13 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use bytes::{Bytes, BytesMut};
+use bytes::BytesMut;
 use futures_channel::oneshot;
 
 use super::params::{DynParams, Params};
 use super::request::{Request, RequestSender, Response};
 use super::row::{Column, Row};
-use super::cancel::CancelToken;
+use super::cancel::{BackendKey, CancelToken};
 use super::runtime::Runtime;
 use super::shared::{lock, LogListener, Shared};
 use super::statement::{PreparedStatement, StatementCache, StatementInner};
@@ -57,6 +57,17 @@ pub(crate) struct ConnectionSettings {
     pub(crate) command_timeout: Option<Duration>,
 }
 
+impl ConnectionSettings {
+    pub(crate) fn from_config(config: &crate::config::Config) -> ConnectionSettings {
+        ConnectionSettings {
+            statement_cache_size: config.get_statement_cache_size(),
+            max_cached_statement_lifetime: config.get_max_cached_statement_lifetime(),
+            max_cacheable_statement_size: config.get_max_cacheable_statement_size(),
+            command_timeout: config.get_command_timeout(),
+        }
+    }
+}
+
 /// What a connection handle and its prepared statements share.
 pub(crate) struct ConnInner {
     sender: RequestSender,
@@ -65,9 +76,9 @@ pub(crate) struct ConnInner {
     pub(crate) cache: Mutex<StatementCache>,
     /// Domain OID -> base type OID (0: not a domain), learnt while preparing.
     domains: Mutex<HashMap<u32, u32>>,
-    next_statement: AtomicU64,
-    process_id: i32,
-    secret_key: Bytes,
+    pub(crate) next_statement: AtomicU64,
+    /// BackendKeyData (set when startup ends).
+    backend: BackendKey,
     /// Requests sent so far (the pool's `max_queries`).
     requests: AtomicU64,
     /// Sends CancelRequests for this connection's backend.
@@ -103,7 +114,7 @@ pub struct Connection {
 impl std::fmt::Debug for Connection {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Connection")
-            .field("process_id", &self.inner.process_id)
+            .field("process_id", &self.get_server_pid())
             .field("closed", &self.inner.shared.is_closed())
             .finish()
     }
@@ -115,8 +126,7 @@ impl Connection {
         shared: Arc<Shared>,
         runtime: Arc<dyn Runtime>,
         settings: &ConnectionSettings,
-        process_id: i32,
-        secret_key: Bytes,
+        backend: BackendKey,
         cancel: CancelToken,
     ) -> Connection {
         let cache = StatementCache::new(
@@ -132,8 +142,7 @@ impl Connection {
                 cache: Mutex::new(cache),
                 domains: Mutex::new(HashMap::new()),
                 next_statement: AtomicU64::new(1),
-                process_id,
-                secret_key,
+                backend,
                 requests: AtomicU64::new(0),
                 cancel,
                 command_timeout: settings.command_timeout,
@@ -221,14 +230,17 @@ impl Connection {
         self.inner.shared.status()
     }
 
-    /// The process ID of the server backend serving this connection.
+    /// The process ID of the server backend serving this connection (0
+    /// while a lazily started connection, see [`super::connect_pipelined`],
+    /// has not finished its startup).
     pub fn get_server_pid(&self) -> i32 {
-        self.inner.process_id
+        self.inner.backend.get().map_or(0, |k| k.0)
     }
 
-    /// The cancel key of this connection's backend (protocol 3.2 allows up to 256 bytes).
+    /// The cancel key of this connection's backend (protocol 3.2 allows up to
+    /// 256 bytes; empty until startup has finished).
     pub fn secret_key(&self) -> &[u8] {
-        &self.inner.secret_key
+        self.inner.backend.get().map_or(&[][..], |k| &k.1[..])
     }
 
     /// The server version, parsed from `server_version`.
@@ -359,6 +371,11 @@ impl ConnInner {
         self.sender.unbounded_send(request).map_err(|_| self.shared.closed_error())
     }
 
+    /// A sender for requests that outlive a call (statement closes).
+    pub(crate) fn sender(&self) -> RequestSender {
+        self.sender.clone()
+    }
+
     /// How many requests (round trips) this connection was asked to make.
     pub(crate) fn request_count(&self) -> u64 {
         self.requests.load(Ordering::Relaxed)
@@ -486,6 +503,10 @@ impl ConnInner {
     /// statement went stale (its table was altered, or a pooler lost it) and
     /// no transaction is open, it is re-prepared and run once more.
     pub(crate) async fn query(&self, sql: &str, params: &(dyn Params + Sync), max_rows: i32) -> Result<Response> {
+        // Startup still pipelined: a cache miss goes in the same flight.
+        if let Some(flight) = self.first_flight(sql, params, max_rows) {
+            return self.run_first_flight(sql, flight?).await;
+        }
         let stmt = self.prepare_cached(sql).await?;
         match self.bind_execute(&stmt, params, max_rows).await {
             Err(e) if stmt.is_named() && is_stale_statement(&e) => {

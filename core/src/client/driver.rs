@@ -34,6 +34,7 @@ use bytes::{Buf, BytesMut};
 use futures_util::StreamExt;
 
 use super::cancel::{DropCancel, Front};
+use super::pipelined::{StartupEvent, StartupPhase};
 use super::request::{
     CopyInMessage, CopyInReceiver, QueryResult, Request, RequestReceiver, Response, Sink, StreamItem, SyncMark,
 };
@@ -89,6 +90,9 @@ pub(crate) struct Driver<T> {
     /// Cancels an abandoned long-running front request (see `super::cancel`);
     /// `None` when the connection has no way to open a cancel stream.
     drop_cancel: Option<DropCancel>,
+    /// A lazily started connection's startup exchange, until it is over
+    /// (see `super::pipelined`).
+    starting: Option<Box<StartupPhase<T>>>,
 }
 
 impl<T: Transport> Driver<T> {
@@ -116,7 +120,17 @@ impl<T: Transport> Driver<T> {
             fatal: None,
             close_waiters: Vec::new(),
             drop_cancel: None,
+            starting: None,
         }
+    }
+
+    /// Makes the driver run the startup exchange first: `first` (the
+    /// StartupMessage and pipelined password) is written with the requests
+    /// queued meanwhile.
+    pub(crate) fn starting(mut self, phase: StartupPhase<T>, first: BytesMut) -> Driver<T> {
+        self.wbuf = first;
+        self.starting = Some(Box::new(phase));
+        self
     }
 
     /// Enables cancelling requests whose caller went away.
@@ -128,6 +142,10 @@ impl<T: Transport> Driver<T> {
     /// Whether new requests must wait because an abandoned front request is
     /// being (or about to be) cancelled.
     fn poll_hold_back(&mut self, cx: &mut Context<'_>) -> bool {
+        if self.starting.is_some() {
+            // Nothing runs before startup is over: nothing to cancel.
+            return false;
+        }
         let Some(dc) = self.drop_cancel.as_mut() else { return false };
         let alone = self.in_flight.len() == 1;
         let written = self.wbuf.is_empty() && !self.needs_flush;
@@ -146,11 +164,26 @@ impl<T: Transport> Driver<T> {
             let mut progress = false;
             let hold_back = self.poll_hold_back(cx);
 
+            // 0. A new stream after the server rejected the pipelined password.
+            if let Some(phase) = self.starting.as_mut().filter(|p| p.is_reopening()) {
+                match phase.poll_reopened(cx, &mut self.wbuf) {
+                    Poll::Ready(Ok(stream)) => {
+                        self.transport = stream;
+                        progress = true;
+                    }
+                    Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                    Poll::Pending => {}
+                }
+            }
+
             // 1. Take queued requests; their bytes go out in one write.
             while !self.requests_done && !self.terminating && !self.copy_pending && !hold_back {
                 match self.requests.poll_next_unpin(cx) {
                     Poll::Ready(Some(Request::Query { bytes, syncs, columns, sink, copy_in })) => {
-                        if self.wbuf.is_empty() {
+                        let write_now = self.starting.as_mut().map_or(true, |p| p.take_request(&bytes));
+                        if !write_now {
+                            // Held by the startup phase until the session is ready.
+                        } else if self.wbuf.is_empty() {
                             self.wbuf = bytes;
                         } else {
                             self.wbuf.extend_from_slice(&bytes);
@@ -188,8 +221,12 @@ impl<T: Transport> Driver<T> {
                 progress |= self.poll_copy_in(cx)?;
             }
 
+            // While startup holds its bytes back (waiting for a first request
+            // to join them) or a new stream is being opened, no I/O.
+            let io_allowed = self.starting.as_mut().map_or(true, |p| p.poll_io_allowed(cx));
+
             // 3. Write.
-            while !self.wbuf.is_empty() {
+            while io_allowed && !self.wbuf.is_empty() {
                 match self.transport.poll_write(cx, &self.wbuf) {
                     Poll::Ready(Ok(0)) => return Poll::Ready(Err(Error::io(std::io::ErrorKind::WriteZero.into()))),
                     Poll::Ready(Ok(n)) => {
@@ -201,14 +238,19 @@ impl<T: Transport> Driver<T> {
                     Poll::Pending => break,
                 }
             }
-            if self.wbuf.is_empty() && self.needs_flush {
+            if io_allowed && self.wbuf.is_empty() && self.needs_flush {
                 match self.transport.poll_flush(cx) {
                     Poll::Ready(Ok(())) => self.needs_flush = false,
                     Poll::Ready(Err(e)) => return Poll::Ready(Err(Error::io(e))),
                     Poll::Pending => {}
                 }
             }
-            if self.terminating && self.wbuf.is_empty() && !self.needs_flush && self.in_flight.is_empty() {
+            if io_allowed
+                && self.terminating
+                && self.wbuf.is_empty()
+                && !self.needs_flush
+                && self.in_flight.is_empty()
+            {
                 return match self.transport.poll_close(cx) {
                     Poll::Ready(_) => Poll::Ready(Ok(())),
                     Poll::Pending => Poll::Pending,
@@ -232,14 +274,26 @@ impl<T: Transport> Driver<T> {
             // 5. Parse what is buffered, then read. Always read, even when
             // idle: notices, notifications and a server-side termination
             // arrive unasked.
-            while let Some(msg) = backend::next_message(&mut self.rbuf, self.max_message_size)? {
+            while let Some(msg) = match io_allowed {
+                true => backend::next_message(&mut self.rbuf, self.max_message_size)?,
+                false => None,
+            } {
+                if self.starting.is_some() {
+                    self.startup_message(msg)?;
+                    progress = true;
+                    if self.starting.as_ref().is_some_and(|p| p.is_reopening()) {
+                        break;
+                    }
+                    continue;
+                }
                 if let Some(msg) = self.deliver(msg, cx)? {
                     self.stalled = Some(msg);
                     break;
                 }
                 progress = true;
             }
-            if self.stalled.is_none() {
+            let reopening = self.starting.as_ref().is_some_and(|p| p.is_reopening());
+            if io_allowed && !reopening && self.stalled.is_none() {
                 let spare = self.rbuf.capacity() - self.rbuf.len();
                 if spare < MIN_READ {
                     let want = backend::needed(&self.rbuf).unwrap_or(0).clamp(MIN_READ * 4, MAX_RESERVE);
@@ -268,7 +322,38 @@ impl<T: Transport> Driver<T> {
 
     fn start_terminate(&mut self) {
         self.terminating = true;
-        frontend::terminate(&mut self.wbuf);
+        match self.starting.as_mut() {
+            Some(p) if !p.may_append() => {
+                let mut t = BytesMut::new();
+                frontend::terminate(&mut t);
+                p.hold_bytes(&t);
+            }
+            Some(p) => {
+                p.release();
+                frontend::terminate(&mut self.wbuf);
+            }
+            None => frontend::terminate(&mut self.wbuf),
+        }
+    }
+
+    /// A server message while a lazily started connection's startup runs.
+    fn startup_message(&mut self, msg: Message) -> Result<()> {
+        let Some(phase) = self.starting.as_mut() else { return Ok(()) };
+        match phase.handle(msg, &mut self.wbuf)? {
+            StartupEvent::Continue => {}
+            StartupEvent::Done => {
+                if let Some(phase) = self.starting.take() {
+                    phase.finish(&self.shared, &mut self.wbuf);
+                }
+            }
+            StartupEvent::Reopening => {
+                // The old stream is dead to us: forget its bytes both ways.
+                self.rbuf.clear();
+                self.wbuf.clear();
+                self.needs_flush = false;
+            }
+        }
+        Ok(())
     }
 
     /// Moves COPY data from the caller into the write buffer. Returns whether
@@ -428,7 +513,7 @@ impl<T: Transport> Driver<T> {
         for f in self.in_flight.drain(..) {
             let e = match f.builder.response.error {
                 Some(e) => e,
-                None => Error::new(error.kind(), error.message().to_owned()),
+                None => error.duplicate(),
             };
             match f.sink {
                 Sink::Collect(tx) => {
@@ -440,9 +525,23 @@ impl<T: Transport> Driver<T> {
                 Sink::Discard => {}
             }
         }
-        // Requests still queued are dropped; their callers see the close reason.
+        // Requests still queued are dropped; their callers see the close
+        // reason. When startup failed (a wrong password), they get its error.
         self.requests.close();
-        while self.requests.try_recv().is_ok() {}
+        let startup_failed = self.starting.is_some();
+        while let Ok(r) = self.requests.try_recv() {
+            if let (true, Request::Query { sink, .. }) = (startup_failed, r) {
+                match sink {
+                    Sink::Collect(tx) => {
+                        let _ = tx.send(Err(error.duplicate()));
+                    }
+                    Sink::Stream(mut tx) => {
+                        let _ = tx.try_send(StreamItem::End(Err(error.duplicate())));
+                    }
+                    Sink::Discard => {}
+                }
+            }
+        }
     }
 }
 
@@ -455,6 +554,10 @@ impl<T: Transport> Future for Driver<T> {
             Poll::Pending => Poll::Pending,
             Poll::Ready(result) => {
                 let error = result.err().unwrap_or_else(Error::closed);
+                if this.starting.is_some() {
+                    this.shared.set_startup_error(&error);
+                    this.shared.set_starting(false);
+                }
                 this.shared.mark_closed(Some(&error));
                 this.fail_all(&error);
                 this.shared.terminated();

@@ -10,6 +10,8 @@
 //! | `transport` | the byte-stream trait a connection runs over |
 //! | `startup` | sans-io startup + authentication state machine |
 //! | `connect` | host selection, timeouts, startup over a stream, spawning the driver |
+//! | `pipelined` | lazily started connections: startup finished by the driver, first requests in the same flight |
+//! | `first_flight` | a statement-cache miss while startup is pipelined: Parse+Describe+Bind+Execute in one go |
 //! | `driver` | the background task: writes requests, routes responses |
 //! | `request` | requests and responses exchanged with the driver |
 //! | `shared` | state shared by handles and driver (status, parameters, listeners) |
@@ -31,8 +33,10 @@ mod connection;
 mod copy;
 mod cursor;
 mod driver;
+mod first_flight;
 mod listeners;
 mod params;
+mod pipelined;
 pub mod pool;
 mod request;
 mod row;
@@ -52,6 +56,7 @@ pub use connection::{Connection, ServerVersion};
 pub use copy::{BoxError, CopyFormat, CopyOptions, CopyOutStream};
 pub use cursor::{Cursor, CursorFactory, DEFAULT_PREFETCH};
 pub use params::Params;
+pub use pipelined::connect_pipelined;
 pub use row::{Column, Row, RowIndex};
 pub use runtime::{BoxFuture, MaybeSend, MaybeSync, Runtime};
 pub use listeners::NotificationStream;

@@ -46,6 +46,12 @@ pub type TerminationListener = Arc<dyn Fn()>;
 
 pub(crate) struct Shared {
     closed: AtomicBool,
+    /// A lazily started connection whose startup exchange is not over yet
+    /// (see `super::pipelined`): queries may then take the one-flight path.
+    starting: AtomicBool,
+    /// Why a lazily started connection's startup failed (e.g. the server's
+    /// 28P01): every later call fails with this error, not "closed".
+    startup_error: Mutex<Option<Error>>,
     /// Why the connection closed, to answer later calls with a precise error.
     close_reason: Mutex<Option<(ErrorKind, String)>>,
     tx_status: AtomicU8,
@@ -65,6 +71,8 @@ impl Shared {
     pub(crate) fn new(parameters: HashMap<String, String>, status: TransactionStatus) -> Shared {
         let s = Shared {
             closed: AtomicBool::new(false),
+            starting: AtomicBool::new(false),
+            startup_error: Mutex::new(None),
             close_reason: Mutex::new(None),
             tx_status: AtomicU8::new(0),
             parameters: Mutex::new(parameters),
@@ -92,8 +100,25 @@ impl Shared {
         self.closed.store(true, Ordering::Release);
     }
 
+    /// True while a lazily started connection has not finished its startup.
+    pub(crate) fn is_starting(&self) -> bool {
+        self.starting.load(Ordering::Acquire)
+    }
+
+    pub(crate) fn set_starting(&self, starting: bool) {
+        self.starting.store(starting, Ordering::Release);
+    }
+
+    /// Records why the startup of a lazily started connection failed.
+    pub(crate) fn set_startup_error(&self, e: &Error) {
+        lock(&self.startup_error).get_or_insert_with(|| e.duplicate());
+    }
+
     /// The error to give a caller whose request could not be answered.
     pub(crate) fn closed_error(&self) -> Error {
+        if let Some(e) = &*lock(&self.startup_error) {
+            return e.duplicate();
+        }
         match &*lock(&self.close_reason) {
             Some((kind, msg)) if *kind != ErrorKind::Closed => {
                 Error::new(ErrorKind::Closed, format!("the connection is closed: {msg}"))

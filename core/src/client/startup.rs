@@ -154,6 +154,14 @@ impl Startup {
         Ok(())
     }
 
+    /// True when [`Startup::start`] wrote the PasswordMessage after the
+    /// StartupMessage and the server has not asked for it yet: what follows
+    /// in the same write is read by the server only once it has checked the
+    /// password (the basis of `connect_pipelined`).
+    pub fn password_pipelined(&self) -> bool {
+        self.password_in_flight
+    }
+
     /// True when startup failed because the server did not ask for the
     /// pipelined cleartext password: retry on a new connection without
     /// [`StartupOptions::pipeline_password`].

@@ -52,7 +52,7 @@ pub(crate) fn civil_from_days(z: i64) -> (i64, u32, u32) {
     (y, m, d)
 }
 
-fn days_in_month(y: i64, m: u32) -> u32 {
+pub(crate) fn days_in_month(y: i64, m: u32) -> u32 {
     match m {
         1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
         4 | 6 | 9 | 11 => 30,
@@ -420,14 +420,23 @@ pub(crate) fn decode_ts_micros(raw: &[u8], what: &str) -> Result<i64> {
     Ok(i64::from_be_bytes(exact(raw, what)?))
 }
 
+use super::text_decode;
+
 macro_rules! simple_codec {
-    ($t:ty, $pg:ident, |$raw:ident| $decode:expr, |$s:ident, $out:ident| $encode:expr) => {
+    ($t:ty, $pg:ident, |$raw:ident| $decode:expr, |$text:ident| $decode_text:expr, |$s:ident, $out:ident| $encode:expr) => {
         impl<'a> FromSql<'a> for $t {
             fn from_sql(ty: Type, $raw: &'a [u8]) -> Result<$t> {
                 if ty != Type::$pg {
                     return Err(cannot_decode::<$t>(ty, concat!("only ", stringify!($pg), " decodes into it")));
                 }
                 $decode
+            }
+            fn from_sql_text(ty: Type, raw: &'a [u8]) -> Result<$t> {
+                if ty != Type::$pg {
+                    return Err(cannot_decode::<$t>(ty, concat!("only ", stringify!($pg), " decodes into it")));
+                }
+                let $text = super::codec::utf8(raw)?;
+                $decode_text
             }
             fn accepts(ty: Type) -> bool {
                 ty == Type::$pg
@@ -447,17 +456,17 @@ macro_rules! simple_codec {
     };
 }
 
-simple_codec!(Date, DATE, |raw| decode_date(raw), |s, out| out.put_i32(s.0));
-simple_codec!(Time, TIME, |raw| decode_time(raw), |s, out| out.put_i64(s.0));
-simple_codec!(TimeTz, TIMETZ, |raw| decode_timetz(raw), |s, out| {
+simple_codec!(Date, DATE, |raw| decode_date(raw), |t| text_decode::parse_date(t), |s, out| out.put_i32(s.0));
+simple_codec!(Time, TIME, |raw| decode_time(raw), |t| text_decode::parse_time(t), |s, out| out.put_i64(s.0));
+simple_codec!(TimeTz, TIMETZ, |raw| decode_timetz(raw), |t| text_decode::parse_timetz(t), |s, out| {
     out.put_i64(s.time.0);
     // Wire sign is west-positive; i32::MIN has no negation, saturate (not a real offset anyway).
     out.put_i32(s.offset_seconds.checked_neg().unwrap_or(i32::MAX))
 });
-simple_codec!(Timestamp, TIMESTAMP, |raw| Ok(Timestamp(decode_ts_micros(raw, "timestamp")?)), |s, out| out.put_i64(s.0));
-simple_codec!(TimestampTz, TIMESTAMPTZ, |raw| Ok(TimestampTz(decode_ts_micros(raw, "timestamptz")?)), |s, out| out
+simple_codec!(Timestamp, TIMESTAMP, |raw| Ok(Timestamp(decode_ts_micros(raw, "timestamp")?)), |t| Ok(Timestamp(text_decode::parse_timestamp(t, false)?)), |s, out| out.put_i64(s.0));
+simple_codec!(TimestampTz, TIMESTAMPTZ, |raw| Ok(TimestampTz(decode_ts_micros(raw, "timestamptz")?)), |t| Ok(TimestampTz(text_decode::parse_timestamp(t, true)?)), |s, out| out
     .put_i64(s.0));
-simple_codec!(Interval, INTERVAL, |raw| decode_interval(raw), |s, out| {
+simple_codec!(Interval, INTERVAL, |raw| decode_interval(raw), |t| text_decode::parse_interval(t), |s, out| {
     out.put_i64(s.microseconds);
     out.put_i32(s.days);
     out.put_i32(s.months)

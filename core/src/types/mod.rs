@@ -39,6 +39,7 @@ mod net;
 mod numeric;
 mod primitives;
 mod text;
+mod text_decode;
 mod to_sql;
 mod ty;
 mod uuid;

@@ -62,6 +62,29 @@ pub trait ToSql: std::fmt::Debug + Sync {
         let _ = ty;
         Format::Binary
     }
+
+    /// Encodes `self` in **text format without knowing the parameter's
+    /// type**, for values whose text the server parses into whatever type it
+    /// infers — the same outcome as the typed path. `None` (the default) when
+    /// the encoding depends on the type; the client then asks the server for
+    /// the parameter types first (one more round trip).
+    ///
+    /// Used for the first query of a lazily started connection, which goes
+    /// out with the startup, before any statement could be described.
+    ///
+    /// ```
+    /// use bytes::BytesMut;
+    /// use edgepg_core::types::{ToSql, Value};
+    ///
+    /// let mut buf = BytesMut::new();
+    /// assert!(Value::Int4(7).to_sql_untyped(&mut buf).is_some());
+    /// assert_eq!(&buf[..], b"7");
+    /// assert!(7i32.to_sql_untyped(&mut buf).is_none());
+    /// ```
+    fn to_sql_untyped(&self, out: &mut BytesMut) -> Option<Result<IsNull>> {
+        let _ = out;
+        None
+    }
 }
 
 /// Implements [`ToSql::to_sql_checked`] inside an `impl ToSql for ...` block
@@ -112,6 +135,11 @@ impl<T: ToSql> ToSql for Option<T> {
             None => Format::Binary,
         }
     }
+    fn to_sql_untyped(&self, out: &mut BytesMut) -> Option<Result<IsNull>> {
+        // A typed NULL is checked against the parameter type on the typed
+        // path; without the type it is not the same thing.
+        self.as_ref()?.to_sql_untyped(out)
+    }
     to_sql_checked!();
 }
 
@@ -128,6 +156,9 @@ impl<T: ToSql> ToSql for &T {
     fn encode_format(&self, ty: Type) -> Format {
         (**self).encode_format(ty)
     }
+    fn to_sql_untyped(&self, out: &mut BytesMut) -> Option<Result<IsNull>> {
+        (**self).to_sql_untyped(out)
+    }
 }
 
 impl<T: ToSql> ToSql for Box<T> {
@@ -142,5 +173,8 @@ impl<T: ToSql> ToSql for Box<T> {
     }
     fn encode_format(&self, ty: Type) -> Format {
         (**self).encode_format(ty)
+    }
+    fn to_sql_untyped(&self, out: &mut BytesMut) -> Option<Result<IsNull>> {
+        (**self).to_sql_untyped(out)
     }
 }

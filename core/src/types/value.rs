@@ -11,6 +11,7 @@ use super::datetime::{decode_date, decode_interval, decode_time, decode_timetz, 
 use super::net::decode_inet;
 use super::numeric::{encode_numeric_str, numeric_to_string};
 use super::text::{parse_bytea_text, strip_jsonb_version, write_bytea_hex, JSONB_VERSION};
+use super::text_decode;
 use super::uuid::Uuid16;
 use super::{Date, FromSql, Inet, Interval, Time, TimeTz, Timestamp, TimestampTz, ToSql, Type};
 use crate::protocol::{Format, IsNull};
@@ -235,7 +236,30 @@ impl Value {
             Type::BYTEA => Value::Bytea(parse_bytea_text(raw)?),
             Type::JSON | Type::JSONB => Value::Json(utf8(raw)?.to_owned()),
             Type::UUID => Value::Uuid(utf8(raw)?.parse::<Uuid16>()?.0),
+            Type::DATE => Value::Date(text_decode::parse_date(utf8(raw)?)?),
+            Type::TIME => Value::Time(text_decode::parse_time(utf8(raw)?)?),
+            Type::TIMETZ => Value::TimeTz(text_decode::parse_timetz(utf8(raw)?)?),
+            Type::TIMESTAMP => Value::Timestamp(Timestamp::from_pg_micros(text_decode::parse_timestamp(utf8(raw)?, false)?)),
+            Type::TIMESTAMPTZ => {
+                Value::TimestampTz(TimestampTz::from_pg_micros(text_decode::parse_timestamp(utf8(raw)?, true)?))
+            }
+            Type::INTERVAL => Value::Interval(text_decode::parse_interval(utf8(raw)?)?),
+            Type::INET | Type::CIDR => Value::Inet(text_decode::parse_inet(utf8(raw)?)?),
             t if t.is_text_like() || t == Type::CHAR => Value::Text(utf8(raw)?.to_owned()),
+            // Arrays of the types above (comma-delimited, which excludes box[]).
+            t if t.element().is_some_and(|e| e.has_binary_codec() && e != Type::BOX) => {
+                let element_type = t.element().unwrap_or(Type::UNKNOWN);
+                let a = text_decode::parse_array(utf8(raw)?, t)?;
+                let elements = a
+                    .elements
+                    .iter()
+                    .map(|e| match e {
+                        Some(e) => Value::decode_text(element_type, e.as_bytes()),
+                        None => Ok(Value::Null),
+                    })
+                    .collect::<Result<Vec<Value>>>()?;
+                Value::Array(ArrayValue { element_type, dims: a.dims, elements })
+            }
             t => Value::Unknown { type_oid: t.oid(), text: utf8(raw)?.to_owned() },
         })
     }
@@ -454,6 +478,21 @@ impl ToSql for Value {
         } else {
             Format::Text
         }
+    }
+    /// Every value has a type-independent text form (its [`Display`](fmt::Display)):
+    /// what the typed path sends anyway for combinations without a binary
+    /// coercion. The server parses it as the type it infers; range or syntax
+    /// problems then come back as server errors instead of client-side
+    /// conversion errors.
+    fn to_sql_untyped(&self, out: &mut BytesMut) -> Option<Result<IsNull>> {
+        if *self == Value::Null {
+            return Some(Ok(IsNull::Yes));
+        }
+        use std::fmt::Write;
+        let mut s = String::new();
+        let _ = write!(s, "{self}");
+        out.put_slice(s.as_bytes());
+        Some(Ok(IsNull::No))
     }
     to_sql_checked!();
 }

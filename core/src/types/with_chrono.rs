@@ -51,6 +51,9 @@ fn encode_naive_timestamp(v: &NaiveDateTime, out: &mut BytesMut) -> Result<IsNul
 }
 
 impl<'a> FromSql<'a> for NaiveDate {
+    fn from_sql_text(ty: Type, raw: &'a [u8]) -> Result<Self> {
+        Self::from_sql(ty, &super::text_decode::binary_from_text(ty, raw)?)
+    }
     fn from_sql(ty: Type, raw: &'a [u8]) -> Result<NaiveDate> {
         check::<NaiveDate>(ty, Type::DATE)?;
         let d = decode_date(raw)?;
@@ -82,6 +85,9 @@ impl ToSql for NaiveDate {
 }
 
 impl<'a> FromSql<'a> for NaiveTime {
+    fn from_sql_text(ty: Type, raw: &'a [u8]) -> Result<Self> {
+        Self::from_sql(ty, &super::text_decode::binary_from_text(ty, raw)?)
+    }
     fn from_sql(ty: Type, raw: &'a [u8]) -> Result<NaiveTime> {
         check::<NaiveTime>(ty, Type::TIME)?;
         let us = decode_time(raw)?.micros();
@@ -108,6 +114,9 @@ impl ToSql for NaiveTime {
 }
 
 impl<'a> FromSql<'a> for NaiveDateTime {
+    fn from_sql_text(ty: Type, raw: &'a [u8]) -> Result<Self> {
+        Self::from_sql(ty, &super::text_decode::binary_from_text(ty, raw)?)
+    }
     fn from_sql(ty: Type, raw: &'a [u8]) -> Result<NaiveDateTime> {
         check::<NaiveDateTime>(ty, Type::TIMESTAMP)?;
         decode_naive_timestamp::<NaiveDateTime>(ty, raw)
@@ -128,6 +137,9 @@ impl ToSql for NaiveDateTime {
 }
 
 impl<'a> FromSql<'a> for DateTime<Utc> {
+    fn from_sql_text(ty: Type, raw: &'a [u8]) -> Result<Self> {
+        Self::from_sql(ty, &super::text_decode::binary_from_text(ty, raw)?)
+    }
     fn from_sql(ty: Type, raw: &'a [u8]) -> Result<DateTime<Utc>> {
         check::<DateTime<Utc>>(ty, Type::TIMESTAMPTZ)?;
         Ok(decode_naive_timestamp::<DateTime<Utc>>(ty, raw)?.and_utc())
@@ -148,6 +160,9 @@ impl ToSql for DateTime<Utc> {
 }
 
 impl<'a> FromSql<'a> for DateTime<FixedOffset> {
+    fn from_sql_text(ty: Type, raw: &'a [u8]) -> Result<Self> {
+        Self::from_sql(ty, &super::text_decode::binary_from_text(ty, raw)?)
+    }
     fn from_sql(ty: Type, raw: &'a [u8]) -> Result<DateTime<FixedOffset>> {
         check::<DateTime<FixedOffset>>(ty, Type::TIMESTAMPTZ)?;
         Ok(decode_naive_timestamp::<DateTime<FixedOffset>>(ty, raw)?.and_utc().fixed_offset())

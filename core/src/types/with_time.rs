@@ -60,6 +60,9 @@ fn encode_primitive(v: PrimitiveDateTime, out: &mut BytesMut) -> Result<IsNull> 
 }
 
 impl<'a> FromSql<'a> for Date {
+    fn from_sql_text(ty: Type, raw: &'a [u8]) -> Result<Self> {
+        Self::from_sql(ty, &super::text_decode::binary_from_text(ty, raw)?)
+    }
     fn from_sql(ty: Type, raw: &'a [u8]) -> Result<Date> {
         check::<Date>(ty, Type::DATE)?;
         let d = decode_date(raw)?;
@@ -86,6 +89,9 @@ impl ToSql for Date {
 }
 
 impl<'a> FromSql<'a> for Time {
+    fn from_sql_text(ty: Type, raw: &'a [u8]) -> Result<Self> {
+        Self::from_sql(ty, &super::text_decode::binary_from_text(ty, raw)?)
+    }
     fn from_sql(ty: Type, raw: &'a [u8]) -> Result<Time> {
         check::<Time>(ty, Type::TIME)?;
         time_from_micros(decode_time(raw)?.micros())
@@ -107,6 +113,9 @@ impl ToSql for Time {
 }
 
 impl<'a> FromSql<'a> for PrimitiveDateTime {
+    fn from_sql_text(ty: Type, raw: &'a [u8]) -> Result<Self> {
+        Self::from_sql(ty, &super::text_decode::binary_from_text(ty, raw)?)
+    }
     fn from_sql(ty: Type, raw: &'a [u8]) -> Result<PrimitiveDateTime> {
         check::<PrimitiveDateTime>(ty, Type::TIMESTAMP)?;
         decode_primitive::<PrimitiveDateTime>(ty, raw)
@@ -127,6 +136,9 @@ impl ToSql for PrimitiveDateTime {
 }
 
 impl<'a> FromSql<'a> for OffsetDateTime {
+    fn from_sql_text(ty: Type, raw: &'a [u8]) -> Result<Self> {
+        Self::from_sql(ty, &super::text_decode::binary_from_text(ty, raw)?)
+    }
     fn from_sql(ty: Type, raw: &'a [u8]) -> Result<OffsetDateTime> {
         check::<OffsetDateTime>(ty, Type::TIMESTAMPTZ)?;
         Ok(decode_primitive::<OffsetDateTime>(ty, raw)?.assume_utc())

@@ -293,7 +293,9 @@ impl Pool {
         self.acquire().await?.executemany(sql, rows).await
     }
 
-    /// [`Connection::fetch`] on a connection borrowed for the call.
+    /// [`Connection::fetch`] on a connection borrowed for the call. On an
+    /// empty pool whose connections start lazily (`pipeline_connect=password`),
+    /// connecting and the query take one round trip together.
     pub async fn fetch(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Vec<Row>> {
         self.acquire().await?.fetch(sql, params).await
     }
@@ -423,6 +425,14 @@ impl PoolInner {
             st.size += 1;
         }
         let conn = self.open(SlotGuard { pool: self.clone(), armed: true }).await?;
+        if conn.is_starting() {
+            // A lazily started connection: check the password now, not when
+            // it is lent (so `Pool::new` fails on a wrong password).
+            if let Err(e) = conn.ready().await {
+                self.discard(conn.take());
+                return Err(e);
+            }
+        }
         let mut p = conn.take();
         p.idle_since = self.runtime.now();
         self.recycle(p);

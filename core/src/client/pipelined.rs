@@ -1,0 +1,584 @@
+//! Lazily started connections: [`connect_pipelined`] returns a
+//! [`Connection`] as soon as the stream is open, and the driver task runs the
+//! startup exchange itself, so "connect + first query" is one flight.
+//!
+//! ```text
+//!  client ── StartupMessage + PasswordMessage + Parse/Describe/Bind/Execute/Sync ──▶ server
+//!  client ◀── AuthOk, ParameterStatus…, BackendKeyData, ReadyForQuery, query response ── server
+//! ```
+//!
+//! With `pipeline_connect=password` the cleartext password goes out right
+//! behind the StartupMessage (see [`super::startup`]). The server reads
+//! whatever follows only after it has checked the password, so the requests
+//! queued on the handle before startup ends can be written in the *same*
+//! write: the driver holds its startup bytes for a moment ([`HOLD`]) or until
+//! the first request arrives, then writes everything at once. Their answers
+//! follow the first ReadyForQuery, in order.
+//!
+//! What can go wrong, and what callers see:
+//! * **Wrong password**: the server answers 28P01 and closes. Every request
+//!   queued so far, and every later call, fails with that error (kind
+//!   [`ErrorKind::Auth`](crate::ErrorKind::Auth), SQLSTATE kept) — never
+//!   "connection closed". Nothing of the queued requests ran.
+//! * **The server wants SCRAM, MD5 or trust** (pipelining rejected): the
+//!   server read our PasswordMessage as a bad authentication response (or an
+//!   invalid message) and closes, again without running anything queued. The
+//!   connection **re-establishes itself**: the driver opens a new stream to
+//!   the same server through the same connector, runs the normal exchange,
+//!   and then writes the queued requests (their bytes were kept). Callers
+//!   see nothing but the extra round trips. This was chosen over failing the
+//!   requests with a retryable error because every caller (pool, JS one-shot,
+//!   user code) would need the same retry loop, and replaying is safe here:
+//!   the server provably executed none of them.
+//! * **Network errors** during startup fail the queued requests like any
+//!   broken connection. `connect_timeout` bounds opening the stream only; a
+//!   slow startup is bounded by the first call's timeout.
+//!
+//! [`Connection::get_server_pid`] is 0 and cancel tokens do nothing until the
+//! startup has finished. A first query that is a statement-cache miss is sent
+//! as Parse + Describe + Bind + Execute + Sync in one go (see
+//! `super::first_flight`), so it costs no extra round trip either.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use bytes::BytesMut;
+use futures_channel::mpsc;
+
+use super::cancel::{BackendKey, CancelToken, ConnectorCancel, DropCancel, SendCancel, DEFAULT_CANCEL_TIMEOUT};
+use super::connect::{self, describe, is_retryable, no_host_error, targets, Connected, Connector};
+use super::connection::{Connection, ConnectionSettings};
+use super::driver::Driver;
+use super::runtime::{timeout, BoxFuture, MaybeSend, MaybeSync, Runtime};
+use super::shared::Shared;
+use super::startup::{Startup, StartupOptions, Step};
+use super::transport::Transport;
+use crate::config::{Config, PipelineConnect, TargetSessionAttrs};
+use crate::protocol::backend::{Message, TransactionStatus};
+use crate::{Error, Result};
+
+/// How long a lazily started connection waits for its first request before
+/// sending the startup bytes alone. Callers normally queue a request at once
+/// (in the same task poll), so this only matters for a connection that sits
+/// unused; it must stay well below the server's `authentication_timeout`.
+pub(crate) const HOLD: Duration = Duration::from_millis(20);
+
+/// Connects like [`connect`](super::connect), but returns as soon as the
+/// stream is open and the StartupMessage + PasswordMessage are queued; the
+/// driver finishes the startup exchange, and requests made meanwhile go out
+/// in the same write (one round trip for connect + first query after the
+/// stream opens).
+///
+/// This only applies with `pipeline_connect=password`, a password, and
+/// `target_session_attrs=any` (checking the session needs a query first);
+/// otherwise it is exactly [`connect`](super::connect). Hosts are tried in
+/// order for *opening the stream*; authentication errors surface on the
+/// first call (kind `Auth`, SQLSTATE 28P01 for a wrong password). A server
+/// that does not use cleartext password authentication is reconnected to
+/// without pipelining, transparently (see the module docs).
+///
+/// ```no_run
+/// # async fn demo<C: edgepg_core::client::Connector + Clone + 'static>(
+/// #     connector: C, runtime: std::sync::Arc<dyn edgepg_core::client::Runtime>,
+/// # ) -> edgepg_core::Result<()> {
+/// let config = edgepg_core::config::Config::parse("postgres://u:pw@db/app?pipeline_connect=password")?;
+/// let conn = edgepg_core::client::connect_pipelined(&config, &connector, runtime).await?;
+/// // Startup, password and this query travel together.
+/// let n: i32 = conn.fetchval("SELECT 1", &[]).await?;
+/// # Ok(()) }
+/// ```
+pub async fn connect_pipelined<C: Connector + Clone + 'static>(
+    config: &Config,
+    connector: &C,
+    runtime: Arc<dyn Runtime>,
+) -> Result<Connection> {
+    if config.get_pipeline_connect() != PipelineConnect::Password
+        || config.get_target_session_attrs() != TargetSessionAttrs::Any
+    {
+        return connect::connect(config, connector, runtime).await;
+    }
+    let targets = targets(config)?;
+    let shared_config = Arc::new(config.clone());
+    let mut failures: Vec<(String, Error)> = Vec::new();
+    for (host, port) in &targets {
+        let opened = match config.get_connect_timeout() {
+            Some(t) => timeout(&*runtime, t, connector.connect(host, *port, config)).await.unwrap_or_else(|()| {
+                Err(Error::timeout(format!(
+                    "connecting to {} timed out after {t:?} (connect_timeout)",
+                    describe(host, *port)
+                )))
+            }),
+            None => connector.connect(host, *port, config).await,
+        };
+        match opened {
+            Ok(connected) => {
+                let password = match config.get_password() {
+                    Some(p) => Some(p.to_vec()),
+                    None => connector.password_for(host, *port, config),
+                };
+                let target = Arc::new(ConnectorCancel {
+                    connector: connector.clone(),
+                    host: host.clone(),
+                    port: *port,
+                    config: shared_config.clone(),
+                });
+                let cancel: Arc<dyn SendCancel> = target.clone();
+                let reopen: Arc<dyn Reopen<C::Stream>> = target;
+                return start_lazily(connected, config, password, runtime, Some(cancel), Some(reopen)).await;
+            }
+            Err(e) if is_retryable(&e) => failures.push((describe(host, *port), e)),
+            Err(e) => return Err(e),
+        }
+    }
+    Err(no_host_error(failures, TargetSessionAttrs::Any))
+}
+
+/// Opens a new stream to the server a lazily started connection talks to,
+/// for the reconnect without pipelining.
+pub(crate) trait Reopen<S>: MaybeSend + MaybeSync {
+    fn reopen(&self) -> BoxFuture<'static, Result<Connected<S>>>;
+}
+
+impl<C: Connector + Clone + 'static> Reopen<C::Stream> for ConnectorCancel<C> {
+    fn reopen(&self) -> BoxFuture<'static, Result<Connected<C::Stream>>> {
+        let connector = self.connector.clone();
+        let (host, port, config) = (self.host.clone(), self.port, self.config.clone());
+        Box::pin(async move { connector.connect(&host, port, &config).await })
+    }
+}
+
+/// Queues the startup bytes on a new driver and returns the handle at once;
+/// falls back to the normal exchange when the password cannot be pipelined.
+async fn start_lazily<S>(
+    connected: Connected<S>,
+    config: &Config,
+    password: Option<Vec<u8>>,
+    runtime: Arc<dyn Runtime>,
+    cancel: Option<Arc<dyn SendCancel>>,
+    reopen: Option<Arc<dyn Reopen<S>>>,
+) -> Result<Connection>
+where
+    S: Transport + MaybeSend + 'static,
+{
+    let Connected { stream, tls_server_end_point } = connected;
+    let user = config
+        .get_user()
+        .ok_or_else(|| Error::config("user", "no user name given (set user in the DSN or PGUSER)"))?
+        .to_owned();
+    let options = StartupOptions {
+        params: config.startup_params().into_iter().map(|(k, v)| (k.to_owned(), v.to_owned())).collect(),
+        user,
+        password,
+        channel_binding: config.get_channel_binding(),
+        tls_server_end_point,
+        pipeline_password: true,
+    };
+    let mut startup = Startup::new(options.clone());
+    let mut first = BytesMut::with_capacity(256);
+    startup.start(&mut first)?;
+    if !startup.password_pipelined() {
+        // No password, or channel_binding=require: nothing can go ahead of
+        // the authentication exchange. Nothing was written yet.
+        let connected = Connected { stream, tls_server_end_point: options.tls_server_end_point };
+        return connect::startup_and_spawn_plain(connected, config, options.password, runtime, cancel).await;
+    }
+    let shared = Arc::new(Shared::new(HashMap::new(), TransactionStatus::Idle));
+    shared.set_starting(true);
+    let backend: BackendKey = Arc::default();
+    let cancel_timeout = config.get_connect_timeout().unwrap_or(DEFAULT_CANCEL_TIMEOUT);
+    let token = CancelToken::new(cancel, backend.clone(), runtime.clone(), cancel_timeout);
+    let phase = StartupPhase {
+        startup,
+        options,
+        pipelined: true,
+        replay: BytesMut::new(),
+        held: BytesMut::new(),
+        reopen,
+        reopening: None,
+        hold: Some(runtime.sleep(HOLD)),
+        backend: backend.clone(),
+    };
+    let (tx, rx) = mpsc::unbounded();
+    let rbuf = BytesMut::with_capacity(16 * 1024);
+    let mut driver = Driver::new(stream, rbuf, rx, shared.clone(), config.get_max_message_size()).starting(phase, first);
+    if token.can_cancel() {
+        driver = driver.with_drop_cancel(DropCancel::new(token.clone()));
+    }
+    runtime.spawn(Box::pin(driver));
+    Ok(Connection::new(tx, shared, runtime, &ConnectionSettings::from_config(config), backend, token))
+}
+
+/// The driver's startup phase for a lazily started connection.
+pub(crate) struct StartupPhase<S> {
+    startup: Startup,
+    /// For a new attempt without pipelining.
+    options: StartupOptions,
+    /// The current attempt pipelined the password: requests may be written
+    /// right behind it.
+    pipelined: bool,
+    /// Bytes of the requests written behind the pipelined password, replayed
+    /// on a new stream if the server rejects pipelining (only kept when a
+    /// new stream can be opened).
+    replay: BytesMut,
+    /// Request bytes that must wait for the end of startup (attempt without
+    /// pipelining).
+    held: BytesMut,
+    reopen: Option<Arc<dyn Reopen<S>>>,
+    /// Opening the new stream.
+    reopening: Option<BoxFuture<'static, Result<Connected<S>>>>,
+    /// While pending (and no request arrived), the startup bytes wait so that
+    /// the first request joins them in one write.
+    hold: Option<BoxFuture<'static, ()>>,
+    backend: BackendKey,
+}
+
+/// What a startup message did.
+pub(crate) enum StartupEvent {
+    /// More messages are needed.
+    Continue,
+    /// ReadyForQuery: call [`StartupPhase::finish`].
+    Done,
+    /// Pipelining was rejected; a new stream is being opened: drop what was
+    /// read and written on the old one.
+    Reopening,
+}
+
+impl<S> StartupPhase<S> {
+    /// Routes a newly taken request: `true` when its bytes may be written
+    /// now (behind the pipelined password), `false` when they were held.
+    pub(crate) fn take_request(&mut self, bytes: &[u8]) -> bool {
+        self.hold = None;
+        if !self.pipelined || self.reopening.is_some() {
+            self.held.extend_from_slice(bytes);
+            return false;
+        }
+        if self.reopen.is_some() {
+            self.replay.extend_from_slice(bytes);
+        }
+        true
+    }
+
+    /// Stops holding the startup bytes back (e.g. the connection is closing).
+    pub(crate) fn release(&mut self) {
+        self.hold = None;
+    }
+
+    /// Whether a Terminate may be written now (else it belongs in `held`).
+    pub(crate) fn may_append(&self) -> bool {
+        self.pipelined && self.reopening.is_none()
+    }
+
+    /// Appends held bytes (a Terminate while they must wait).
+    pub(crate) fn hold_bytes(&mut self, bytes: &[u8]) {
+        self.held.extend_from_slice(bytes);
+    }
+
+    /// Whether the driver may write (and read) the stream now.
+    pub(crate) fn poll_io_allowed(&mut self, cx: &mut Context<'_>) -> bool {
+        if self.reopening.is_some() {
+            return false;
+        }
+        if let Some(hold) = self.hold.as_mut() {
+            if hold.as_mut().poll(cx).is_pending() {
+                return false;
+            }
+            self.hold = None;
+        }
+        true
+    }
+
+    /// True while a new stream is being opened.
+    pub(crate) fn is_reopening(&self) -> bool {
+        self.reopening.is_some()
+    }
+
+    /// Feeds one server message to the startup exchange; replies go to `out`.
+    pub(crate) fn handle(&mut self, msg: Message, out: &mut BytesMut) -> Result<StartupEvent> {
+        match self.startup.handle(msg, out) {
+            Ok(Step::Continue) => Ok(StartupEvent::Continue),
+            Ok(Step::Done) => Ok(StartupEvent::Done),
+            Err(e) if self.startup.pipeline_rejected() => {
+                let Some(reopen) = &self.reopen else { return Err(e) };
+                // The server ran none of the requests behind our password:
+                // they go again, in order, once the new session is ready.
+                self.reopening = Some(reopen.reopen());
+                self.pipelined = false;
+                let mut replay = std::mem::take(&mut self.replay);
+                replay.extend_from_slice(&self.held);
+                self.held = replay;
+                Ok(StartupEvent::Reopening)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Polls the new stream; once open, starts the exchange without
+    /// pipelining on it (its first bytes go to `out`).
+    pub(crate) fn poll_reopened(&mut self, cx: &mut Context<'_>, out: &mut BytesMut) -> Poll<Result<S>> {
+        let Some(fut) = self.reopening.as_mut() else {
+            return Poll::Ready(Err(Error::protocol("no reconnect in progress")));
+        };
+        let connected = match fut.as_mut().poll(cx) {
+            Poll::Pending => return Poll::Pending,
+            Poll::Ready(r) => r,
+        };
+        self.reopening = None;
+        let connected = connected.map_err(|e| e.context("reconnecting without pipeline_connect"))?;
+        self.options.pipeline_password = false;
+        self.options.tls_server_end_point = connected.tls_server_end_point;
+        self.startup = Startup::new(self.options.clone());
+        self.startup.start(out)?;
+        Poll::Ready(Ok(connected.stream))
+    }
+
+    /// Startup is over: publishes what the server said and releases the
+    /// held requests into `out`.
+    pub(crate) fn finish(self, shared: &Shared, out: &mut BytesMut) {
+        let info = self.startup.into_info();
+        for (name, value) in info.parameters {
+            shared.set_parameter(name, value);
+        }
+        shared.set_status(info.status.unwrap_or(TransactionStatus::Idle));
+        for n in &info.notices {
+            shared.notice(n);
+        }
+        let _ = self.backend.set((info.process_id, info.secret_key));
+        out.extend_from_slice(&self.held);
+        shared.set_starting(false);
+    }
+}
+
+impl Connection {
+    /// Waits until the startup exchange of a lazily started connection
+    /// ([`connect_pipelined`]) is over, and fails with its error (e.g. a wrong
+    /// password: kind `Auth`, SQLSTATE 28P01). Sent right after connecting it
+    /// rides in the startup flight, so it costs no extra round trip; on an
+    /// established connection it is one Sync round trip (a liveness check).
+    ///
+    /// ```no_run
+    /// # async fn demo(conn: edgepg_core::client::Connection) -> edgepg_core::Result<()> {
+    /// conn.ready().await?; // the password was accepted
+    /// # Ok(()) }
+    /// ```
+    pub async fn ready(&self) -> Result<()> {
+        let mut buf = BytesMut::with_capacity(5);
+        crate::protocol::frontend::sync(&mut buf);
+        self.inner.request(buf, 1, None).await.map(|_| ())
+    }
+
+    /// True while a lazily started connection has not finished its startup.
+    pub fn is_starting(&self) -> bool {
+        self.inner.shared.is_starting()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::VecDeque;
+    use std::future::Future;
+    use std::io;
+    use std::pin::Pin;
+    use std::sync::{Arc, Mutex};
+
+    use futures_channel::oneshot;
+
+    use super::*;
+    use crate::client::request::{Request, RequestSender, Response};
+    use crate::config::ChannelBindingMode;
+    use crate::{ErrorKind, SqlState};
+
+    /// A scripted stream: records each write, serves queued server bytes.
+    #[derive(Clone, Default)]
+    struct Mock {
+        writes: Arc<Mutex<Vec<Vec<u8>>>>,
+        input: Arc<Mutex<VecDeque<u8>>>,
+    }
+
+    impl Mock {
+        fn serve(&self, bytes: &[u8]) {
+            self.input.lock().unwrap().extend(bytes);
+        }
+        fn writes(&self) -> Vec<Vec<u8>> {
+            std::mem::take(&mut *self.writes.lock().unwrap())
+        }
+    }
+
+    impl Transport for Mock {
+        fn poll_read_buf(&mut self, _: &mut Context<'_>, buf: &mut BytesMut) -> Poll<io::Result<usize>> {
+            let mut input = self.input.lock().unwrap();
+            if input.is_empty() {
+                return Poll::Pending;
+            }
+            let n = input.len();
+            buf.extend(input.drain(..));
+            Poll::Ready(Ok(n))
+        }
+        fn poll_write(&mut self, _: &mut Context<'_>, data: &[u8]) -> Poll<io::Result<usize>> {
+            self.writes.lock().unwrap().push(data.to_vec());
+            Poll::Ready(Ok(data.len()))
+        }
+        fn poll_flush(&mut self, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+            Poll::Ready(Ok(()))
+        }
+        fn poll_close(&mut self, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+            Poll::Ready(Ok(()))
+        }
+    }
+
+    struct MockReopen(Mock);
+
+    impl Reopen<Mock> for MockReopen {
+        fn reopen(&self) -> BoxFuture<'static, Result<Connected<Mock>>> {
+            let stream = self.0.clone();
+            Box::pin(async move { Ok(Connected { stream, tls_server_end_point: None }) })
+        }
+    }
+
+    const AUTH_OK: &[u8] = b"R\0\0\0\x08\0\0\0\0";
+    const AUTH_CLEARTEXT: &[u8] = b"R\0\0\0\x08\0\0\0\x03";
+    const AUTH_SASL: &[u8] = b"R\0\0\0\x17\0\0\0\x0aSCRAM-SHA-256\0\0";
+    const KEY_DATA: &[u8] = b"K\0\0\0\x0c\0\0\x30\x39\xde\xad\xbe\xef";
+    const READY: &[u8] = b"Z\0\0\0\x05I";
+    const PASSWORD: &[u8] = b"p\0\0\0\x0apw_pw\0";
+    /// `Query("SELECT 1")`.
+    const QUERY: &[u8] = b"Q\0\0\0\x0dSELECT 1\0";
+    /// CommandComplete("SELECT 1") + ReadyForQuery.
+    const ANSWER: &[u8] = b"C\0\0\0\x0dSELECT 1\0Z\0\0\0\x05I";
+
+    /// A backend message: tag, length (including itself), body.
+    fn msg(tag: u8, body: &[u8]) -> Vec<u8> {
+        let mut v = vec![tag];
+        v.extend_from_slice(&(body.len() as u32 + 4).to_be_bytes());
+        v.extend_from_slice(body);
+        v
+    }
+
+    fn startup_bytes() -> Vec<u8> {
+        let body = b"\0\x03\0\0user\0pw_user\0\0";
+        let mut v = (body.len() as u32 + 4).to_be_bytes().to_vec();
+        v.extend_from_slice(body);
+        v
+    }
+
+    /// A lazily started driver over `mock`, its request sender and shared state.
+    fn driver(mock: &Mock, reopen: Option<Mock>) -> (Pin<Box<Driver<Mock>>>, RequestSender, Arc<Shared>, BackendKey) {
+        let options = StartupOptions {
+            params: vec![("user".into(), "pw_user".into())],
+            user: "pw_user".into(),
+            password: Some(b"pw_pw".to_vec()),
+            channel_binding: ChannelBindingMode::Prefer,
+            tls_server_end_point: None,
+            pipeline_password: true,
+        };
+        let mut startup = Startup::new(options.clone());
+        let mut first = BytesMut::new();
+        startup.start(&mut first).unwrap();
+        assert!(startup.password_pipelined());
+        let backend: BackendKey = Arc::default();
+        let phase = StartupPhase {
+            startup,
+            options,
+            pipelined: true,
+            replay: BytesMut::new(),
+            held: BytesMut::new(),
+            reopen: reopen.map(|m| Arc::new(MockReopen(m)) as Arc<dyn Reopen<Mock>>),
+            reopening: None,
+            // Held until a request arrives.
+            hold: Some(Box::pin(std::future::pending())),
+            backend: backend.clone(),
+        };
+        let shared = Arc::new(Shared::new(HashMap::new(), TransactionStatus::Idle));
+        shared.set_starting(true);
+        let (tx, rx) = mpsc::unbounded();
+        let d = Driver::new(mock.clone(), BytesMut::new(), rx, shared.clone(), 1 << 20).starting(phase, first);
+        (Box::pin(d), tx, shared, backend)
+    }
+
+    fn poll(d: &mut Pin<Box<Driver<Mock>>>) -> Poll<()> {
+        let mut cx = Context::from_waker(futures_util::task::noop_waker_ref());
+        d.as_mut().poll(&mut cx)
+    }
+
+    fn query(tx: &RequestSender) -> oneshot::Receiver<Result<Response>> {
+        let (rtx, rrx) = oneshot::channel();
+        tx.unbounded_send(Request::collect(BytesMut::from(QUERY), 1, None, rtx)).unwrap();
+        rrx
+    }
+
+    #[test]
+    fn startup_password_and_queued_requests_go_out_in_one_write() {
+        let mock = Mock::default();
+        let (mut d, tx, shared, backend) = driver(&mock, None);
+        // Nothing is written while the driver waits for a first request.
+        assert!(poll(&mut d).is_pending());
+        assert!(mock.writes().is_empty());
+        let mut a = query(&tx);
+        let mut b = query(&tx);
+        assert!(poll(&mut d).is_pending());
+        assert_eq!(mock.writes(), vec![[startup_bytes(), PASSWORD.to_vec(), QUERY.to_vec(), QUERY.to_vec()].concat()]);
+        // The whole answer in one read: startup, then both responses.
+        mock.serve(&[AUTH_CLEARTEXT, AUTH_OK, &msg(b'S', b"server_version\x0016.4\0"), KEY_DATA, READY, ANSWER, ANSWER].concat());
+        assert!(poll(&mut d).is_pending());
+        for rx in [&mut a, &mut b] {
+            let r = rx.try_recv().unwrap().unwrap().unwrap();
+            assert_eq!(r.last_tag(), Some("SELECT 1"));
+        }
+        assert!(mock.writes().is_empty(), "nothing more to write (the password was not sent twice)");
+        assert!(!shared.is_starting());
+        assert_eq!(shared.parameter("server_version").as_deref(), Some("16.4"));
+        assert_eq!(backend.get().map(|k| k.0), Some(12345));
+    }
+
+    #[test]
+    fn a_wrong_password_fails_every_queued_request_with_28p01() {
+        let mock = Mock::default();
+        let (mut d, tx, shared, _) = driver(&mock, None);
+        let mut a = query(&tx);
+        assert!(poll(&mut d).is_pending());
+        let mut b = query(&tx); // queued after the first write
+        mock.serve(&[
+            AUTH_CLEARTEXT,
+            &msg(b'E', b"SFATAL\0VFATAL\0C28P01\0Mpassword authentication failed for user \"pw_user\"\0\0"),
+        ]
+        .concat());
+        assert!(poll(&mut d).is_ready());
+        for rx in [&mut a, &mut b] {
+            let e = rx.try_recv().unwrap().unwrap().unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::Auth, "{e}");
+            assert_eq!(e.code(), Some(SqlState::INVALID_PASSWORD), "{e}");
+        }
+        // Later calls see the same error.
+        assert_eq!(shared.closed_error().code(), Some(SqlState::INVALID_PASSWORD));
+        assert!(tx.unbounded_send(Request::Abort).is_err());
+    }
+
+    #[test]
+    fn rejected_pipelining_reconnects_and_replays_the_requests() {
+        let first = Mock::default();
+        let second = Mock::default();
+        let (mut d, tx, shared, _) = driver(&first, Some(second.clone()));
+        let mut a = query(&tx);
+        assert!(poll(&mut d).is_pending());
+        assert_eq!(first.writes().len(), 1);
+        // The server wants SCRAM: it took our password for a SASL response.
+        first.serve(AUTH_SASL);
+        assert!(poll(&mut d).is_pending());
+        // A new stream: StartupMessage alone, no password, no query yet.
+        assert_eq!(second.writes(), vec![startup_bytes()]);
+        let mut b = query(&tx); // queued during the reconnect: held too
+        assert!(poll(&mut d).is_pending());
+        assert!(second.writes().is_empty());
+        // Trust on the new stream; then the held requests go out, in order.
+        second.serve(&[AUTH_OK, KEY_DATA, READY].concat());
+        assert!(poll(&mut d).is_pending());
+        assert_eq!(second.writes(), vec![[QUERY, QUERY].concat()]);
+        second.serve(&[ANSWER, ANSWER].concat());
+        assert!(poll(&mut d).is_pending());
+        for rx in [&mut a, &mut b] {
+            assert_eq!(rx.try_recv().unwrap().unwrap().unwrap().last_tag(), Some("SELECT 1"));
+        }
+        assert!(!shared.is_starting());
+    }
+}
