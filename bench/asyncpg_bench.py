@@ -153,6 +153,17 @@ class Pool10k(Workload):
         return acc
 
 
+async def _no_reset(_conn):
+    pass
+
+
+class Pool10kNoReset(Pool10k):
+    """pool_10k with reset=<a coroutine that does nothing>: release sends nothing."""
+
+    async def setup(self):
+        self.pool = await asyncpg.create_pool(self.dsn, min_size=10, max_size=10, reset=_no_reset)
+
+
 class Insert1k(Workload):
     """executemany: 1,000 rows, pipelined, atomic (one Sync) since asyncpg 0.22."""
     ROWS = 1_000
@@ -218,6 +229,7 @@ WORKLOADS = {
     "decode_200k": Decode200k,
     "pipelined_10k": Pipelined10k,
     "pool_10k": Pool10k,
+    "pool_10k_noreset": Pool10kNoReset,
     "insert_1k": Insert1k,
     "copy_in_1m": CopyIn1m,
     "copy_out_1m": CopyOut1m,

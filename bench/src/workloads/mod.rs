@@ -19,6 +19,7 @@ pub fn all() -> Vec<Workload> {
         decode_200k::workload(),
         pipelined_10k::workload(),
         pool_10k::workload(),
+        pool_10k::workload_noreset(),
         insert_1k::executemany(),
         insert_1k::batch(),
         copy::copy_in_1m(),

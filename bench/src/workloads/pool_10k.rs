@@ -30,12 +30,41 @@ pub fn workload() -> Workload {
         ops: (TASKS * PER_TASK) as u64,
         flavor: Flavor::MultiThread { workers: 2 },
         contenders: vec![
-            Contender { client: EDGEPG, setup: |ctx| Box::pin(Edgepg::setup(ctx)) },
+            Contender { client: EDGEPG, setup: |ctx| Box::pin(Edgepg::setup(ctx, Reset::Default)) },
             Contender { client: TOKIO_POSTGRES, setup: |ctx| Box::pin(Deadpool::setup(ctx)) },
             Contender { client: ASYNCPG, setup: |ctx| asyncpg::setup(ctx, "pool_10k") },
         ],
         cap: None,
     }
+}
+
+/// The same with the session reset on release turned off in edgepg and
+/// asyncpg, to compare like with like against deadpool's `Fast` recycling.
+pub fn workload_noreset() -> Workload {
+    Workload {
+        name: "pool_10k_noreset",
+        description: "`pool_10k` without the session reset on release: edgepg \
+                      `PoolOptions { reset: None, .. }` (release still sends a lone Sync, one round trip, \
+                      to learn the transaction status); deadpool-postgres as in `pool_10k`; asyncpg \
+                      `create_pool(..., reset=noop)` (a coroutine that does nothing: release sends nothing).",
+        unit: "queries",
+        ops: (TASKS * PER_TASK) as u64,
+        flavor: Flavor::MultiThread { workers: 2 },
+        contenders: vec![
+            Contender { client: EDGEPG, setup: |ctx| Box::pin(Edgepg::setup(ctx, Reset::Off)) },
+            Contender { client: TOKIO_POSTGRES, setup: |ctx| Box::pin(Deadpool::setup(ctx)) },
+            Contender { client: ASYNCPG, setup: |ctx| asyncpg::setup(ctx, "pool_10k_noreset") },
+        ],
+        cap: None,
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Reset {
+    /// `PoolOptions::default()`'s reset hook.
+    Default,
+    /// `reset: None`.
+    Off,
 }
 
 /// Order-independent digest of the answers (same as `pipelined_10k`).
@@ -63,8 +92,11 @@ struct Edgepg {
 }
 
 impl Edgepg {
-    async fn setup(ctx: Ctx) -> Result<Box<dyn Runner>> {
-        let options = edgepg::PoolOptions { min_size: POOL_SIZE, max_size: POOL_SIZE, ..Default::default() };
+    async fn setup(ctx: Ctx, reset: Reset) -> Result<Box<dyn Runner>> {
+        let mut options = edgepg::PoolOptions { min_size: POOL_SIZE, max_size: POOL_SIZE, ..Default::default() };
+        if reset == Reset::Off {
+            options.reset = None;
+        }
         let pool = edgepg::create_pool(&ctx.dsn, options).await?;
         Ok(Box::new(Edgepg { pool }))
     }
