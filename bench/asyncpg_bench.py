@@ -6,7 +6,8 @@ Rust harness (bench/src/child.rs) over stdin/stdout.
 Protocol: prints `ready` once set up (connected, statements warm, tables
 made); then for every `run` line runs one repetition, timed here with
 perf_counter_ns so interpreter start-up, imports and connecting are never
-counted, and prints `ok <elapsed_ns> <checksum> -`; `close` cleans up, prints
+counted, and prints `ok <elapsed_ns> <checksum> - <cpu_ns>` (cpu_ns: this
+process's CPU time over the repetition, time.process_time_ns); `close` cleans up, prints
 `closed` and exits. Failures print `error <message>`.
 
 The checksums are computed exactly as the Rust contenders compute theirs
@@ -249,10 +250,12 @@ async def main(name):
     for line in sys.stdin:
         command = line.strip()
         if command == "run":
+            cpu_start = time.process_time_ns()
             start = time.perf_counter_ns()
             result = await w.rep()
             elapsed = time.perf_counter_ns() - start
-            answer(f"ok {elapsed} {digest(result)} -")
+            cpu = time.process_time_ns() - cpu_start
+            answer(f"ok {elapsed} {digest(result)} - {cpu}")
         elif command == "close":
             await w.teardown()
             answer("closed")

@@ -9,7 +9,7 @@
 //! ```text
 //! child  -> ready                                  (set up: connected, tables made)
 //! parent -> run
-//! child  -> ok <elapsed_ns> <checksum> <peak_rss_kib or ->
+//! child  -> ok <elapsed_ns> <checksum> <peak_rss_kib or -> [<cpu_ns>]
 //! parent -> close
 //! child  -> closed                                 (then exits)
 //! ```
@@ -72,7 +72,8 @@ impl Child {
     }
 }
 
-/// Parses `ok <elapsed_ns> <checksum> <peak_rss_kib or ->`.
+/// Parses `ok <elapsed_ns> <checksum> <peak_rss_kib or -> [<cpu_ns>]`
+/// (`cpu_ns`: the child's own CPU time over the repetition, all its threads).
 pub fn parse_ok(line: &str) -> Result<Sample> {
     let mut parts = line.split_whitespace();
     let bad = || format!("malformed child answer `{line}`");
@@ -85,7 +86,11 @@ pub fn parse_ok(line: &str) -> Result<Sample> {
         None | Some("-") => None,
         Some(v) => Some(v.parse().map_err(|_| bad())?),
     };
-    Ok(Sample { checksum, self_timed: Some(Duration::from_nanos(ns)), peak_rss_kib })
+    let self_cpu = match parts.next() {
+        None => None,
+        Some(v) => Some(Duration::from_nanos(v.parse().map_err(|_| bad())?)),
+    };
+    Ok(Sample { checksum, self_timed: Some(Duration::from_nanos(ns)), peak_rss_kib, self_cpu })
 }
 
 impl Runner for Child {
@@ -124,7 +129,10 @@ mod tests {
         let s = parse_ok("ok 1500000 42 2048").unwrap();
         assert_eq!((s.checksum, s.self_timed, s.peak_rss_kib), (42, Some(Duration::from_micros(1500)), Some(2048)));
         let s = parse_ok("ok 1 7 -").unwrap();
-        assert_eq!(s.peak_rss_kib, None);
+        assert_eq!((s.peak_rss_kib, s.self_cpu), (None, None));
+        let s = parse_ok("ok 1 7 - 2000").unwrap();
+        assert_eq!(s.self_cpu, Some(Duration::from_micros(2)));
+        assert!(parse_ok("ok 1 7 - x").is_err());
         assert!(parse_ok("ok x 7").is_err());
         assert!(parse_ok("done 1 2").is_err());
     }

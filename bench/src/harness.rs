@@ -82,17 +82,20 @@ pub struct Sample {
     /// work, for workloads that measure memory (run in a child process so the
     /// figure is theirs alone).
     pub peak_rss_kib: Option<u64>,
+    /// CPU time the other process used for a self-timed repetition, if it
+    /// reports it (this process's CPU says nothing about that work).
+    pub self_cpu: Option<Duration>,
 }
 
 impl Sample {
     /// A sample timed by the harness.
     pub fn checksum(checksum: u64) -> Sample {
-        Sample { checksum, self_timed: None, peak_rss_kib: None }
+        Sample { checksum, self_timed: None, peak_rss_kib: None, self_cpu: None }
     }
 
     /// A sample timed by the contender itself (work done in another process).
     pub fn self_timed(checksum: u64, elapsed: Duration) -> Sample {
-        Sample { checksum, self_timed: Some(elapsed), peak_rss_kib: None }
+        Sample { checksum, self_timed: Some(elapsed), peak_rss_kib: None, self_cpu: None }
     }
 }
 
@@ -297,9 +300,10 @@ pub fn measure(workload: &Workload, ctx: &Ctx, plan: Plan) -> Result<Measurement
                     .map_err(|e| format!("{}: {client} failed: {e}", workload.name))?;
                 let elapsed = sample.self_timed.unwrap_or_else(|| start.elapsed());
                 let cpu_used = match (cpu_start, process_cpu_time(), sample.self_timed) {
-                    // A self-timed contender works in another process: our CPU says nothing.
                     (Some(a), Some(b), None) => b.checked_sub(a),
-                    _ => None,
+                    // A self-timed contender works in another process: our CPU says
+                    // nothing; take the CPU time it reports, if any.
+                    _ => sample.self_cpu,
                 };
                 match expected {
                     None => expected = Some((client, sample.checksum)),

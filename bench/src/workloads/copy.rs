@@ -26,7 +26,7 @@ use crate::asyncpg;
 use crate::child::{peak_rss_kib, Child};
 use crate::clients;
 use crate::harness::{
-    Contender, Ctx, Flavor, LocalFuture, Plan, Result, Runner, Sample, Workload, ASYNCPG, EDGEPG, TOKIO_POSTGRES,
+    process_cpu_time, Contender, Ctx, Flavor, LocalFuture, Plan, Result, Runner, Sample, Workload, ASYNCPG, EDGEPG, TOKIO_POSTGRES,
 };
 
 const ROWS: u64 = 1_000_000;
@@ -440,11 +440,17 @@ pub fn child_main(spec: &str) -> Result<()> {
         for line in std::io::stdin().lock().lines() {
             match line?.trim() {
                 "run" => {
+                    let cpu_start = process_cpu_time();
                     let start = Instant::now();
                     let reply = match this.run(&table).await {
                         Ok(moved) => {
+                            let elapsed = start.elapsed().as_nanos();
                             let rss = peak_rss_kib().map_or("-".to_owned(), |k| k.to_string());
-                            format!("ok {} {moved} {rss}", start.elapsed().as_nanos())
+                            let cpu = match (cpu_start, process_cpu_time()) {
+                                (Some(a), Some(b)) => format!(" {}", b.saturating_sub(a).as_nanos()),
+                                _ => String::new(),
+                            };
+                            format!("ok {elapsed} {moved} {rss}{cpu}")
                         }
                         Err(e) => format!("error {}", e.to_string().replace('\n', " ")),
                     };
