@@ -160,15 +160,15 @@ function pump(source, onItem) {
   };
 }
 
-// ------------------------------------------------------------ Connection
+// ------------------------------------------------------------ Queryable
 
-/** A connection to PostgreSQL; see `connect()`. */
-export class Connection {
+/**
+ * What connections and transactions share: queries, prepared statements,
+ * cursors, COPY and (nested) transactions, all on one raw connection.
+ */
+export class Queryable {
   #raw;
   #defaults;
-  #listeners = new Map(); // channel -> Map(callback -> stop)
-  #termination = new Set();
-  #logs = new Map(); // callback -> stop
 
   /** @internal */
   constructor(rawConnection, defaults) {
@@ -214,6 +214,451 @@ export class Connection {
   prepare(sql, options) {
     const o = merge(this.#defaults, options);
     return run(o, async (c) => new PreparedStatement(await this.#raw.prepare(sql, c), this.#defaults));
+  }
+
+  /**
+   * `transaction(async (tx) => ..., options?)` runs the callback in a
+   * transaction: committed when it returns, rolled back when it throws;
+   * resolves to the callback's result. `transaction(options?)` returns a
+   * Transaction to `start()`, then `commit()` or `rollback()`. Called on a
+   * Transaction, it makes a savepoint.
+   */
+  transaction(callback, options) {
+    if (typeof callback !== "function") {
+      return new Transaction(this.#raw, this.#defaults, callback, this.#outer());
+    }
+    return (async () => runTransaction(new Transaction(this.#raw, this.#defaults, options, this.#outer()), callback, options))();
+  }
+
+  /** @internal the enclosing transaction, for savepoints */
+  #outer() {
+    return this instanceof Transaction ? this : null;
+  }
+
+  /**
+   * A server-side cursor over `sql` (needs a transaction): iterate it with
+   * `for await`, `prefetch` rows per round trip, or `await .open()` it for
+   * `fetch(n)` / `forward(n)`.
+   */
+  cursor(sql, args, options) {
+    [args, options] = split(args, options);
+    return new CursorFactory(this.#raw, sql, args, merge(this.#defaults, options));
+  }
+
+  /**
+   * Binary COPY of `records` (arrays of values in `columns` order, or
+   * objects when `columns` is given; an array, an iterable or an async
+   * iterable) into `table`. Resolves to the number of rows copied.
+   */
+  copyRecordsToTable(table, options = {}) {
+    const o = merge(this.#defaults, options);
+    return copyRecordsIn(this.#raw, table, o);
+  }
+
+  /**
+   * `COPY table FROM STDIN` with data already in `format` (text, csv,
+   * binary) from `source`: a ReadableStream, an (async) iterable of
+   * Uint8Array/string chunks, a Uint8Array or a string. A failing source
+   * aborts the COPY (no row lands) and its error is thrown.
+   */
+  copyToTable(table, options = {}) {
+    const o = merge(this.#defaults, options);
+    return copyIn(this.#raw, table, o);
+  }
+
+  /** `COPY table TO STDOUT` as a ReadableStream of bytes, read on demand. */
+  copyFromTable(table, options = {}) {
+    const raw = this.#raw;
+    return copyOut(merge(this.#defaults, options), async (o) => [await run(o, (c) => raw.copyFromTable(table, o, c)), null]);
+  }
+
+  /** `COPY (query) TO STDOUT` as a ReadableStream of bytes; `args` are inlined as quoted literals. */
+  copyFromQuery(sql, args, options) {
+    [args, options] = split(args, options);
+    const raw = this.#raw;
+    return copyOut(merge(this.#defaults, options ?? {}), async (o) => [await run(o, (c) => raw.copyFromQuery(sql, args, o, c)), null]);
+  }
+
+  /** True inside a transaction block. */
+  isInTransaction() { return sync(() => this.#raw.isInTransaction()); }
+}
+
+// ------------------------------------------------------------ transactions
+
+const TX_OPTIONS = ["isolation", "readonly", "deferrable"];
+
+function txOptions(options) {
+  const o = {};
+  for (const k of TX_OPTIONS) {
+    const v = options?.[k];
+    if (v === undefined || v === null) continue;
+    if (k !== "isolation" && typeof v !== "boolean") throw new InterfaceError(`${k} must be a boolean`);
+    o[k] = v;
+  }
+  return o;
+}
+
+async function runTransaction(tx, callback, options) {
+  await tx.start(options);
+  let result;
+  try {
+    result = await callback(tx);
+  } catch (e) {
+    if (tx.isActive) {
+      // The callback's error is the one that matters.
+      try { await tx.rollback(options); } catch { /* connection gone: rolled back anyway */ }
+    }
+    throw e;
+  }
+  if (tx.isActive) await tx.commit(options);
+  return result;
+}
+
+/**
+ * A transaction (or, nested, a savepoint). Queries on it run on its
+ * connection. Not committed when dropped: rolled back.
+ */
+export class Transaction extends Queryable {
+  #raw;
+  #options;
+  #outer;
+  #tx = null;
+  #state = "new";
+
+  /** @internal use Connection.transaction() */
+  constructor(rawConnection, defaults, options, outer) {
+    super(rawConnection, defaults);
+    this.#raw = rawConnection;
+    this.#options = sync(() => txOptions(options));
+    this.#outer = outer;
+  }
+
+  /** Sends BEGIN (SAVEPOINT when nested); resolves to this transaction. */
+  async start(options) {
+    if (this.#state !== "new") throw new InterfaceError(`cannot start a transaction that is already ${this.#state}`);
+    this.#state = "starting";
+    const { isolation, readonly, deferrable } = this.#options;
+    try {
+      if (this.#outer) {
+        const outer = this.#outer.#tx;
+        if (!outer || !outer.isActive) throw new InterfaceError("the outer transaction is not active");
+        this.#tx = await run(options, (c) => outer.savepoint(isolation, readonly, deferrable, c));
+      } else {
+        this.#tx = await run(options, (c) => this.#raw.begin(isolation, readonly, deferrable, c));
+      }
+    } catch (e) {
+      this.#state = "failed";
+      throw e;
+    }
+    this.#state = "started";
+    return this;
+  }
+
+  /** COMMIT (RELEASE SAVEPOINT when nested). */
+  commit(options) { return this.#end("commit", "committed", options); }
+  /** ROLLBACK (ROLLBACK TO SAVEPOINT when nested). */
+  rollback(options) { return this.#end("rollback", "rolled back", options); }
+
+  async #end(method, state, options) {
+    if (this.#state !== "started") throw new InterfaceError(`cannot ${method}: the transaction is ${this.#state === "new" ? "not started" : this.#state}`);
+    this.#state = state;
+    const tx = this.#tx;
+    this.#tx = null;
+    await run(options, (c) => tx[method](c));
+  }
+
+  /** True between start() and commit()/rollback(). */
+  get isActive() { return this.#state === "started" && this.#tx !== null && this.#tx.isActive; }
+  /** True for a savepoint (a transaction made on a transaction). */
+  get isNested() { return this.#outer !== null; }
+
+  /** `await using tx = await conn.transaction().start()` rolls back unless ended. */
+  [Symbol.asyncDispose ?? Symbol.for("Symbol.asyncDispose")]() {
+    return this.isActive ? this.rollback() : Promise.resolve();
+  }
+}
+
+// ------------------------------------------------------------ cursors
+
+function prefetchOf(o) {
+  const n = o.prefetch ?? 50;
+  if (!Number.isInteger(n) || n < 1 || n > 0xffffffff) throw new InterfaceError("prefetch must be a positive integer");
+  return n;
+}
+
+function count(n, what) {
+  if (!Number.isInteger(n) || n < 1 || n > 0xffffffff) throw new InterfaceError(`${what}: the row count must be a positive integer`);
+  return n;
+}
+
+/** A cursor not opened yet: `for await` it, or `await cursor.open()`. */
+export class CursorFactory {
+  #raw;
+  #sql;
+  #args;
+  #o;
+
+  /** @internal use Connection.cursor() */
+  constructor(rawConnection, sql, args, options) {
+    this.#raw = rawConnection;
+    this.#sql = sql;
+    this.#args = args;
+    this.#o = options;
+  }
+
+  /** Rows one by one, fetched `prefetch` at a time; `break` closes the cursor. */
+  [Symbol.asyncIterator]() {
+    const o = this.#o;
+    const prefetch = sync(() => prefetchOf(o));
+    const flags = sync(() => decodeFlags(o));
+    const stream = sync(() => this.#raw.cursorStream(this.#sql, this.#args, prefetch));
+    let rows = [];
+    let i = 0;
+    let done = false;
+    const finish = () => {
+      done = true;
+      rows = [];
+      stream.close();
+    };
+    return {
+      async next() {
+        while (i >= rows.length) {
+          if (done) return { done: true, value: undefined };
+          let batch;
+          try {
+            batch = await run(o, (c) => stream.next(flags, c));
+          } catch (e) {
+            finish();
+            throw e;
+          }
+          if (batch === null) {
+            finish();
+            return { done: true, value: undefined };
+          }
+          rows = toRows(batch, o.arrayMode);
+          i = 0;
+        }
+        return { done: false, value: rows[i++] };
+      },
+      async return(value) {
+        finish();
+        return { done: true, value };
+      },
+      [Symbol.asyncIterator]() { return this; },
+    };
+  }
+
+  /** Declares the cursor and resolves to a Cursor for fetch/forward. */
+  async open(options) {
+    if (this.#o.prefetch !== undefined) throw new InterfaceError("prefetch only applies to an iterated cursor, not to open()");
+    const o = merge(this.#o, options);
+    return new Cursor(await run(o, (c) => this.#raw.cursorOpen(this.#sql, this.#args, c)), this.#o);
+  }
+}
+
+/** An open cursor; see CursorFactory.open(). */
+export class Cursor {
+  #raw;
+  #o;
+
+  /** @internal */
+  constructor(rawCursor, options) {
+    this.#raw = rawCursor;
+    this.#o = options;
+  }
+
+  /** The next `n` rows (fewer at the end). */
+  fetch(n, options) {
+    const o = merge(this.#o, options);
+    return run(o, async (c) => toRows(await this.#raw.fetch(count(n, "fetch"), decodeFlags(o), c), o.arrayMode));
+  }
+  /** The next row, or null. */
+  async fetchrow(options) { return (await this.fetch(1, options))[0] ?? null; }
+  /** Skips `n` rows; resolves to how many were skipped. */
+  forward(n, options) {
+    return run(merge(this.#o, options), (c) => this.#raw.forward(count(n, "forward"), c));
+  }
+  /** Closes the cursor (its portal). */
+  close() { sync(() => this.#raw.close()); }
+  [Symbol.asyncDispose ?? Symbol.for("Symbol.asyncDispose")]() { this.close(); return Promise.resolve(); }
+}
+
+// ------------------------------------------------------------ COPY
+
+/** A pull function over any COPY source; `failure()` tells whether the source itself threw. */
+function pullSource(source) {
+  let failed = null;
+  const wrap = (f) => async () => {
+    try {
+      return await f();
+    } catch (e) {
+      failed = { error: e };
+      throw e;
+    }
+  };
+  if (source === undefined || source === null) throw new InterfaceError("copyToTable needs a source");
+  if (typeof source === "string" || source instanceof Uint8Array) return { data: source, failure: () => null, end() {} };
+  if (source instanceof ArrayBuffer) return { data: new Uint8Array(source), failure: () => null, end() {} };
+  if (typeof source.getReader === "function") {
+    const reader = source.getReader();
+    let finished = false;
+    return {
+      data: wrap(async () => {
+        const r = await reader.read();
+        if (r.done) { finished = true; return null; }
+        return r.value;
+      }),
+      failure: () => failed,
+      end() {
+        if (!finished && !failed) reader.cancel().catch(() => {});
+        try { reader.releaseLock(); } catch { /* pending read */ }
+      },
+    };
+  }
+  const it = source[Symbol.asyncIterator]?.() ?? (typeof source !== "string" ? source[Symbol.iterator]?.() : undefined);
+  if (!it) throw new InterfaceError("a COPY source must be a ReadableStream, an (async) iterable, a Uint8Array or a string");
+  let finished = false;
+  return {
+    data: wrap(async () => {
+      const r = await it.next();
+      if (r.done) { finished = true; return null; }
+      return r.value;
+    }),
+    failure: () => failed,
+    end() {
+      if (!finished && !failed) Promise.resolve(it.return?.()).catch(() => {});
+    },
+  };
+}
+
+async function copyIn(raw, table, o) {
+  const source = sync(() => pullSource(o.source));
+  try {
+    return await run(o, (c) => raw.copyToTable(table, source.data, o, c));
+  } catch (e) {
+    // The source's own error, not the COPY's report of it.
+    const f = source.failure();
+    throw f ? f.error : e;
+  } finally {
+    source.end();
+  }
+}
+
+const RECORD_BATCH = 1000;
+
+async function copyRecordsIn(raw, table, o) {
+  let records = o.records;
+  if (records === undefined || records === null) throw new InterfaceError("copyRecordsToTable needs records");
+  const columns = o.columns;
+  const shape = (r) => (Array.isArray(r) || !columns || r === null || typeof r !== "object" ? r : columns.map((c) => r[c]));
+  let source = null;
+  if (Array.isArray(records)) {
+    if (columns && records.some((r) => !Array.isArray(r))) records = records.map(shape);
+  } else if (typeof records[Symbol.asyncIterator] === "function" || typeof records[Symbol.iterator] === "function") {
+    const it = records[Symbol.asyncIterator]?.() ?? records[Symbol.iterator]();
+    let finished = false;
+    source = {
+      failed: null,
+      next: async () => {
+        const batch = [];
+        try {
+          while (batch.length < RECORD_BATCH) {
+            const r = await it.next();
+            if (r.done) { finished = true; break; }
+            batch.push(shape(r.value));
+          }
+        } catch (e) {
+          source.failed = { error: e };
+          throw e;
+        }
+        return batch.length ? batch : null;
+      },
+      end() { if (!finished && !source.failed) Promise.resolve(it.return?.()).catch(() => {}); },
+    };
+    records = source.next;
+  } else {
+    throw new InterfaceError("records must be an array, an iterable or an async iterable of records");
+  }
+  try {
+    return await run(o, (c) => raw.copyRecordsToTable(table, records, o, c));
+  } catch (e) {
+    throw source?.failed ? source.failed.error : e;
+  } finally {
+    source?.end();
+  }
+}
+
+/**
+ * A ReadableStream over a COPY TO STDOUT: `open(o)` resolves to
+ * `[rawCopyOut, onEnd]` when the stream starts; each `pull` reads one chunk
+ * (so the server is read no faster than the consumer reads).
+ */
+function copyOut(o, open) {
+  checkPoisoned();
+  let raw = null;
+  let onEnd = null;
+  let ended = false;
+  const end = () => {
+    ended = true;
+    raw?.close();
+    raw = null;
+    const f = onEnd;
+    onEnd = null;
+    f?.();
+  };
+  // Opened at once, so the COPY is ordered with the caller's other calls.
+  // `pull` awaits it rather than relying on `start`: some runtimes (workerd
+  // feeding a Response) pull before `start` has settled.
+  const opening = open(o).then(([r, e]) => {
+    raw = r;
+    onEnd = e;
+    if (ended) end();
+  });
+  opening.catch(() => {}); // reported by the first read
+  const callOptions = { signal: o.signal };
+  return new ReadableStream(
+    {
+      async pull(controller) {
+        await opening;
+        if (ended) {
+          controller.close();
+          return;
+        }
+        let chunk;
+        try {
+          chunk = await run(callOptions, (c) => raw.next(c));
+        } catch (e) {
+          end();
+          throw e;
+        }
+        if (chunk === null) {
+          end();
+          controller.close();
+        } else {
+          controller.enqueue(chunk);
+        }
+      },
+      cancel() { end(); },
+    },
+    { highWaterMark: 0 },
+  );
+}
+
+// ------------------------------------------------------------ Connection
+
+/** A connection to PostgreSQL; see `connect()`. */
+export class Connection extends Queryable {
+  #raw;
+  #defaults;
+  #listeners = new Map(); // channel -> Map(callback -> stop)
+  #termination = new Set();
+  #logs = new Map(); // callback -> stop
+
+  /** @internal */
+  constructor(rawConnection, defaults) {
+    super(rawConnection, defaults);
+    this.#raw = rawConnection;
+    this.#defaults = defaults;
   }
 
   /** Calls `callback({ processId, channel, payload })` for each NOTIFY on `channel` (LISTENs first). */
@@ -286,8 +731,6 @@ export class Connection {
 
   /** True once closed, broken or released. */
   isClosed() { return sync(() => this.#raw.isClosed()); }
-  /** True inside a transaction block. */
-  isInTransaction() { return sync(() => this.#raw.isInTransaction()); }
   /** The server backend's process ID. */
   getServerPid() { return sync(() => this.#raw.getServerPid()); }
   /** `server_version` as reported by the server, e.g. "17.2". */
@@ -424,6 +867,88 @@ export class Pool {
     const p = await this.#ready;
     const o = merge(this.#defaults, options);
     return run(o, async (c) => (await p.fetchrow(sql, args, decodeFlags(o), c))[2][0]?.[0] ?? null);
+  }
+
+  /** Runs `callback(tx)` in a transaction on a borrowed connection (see Connection.transaction). */
+  async transaction(callback, options) {
+    if (typeof callback !== "function") throw new InterfaceError("pool.transaction needs a callback: acquire a connection for a manual transaction");
+    return this.#with(options, (conn) => conn.transaction(callback, options));
+  }
+  /** copyRecordsToTable on a borrowed connection. */
+  async copyRecordsToTable(table, options = {}) {
+    return this.#with(options, (conn) => conn.copyRecordsToTable(table, options));
+  }
+  /** copyToTable on a borrowed connection. */
+  async copyToTable(table, options = {}) {
+    return this.#with(options, (conn) => conn.copyToTable(table, options));
+  }
+  /** copyFromTable on a borrowed connection, given back when the stream ends or is cancelled. */
+  copyFromTable(table, options = {}) {
+    return this.#stream(options, (conn) => conn.copyFromTable(table, options));
+  }
+  /** copyFromQuery on a borrowed connection, given back when the stream ends or is cancelled. */
+  copyFromQuery(sql, args, options) {
+    [args, options] = split(args, options);
+    return this.#stream(options, (conn) => conn.copyFromQuery(sql, args, options));
+  }
+
+  async #with(options, f) {
+    const conn = await this.acquire(options?.signal ? { signal: options.signal } : undefined);
+    try {
+      return await f(conn);
+    } finally {
+      await conn.close().catch(() => {});
+    }
+  }
+
+  #stream(options, open) {
+    let conn = null;
+    let reader = null;
+    let ended = false;
+    const release = () => {
+      ended = true;
+      const c = conn;
+      conn = null;
+      if (c) c.close().catch(() => {});
+    };
+    // Started at once; `pull` awaits it (see copyOut).
+    const opening = (async () => {
+      const c = await this.acquire(options?.signal ? { signal: options.signal } : undefined);
+      conn = c;
+      reader = open(c).getReader();
+      if (ended) release();
+    })();
+    opening.catch(() => {});
+    return new ReadableStream(
+      {
+        async pull(controller) {
+          await opening;
+          if (ended) {
+            controller.close();
+            return;
+          }
+          let r;
+          try {
+            r = await reader.read();
+          } catch (e) {
+            release();
+            throw e;
+          }
+          if (r.done) {
+            release();
+            controller.close();
+          } else {
+            controller.enqueue(r.value);
+          }
+        },
+        async cancel(reason) {
+          await opening.catch(() => {});
+          await reader?.cancel(reason).catch(() => {});
+          release();
+        },
+      },
+      { highWaterMark: 0 },
+    );
   }
 
   /** Closes idle connections now, the borrowed ones when they come back. */

@@ -88,8 +88,78 @@ export interface Column {
   typeOid: number;
 }
 
-export declare class Connection {
-  private constructor();
+/** asyncpg's isolation level names. */
+export type IsolationLevel = "read_committed" | "repeatable_read" | "serializable" | "read_uncommitted";
+
+export interface TransactionOptions extends CallOptions {
+  /** Default: the server's (normally read committed). A savepoint can only repeat the outer one's. */
+  isolation?: IsolationLevel;
+  /** READ ONLY (true) or READ WRITE (false). */
+  readonly?: boolean;
+  /** DEFERRABLE (serializable read-only transactions). */
+  deferrable?: boolean;
+}
+
+export interface CursorOptions extends QueryOptions {
+  /** Rows fetched per round trip when iterating (default 50). Not with open(). */
+  prefetch?: number;
+}
+
+/** The COPY options (asyncpg's names in camelCase); which apply depends on the direction. */
+export interface CopyOptions extends CallOptions {
+  /** Schema of the table (default: search_path). */
+  schemaName?: string;
+  /** Columns, in order (default: all). */
+  columns?: readonly string[];
+  /** FORMAT (default text). */
+  format?: "text" | "csv" | "binary";
+  delimiter?: string;
+  /** The string standing for NULL. */
+  null?: string;
+  header?: boolean;
+  quote?: string;
+  escape?: string;
+  /** CSV, COPY TO: quote these columns, or every non-NULL value with `true`. */
+  forceQuote?: readonly string[] | boolean;
+  /** CSV, COPY FROM. */
+  forceNotNull?: readonly string[];
+  /** CSV, COPY FROM. */
+  forceNull?: readonly string[];
+  encoding?: string;
+  /** COPY FROM. */
+  freeze?: boolean;
+}
+
+/** Data for copyToTable. */
+export type CopySource =
+  | ReadableStream<Uint8Array | string>
+  | AsyncIterable<Uint8Array | string>
+  | Iterable<Uint8Array | string>
+  | Uint8Array
+  | ArrayBuffer
+  | string;
+
+export interface CopyToTableOptions extends CopyOptions {
+  /** The data, already in `format`. A source that throws aborts the COPY: no row lands. */
+  source: CopySource;
+  /** COPY FROM ... WHERE condition (SQL). */
+  where?: string;
+}
+
+export type CopyRecord = readonly PgParam[] | Record<string, PgParam>;
+
+export interface CopyRecordsOptions extends CallOptions {
+  /** Records: arrays in `columns` order, or objects keyed by the `columns` names. */
+  records: Iterable<CopyRecord> | AsyncIterable<CopyRecord>;
+  columns?: readonly string[];
+  schemaName?: string;
+  /** COPY FROM ... WHERE condition (SQL). */
+  where?: string;
+}
+
+/** What connections and transactions share. */
+export declare class Queryable {
+  protected constructor();
   execute(sql: string, args?: readonly PgParam[], options?: CallOptions): Promise<string>;
   execute(sql: string, options?: CallOptions): Promise<string>;
   executemany(sql: string, rows: readonly (readonly PgParam[])[], options?: CallOptions): Promise<void>;
@@ -102,6 +172,65 @@ export declare class Connection {
   fetchval<T = any>(sql: string, args?: readonly PgParam[], options?: QueryOptions): Promise<T | null>;
   fetchval<T = any>(sql: string, options?: QueryOptions): Promise<T | null>;
   prepare(sql: string, options?: CallOptions): Promise<PreparedStatement>;
+  /** Runs `callback` in a transaction (a savepoint on a Transaction): commit on return, rollback on throw. */
+  transaction<T>(callback: (tx: Transaction) => Promise<T> | T, options?: TransactionOptions): Promise<T>;
+  /** A transaction to `start()`, then `commit()` or `rollback()`. */
+  transaction(options?: TransactionOptions): Transaction;
+  /** A server-side cursor (needs a transaction): `for await` it, or `open()` it. */
+  cursor<T = Row>(sql: string, args?: readonly PgParam[], options?: CursorOptions & { arrayMode?: false }): CursorFactory<T>;
+  cursor(sql: string, args: readonly PgParam[] | undefined, options: CursorOptions & { arrayMode: true }): CursorFactory<PgValue[]>;
+  cursor<T = Row>(sql: string, options?: CursorOptions & { arrayMode?: false }): CursorFactory<T>;
+  /** Binary COPY of records into `table`; resolves to the row count. */
+  copyRecordsToTable(table: string, options: CopyRecordsOptions): Promise<number>;
+  /** COPY FROM STDIN with data from `source`; resolves to the row count. */
+  copyToTable(table: string, options: CopyToTableOptions): Promise<number>;
+  /** COPY TO STDOUT of a table, read on demand. */
+  copyFromTable(table: string, options?: CopyOptions): ReadableStream<Uint8Array>;
+  /** COPY TO STDOUT of a query (`args` inlined as quoted literals), read on demand. */
+  copyFromQuery(sql: string, args?: readonly PgParam[], options?: CopyOptions): ReadableStream<Uint8Array>;
+  copyFromQuery(sql: string, options?: CopyOptions): ReadableStream<Uint8Array>;
+  isInTransaction(): boolean;
+}
+
+/** A transaction, or (made on a Transaction) a savepoint. Dropped unended: rolled back. */
+export declare class Transaction extends Queryable {
+  private constructor();
+  /** BEGIN (SAVEPOINT when nested); resolves to this transaction. */
+  start(options?: CallOptions): Promise<this>;
+  /** COMMIT (RELEASE SAVEPOINT when nested). */
+  commit(options?: CallOptions): Promise<void>;
+  /** ROLLBACK (ROLLBACK TO SAVEPOINT when nested). */
+  rollback(options?: CallOptions): Promise<void>;
+  /** Started and not yet ended. */
+  readonly isActive: boolean;
+  /** A savepoint. */
+  readonly isNested: boolean;
+  /** Rolls back unless ended (`await using`). */
+  [Symbol.asyncDispose](): Promise<void>;
+}
+
+/** A cursor not opened yet. */
+export declare class CursorFactory<T = Row> implements AsyncIterable<T> {
+  private constructor();
+  [Symbol.asyncIterator](): AsyncIterator<T, undefined>;
+  /** Declares the cursor for fetch/forward. */
+  open(options?: CallOptions): Promise<Cursor<T>>;
+}
+
+/** An open cursor. */
+export declare class Cursor<T = Row> {
+  private constructor();
+  /** The next `n` rows (fewer at the end). */
+  fetch(n: number, options?: CallOptions): Promise<T[]>;
+  fetchrow(options?: CallOptions): Promise<T | null>;
+  /** Skips `n` rows; resolves to how many were skipped. */
+  forward(n: number, options?: CallOptions): Promise<number>;
+  close(): void;
+  [Symbol.asyncDispose](): Promise<void>;
+}
+
+export declare class Connection extends Queryable {
+  private constructor();
   addListener(channel: string, callback: (n: Notification) => void | Promise<void>, options?: CallOptions): Promise<void>;
   removeListener(channel: string, callback: (n: Notification) => void | Promise<void>): Promise<void>;
   addTerminationListener(callback: () => void): void;
@@ -111,7 +240,6 @@ export declare class Connection {
   close(options?: CallOptions): Promise<void>;
   terminate(): void;
   isClosed(): boolean;
-  isInTransaction(): boolean;
   getServerPid(): number;
   getServerVersion(): string | null;
   getSetting(name: string): string | null;
@@ -150,6 +278,14 @@ export declare class Pool {
   fetchrow(sql: string, args: readonly PgParam[] | undefined, options: ArrayModeOptions): Promise<PgValue[] | null>;
   fetchval<T = any>(sql: string, args?: readonly PgParam[], options?: QueryOptions): Promise<T | null>;
   fetchval<T = any>(sql: string, options?: QueryOptions): Promise<T | null>;
+  /** Runs `callback` in a transaction on a borrowed connection. */
+  transaction<T>(callback: (tx: Transaction) => Promise<T> | T, options?: TransactionOptions): Promise<T>;
+  copyRecordsToTable(table: string, options: CopyRecordsOptions): Promise<number>;
+  copyToTable(table: string, options: CopyToTableOptions): Promise<number>;
+  /** The connection goes back to the pool when the stream ends or is cancelled. */
+  copyFromTable(table: string, options?: CopyOptions): ReadableStream<Uint8Array>;
+  copyFromQuery(sql: string, args?: readonly PgParam[], options?: CopyOptions): ReadableStream<Uint8Array>;
+  copyFromQuery(sql: string, options?: CopyOptions): ReadableStream<Uint8Array>;
   close(options?: CallOptions): Promise<void>;
   terminate(): void;
   expireConnections(): Promise<void>;

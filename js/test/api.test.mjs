@@ -103,7 +103,7 @@ test("execute, executemany, fetch, fetchrow, fetchval, prepare", async () => {
   // Concurrent calls pipeline and answer in order.
   const results = await Promise.all(Array.from({ length: 20 }, (_, i) => conn.fetchval("SELECT $1::int4 * 2", [i])));
   assert.deepEqual(results, Array.from({ length: 20 }, (_, i) => i * 2));
-  // Manual transaction (the transaction() helper waits for core support).
+  // A raw BEGIN/ROLLBACK still works alongside transaction().
   await conn.execute("BEGIN");
   assert.equal(conn.isInTransaction(), true);
   await conn.execute("INSERT INTO api_t VALUES (20, 'tx')");
@@ -196,7 +196,7 @@ test("listeners: notifications, termination, notices", async () => {
 });
 
 test("pool: shortcuts, acquire/release, close", async () => {
-  const pool = createPool(dsn(), opts({ maxSize: 3, maxInactiveConnectionLifetime: 0 }));
+  const pool = createPool(dsn(), opts({ maxSize: 3 }));
   assert.equal(await pool.fetchval("SELECT $1::int4 + 1", [41]), 42);
   const all = await Promise.all(Array.from({ length: 10 }, (_, i) => pool.fetchval("SELECT $1::int4", [i])));
   assert.deepEqual(all, [...Array(10).keys()]);
@@ -212,7 +212,7 @@ test("pool: shortcuts, acquire/release, close", async () => {
   assert.equal(await pool.execute("SELECT 1"), "SELECT 1");
   await pool.close();
   await assert.rejects(pool.fetchval("SELECT 1"), EdgepgError);
-  const bad = createPool(dsn("pw_user", "wrong"), opts({ maxInactiveConnectionLifetime: 0 }));
+  const bad = createPool(dsn("pw_user", "wrong"), opts());
   await assert.rejects(bad.fetchval("SELECT 1"), (e) => e instanceof PostgresError && e.code === "28P01");
   await bad.close();
 });

@@ -15,7 +15,7 @@ const pkgJson = require.resolve("edgepg/package.json");
 const pkgDir = dirname(pkgJson);
 const workerdEntry = JSON.parse(readFileSync(pkgJson, "utf8")).exports["."].workerd;
 
-test("a Worker runs queries and a transaction in workerd", async () => {
+test("a Worker runs queries, transactions, a cursor and COPY in workerd", async () => {
   const dir = mkdtempSync(join(tmpdir(), "edgepg-worker-"));
   const entry = join(pkgDir, workerdEntry);
   const script = join(dir, "worker.mjs");
@@ -36,6 +36,18 @@ export default {
       await conn.execute("ROLLBACK");
       out.count = await conn.fetchval("SELECT count(*)::int4 FROM wt");
       out.error = await conn.execute("SELECT 1/0").catch((e) => [e instanceof PostgresError, e.code]);
+      out.tx = await conn.transaction(async (tx) => {
+        await tx.execute("INSERT INTO wt VALUES (10)");
+        await tx.transaction(async (sp) => { await sp.execute("INSERT INTO wt VALUES (11)"); throw new Error("x"); }).catch(() => {});
+        const seen = [];
+        for await (const r of tx.cursor("SELECT id FROM wt ORDER BY id", [], { prefetch: 2 })) seen.push(r.id);
+        return seen;
+      });
+      await conn.execute("CREATE TEMP TABLE wc (id int, name text)");
+      const enc = new TextEncoder();
+      out.copyIn = await conn.copyToTable("wc", { source: new ReadableStream({ start(c) { c.enqueue(enc.encode("1,a\\n2,b\\n")); c.close(); } }), format: "csv" });
+      out.copyRecords = await conn.copyRecordsToTable("wc", { records: [[3, "c"]] });
+      out.copyOut = await new Response(conn.copyFromQuery("SELECT * FROM wc ORDER BY id", [], { format: "csv" })).text();
       return Response.json(out);
     } finally {
       await conn.close();
@@ -58,6 +70,10 @@ export default {
     assert.deepEqual(out.row, { n: 42, s: "w", b: "5" });
     assert.equal(out.count, 3);
     assert.deepEqual(out.error, [true, "22012"]);
+    assert.deepEqual(out.tx, [1, 2, 3, 10]);
+    assert.equal(out.copyIn, 2);
+    assert.equal(out.copyRecords, 1);
+    assert.equal(out.copyOut, "1,a\n2,b\n3,c\n");
   } finally {
     await mf.dispose();
   }

@@ -37,6 +37,7 @@ pub use edgepg_core::client::{
     Batch, BatchResult, CancelToken, Column, Connection, Cursor, CursorFactory, Isolation, Params, PreparedStatement,
     Row, RowIndex, ServerVersion, Transaction, TransactionBuilder, WithTimeout,
 };
+pub use edgepg_core::client::{BoxFuture, MaybeSend, MaybeSync, Runtime};
 pub use edgepg_core::config::{self, Config};
 pub use edgepg_core::protocol::backend::TransactionStatus;
 pub use edgepg_core::{types, DbError, Error, ErrorKind, ErrorPosition, Result, Severity, SqlState};

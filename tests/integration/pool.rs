@@ -389,3 +389,67 @@ async fn bad_password_fails_at_creation() {
     .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Auth, "{err}");
 }
+
+/// A runtime that counts its sleeps still pending (created, not yet dropped).
+struct CountingRuntime(Arc<AtomicUsize>);
+
+struct CountedSleep(edgepg::BoxFuture<'static, ()>, Arc<AtomicUsize>);
+
+impl std::future::Future for CountedSleep {
+    type Output = ();
+    fn poll(mut self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<()> {
+        self.0.as_mut().poll(cx)
+    }
+}
+
+impl Drop for CountedSleep {
+    fn drop(&mut self) {
+        self.1.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+impl edgepg::Runtime for CountingRuntime {
+    fn sleep(&self, d: Duration) -> edgepg::BoxFuture<'static, ()> {
+        self.0.fetch_add(1, Ordering::SeqCst);
+        Box::pin(CountedSleep(edgepg::TokioRuntime.sleep(d), self.0.clone()))
+    }
+    fn now(&self) -> Duration {
+        edgepg::TokioRuntime.now()
+    }
+    fn spawn(&self, f: edgepg::BoxFuture<'static, ()>) {
+        edgepg::TokioRuntime.spawn(f)
+    }
+}
+
+#[tokio::test]
+async fn close_stops_the_idle_reaper_timer() {
+    use edgepg::Runtime as _;
+    let sleeps = Arc::new(AtomicUsize::new(0));
+    let config = edgepg::Config::parse(&dsn("pool_reaper_stop")).unwrap();
+    let connect: edgepg::pool::ConnectFn = Arc::new(move || Box::pin(edgepg::connect_with(config.clone())));
+    let opts = PoolOptions {
+        min_size: 1,
+        max_size: 1,
+        max_inactive_connection_lifetime: Some(Duration::from_secs(300)),
+        ..Default::default()
+    };
+    let pool = Pool::new(Arc::new(CountingRuntime(sleeps.clone())), connect, opts).await.unwrap();
+    pool.execute("SELECT 1", &[]).await.unwrap();
+    // The reaper waits in a 150 s sleep.
+    for _ in 0..1000 {
+        if sleeps.load(Ordering::SeqCst) > 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    assert!(sleeps.load(Ordering::SeqCst) > 0, "the reaper sleeps");
+    pool.close().await.unwrap();
+    // Its sleep is dropped at once, not after 150 s (bounded wait: "no hang" guard).
+    for _ in 0..1000 {
+        if sleeps.load(Ordering::SeqCst) == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    assert_eq!(sleeps.load(Ordering::SeqCst), 0, "close() left a timer pending");
+}

@@ -252,3 +252,28 @@ async fn transactions_run_on_spawned_tasks() {
     assert_eq!(ids(&c).await, vec![7]);
     c.close().await.unwrap();
 }
+
+#[tokio::test]
+async fn owned_transactions_outlive_the_borrow_and_roll_back_when_dropped() {
+    let c = conn().await;
+    with_table(&c).await;
+    // 'static: can be moved into a spawned task without the connection.
+    let tx: edgepg::Transaction<'static> = c.transaction().start_owned().await.unwrap();
+    tx.execute("INSERT INTO t VALUES (1)", &[]).await.unwrap();
+    let sp = tx.transaction().start_owned().await.unwrap();
+    assert!(sp.is_savepoint());
+    let task = tokio::spawn(async move {
+        sp.execute("INSERT INTO t VALUES (2)", &[]).await.unwrap();
+        sp.rollback().await.unwrap();
+        tx.commit().await.unwrap();
+    });
+    task.await.unwrap();
+    assert_eq!(ids(&c).await, vec![1]);
+
+    let tx = c.transaction().start_owned().await.unwrap();
+    tx.execute("INSERT INTO t VALUES (3)", &[]).await.unwrap();
+    drop(tx);
+    assert_eq!(ids(&c).await, vec![1], "a dropped owned transaction is rolled back");
+    assert!(!c.is_in_transaction());
+    c.close().await.unwrap();
+}

@@ -261,7 +261,7 @@ impl Connection {
 
     /// Calls `listener` for every notice the server sends (WARNING, NOTICE,
     /// INFO, LOG, DEBUG). Returns a handle for [`Connection::remove_log_listener`].
-    pub fn add_log_listener(&self, listener: impl Fn(&DbError) + Send + Sync + 'static) -> LogListener {
+    pub fn add_log_listener(&self, listener: impl Fn(&DbError) + super::MaybeSend + super::MaybeSync + 'static) -> LogListener {
         let l: LogListener = Arc::new(listener);
         self.inner.shared.add_log_listener(l.clone());
         l

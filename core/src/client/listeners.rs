@@ -13,6 +13,7 @@ use futures_channel::mpsc;
 use futures_core::Stream;
 
 use super::connection::Connection;
+use super::runtime::{MaybeSend, MaybeSync};
 use super::shared::{Notification, NotificationListener, TerminationListener};
 use crate::Result;
 
@@ -36,7 +37,7 @@ impl Connection {
     pub async fn add_listener(
         &self,
         channel: &str,
-        callback: impl Fn(&Notification) + Send + Sync + 'static,
+        callback: impl Fn(&Notification) + MaybeSend + MaybeSync + 'static,
     ) -> Result<NotificationListener> {
         let listener: NotificationListener = Arc::new(callback);
         let count = self.inner.shared.add_notification_listener(channel, listener.clone());
@@ -84,7 +85,7 @@ impl Connection {
 
     /// Calls `callback` once when the connection closes, whatever the reason
     /// (`close`, `terminate`, the server going away, a protocol error).
-    pub fn add_termination_listener(&self, callback: impl Fn() + Send + Sync + 'static) -> TerminationListener {
+    pub fn add_termination_listener(&self, callback: impl Fn() + MaybeSend + MaybeSync + 'static) -> TerminationListener {
         let l: TerminationListener = Arc::new(callback);
         if self.is_closed() {
             l();
@@ -104,7 +105,7 @@ impl Connection {
 pub struct NotificationStream {
     rx: mpsc::UnboundedReceiver<Notification>,
     channel: String,
-    listener: std::sync::Weak<dyn Fn(&Notification) + Send + Sync>,
+    listener: std::sync::Weak<super::shared::NotificationFn>,
     conn: Option<Arc<super::connection::ConnInner>>,
 }
 

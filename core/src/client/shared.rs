@@ -7,8 +7,15 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use crate::protocol::backend::TransactionStatus;
 use crate::{DbError, Error, ErrorKind};
 
+// The callback types are `Send + Sync` on native targets only: on wasm32
+// (single-threaded) callbacks may hold JS values, which are neither.
+
 /// A callback for server notices (NoticeResponse: WARNING, NOTICE, INFO, ...).
+#[cfg(not(target_arch = "wasm32"))]
 pub type LogListener = Arc<dyn Fn(&DbError) + Send + Sync>;
+/// A callback for server notices (NoticeResponse: WARNING, NOTICE, INFO, ...).
+#[cfg(target_arch = "wasm32")]
+pub type LogListener = Arc<dyn Fn(&DbError)>;
 
 /// A NOTIFY received on a channel this connection listens to.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -21,11 +28,21 @@ pub struct Notification {
     pub payload: String,
 }
 
+/// The function behind a [`NotificationListener`].
+#[cfg(not(target_arch = "wasm32"))]
+pub(crate) type NotificationFn = dyn Fn(&Notification) + Send + Sync;
+#[cfg(target_arch = "wasm32")]
+pub(crate) type NotificationFn = dyn Fn(&Notification);
+
 /// A callback for notifications on one channel.
-pub type NotificationListener = Arc<dyn Fn(&Notification) + Send + Sync>;
+pub type NotificationListener = Arc<NotificationFn>;
 
 /// A callback run once when the connection closes, for whatever reason.
+#[cfg(not(target_arch = "wasm32"))]
 pub type TerminationListener = Arc<dyn Fn() + Send + Sync>;
+/// A callback run once when the connection closes, for whatever reason.
+#[cfg(target_arch = "wasm32")]
+pub type TerminationListener = Arc<dyn Fn()>;
 
 pub(crate) struct Shared {
     closed: AtomicBool,

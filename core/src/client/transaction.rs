@@ -11,6 +11,7 @@
 //! future of `start()` or `commit()` is dropped midway (a timeout, a
 //! `select!`): the guard is alive inside it, and its drop rolls back.
 
+use std::future::Future;
 use std::ops::Deref;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -195,34 +196,84 @@ impl<'a> TransactionBuilder<'a> {
 
     /// Sends `BEGIN ...` (or `SAVEPOINT ...` when nested) and returns the guard.
     pub async fn start(self) -> Result<Transaction<'a>> {
-        let conn = self.conn;
-        let (sql, savepoint, options) = match self.outer {
-            None => {
-                if !is_idle(&conn.inner).await? {
-                    return Err(Error::interface(
-                        "cannot start a transaction: one is already open on this connection \
-                         (begun with a raw BEGIN?); use `tx.transaction()` for a nested one",
-                    ));
-                }
-                (self.options.begin_sql(), None, self.options)
+        begin(ConnRef::Borrowed(self.conn), self.options, self.outer).await
+    }
+
+    /// Like [`start`](TransactionBuilder::start), but the transaction holds
+    /// its own handle to the connection (handles are cheap and share one
+    /// driver) instead of borrowing it, so it is `'static`.
+    ///
+    /// This is for bindings that cannot keep a borrow alive between calls,
+    /// such as the JavaScript API, where a transaction object outlives the
+    /// call that made it. Everything else is the same: a nested one is a
+    /// savepoint, and a transaction dropped unended is rolled back. The
+    /// borrow checker no longer stops the outer transaction from ending
+    /// while a nested one is alive: the nested one's statements then fail
+    /// on the server (no savepoint), and its drop does no harm.
+    ///
+    /// ```no_run
+    /// # async fn demo(conn: edgepg_core::client::Connection) -> edgepg_core::Result<()> {
+    /// use edgepg_core::client::Transaction;
+    /// let tx: Transaction<'static> = conn.transaction().start_owned().await?;
+    /// drop(conn); // the transaction keeps its own handle
+    /// tx.execute("SELECT 1", &[]).await?;
+    /// tx.commit().await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn start_owned(self) -> impl Future<Output = Result<Transaction<'static>>> + 'static {
+        // A second handle on the same driver (`Connection` is not `Clone` in
+        // the public API, so that ownership stays obvious there).
+        let conn = Connection { inner: self.conn.inner.clone() };
+        begin(ConnRef::Owned(conn), self.options, self.outer)
+    }
+}
+
+/// The connection of a transaction: borrowed (the Rust API) or an owned
+/// handle ([`TransactionBuilder::start_owned`]).
+enum ConnRef<'a> {
+    Borrowed(&'a Connection),
+    Owned(Connection),
+}
+
+impl Deref for ConnRef<'_> {
+    type Target = Connection;
+
+    fn deref(&self) -> &Connection {
+        match self {
+            ConnRef::Borrowed(c) => c,
+            ConnRef::Owned(c) => c,
+        }
+    }
+}
+
+/// Sends `BEGIN ...` (or `SAVEPOINT ...` when `outer` is set) and returns the guard.
+async fn begin(conn: ConnRef<'_>, options: TransactionOptions, outer: Option<TransactionOptions>) -> Result<Transaction<'_>> {
+    let (sql, savepoint, options) = match outer {
+        None => {
+            if !is_idle(&conn.inner).await? {
+                return Err(Error::interface(
+                    "cannot start a transaction: one is already open on this connection \
+                     (begun with a raw BEGIN?); use `tx.transaction()` for a nested one",
+                ));
             }
-            Some(outer) => {
-                self.options.check_nested(&outer)?;
-                let name = next_name("edgepg_sp");
-                (format!("SAVEPOINT {name}"), Some(name), outer)
-            }
-        };
-        // The guard exists before the BEGIN is sent: if this future is
-        // dropped while waiting, its drop queues the rollback.
-        let mut tx = Transaction { conn, savepoint, options, finished: false };
-        match conn.inner.simple_query(&sql).await {
-            Ok(_) => Ok(tx),
-            Err(e) => {
-                // Nothing was started; for a savepoint, the outer transaction
-                // is now failed and its owner decides.
-                tx.finished = true;
-                Err(e)
-            }
+            (options.begin_sql(), None, options)
+        }
+        Some(outer) => {
+            options.check_nested(&outer)?;
+            let name = next_name("edgepg_sp");
+            (format!("SAVEPOINT {name}"), Some(name), outer)
+        }
+    };
+    // The guard exists before the BEGIN is sent: if this future is
+    // dropped while waiting, its drop queues the rollback.
+    let mut tx = Transaction { conn, savepoint, options, finished: false };
+    match tx.conn.inner.simple_query(&sql).await {
+        Ok(_) => Ok(tx),
+        Err(e) => {
+            // Nothing was started; for a savepoint, the outer transaction
+            // is now failed and its owner decides.
+            tx.finished = true;
+            Err(e)
         }
     }
 }
@@ -241,7 +292,7 @@ impl<'a> TransactionBuilder<'a> {
 /// rollback makes the outer transaction usable again.
 #[must_use = "a transaction not committed is rolled back when dropped"]
 pub struct Transaction<'a> {
-    conn: &'a Connection,
+    conn: ConnRef<'a>,
     /// The savepoint name for a nested transaction.
     savepoint: Option<String>,
     /// The outermost transaction's options.
@@ -264,7 +315,7 @@ impl Deref for Transaction<'_> {
     type Target = Connection;
 
     fn deref(&self) -> &Connection {
-        self.conn
+        &self.conn
     }
 }
 
@@ -272,12 +323,12 @@ impl Transaction<'_> {
     /// Starts building a nested transaction: a savepoint inside this one.
     /// Its options may only repeat the outer transaction's.
     pub fn transaction(&self) -> TransactionBuilder<'_> {
-        TransactionBuilder { conn: self.conn, options: TransactionOptions::default(), outer: Some(self.options) }
+        TransactionBuilder { conn: &self.conn, options: TransactionOptions::default(), outer: Some(self.options) }
     }
 
     /// The connection this transaction runs on.
     pub fn connection(&self) -> &Connection {
-        self.conn
+        &self.conn
     }
 
     /// True for a nested transaction (a savepoint).

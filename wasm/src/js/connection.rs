@@ -2,10 +2,9 @@
 //! `RawStatement`, and the streams behind `addListener` and
 //! `addLogListener`.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::ops::Deref;
 use std::rc::Rc;
-use std::sync::Mutex;
 
 use edgepg_core::client::pool::{Pool, PoolConnection};
 use edgepg_core::client::{Connection, NotificationStream, PreparedStatement, Row};
@@ -62,12 +61,12 @@ impl RawConnection {
         RawConnection { handle: RefCell::new(Some(Rc::new(Handle::Pooled(conn, pool)))) }
     }
 
-    fn handle(&self) -> Result<Rc<Handle>, JsValue> {
+    pub(crate) fn handle(&self) -> Result<Rc<Handle>, JsValue> {
         self.handle.borrow().clone().ok_or_else(released)
     }
 
     /// Runs `f` with the connection, or rejects when it is gone.
-    fn call<F, Fut>(&self, cancel: JsValue, f: F) -> Promise
+    pub(crate) fn call<F, Fut>(&self, cancel: JsValue, f: F) -> Promise
     where
         F: FnOnce(Rc<Handle>) -> Fut,
         Fut: std::future::Future<Output = Result<JsValue, JsValue>> + 'static,
@@ -208,9 +207,10 @@ impl RawConnection {
     pub fn wait_closed(&self) -> Promise {
         let Ok(h) = self.handle() else { return Promise::resolve(&JsValue::UNDEFINED) };
         let (tx, rx) = oneshot::channel::<()>();
-        let tx = Mutex::new(Some(tx));
+        // Callbacks need not be Send + Sync on wasm32: a Cell will do.
+        let tx = Cell::new(Some(tx));
         let listener = h.add_termination_listener(move || {
-            if let Some(tx) = tx.lock().ok().and_then(|mut t| t.take()) {
+            if let Some(tx) = tx.take() {
                 let _ = tx.send(());
             }
         });

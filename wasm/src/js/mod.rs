@@ -9,6 +9,9 @@
 //! | module | concern |
 //! |---|---|
 //! | `connection` | `RawConnection`, `RawStatement`, listener and log streams |
+//! | `transaction` | `RawTransaction` (`begin`, savepoints, commit/rollback) |
+//! | `cursor` | `RawRowStream` (streamed cursor), `RawCursor` (`fetch`/`forward`) |
+//! | `copy` | COPY in (`copyToTable`, `copyRecordsToTable`) and out (`RawCopyOut`) |
 //! | `pool` | `RawPool` |
 //! | `values` | PostgreSQL values ⇄ JS values (the BRIEF's type mapping) |
 //! | `errors` | `edgepg_core::Error` → a plain object the glue makes an Error of |
@@ -21,9 +24,12 @@
 //! the call rejects with that error.
 
 mod connection;
+mod copy;
+mod cursor;
 mod errors;
 mod options;
 mod pool;
+mod transaction;
 mod values;
 
 use std::future::Future;
@@ -34,7 +40,10 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::{future_to_promise, JsFuture};
 
 pub use connection::{RawConnection, RawListener, RawLogStream, RawStatement};
+pub use copy::RawCopyOut;
+pub use cursor::{RawCursor, RawRowStream};
 pub use pool::RawPool;
+pub use transaction::RawTransaction;
 
 /// Runs `fut` unless `cancel` settles first (then rejects with its value).
 async fn guarded<F>(fut: F, cancel: JsValue) -> Result<JsValue, JsValue>

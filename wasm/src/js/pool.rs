@@ -1,11 +1,9 @@
 //! `RawPool`: the core pool with connections made through WebSockets.
 
-use std::cell::RefCell;
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use edgepg_core::client::pool::{ConnectFn, Pool, PoolOptions};
-use edgepg_core::{Error, Result};
+use edgepg_core::Result;
 use js_sys::{Promise, Reflect};
 use wasm_bindgen::prelude::*;
 
@@ -13,34 +11,15 @@ use super::connection::RawConnection;
 use super::options::{self, count, millis};
 use super::values::{self, Decode};
 use super::{js, promise};
-use crate::WsOptions;
-
-thread_local! {
-    /// WebSocket options of each pool. The core wants a `Send + Sync` connect
-    /// function, and JS values are neither: the function carries this key.
-    static WS_OPTIONS: RefCell<HashMap<u32, WsOptions>> = RefCell::new(HashMap::new());
-    static NEXT_KEY: RefCell<u32> = const { RefCell::new(0) };
-}
 
 /// Creates the pool described by the JS options object.
 pub(crate) async fn create(dsn: &str, opts: &JsValue) -> Result<RawPool> {
     let config = options::config(dsn, opts)?;
     let ws = options::ws_options(opts)?;
-    let key = NEXT_KEY.with(|k| {
-        let mut k = k.borrow_mut();
-        *k = k.wrapping_add(1);
-        *k
-    });
-    WS_OPTIONS.with(|m| m.borrow_mut().insert(key, ws));
-    let connect: ConnectFn = Arc::new(move || {
-        let config = config.clone();
-        Box::pin(async move {
-            let ws = WS_OPTIONS
-                .with(|m| m.borrow().get(&key).cloned())
-                .ok_or_else(|| Error::new(edgepg_core::ErrorKind::Closed, "the pool is closed"))?;
-            crate::connect_with(config, ws).await
-        })
-    });
+    // On wasm32 the core's ConnectFn need not be Send + Sync, so it can hold
+    // the WebSocket options (a JS constructor, a JS proxy function) itself.
+    #[allow(clippy::arc_with_non_send_sync)]
+    let connect: ConnectFn = Arc::new(move || Box::pin(crate::connect_with(config.clone(), ws.clone())));
     // Lazy by default, like node-postgres and Neon: edge requests are short
     // and may open only a few connections (6 per request on Workers).
     let mut o = PoolOptions { min_size: 0, ..PoolOptions::default() };
@@ -71,26 +50,13 @@ pub(crate) async fn create(dsn: &str, opts: &JsValue) -> Result<RawPool> {
         o.reset = None;
     }
     let runtime: Arc<dyn edgepg_core::client::Runtime> = Arc::new(crate::JsRuntime);
-    match Pool::new(runtime, connect, o).await {
-        Ok(pool) => Ok(RawPool { pool, key }),
-        Err(e) => {
-            WS_OPTIONS.with(|m| m.borrow_mut().remove(&key));
-            Err(e)
-        }
-    }
+    Ok(RawPool { pool: Pool::new(runtime, connect, o).await? })
 }
 
 /// A pool of connections.
 #[wasm_bindgen]
 pub struct RawPool {
-    pool: Pool,
-    key: u32,
-}
-
-impl Drop for RawPool {
-    fn drop(&mut self) {
-        WS_OPTIONS.with(|m| m.borrow_mut().remove(&self.key));
-    }
+    pub(crate) pool: Pool,
 }
 
 type Params = Vec<edgepg_core::types::Value>;

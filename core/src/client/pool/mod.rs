@@ -28,6 +28,7 @@ use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
 use futures_channel::oneshot;
+use futures_util::future::{select, Either};
 
 use self::state::{AfterFree, Grant, Pooled, State};
 use super::connection::Connection;
@@ -204,6 +205,7 @@ impl Pool {
         let (idle, done) = {
             let mut st = lock(&self.inner.state);
             st.closing = true;
+            st.reaper_stop = None;
             // Dropping the senders fails the waiting acquires.
             st.waiters.clear();
             let idle: Vec<Pooled> = st.idle.drain(..).collect();
@@ -234,6 +236,7 @@ impl Pool {
         let (idle, live) = {
             let mut st = lock(&self.inner.state);
             st.closing = true;
+            st.reaper_stop = None;
             st.waiters.clear();
             let idle: Vec<Pooled> = st.idle.drain(..).collect();
             let live: Vec<_> = st.live.values().cloned().collect();
@@ -561,14 +564,21 @@ impl PoolInner {
     }
 
     /// Closes connections idle longer than `lifetime`, down to `min_size`,
-    /// every `lifetime / 2`, until the pool closes or is dropped.
+    /// every `lifetime / 2`, until the pool closes or is dropped. Closing or
+    /// dropping the pool drops `reaper_stop`, which ends the task (and drops
+    /// its pending sleep) at once.
     fn spawn_reaper(&self, lifetime: Duration) {
         let weak = self.weak.clone();
         let runtime = self.runtime.clone();
         let period = (lifetime / 2).max(Duration::from_millis(10));
+        let (stop_tx, mut stop_rx) = oneshot::channel::<()>();
+        lock(&self.state).reaper_stop = Some(stop_tx);
         self.runtime.spawn(Box::pin(async move {
             loop {
-                runtime.sleep(period).await;
+                let sleep = runtime.sleep(period);
+                if let Either::Right(_) = select(sleep, &mut stop_rx).await {
+                    break;
+                }
                 let Some(pool) = weak.upgrade() else { break };
                 if !pool.reap(lifetime) {
                     break;

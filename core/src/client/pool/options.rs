@@ -9,7 +9,17 @@ use super::super::runtime::BoxFuture;
 use crate::Result;
 
 /// Makes a new connection for the pool (e.g. `edgepg::connect_with(config)`).
+///
+/// `Send + Sync` on native targets; on wasm32 (single-threaded) it may hold
+/// JS values, which are neither.
+#[cfg(not(target_arch = "wasm32"))]
 pub type ConnectFn = Arc<dyn Fn() -> BoxFuture<'static, Result<Connection>> + Send + Sync>;
+/// Makes a new connection for the pool (e.g. `edgepg::connect_with(config)`).
+///
+/// `Send + Sync` on native targets; on wasm32 (single-threaded) it may hold
+/// JS values, which are neither.
+#[cfg(target_arch = "wasm32")]
+pub type ConnectFn = Arc<dyn Fn() -> BoxFuture<'static, Result<Connection>>>;
 
 /// A hook run on a pooled connection: `init`, `setup` or `reset`.
 ///
@@ -25,7 +35,14 @@ pub type ConnectFn = Arc<dyn Fn() -> BoxFuture<'static, Result<Connection>> + Se
 /// }));
 /// # let _ = setup;
 /// ```
+///
+/// `Send + Sync` on native targets only, like [`ConnectFn`].
+#[cfg(not(target_arch = "wasm32"))]
 pub type Hook = Arc<dyn Fn(Connection) -> BoxFuture<'static, Result<()>> + Send + Sync>;
+/// A hook run on a pooled connection: `init`, `setup` or `reset` (see the
+/// native documentation; not `Send + Sync` on wasm32).
+#[cfg(target_arch = "wasm32")]
+pub type Hook = Arc<dyn Fn(Connection) -> BoxFuture<'static, Result<()>>>;
 
 /// What the default `reset` hook runs on release (after any open transaction
 /// was rolled back): releases advisory locks, closes cursors (also `WITH

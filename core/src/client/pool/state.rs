@@ -82,6 +82,10 @@ pub(super) struct State {
     pub(super) close_waiters: Vec<oneshot::Sender<()>>,
     /// Every open connection, so `terminate` can reach acquired ones too.
     pub(super) live: HashMap<u64, Arc<ConnInner>>,
+    /// Dropped (set to `None`) to stop the idle reaper at once, so that its
+    /// timer does not outlive a closed pool (on Node.js a pending timer
+    /// keeps the process alive).
+    pub(super) reaper_stop: Option<oneshot::Sender<()>>,
     next_id: u64,
 }
 
@@ -95,6 +99,7 @@ impl State {
             closing: false,
             close_waiters: Vec::new(),
             live: HashMap::new(),
+            reaper_stop: None,
             next_id: 0,
         }
     }
