@@ -200,3 +200,21 @@ test("lazy connect + a pipelined transaction: startup and BEGIN…COMMIT in ONE 
   assert.equal(flights, 1);
   await c.close();
 });
+
+test("the first flight's text-format results decode exactly like later binary ones", async () => {
+  const sql = `SELECT 1::int2 AS i2, 2::int4 AS i4, 3::int8 AS i8, 1.5::float4 AS f4, 2.25::float8 AS f8,
+    12.340::numeric AS num, true AS b, 'x'::text AS t, 'y'::varchar AS vc, 'n'::name AS nm, '\\x0102'::bytea AS by,
+    '{"a":[1,2]}'::jsonb AS jb, '[1]'::json AS j, '2024-02-29'::date AS d, '2024-02-29 12:34:56.789'::timestamp AS ts,
+    '2024-02-29 12:34:56.789+02'::timestamptz AS tz, 'infinity'::timestamptz AS inf, '12:00'::time AS tm,
+    '1 day 02:00'::interval AS iv, 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11'::uuid AS u, '{1,NULL,3}'::int4[] AS arr,
+    '{{a,b},{c,d}}'::text[] AS arr2, NULL::int4 AS nul, 9007199254740993::int8 AS big, $1::int4 AS p`;
+  const c = await connect(PW(), { ...PIPE(), lazy: true });
+  const first = await c.fetch(sql, [5]);   // one flight, text results
+  const second = await c.fetch(sql, [5]);  // cached statement, binary results
+  assert.deepEqual(first, second);
+  assert.equal(second[0].big, 9007199254740993n);
+  const asStrings = await query(PW(), sql, [5], { ...PIPE(), int8: "string", dates: "string" });
+  assert.equal(asStrings[0].big, "9007199254740993");
+  assert.deepEqual(asStrings, await c.fetch(sql, [5], { int8: "string", dates: "string" }));
+  await c.close();
+});
