@@ -435,6 +435,7 @@ impl<T: Transport> Driver<T> {
                 front.syncs_left = front.syncs_left.saturating_sub(1);
                 if front.syncs_left == 0 {
                     if let Some(done) = self.in_flight.pop_front() {
+                        self.shared.note_done();
                         self.front_changed();
                         if done.copy_in.is_some() {
                             // The COPY never started (e.g. the table does not exist).
