@@ -22,6 +22,8 @@ pub type LocalFuture<'a, T> = Pin<Box<dyn Future<Output = T> + 'a>>;
 pub const EDGEPG: &str = "edgepg";
 /// Name of the tokio-postgres contender.
 pub const TOKIO_POSTGRES: &str = "tokio-postgres";
+/// Name of the asyncpg contender (a Python child process, see `asyncpg.rs`).
+pub const ASYNCPG: &str = "asyncpg";
 
 /// The tokio runtime a workload runs on. Every contender of a workload runs on
 /// the very same runtime instance, so no client gets a better scheduler.
@@ -76,12 +78,24 @@ pub struct Sample {
     /// outside this process (e.g. a Python asyncpg child). `None`: the harness
     /// times the `run` future.
     pub self_timed: Option<Duration>,
+    /// Peak resident set size (`VmHWM`, KiB) of the process that did the
+    /// work, for workloads that measure memory (run in a child process so the
+    /// figure is theirs alone).
+    pub peak_rss_kib: Option<u64>,
+    /// CPU time the other process used for a self-timed repetition, if it
+    /// reports it (this process's CPU says nothing about that work).
+    pub self_cpu: Option<Duration>,
 }
 
 impl Sample {
     /// A sample timed by the harness.
     pub fn checksum(checksum: u64) -> Sample {
-        Sample { checksum, self_timed: None }
+        Sample { checksum, self_timed: None, peak_rss_kib: None, self_cpu: None }
+    }
+
+    /// A sample timed by the contender itself (work done in another process).
+    pub fn self_timed(checksum: u64, elapsed: Duration) -> Sample {
+        Sample { checksum, self_timed: Some(elapsed), peak_rss_kib: None, self_cpu: None }
     }
 }
 
@@ -121,6 +135,19 @@ pub struct Workload {
     pub flavor: Flavor,
     /// The clients, in table-column order.
     pub contenders: Vec<Contender>,
+    /// Caps on the run's warm-up rounds and repetitions for heavy rows
+    /// (e.g. 1,000,000-row COPY): `None` takes the run's [`Plan`].
+    pub cap: Option<Plan>,
+}
+
+impl Workload {
+    /// The plan this workload runs with: the run's, capped by [`Workload::cap`].
+    pub fn plan(&self, run: Plan) -> Plan {
+        match self.cap {
+            Some(cap) => Plan { warmup: run.warmup.min(cap.warmup), reps: run.reps.min(cap.reps) },
+            None => run,
+        }
+    }
 }
 
 /// How many repetitions to run.
@@ -143,6 +170,8 @@ pub struct ClientTimes {
     /// empty where the OS does not tell). Unlike wall time it barely moves
     /// when other work competes for the CPUs, and it excludes the server.
     pub cpu: Vec<Duration>,
+    /// Largest peak RSS (KiB) any repetition reported, if measured.
+    pub peak_rss_kib: Option<u64>,
 }
 
 impl ClientTimes {
@@ -180,6 +209,8 @@ pub struct Measurement {
     pub ops: u64,
     /// Runtime used.
     pub flavor: Flavor,
+    /// Warm-up rounds and repetitions actually run.
+    pub plan: Plan,
     /// One entry per contender, in table-column order.
     pub clients: Vec<ClientTimes>,
 }
@@ -228,6 +259,7 @@ impl Measurement {
 /// turn (A/B, B/A, A/B...), so slow drifts of the machine hit all of them alike.
 /// Progress goes to stderr.
 pub fn measure(workload: &Workload, ctx: &Ctx, plan: Plan) -> Result<Measurement> {
+    let plan = workload.plan(plan);
     let rt = workload.flavor.build()?;
     let rounds = plan.warmup + plan.reps;
     rt.block_on(async {
@@ -240,6 +272,7 @@ pub fn measure(workload: &Workload, ctx: &Ctx, plan: Plan) -> Result<Measurement
         }
         let mut times: Vec<Vec<Duration>> = vec![Vec::with_capacity(plan.reps); runners.len()];
         let mut cpu: Vec<Vec<Duration>> = vec![Vec::with_capacity(plan.reps); runners.len()];
+        let mut rss: Vec<Option<u64>> = vec![None; runners.len()];
         // The first checksum seen; every other run must reproduce it.
         let mut expected: Option<(&'static str, u64)> = None;
         for round in 0..rounds {
@@ -267,9 +300,10 @@ pub fn measure(workload: &Workload, ctx: &Ctx, plan: Plan) -> Result<Measurement
                     .map_err(|e| format!("{}: {client} failed: {e}", workload.name))?;
                 let elapsed = sample.self_timed.unwrap_or_else(|| start.elapsed());
                 let cpu_used = match (cpu_start, process_cpu_time(), sample.self_timed) {
-                    // A self-timed contender works in another process: our CPU says nothing.
                     (Some(a), Some(b), None) => b.checked_sub(a),
-                    _ => None,
+                    // A self-timed contender works in another process: our CPU says
+                    // nothing; take the CPU time it reports, if any.
+                    _ => sample.self_cpu,
                 };
                 match expected {
                     None => expected = Some((client, sample.checksum)),
@@ -286,18 +320,19 @@ pub fn measure(workload: &Workload, ctx: &Ctx, plan: Plan) -> Result<Measurement
                 if !warm {
                     times[i].push(elapsed);
                     cpu[i].extend(cpu_used);
+                    rss[i] = rss[i].max(sample.peak_rss_kib);
                 }
                 line.push_str(&format!(" {client} {:>9.1} ms", elapsed.as_secs_f64() * 1e3));
             }
             eprintln!("{line}");
         }
         let mut clients = Vec::with_capacity(runners.len());
-        for (((client, runner), times), mut cpu) in runners.into_iter().zip(times).zip(cpu) {
+        for ((((client, runner), times), mut cpu), peak_rss_kib) in runners.into_iter().zip(times).zip(cpu).zip(rss) {
             runner.close().await.map_err(|e| format!("{}: closing {client}: {e}", workload.name))?;
             if cpu.len() != times.len() {
                 cpu.clear(); // partial data would skew the median
             }
-            clients.push(ClientTimes { client, times, cpu });
+            clients.push(ClientTimes { client, times, cpu, peak_rss_kib });
         }
         Ok(Measurement {
             name: workload.name,
@@ -305,6 +340,7 @@ pub fn measure(workload: &Workload, ctx: &Ctx, plan: Plan) -> Result<Measurement
             unit: workload.unit,
             ops: workload.ops,
             flavor: workload.flavor,
+            plan,
             clients,
         })
     })
@@ -370,9 +406,10 @@ mod tests {
             unit: "queries",
             ops: 1000,
             flavor: Flavor::CurrentThread,
+            plan: Plan { warmup: 0, reps: 3 },
             clients: vec![
-                ClientTimes { client: EDGEPG, times: ms(&[100, 900, 100]), cpu: vec![] },
-                ClientTimes { client: TOKIO_POSTGRES, times: ms(&[200, 200, 1]), cpu: ms(&[3, 1, 2]) },
+                ClientTimes { client: EDGEPG, times: ms(&[100, 900, 100]), cpu: vec![], peak_rss_kib: None },
+                ClientTimes { client: TOKIO_POSTGRES, times: ms(&[200, 200, 1]), cpu: ms(&[3, 1, 2]), peak_rss_kib: None },
             ],
         };
         assert_eq!(m.rate(EDGEPG), Some(10_000.0));
@@ -382,5 +419,24 @@ mod tests {
         assert_eq!(m.paired_ratio(EDGEPG, TOKIO_POSTGRES), Some(4.5));
         assert_eq!(m.clients[0].median_cpu(), None);
         assert_eq!(m.clients[1].median_cpu(), Some(Duration::from_millis(2)));
+    }
+
+    #[test]
+    fn cap_limits_the_run_plan() {
+        let mut w = Workload {
+            name: "w",
+            description: "",
+            unit: "rows",
+            ops: 1,
+            flavor: Flavor::CurrentThread,
+            contenders: vec![],
+            cap: None,
+        };
+        let run = Plan { warmup: 1, reps: 5 };
+        assert_eq!((w.plan(run).warmup, w.plan(run).reps), (1, 5));
+        w.cap = Some(Plan { warmup: 0, reps: 3 });
+        assert_eq!((w.plan(run).warmup, w.plan(run).reps), (0, 3));
+        let small = Plan { warmup: 0, reps: 1 };
+        assert_eq!((w.plan(small).warmup, w.plan(small).reps), (0, 1));
     }
 }

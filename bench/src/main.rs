@@ -3,7 +3,9 @@
 //! `bench/RESULTS.md`. Normally started by `bench/run.sh`, which provides the
 //! server; see `--help`.
 
+mod asyncpg;
 mod checksum;
+mod child;
 mod clients;
 mod harness;
 mod report;
@@ -21,8 +23,9 @@ Server: $EDGEPG_BENCH_DSN, else $EDGEPG_TEST_DSN (the env file of tests/cluster/
 with sslmode=disable added.
   --only      run only these workloads (default: all)
   --clients   run only these clients (default: all; ratios need edgepg and another one)
-  --reps      timed repetitions per client (default 5; the median is reported)
-  --warmup    untimed rounds first (default 1)
+  --reps      timed repetitions per client (default 5; the median is reported;
+              the COPY rows run at most 3, copy_5m_rss 1)
+  --warmup    untimed rounds first (default 1; copy_5m_rss none)
   --output    where to write the results (default: bench/RESULTS.md)
   --no-write  print the table only";
 
@@ -97,6 +100,8 @@ fn server_version(ctx: &Ctx) -> Result<String> {
 fn run() -> Result<()> {
     let args = parse_args()?;
     let ctx = Ctx { dsn: dsn()? };
+    // Child processes (asyncpg, copy_5m_rss) find the server here.
+    std::env::set_var("EDGEPG_BENCH_DSN", &ctx.dsn);
     let mut selected = workloads::all();
     if let Some(only) = &args.only {
         for name in only {
@@ -142,6 +147,18 @@ fn run() -> Result<()> {
 }
 
 fn main() -> ExitCode {
+    // `--child SPEC`: this binary re-invoked by a workload (see child.rs).
+    let argv: Vec<String> = std::env::args().collect();
+    if argv.get(1).map(String::as_str) == Some("--child") {
+        let spec = argv.get(2).map(String::as_str).unwrap_or_default();
+        return match workloads::copy::child_main(spec) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                println!("error {}", e.to_string().replace('\n', " "));
+                ExitCode::FAILURE
+            }
+        };
+    }
     match run() {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

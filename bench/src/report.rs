@@ -26,6 +26,10 @@ pub struct MachineInfo {
     pub rustc: String,
     /// tokio-postgres version from bench/Cargo.lock.
     pub tokio_postgres: String,
+    /// deadpool-postgres version from bench/Cargo.lock.
+    pub deadpool_postgres: String,
+    /// `asyncpg X, Python Y` from the venv, if the asyncpg contender ran.
+    pub asyncpg: String,
     /// `/proc/loadavg`'s 1-minute figure when the run started: other work on
     /// the machine is the main source of noise.
     pub load_before: String,
@@ -45,6 +49,9 @@ impl MachineInfo {
             rustc: command_line("rustc", &["--version"]).unwrap_or_else(|| "unknown".to_owned()),
             tokio_postgres: locked_version(include_str!("../Cargo.lock"), "tokio-postgres")
                 .unwrap_or_else(|| "unknown".to_owned()),
+            deadpool_postgres: locked_version(include_str!("../Cargo.lock"), "deadpool-postgres")
+                .unwrap_or_else(|| "unknown".to_owned()),
+            asyncpg: crate::asyncpg::version().unwrap_or_else(|| "not installed".to_owned()),
             load_before: load_average(),
             load_after: String::new(),
         }
@@ -59,7 +66,7 @@ pub fn load_average() -> String {
         .unwrap_or_else(|| "unknown".to_owned())
 }
 
-fn command_line(cmd: &str, args: &[&str]) -> Option<String> {
+pub(crate) fn command_line(cmd: &str, args: &[&str]) -> Option<String> {
     let out = Command::new(cmd).args(args).output().ok()?;
     if !out.status.success() {
         return None;
@@ -171,7 +178,11 @@ pub fn table(results: &[Measurement]) -> String {
         for n in &names {
             match m.rate(n) {
                 Some(r) => {
-                    let _ = write!(out, " {} {}/s |", thousands(r), m.unit);
+                    let _ = write!(out, " {} {}/s", thousands(r), m.unit);
+                    if let Some(kib) = m.client(n).and_then(|c| c.peak_rss_kib) {
+                        let _ = write!(out, ", peak RSS {:.1} MB", kib as f64 / 1024.0);
+                    }
+                    out.push_str(" |");
                 }
                 None => out.push_str(" — |"),
             }
@@ -235,9 +246,10 @@ fn repetitions(results: &[Measurement]) -> String {
     }
     out.push_str(
         "\nClient CPU per op: CPU time of the benchmark process (all its threads: caller, runtime \
-         workers, connection driver) over the repetition, divided by its queries or rows. It leaves \
-         out the server and waiting, so it shows each client's own cost even when the wall-clock \
-         figures are shaken by other load.\n",
+         workers, connection driver) over the repetition, divided by its queries or rows; for asyncpg \
+         and `copy_5m_rss` the child process's own CPU time (asyncpg: `time.process_time_ns`), for psql \
+         not measured. It leaves out the server and waiting, so it shows each client's own cost even \
+         when the wall-clock figures are shaken by other load.\n",
     );
     out
 }
@@ -254,13 +266,14 @@ when `bench/run.sh` rewrites the file._
 /// section (from `## Notes` to the end) is carried over verbatim.
 pub fn results_md(results: &[Measurement], info: &MachineInfo, plan: Plan, args: &str, previous: Option<&str>) -> String {
     let mut out = String::new();
-    out.push_str("# edgepg vs tokio-postgres — benchmark results\n\n");
+    out.push_str("# edgepg vs tokio-postgres, asyncpg and psql — benchmark results\n\n");
     let _ = writeln!(
         out,
-        "Written by `bench/run.sh{args}` on {}. Both clients run against the same server in the same \
-         run, interleaved (A/B, B/A, A/B... so neither always goes first), {} warm-up round(s) then {} timed repetitions; each figure is the \
-         rate at the median time. **Ratio = edgepg median time / other client's median time: \
-         <= 1.00 means edgepg is at least as fast.**\n",
+        "Written by `bench/run.sh{args}` on {}. All clients run against the same server in the same \
+         run, interleaved (A/B/C, C/B/A, ... so none always goes first), {} warm-up round(s) then {} timed \
+         repetitions (the heavy COPY rows: at most 1 warm-up + 3, `copy_5m_rss` a single run; see Workloads); \
+         each figure is the rate at the median time. **Ratio = edgepg median time / other client's median \
+         time: <= 1.00 means edgepg is at least as fast.**\n",
         info.date, plan.warmup, plan.reps
     );
     out.push_str(&table(results));
@@ -280,10 +293,30 @@ pub fn results_md(results: &[Measurement], info: &MachineInfo, plan: Plan, args:
         info.postgres
     );
     let _ = writeln!(out, "* {} — release profile, `lto = \"thin\"`, `codegen-units = 1`", info.rustc);
-    let _ = writeln!(out, "* tokio-postgres {} (NoTls), edgepg from this checkout (`../native`)", info.tokio_postgres);
+    let _ = writeln!(
+        out,
+        "* tokio-postgres {} (NoTls), deadpool-postgres {}, edgepg from this checkout (`../native`)",
+        info.tokio_postgres, info.deadpool_postgres
+    );
+    let _ = writeln!(
+        out,
+        "* {} in `bench/.venv` (default asyncio loop), one child process per workload, timing itself \
+         (`time.perf_counter_ns` around each repetition: interpreter start-up, imports and connecting \
+         are not counted); psql from the server's bin directory",
+        info.asyncpg
+    );
     out.push_str("\n## Workloads\n\n");
     for m in results {
-        let _ = writeln!(out, "* `{}` ({}/s; tokio runtime: {}): {}", m.name, m.unit, m.flavor.describe(), m.description);
+        let _ = writeln!(
+            out,
+            "* `{}` ({}/s; tokio runtime: {}; {} warm-up + {} timed): {}",
+            m.name,
+            m.unit,
+            m.flavor.describe(),
+            m.plan.warmup,
+            m.plan.reps,
+            m.description
+        );
     }
     out.push_str("\n## Repetitions\n\n");
     out.push_str(&repetitions(results));
@@ -294,13 +327,15 @@ pub fn results_md(results: &[Measurement], info: &MachineInfo, plan: Plan, args:
          bench/run.sh --only decode_200k  # some workloads (comma-separated)\n\
          bench/run.sh --reps 9 --warmup 2 # more repetitions\n\
          bench/run.sh --clients edgepg --no-write  # one client, e.g. under a profiler\n\
+         bench/run.sh --only copy_5m_rss  # the memory row alone\n\
          ```\n\n\
-         `run.sh` runs `scripts/setup.sh`, starts a cluster in `bench/.edgepg-bench/` with \
+         `run.sh` runs `scripts/setup.sh`, creates `bench/.venv` with asyncpg 0.32.0 when missing \
+         (without it the asyncpg columns are skipped with a warning), starts a cluster in `bench/.edgepg-bench/` with \
          `tests/cluster/start.sh` (stopped on exit), builds `bench/` (a standalone cargo workspace, \
          target dir `bench/target`) with `cargo build --release`, and runs `target/release/edgepg-bench`, \
          which prints the table and writes this file. Against an existing server: \
-         `EDGEPG_BENCH_DSN=postgres://... bench/target/release/edgepg-bench`. A whole run takes about a \
-         minute plus the build. To add a workload: a module in `bench/src/workloads/` with a \
+         `EDGEPG_BENCH_DSN=postgres://... bench/target/release/edgepg-bench`. A whole run takes about \
+         four minutes plus the build (most of it the COPY rows). To add a workload: a module in `bench/src/workloads/` with a \
          `workload()` returning a `Workload` whose contenders implement `Runner`, listed in \
          `workloads::all()`.\n\n",
     );
@@ -324,9 +359,15 @@ mod tests {
             unit: "queries",
             ops: 20_000,
             flavor: Flavor::CurrentThread,
+            plan: Plan { warmup: 1, reps: 1 },
             clients: vec![
-                ClientTimes { client: EDGEPG, times: vec![Duration::from_millis(500)], cpu: vec![] },
-                ClientTimes { client: TOKIO_POSTGRES, times: vec![Duration::from_millis(625)], cpu: vec![] },
+                ClientTimes { client: EDGEPG, times: vec![Duration::from_millis(500)], cpu: vec![], peak_rss_kib: None },
+                ClientTimes {
+                    client: TOKIO_POSTGRES,
+                    times: vec![Duration::from_millis(625)],
+                    cpu: vec![],
+                    peak_rss_kib: Some(2048),
+                },
             ],
         }]
     }
@@ -340,7 +381,10 @@ mod tests {
             Some("| workload | edgepg | tokio-postgres | ratio (edgepg time / tokio-postgres time) |")
         );
         assert_eq!(lines.next(), Some("|---|---:|---:|---:|"));
-        assert_eq!(lines.next(), Some("| seq_select1 | 40,000 queries/s | 32,000 queries/s | 0.80 |"));
+        assert_eq!(
+            lines.next(),
+            Some("| seq_select1 | 40,000 queries/s | 32,000 queries/s, peak RSS 2.0 MB | 0.80 |")
+        );
         assert_eq!(lines.next(), None);
     }
 

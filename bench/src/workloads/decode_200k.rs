@@ -8,7 +8,8 @@ use rust_decimal::Decimal;
 
 use crate::checksum::RowDigest;
 use crate::clients;
-use crate::harness::{Contender, Ctx, Flavor, LocalFuture, Result, Runner, Sample, Workload, EDGEPG, TOKIO_POSTGRES};
+use crate::asyncpg;
+use crate::harness::{Contender, Ctx, Flavor, LocalFuture, Result, Runner, Sample, Workload, ASYNCPG, EDGEPG, TOKIO_POSTGRES};
 
 const ROWS: u64 = 200_000;
 // A fixed base time (not now()) keeps the checksum equal across clients and runs.
@@ -24,14 +25,18 @@ pub fn workload() -> Workload {
         description: "One query returning 200,000 rows of `(int8, text, float8, timestamptz, numeric)` \
                       from generate_series; every column decoded (i64, &str, f64, SystemTime, \
                       rust_decimal::Decimal). edgepg: `conn.fetch(sql, &[])`; tokio-postgres: \
-                      `client.query(&prepared, &[])`.",
+                      `client.query(&prepared, &[])`; asyncpg: `await conn.fetch(sql)` (decodes \
+                      every value into a Python object: int, str, float, datetime, Decimal; the \
+                      checksum over them is computed after its clock stops).",
         unit: "rows",
         ops: ROWS,
         flavor: Flavor::CurrentThread,
         contenders: vec![
             Contender { client: EDGEPG, setup: |ctx| Box::pin(Edgepg::setup(ctx)) },
             Contender { client: TOKIO_POSTGRES, setup: |ctx| Box::pin(TokioPg::setup(ctx)) },
+            Contender { client: ASYNCPG, setup: |ctx| asyncpg::setup(ctx, "decode_200k") },
         ],
+        cap: None,
     }
 }
 

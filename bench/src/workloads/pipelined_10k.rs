@@ -6,7 +6,8 @@ use futures::{StreamExt, TryStreamExt};
 
 use crate::checksum::mix;
 use crate::clients;
-use crate::harness::{Contender, Ctx, Flavor, LocalFuture, Result, Runner, Sample, Workload, EDGEPG, TOKIO_POSTGRES};
+use crate::asyncpg;
+use crate::harness::{Contender, Ctx, Flavor, LocalFuture, Result, Runner, Sample, Workload, ASYNCPG, EDGEPG, TOKIO_POSTGRES};
 
 const QUERIES: u64 = 10_000;
 const IN_FLIGHT: usize = 10;
@@ -19,14 +20,19 @@ pub fn workload() -> Workload {
         description: "10,000 `SELECT $1::int8 + 1` with 10 in flight on ONE connection \
                       (`futures::stream::iter(..).buffer_unordered(10)`). edgepg: \
                       `conn.fetchval::<i64>(sql, &[&i])`; tokio-postgres: \
-                      `client.query_one(&prepared, &[&i])`.",
+                      `client.query_one(&prepared, &[&i])`; asyncpg: it cannot pipeline (a second \
+                      query on a busy connection raises \"another operation is in progress\"), so its \
+                      closest equivalent runs: the same 10,000 `await conn.fetchval(sql, i)` one after \
+                      another on one connection.",
         unit: "queries",
         ops: QUERIES,
         flavor: Flavor::MultiThread { workers: 2 },
         contenders: vec![
             Contender { client: EDGEPG, setup: |ctx| Box::pin(Edgepg::setup(ctx)) },
             Contender { client: TOKIO_POSTGRES, setup: |ctx| Box::pin(TokioPg::setup(ctx)) },
+            Contender { client: ASYNCPG, setup: |ctx| asyncpg::setup(ctx, "pipelined_10k") },
         ],
+        cap: None,
     }
 }
 

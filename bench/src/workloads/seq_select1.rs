@@ -2,7 +2,8 @@
 //! connection, each query awaited before the next is sent.
 
 use crate::clients;
-use crate::harness::{Contender, Ctx, Flavor, LocalFuture, Result, Runner, Sample, Workload, EDGEPG, TOKIO_POSTGRES};
+use crate::asyncpg;
+use crate::harness::{Contender, Ctx, Flavor, LocalFuture, Result, Runner, Sample, Workload, ASYNCPG, EDGEPG, TOKIO_POSTGRES};
 
 const QUERIES: u64 = 20_000;
 const SQL: &str = "SELECT 1";
@@ -13,14 +14,17 @@ pub fn workload() -> Workload {
         name: "seq_select1",
         description: "20,000 sequential `SELECT 1` round trips on one connection. edgepg: \
                       `conn.fetchval::<i32>(sql, &[])` (extended protocol, statement cache); \
-                      tokio-postgres: `client.query_one(&prepared, &[])`.",
+                      tokio-postgres: `client.query_one(&prepared, &[])`; asyncpg: \
+                      `await conn.fetchval(sql)` (its statement cache).",
         unit: "queries",
         ops: QUERIES,
         flavor: Flavor::CurrentThread,
         contenders: vec![
             Contender { client: EDGEPG, setup: |ctx| Box::pin(Edgepg::setup(ctx)) },
             Contender { client: TOKIO_POSTGRES, setup: |ctx| Box::pin(TokioPg::setup(ctx)) },
+            Contender { client: ASYNCPG, setup: |ctx| asyncpg::setup(ctx, "seq_select1") },
         ],
+        cap: None,
     }
 }
 

@@ -1,25 +1,33 @@
-//! COPY workloads (to be listed in `workloads::all` by whoever owns the
-//! harness: `copy::copy_in_1m()`, `copy::copy_out_1m()`, `copy::copy_5m_rss()`).
+//! COPY workloads: 1,000,000 rows of `(int8, text, float8, timestamptz)` in
+//! and out against tokio-postgres, asyncpg and psql, and 5,000,000 rows in
+//! and out in child processes that report their peak RSS.
 //!
-//! * `copy_in_1m`: 1,000,000 rows of `(int8, text, float8, timestamptz)`
-//!   into an unlogged table. edgepg: `copy_records_to_table` (binary COPY);
-//!   tokio-postgres: `BinaryCopyInWriter`; psql: `\copy … FROM` the same rows
-//!   as a CSV file (written once, untimed). asyncpg's
-//!   `copy_records_to_table` is not a contender: no Python asyncpg here.
-//! * `copy_out_1m`: the same 1,000,000 rows out (text format) into a sink.
-//!   edgepg: `copy_from_table_to_writer`; tokio-postgres: `copy_out`;
-//!   psql: `\copy … TO '/dev/null'`.
-//! * `copy_5m_rss`: 5,000,000 rows in and out through edgepg alone; the
-//!   process's peak RSS (`VmHWM`) is printed at the end, to show memory
-//!   stays bounded whatever the size.
+//! * `copy_in_1m`: into an unlogged table (truncated first, inside the
+//!   timing). edgepg: `copy_records_to_table` (binary COPY); tokio-postgres:
+//!   `BinaryCopyInWriter`; asyncpg: `copy_records_to_table`; psql:
+//!   `\copy … FROM` the same rows as a CSV file (written once, untimed).
+//! * `copy_out_1m`: the same rows out (text format) into a sink. edgepg:
+//!   `copy_from_table_to_writer`; tokio-postgres: `copy_out`; asyncpg:
+//!   `copy_from_table(output=coroutine)`; psql: `\copy … TO '/dev/null'`.
+//! * `copy_5m_rss`: 5,000,000 rows in and out, each client in a child
+//!   process (this binary with `--child copy_5m_rss:CLIENT`, see
+//!   [`child_main`]) that reports its peak RSS (`VmHWM`): memory must stay
+//!   bounded whatever the size.
+//!
+//! These rows are heavy: they run 1 warm-up round and at most 3 repetitions
+//! (copy_5m_rss: no warm-up, 1 repetition).
 
 use std::time::{Duration, Instant, SystemTime};
 
 use edgepg::{CopyFormat, CopyOptions};
 use futures::{pin_mut, StreamExt};
 
+use crate::asyncpg;
+use crate::child::{peak_rss_kib, Child};
 use crate::clients;
-use crate::harness::{Contender, Ctx, Flavor, LocalFuture, Result, Runner, Sample, Workload, EDGEPG, TOKIO_POSTGRES};
+use crate::harness::{
+    process_cpu_time, Contender, Ctx, Flavor, LocalFuture, Plan, Result, Runner, Sample, Workload, ASYNCPG, EDGEPG, TOKIO_POSTGRES,
+};
 
 const ROWS: u64 = 1_000_000;
 const PSQL: &str = "psql";
@@ -40,15 +48,20 @@ pub fn copy_in_1m() -> Workload {
         name: "copy_in_1m",
         description: "1,000,000 rows of `(int8, text, float8, timestamptz)` copied into an unlogged table \
                       (truncated first, inside the timing). edgepg: `copy_records_to_table` (binary COPY); \
-                      tokio-postgres: `BinaryCopyInWriter`; psql: `\\copy … FROM` the same rows as CSV.",
+                      tokio-postgres: `BinaryCopyInWriter` (rows made on the fly, like edgepg's iterator); \
+                      asyncpg: `copy_records_to_table` (binary; its 1,000,000 tuples built once, untimed); \
+                      psql: `\\copy … FROM` the same rows as a CSV file (written once, untimed; psql's \
+                      start-up and login are inside its time).",
         unit: "rows",
         ops: ROWS,
         flavor: Flavor::CurrentThread,
         contenders: vec![
             Contender { client: EDGEPG, setup: |ctx| Box::pin(EdgepgIn::setup(ctx)) },
             Contender { client: TOKIO_POSTGRES, setup: |ctx| Box::pin(TokioPgIn::setup(ctx)) },
+            Contender { client: ASYNCPG, setup: |ctx| asyncpg::setup(ctx, "copy_in_1m") },
             Contender { client: PSQL, setup: |ctx| Box::pin(Psql::setup(ctx, Direction::In)) },
         ],
+        cap: Some(HEAVY),
     }
 }
 
@@ -58,30 +71,44 @@ pub fn copy_out_1m() -> Workload {
         name: "copy_out_1m",
         description: "1,000,000 rows of `(int8, text, float8, timestamptz)` copied out in text format and \
                       discarded. edgepg: `copy_from_table_to_writer` into `futures::io::sink()`; \
-                      tokio-postgres: `copy_out` stream; psql: `\\copy … TO '/dev/null'`.",
+                      tokio-postgres: `copy_out` stream (newlines counted); asyncpg: \
+                      `copy_from_table(output=coroutine)` that discards; psql: `\\copy … TO '/dev/null'`.",
         unit: "rows",
         ops: ROWS,
         flavor: Flavor::CurrentThread,
         contenders: vec![
             Contender { client: EDGEPG, setup: |ctx| Box::pin(EdgepgOut::setup(ctx)) },
             Contender { client: TOKIO_POSTGRES, setup: |ctx| Box::pin(TokioPgOut::setup(ctx)) },
+            Contender { client: ASYNCPG, setup: |ctx| Box::pin(AsyncpgOut::setup(ctx)) },
             Contender { client: PSQL, setup: |ctx| Box::pin(Psql::setup(ctx, Direction::Out)) },
         ],
+        cap: Some(HEAVY),
     }
 }
 
-/// 5,000,000 rows in and out through edgepg; prints the peak RSS.
+/// 5,000,000 rows in and out, each client in a child process reporting its peak RSS.
 pub fn copy_5m_rss() -> Workload {
     Workload {
         name: "copy_5m_rss",
-        description: "5,000,000 rows copied in (binary records) and out (text, into a sink) by edgepg; \
-                      the process's peak RSS is printed on stderr (memory must stay bounded).",
+        description: "5,000,000 rows copied in (binary, rows made on the fly) then out (text, into a sink), \
+                      rate = 10,000,000 rows moved / time. Each client runs in its own child process (this \
+                      binary with `--child copy_5m_rss:CLIENT`, connected before the clock starts) that reports \
+                      its peak RSS (`VmHWM` from /proc/self/status, whole process: runtime, buffers, code). \
+                      edgepg: `copy_records_to_table` + `copy_from_table_to_writer`; tokio-postgres: \
+                      `BinaryCopyInWriter` + `copy_out`. No warm-up, 1 repetition.",
         unit: "rows",
-        ops: 5 * ROWS,
+        ops: 10 * ROWS,
         flavor: Flavor::CurrentThread,
-        contenders: vec![Contender { client: EDGEPG, setup: |ctx| Box::pin(Edgepg5m::setup(ctx)) }],
+        contenders: vec![
+            Contender { client: EDGEPG, setup: |_| Box::pin(async { spawn_5m(EDGEPG) }) },
+            Contender { client: TOKIO_POSTGRES, setup: |_| Box::pin(async { spawn_5m(TOKIO_POSTGRES) }) },
+        ],
+        cap: Some(Plan { warmup: 0, reps: 1 }),
     }
 }
+
+/// Heavy rows: 1 warm-up round, at most 3 repetitions.
+const HEAVY: Plan = Plan { warmup: 1, reps: 3 };
 
 /// The table a contender copies into (own table: contenders never share one).
 async fn make_table(conn: &edgepg::Connection, name: &str) -> Result<()> {
@@ -284,7 +311,7 @@ impl Runner for Psql {
                 Direction::Out => self.psql("\\copy bench_copy_src TO '/dev/null'")?.1,
             };
             // psql prints no count with -q; the server did the work or psql failed.
-            Ok(Sample { checksum: ROWS, self_timed: Some(elapsed) })
+            Ok(Sample::self_timed(ROWS, elapsed))
         })
     }
 
@@ -299,44 +326,146 @@ impl Runner for Psql {
     }
 }
 
-struct Edgepg5m {
-    conn: edgepg::Connection,
-}
+/// asyncpg's copy out needs the source table, which the Rust side fills.
+struct AsyncpgOut;
 
-impl Edgepg5m {
+impl AsyncpgOut {
     async fn setup(ctx: Ctx) -> Result<Box<dyn Runner>> {
         let conn = clients::edgepg(&ctx.dsn).await?;
-        make_table(&conn, "bench_copy_5m").await?;
-        Ok(Box::new(Edgepg5m { conn }))
+        source_table(&conn).await?;
+        conn.close().await?;
+        asyncpg::setup(ctx, "copy_out_1m").await
     }
 }
 
-/// Peak resident set size of this process, from /proc (Linux).
-fn peak_rss_kib() -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    line.split_whitespace().nth(1)?.parse().ok()
+const ROWS_5M: u64 = 5 * ROWS;
+
+/// Starts `edgepg-bench --child copy_5m_rss:CLIENT` (it inherits
+/// `EDGEPG_BENCH_DSN`, which `main` sets before running any workload).
+fn spawn_5m(client: &str) -> Result<Box<dyn Runner>> {
+    let mut cmd = std::process::Command::new(std::env::current_exe()?);
+    cmd.arg("--child").arg(format!("copy_5m_rss:{client}"));
+    Ok(Box::new(Child::spawn(cmd, format!("copy_5m_rss child ({client})"))?))
 }
 
-impl Runner for Edgepg5m {
-    fn run(&mut self) -> LocalFuture<'_, Result<Sample>> {
-        Box::pin(async move {
-            let before = peak_rss_kib();
-            self.conn.execute("TRUNCATE bench_copy_5m", &[]).await?;
-            let n_in = self.conn.copy_records_to_table("bench_copy_5m", (0..5 * ROWS).map(record), &CopyOptions::new()).await?;
-            let n_out = self.conn.copy_from_table_to_writer("bench_copy_5m", &CopyOptions::new(), futures::io::sink()).await?;
-            if n_in != 5 * ROWS || n_out != 5 * ROWS {
-                return Err(format!("copy_5m: {n_in} in, {n_out} out").into());
+/// One client's side of `copy_5m_rss`.
+enum Copy5m {
+    Edgepg(edgepg::Connection),
+    TokioPg(tokio_postgres::Client),
+}
+
+const TABLE_5M: &str = "bench_copy_5m";
+
+impl Copy5m {
+    async fn setup(dsn: &str, client: &str) -> Result<(Copy5m, String)> {
+        let table = format!("{TABLE_5M}_{}", client.replace('-', "_"));
+        let create = format!("DROP TABLE IF EXISTS {table}; CREATE UNLOGGED TABLE {table} {COLUMNS}");
+        let this = match client {
+            EDGEPG => {
+                let conn = clients::edgepg(dsn).await?;
+                conn.execute(&create, &[]).await?;
+                Copy5m::Edgepg(conn)
             }
-            eprintln!("copy_5m_rss: peak RSS {:?} KiB before, {:?} KiB after 5M rows in and out", before, peak_rss_kib());
-            Ok(Sample::checksum(n_in))
-        })
+            TOKIO_POSTGRES => {
+                let c = clients::tokio_postgres(dsn).await?;
+                c.batch_execute(&create).await?;
+                Copy5m::TokioPg(c)
+            }
+            other => return Err(format!("copy_5m_rss: unknown client {other}").into()),
+        };
+        Ok((this, table))
     }
 
-    fn close(self: Box<Self>) -> LocalFuture<'static, Result<()>> {
-        Box::pin(async move {
-            self.conn.execute("DROP TABLE bench_copy_5m", &[]).await?;
-            Ok(self.conn.close().await?)
-        })
+    /// TRUNCATE, 5M rows in, 5M rows out; the rows moved (in + out).
+    async fn run(&self, table: &str) -> Result<u64> {
+        let (n_in, n_out) = match self {
+            Copy5m::Edgepg(conn) => {
+                conn.execute(&format!("TRUNCATE {table}"), &[]).await?;
+                let n_in = conn.copy_records_to_table(table, (0..ROWS_5M).map(record), &CopyOptions::new()).await?;
+                let n_out = conn.copy_from_table_to_writer(table, &CopyOptions::new(), futures::io::sink()).await?;
+                (n_in, n_out)
+            }
+            Copy5m::TokioPg(client) => {
+                use tokio_postgres::binary_copy::BinaryCopyInWriter;
+                use tokio_postgres::types::Type;
+                client.batch_execute(&format!("TRUNCATE {table}")).await?;
+                let sink = client.copy_in(&format!("COPY {table} FROM STDIN (FORMAT binary)")).await?;
+                let writer = BinaryCopyInWriter::new(sink, &[Type::INT8, Type::TEXT, Type::FLOAT8, Type::TIMESTAMPTZ]);
+                pin_mut!(writer);
+                for i in 0..ROWS_5M {
+                    let (a, b, c, d) = record(i);
+                    writer.as_mut().write(&[&a, &b, &c, &d]).await?;
+                }
+                let n_in = writer.finish().await?;
+                let stream = client.copy_out(&format!("COPY {table} TO STDOUT")).await?;
+                pin_mut!(stream);
+                let mut n_out = 0u64;
+                while let Some(chunk) = stream.next().await {
+                    n_out += chunk?.iter().filter(|&&b| b == b'\n').count() as u64;
+                }
+                (n_in, n_out)
+            }
+        };
+        if n_in != ROWS_5M || n_out != ROWS_5M {
+            return Err(format!("copy_5m_rss: {n_in} rows in, {n_out} out").into());
+        }
+        Ok(n_in + n_out)
     }
+
+    async fn close(self, table: &str) -> Result<()> {
+        let drop = format!("DROP TABLE {table}");
+        match self {
+            Copy5m::Edgepg(conn) => {
+                conn.execute(&drop, &[]).await?;
+                conn.close().await?;
+            }
+            Copy5m::TokioPg(client) => client.batch_execute(&drop).await?,
+        }
+        Ok(())
+    }
+}
+
+/// The child side of `--child copy_5m_rss:CLIENT`: connect, say `ready`, then
+/// answer `run`/`close` lines as `child.rs` describes, with the peak RSS.
+pub fn child_main(spec: &str) -> Result<()> {
+    use std::io::{BufRead, Write};
+    let client = spec.strip_prefix("copy_5m_rss:").ok_or_else(|| format!("unknown child {spec}"))?;
+    let dsn = std::env::var("EDGEPG_BENCH_DSN").map_err(|_| "child: EDGEPG_BENCH_DSN not set")?;
+    let rt = Flavor::CurrentThread.build()?;
+    rt.block_on(async {
+        let (this, table) = Copy5m::setup(&dsn, client).await?;
+        let mut out = std::io::stdout().lock();
+        writeln!(out, "ready")?;
+        out.flush()?;
+        for line in std::io::stdin().lock().lines() {
+            match line?.trim() {
+                "run" => {
+                    let cpu_start = process_cpu_time();
+                    let start = Instant::now();
+                    let reply = match this.run(&table).await {
+                        Ok(moved) => {
+                            let elapsed = start.elapsed().as_nanos();
+                            let rss = peak_rss_kib().map_or("-".to_owned(), |k| k.to_string());
+                            let cpu = match (cpu_start, process_cpu_time()) {
+                                (Some(a), Some(b)) => format!(" {}", b.saturating_sub(a).as_nanos()),
+                                _ => String::new(),
+                            };
+                            format!("ok {elapsed} {moved} {rss}{cpu}")
+                        }
+                        Err(e) => format!("error {}", e.to_string().replace('\n', " ")),
+                    };
+                    writeln!(out, "{reply}")?;
+                    out.flush()?;
+                }
+                "close" => {
+                    this.close(&table).await?;
+                    writeln!(out, "closed")?;
+                    out.flush()?;
+                    return Ok(());
+                }
+                other => return Err(format!("child: unknown command {other}").into()),
+            }
+        }
+        Ok(())
+    })
 }
