@@ -803,15 +803,47 @@ function callDefaults(options) {
 }
 
 /**
- * Opens a connection through a WebSocket proxy.
+ * Opens a connection through a WebSocket proxy. Resolves once the server
+ * accepted the password: with `pipelineConnect: "password"` (the default over
+ * wss) that is one round trip after the WebSocket opens.
+ *
+ * With `lazy: true` it resolves as soon as the WebSocket is open; the first
+ * call then travels with the startup messages (connect + first result = one
+ * round trip) and reports a failed authentication (PostgresError 28P01).
  * @param {string} dsn libpq URI or key/value string
- * @param {object} [options] wsProxy, useSecureWebSocket, webSocketConstructor, pipelineConnect,
+ * @param {object} [options] wsProxy, useSecureWebSocket, webSocketConstructor, pipelineConnect, lazy,
  *   connectTimeout, statementCacheSize; defaults for calls: int8, dates, arrayMode; and signal/timeout for the connect itself.
  */
 export async function connect(dsn, options = {}) {
   const defaults = sync(() => callDefaults(options));
   const rawConnection = await run(options, (c) => rawConnect(String(dsn), options, c));
   return new Connection(rawConnection, defaults);
+}
+
+/**
+ * One query on a connection of its own: connects lazily, fetches, closes.
+ * The startup messages, the password and the query share one write, so with
+ * cleartext password authentication (Neon) the rows come back one round trip
+ * after the WebSocket opens. Resolves to the rows, like `fetch`; `options`
+ * are `connect()`'s and `fetch()`'s (`signal`/`timeout` bound the whole).
+ */
+export async function query(dsn, sql, args, options) {
+  [args, options] = split(args, options);
+  const o = options ?? {};
+  const started = Date.now();
+  const conn = await connect(dsn, { ...o, lazy: true });
+  try {
+    let callOptions = o;
+    if (typeof o.timeout === "number") {
+      // One deadline for connecting and querying.
+      callOptions = { ...o, timeout: Math.max(0, o.timeout - (Date.now() - started)) };
+    }
+    return await conn.fetch(sql, args, callOptions);
+  } finally {
+    // The answer is complete: do not make the caller wait for the
+    // WebSocket's closing handshake.
+    conn.close().catch(() => {});
+  }
 }
 
 /** A pool of connections, created at once; connections open lazily (or `minSize` up front). */
@@ -831,11 +863,23 @@ export class Pool {
   /** Resolves once `minSize` connections are open (rejects if they cannot be). */
   ready() { return this.#ready.then(() => this); }
 
-  /** Borrows a connection; give it back with `release(conn)` or `conn.close()`. */
-  async acquire(options) {
+  /**
+   * Borrows a connection; give it back with `release(conn)` or `conn.close()`.
+   * A new connection is lent once the server accepted its password.
+   */
+  acquire(options) {
+    return this.#acquire(options, false);
+  }
+
+  /**
+   * `lazy`: a new connection is lent before its startup finished, so the
+   * first call shares the startup flight (and reports auth errors). For the
+   * shortcuts below, which make the first call themselves.
+   */
+  async #acquire(options, lazy) {
     const p = await this.#ready;
     const o = merge(this.#defaults, options);
-    return new Connection(await run(o, (c) => p.acquire(c)), this.#defaults);
+    return new Connection(await run(o, (c) => p.acquire(lazy, c)), this.#defaults);
   }
 
   /** Gives a borrowed connection back (it is cleaned first). */
@@ -893,7 +937,7 @@ export class Pool {
   }
 
   async #with(options, f) {
-    const conn = await this.acquire(options?.signal ? { signal: options.signal } : undefined);
+    const conn = await this.#acquire(options?.signal ? { signal: options.signal } : undefined, true);
     try {
       return await f(conn);
     } finally {
@@ -913,7 +957,7 @@ export class Pool {
     };
     // Started at once; `pull` awaits it (see copyOut).
     const opening = (async () => {
-      const c = await this.acquire(options?.signal ? { signal: options.signal } : undefined);
+      const c = await this.#acquire(options?.signal ? { signal: options.signal } : undefined, true);
       conn = c;
       reader = open(c).getReader();
       if (ended) release();

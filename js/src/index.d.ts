@@ -50,15 +50,30 @@ export interface ConnectOptions extends CallOptions, DecodeOptions {
   useSecureWebSocket?: boolean;
   /** WebSocket class for runtimes without a global one. */
   webSocketConstructor?: WebSocketConstructor;
-  /** "password": send the cleartext password with the startup message (one round trip fewer). */
-  pipelineConnect?: "password" | false;
-  /** Milliseconds to open the WebSocket and authenticate. */
+  /**
+   * "password": send the cleartext password with the startup message, and the
+   * first query with both (connect + first result in one round trip after the
+   * WebSocket opens). A server that asks for SCRAM, MD5 or nothing instead is
+   * reconnected to without pipelining, transparently. false (or "disable"):
+   * wait for the server's authentication request. Default: "password" when
+   * `useSecureWebSocket` is true (the default), false over plain ws; a
+   * `pipeline_connect` in the DSN also counts.
+   */
+  pipelineConnect?: "password" | "disable" | false;
+  /**
+   * connect() only. true: resolve as soon as the WebSocket is open; the first
+   * call carries the startup messages (one round trip for connect + first
+   * result) and rejects with a PostgresError (code 28P01) on a wrong password.
+   * Default false: resolve once the password was accepted.
+   */
+  lazy?: boolean;
+  /** Milliseconds to open the WebSocket and authenticate (not lazy: only opening the WebSocket). */
   connectTimeout?: number;
   /** Prepared statements cached per connection (0 disables; PgBouncer transaction mode). */
   statementCacheSize?: number;
 }
 
-export interface PoolOptions extends Omit<ConnectOptions, "signal" | "timeout"> {
+export interface PoolOptions extends Omit<ConnectOptions, "signal" | "timeout" | "lazy"> {
   /** Connections opened up front (default 0: lazy). */
   minSize?: number;
   /** Most connections at once (default 10). */
@@ -296,7 +311,17 @@ export declare class Pool {
   [Symbol.asyncDispose](): Promise<void>;
 }
 
+/** Opens a connection; resolves once authenticated (or, `lazy: true`, once the WebSocket is open). */
 export declare function connect(dsn: string, options?: ConnectOptions): Promise<Connection>;
+/** Options of the one-shot query(): connect()'s and fetch()'s; signal/timeout bound the whole. */
+export type OneShotOptions = Omit<ConnectOptions, "lazy"> & QueryOptions;
+/**
+ * One query on a connection of its own (connect lazily, fetch, close): one
+ * round trip after the WebSocket opens with cleartext password auth.
+ */
+export declare function query<T = Row>(dsn: string, sql: string, args?: readonly PgParam[], options?: OneShotOptions & { arrayMode?: false }): Promise<T[]>;
+export declare function query(dsn: string, sql: string, args: readonly PgParam[] | undefined, options: OneShotOptions & { arrayMode: true }): Promise<PgValue[][]>;
+export declare function query<T = Row>(dsn: string, sql: string, options?: OneShotOptions & { arrayMode?: false }): Promise<T[]>;
 export declare function createPool(dsn: string, options?: PoolOptions): Pool;
 
 export type ErrorKind =

@@ -1,5 +1,5 @@
 // Compiled with tsc --noEmit by the tests: the public types must describe real use.
-import { connect, createPool, PostgresError, AbortError, type Connection, type Notification, type Pool, type Transaction, type Cursor } from "edgepg";
+import { connect, createPool, query, PostgresError, AbortError, type Connection, type Notification, type Pool, type Transaction, type Cursor } from "edgepg";
 declare const WebSocket: new (url: string) => unknown;
 
 interface User { id: bigint; name: string }
@@ -22,6 +22,11 @@ export async function example(dsn: string): Promise<number> {
     if (e instanceof AbortError) { void e.cause; }
   }
   await conn.close();
+  const lazy: Connection = await connect(dsn, { lazy: true, pipelineConnect: "password" });
+  await lazy.close();
+  const rows: User[] = await query<User>(dsn, "SELECT id, name FROM users WHERE id = $1", [1], { timeout: 5000 });
+  const raw: unknown[][] = await query(dsn, "SELECT 1", [], { arrayMode: true, pipelineConnect: "disable" });
+  void [rows, raw];
   const pool = createPool(dsn, { maxSize: 5, acquireTimeout: 1000 });
   const c2 = await pool.acquire();
   await pool.release(c2);

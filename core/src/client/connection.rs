@@ -368,6 +368,9 @@ pub(crate) fn first_value<T: FromSqlOwned>(row: Option<Row>) -> Result<T> {
 impl ConnInner {
     /// Queues any request; fails when the connection is closed.
     pub(crate) fn send(&self, request: Request) -> Result<()> {
+        if matches!(request, Request::Query { .. }) {
+            self.shared.note_sent();
+        }
         self.sender.unbounded_send(request).map_err(|_| self.shared.closed_error())
     }
 
@@ -391,6 +394,7 @@ impl ConnInner {
         self.requests.fetch_add(1, Ordering::Relaxed);
         let (tx, rx) = oneshot::channel();
         let req = Request::collect(bytes, syncs, columns, tx);
+        self.shared.note_sent();
         if self.sender.unbounded_send(req).is_err() {
             return Err(self.shared.closed_error());
         }
@@ -450,7 +454,7 @@ impl ConnInner {
             .and_then(|r| r.columns)
             .map(|c| c.to_vec())
             .unwrap_or_default();
-        Ok(Arc::new(StatementInner::new(name, sql.to_owned(), params, columns, self.now(), self.sender.clone())))
+        Ok(Arc::new(StatementInner::new(name, sql.to_owned(), params, columns, self.now(), self.sender.clone(), self.shared.clone())))
     }
 
     /// Replaces parameter types that are domains by their base types, so a

@@ -51,6 +51,8 @@ const MIN_READ: usize = 8 * 1024;
 /// Never reserve more than this at once for a partial message; a large
 /// message's buffer grows as its bytes actually arrive.
 const MAX_RESERVE: usize = 4 * 1024 * 1024;
+/// Streamed COPY TO STDOUT data is handed over in chunks of up to this size.
+const COPY_OUT_BATCH: usize = 64 * 1024;
 /// Stop taking COPY data from the caller while this much is waiting to be written.
 const COPY_WRITE_HIGH_WATER: usize = 256 * 1024;
 
@@ -435,6 +437,7 @@ impl<T: Transport> Driver<T> {
                 front.syncs_left = front.syncs_left.saturating_sub(1);
                 if front.syncs_left == 0 {
                     if let Some(done) = self.in_flight.pop_front() {
+                        self.shared.note_done();
                         self.front_changed();
                         if done.copy_in.is_some() {
                             // The COPY never started (e.g. the table does not exist).
@@ -473,6 +476,14 @@ impl<T: Transport> Driver<T> {
                 self.front("ErrorResponse")?.builder.error(e);
             }
             m @ (Message::CopyOutResponse(_) | Message::CopyData(_) | Message::CopyDone | Message::DataRow(_)) => {
+                let m = match m {
+                    Message::CopyData(data)
+                        if matches!(self.in_flight.front().map(|f| &f.sink), Some(Sink::Stream(_))) =>
+                    {
+                        Message::CopyData(self.gather_copy_data(data)?)
+                    }
+                    m => m,
+                };
                 let front = self.front("a response message")?;
                 if let Sink::Stream(tx) = &mut front.sink {
                     match tx.poll_ready(cx) {
@@ -500,6 +511,25 @@ impl<T: Transport> Driver<T> {
             }
         }
         Ok(None)
+    }
+
+    /// Joins `first` with the CopyData messages already complete in the
+    /// receive buffer (up to [`COPY_OUT_BATCH`] bytes), so a streamed COPY TO
+    /// STDOUT crosses the channel once per read rather than once per row.
+    fn gather_copy_data(&mut self, first: bytes::Bytes) -> Result<bytes::Bytes> {
+        let next_is_copy_data = |rbuf: &BytesMut| rbuf.first() == Some(&b'd') && backend::needed(rbuf) == Some(0);
+        if first.len() >= COPY_OUT_BATCH || !next_is_copy_data(&self.rbuf) {
+            return Ok(first);
+        }
+        let mut batch = BytesMut::with_capacity(COPY_OUT_BATCH.max(first.len() * 2));
+        batch.extend_from_slice(&first);
+        while batch.len() < COPY_OUT_BATCH && next_is_copy_data(&self.rbuf) {
+            match backend::next_message(&mut self.rbuf, self.max_message_size)? {
+                Some(Message::CopyData(data)) => batch.extend_from_slice(&data),
+                _ => return Err(Error::protocol("CopyData message changed while being read")),
+            }
+        }
+        Ok(batch.freeze())
     }
 
     fn front(&mut self, what: &str) -> Result<&mut InFlight> {

@@ -1,7 +1,7 @@
 //! State shared between a connection's handles and its driver task.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use crate::protocol::backend::TransactionStatus;
@@ -59,12 +59,23 @@ pub(crate) struct Shared {
     log_listeners: Mutex<Vec<LogListener>>,
     notification_listeners: Mutex<Vec<(String, NotificationListener)>>,
     termination_listeners: Mutex<Vec<TerminationListener>>,
+    /// Query requests handed to the driver, and those it has finished: when
+    /// equal, nothing is queued or in flight and the transaction status from
+    /// the last ReadyForQuery is current (the pool skips a round trip then).
+    sent: AtomicU64,
+    done: AtomicU64,
 }
 
 /// Locks a mutex, ignoring poisoning: every critical section here leaves the
 /// data consistent, and a user callback that panicked must not wedge the connection.
 pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl std::fmt::Debug for Shared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Shared").field("closed", &self.is_closed()).field("status", &self.status()).finish_non_exhaustive()
+    }
 }
 
 impl Shared {
@@ -79,9 +90,26 @@ impl Shared {
             log_listeners: Mutex::new(Vec::new()),
             notification_listeners: Mutex::new(Vec::new()),
             termination_listeners: Mutex::new(Vec::new()),
+            sent: AtomicU64::new(0),
+            done: AtomicU64::new(0),
         };
         s.set_status(status);
         s
+    }
+
+    /// Counts a query request about to be handed to the driver.
+    pub(crate) fn note_sent(&self) {
+        self.sent.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// Counts a query request the driver finished (answered, failed or dropped).
+    pub(crate) fn note_done(&self) {
+        self.done.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// True when every query request sent so far has been answered.
+    pub(crate) fn is_quiet(&self) -> bool {
+        self.done.load(Ordering::Acquire) >= self.sent.load(Ordering::Acquire)
     }
 
     pub(crate) fn is_closed(&self) -> bool {

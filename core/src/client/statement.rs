@@ -13,6 +13,7 @@ use bytes::BytesMut;
 
 use super::request::{Request, RequestSender};
 use super::row::Column;
+use super::shared::Shared;
 use crate::protocol::{frontend, Format};
 use crate::types::Type;
 
@@ -29,6 +30,7 @@ pub(crate) struct StatementInner {
     /// When the statement was prepared (runtime clock), for the cache lifetime.
     pub(crate) prepared_at: Duration,
     sender: RequestSender,
+    shared: Arc<Shared>,
 }
 
 impl StatementInner {
@@ -39,6 +41,7 @@ impl StatementInner {
         mut columns: Vec<Column>,
         prepared_at: Duration,
         sender: RequestSender,
+        shared: Arc<Shared>,
     ) -> StatementInner {
         // Ask for binary where we can decode it, text for everything else
         // (enums, extension types): every column stays readable.
@@ -50,7 +53,7 @@ impl StatementInner {
         } else {
             columns.iter().map(|c| c.format().code()).collect()
         };
-        StatementInner { name, sql, params, columns: columns.into(), result_formats, prepared_at, sender }
+        StatementInner { name, sql, params, columns: columns.into(), result_formats, prepared_at, sender, shared }
     }
 
     pub(crate) fn is_named(&self) -> bool {
@@ -65,6 +68,7 @@ impl Drop for StatementInner {
             if frontend::close(b'S', &self.name, &mut buf).is_ok() {
                 frontend::sync(&mut buf);
                 // If the connection is gone the statement is gone with it.
+                self.shared.note_sent();
                 let _ = self.sender.unbounded_send(Request::discard(buf, 1));
             }
         }

@@ -84,15 +84,52 @@ fn js<T>(r: edgepg_core::Result<T>) -> Result<T, JsValue> {
 }
 
 /// Opens a connection: `dsn` (libpq URI or key/value), `options` (see
-/// `js/src/types.d.ts` `ConnectOptions`). Resolves to a [`RawConnection`].
+/// `js/src/index.d.ts` `ConnectOptions`). Resolves to a [`RawConnection`].
+///
+/// With `pipelineConnect: "password"` the connection starts lazily (core
+/// `connect_pipelined`): the startup bytes wait for the first request so
+/// both go out in one write. Without `lazy: true` the promise still resolves
+/// only once the server accepted the password — a Sync rides in the startup
+/// flight to learn it (so `connect()` costs one flight after the WebSocket
+/// opens, and a wrong password rejects here). With `lazy: true` it resolves
+/// as soon as the WebSocket is open and the first call reports any
+/// authentication error (SQLSTATE 28P01).
 #[wasm_bindgen(js_name = rawConnect)]
 pub fn raw_connect(dsn: String, options: JsValue, cancel: JsValue) -> Promise {
     promise(cancel, async move {
         let config = js(options::config(&dsn, &options))?;
         let ws = js(options::ws_options(&options))?;
-        let conn = js(crate::connect_with(config, ws).await)?;
-        Ok(RawConnection::own(conn).into())
+        let lazy = js(options::lazy(&options))?;
+        let limit = config.get_connect_timeout();
+        let connecting = async move {
+            let conn = crate::connect_pipelined_with(config, ws).await?;
+            if !lazy && conn.is_starting() {
+                conn.ready().await?;
+            }
+            Ok(conn)
+        };
+        let conn = match limit {
+            // connect_timeout bounds opening the WebSocket *and* the startup
+            // exchange, as it does for a connection that is not pipelined.
+            Some(t) if !lazy => within(t, connecting).await.unwrap_or_else(|| {
+                Err(edgepg_core::Error::timeout(format!(
+                    "connecting timed out after {} ms (connectTimeout)",
+                    t.as_millis()
+                )))
+            }),
+            _ => connecting.await,
+        };
+        Ok(RawConnection::own(js(conn)?).into())
     })
+}
+
+/// `fut`, or `None` once `limit` has passed.
+async fn within<F: Future>(limit: std::time::Duration, fut: F) -> Option<F::Output> {
+    use edgepg_core::client::Runtime;
+    match select(std::pin::pin!(fut), crate::JsRuntime.sleep(limit)).await {
+        Either::Left((out, _)) => Some(out),
+        Either::Right(_) => None,
+    }
 }
 
 /// Creates a pool (see [`RawPool`]); resolves once its first `minSize`

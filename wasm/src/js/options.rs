@@ -1,6 +1,7 @@
 //! Connection options from the JS API's options object (Neon's names):
 //! `wsProxy`, `useSecureWebSocket`, `webSocketConstructor`,
-//! `pipelineConnect`, plus `connectTimeout` (ms) and `statementCacheSize`.
+//! `pipelineConnect` (default `"password"` over `wss`), plus `connectTimeout`
+//! (ms), `statementCacheSize` and `lazy`.
 //! Everything else about the session comes from the DSN.
 
 use std::time::Duration;
@@ -73,6 +74,34 @@ pub(crate) fn ws_options(options: &JsValue) -> Result<WsOptions> {
     Ok(ws)
 }
 
+/// True when the DSN itself chose `pipeline_connect` (it then wins over the
+/// JS default). The core keeps "not given" apart from the default value, and
+/// `Config` compares by value, so setting either mode shows whether it was set.
+fn pipeline_connect_in_dsn(config: &Config) -> bool {
+    [PipelineConnect::Password, PipelineConnect::Disable].into_iter().any(|mode| {
+        let mut c = config.clone();
+        c.pipeline_connect(mode);
+        c == *config
+    })
+}
+
+/// `useSecureWebSocket` (default true): whether the tunnel is `wss`.
+fn secure_websocket(options: &JsValue) -> bool {
+    get(options, "useSecureWebSocket").as_bool().unwrap_or(true)
+}
+
+/// Whether the caller asked for a lazily started connection (`lazy: true`):
+/// resolved once the WebSocket is open, authentication checked by the first
+/// call (which shares the startup flight).
+pub(crate) fn lazy(options: &JsValue) -> Result<bool> {
+    let v = get(options, "lazy");
+    match v.as_bool() {
+        Some(b) => Ok(b),
+        None if !present(&v) => Ok(false),
+        None => Err(Error::config("lazy", "must be a boolean")),
+    }
+}
+
 /// The DSN with the options that override it.
 pub(crate) fn config(dsn: &str, options: &JsValue) -> Result<Config> {
     let mut config = Config::parse(dsn)?;
@@ -80,6 +109,15 @@ pub(crate) fn config(dsn: &str, options: &JsValue) -> Result<Config> {
         config.host("localhost");
     }
     let pipeline = get(options, "pipelineConnect");
+    if !present(&pipeline) && !pipeline_connect_in_dsn(&config) && secure_websocket(options) {
+        // The default, like Neon's driver: the password goes out with the
+        // StartupMessage and the first query joins them (one flight after the
+        // WebSocket opens). A server that wants SCRAM/MD5/trust is reconnected
+        // to without pipelining (core `connect_pipelined`). Only over `wss`:
+        // over plain `ws` it would hand a SCRAM server's password to anyone
+        // on the path, so there it stays opt-in.
+        config.pipeline_connect(PipelineConnect::Password);
+    }
     match pipeline.as_string().as_deref() {
         Some("password") => {
             config.pipeline_connect(PipelineConnect::Password);
@@ -91,7 +129,7 @@ pub(crate) fn config(dsn: &str, options: &JsValue) -> Result<Config> {
             config.pipeline_connect(PipelineConnect::Disable);
         }
         _ if !present(&pipeline) => {}
-        _ => return Err(Error::config("pipelineConnect", "must be \"password\" or false")),
+        _ => return Err(Error::config("pipelineConnect", "must be \"password\", \"disable\" or false")),
     }
     if let Some(t) = millis(options, "connectTimeout")? {
         config.connect_timeout(t);

@@ -19,7 +19,11 @@ pub(crate) async fn create(dsn: &str, opts: &JsValue) -> Result<RawPool> {
     // On wasm32 the core's ConnectFn need not be Send + Sync, so it can hold
     // the WebSocket options (a JS constructor, a JS proxy function) itself.
     #[allow(clippy::arc_with_non_send_sync)]
-    let connect: ConnectFn = Arc::new(move || Box::pin(crate::connect_with(config.clone(), ws.clone())));
+    // Lazily started connections (with `pipelineConnect: "password"`): the
+    // pool's shortcuts (`pool.fetch`...) on a fresh pool then cost one flight
+    // for connect + query. The core pool checks the password of the
+    // `minSize` connections it opens up front itself.
+    let connect: ConnectFn = Arc::new(move || Box::pin(crate::connect_pipelined_with(config.clone(), ws.clone())));
     // Lazy by default, like node-postgres and Neon: edge requests are short
     // and may open only a few connections (6 per request on Workers).
     let mut o = PoolOptions { min_size: 0, ..PoolOptions::default() };
@@ -67,11 +71,18 @@ fn refs(p: &Params) -> Vec<&(dyn edgepg_core::types::ToSql + Sync)> {
 
 #[wasm_bindgen]
 impl RawPool {
-    /// Borrows a connection (resolves to a [`RawConnection`]).
-    pub fn acquire(&self, cancel: JsValue) -> Promise {
+    /// Borrows a connection (resolves to a [`RawConnection`]). A new,
+    /// lazily started one is lent once its password was accepted unless
+    /// `lazy` (then its first call reports any authentication error and
+    /// shares the startup flight).
+    pub fn acquire(&self, lazy: bool, cancel: JsValue) -> Promise {
         let pool = self.pool.clone();
         promise(cancel, async move {
             let conn = js(pool.acquire().await)?;
+            if !lazy && conn.is_starting() {
+                // On failure the guard drops: the dead connection leaves the pool.
+                js(conn.ready().await)?;
+            }
             Ok(RawConnection::pooled(conn, pool).into())
         })
     }

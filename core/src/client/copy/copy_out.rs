@@ -29,8 +29,9 @@ use crate::protocol::{frontend, IsNull};
 use crate::types::{ToSql, Type};
 use crate::{Error, Result};
 
-/// The data of a `COPY … TO STDOUT`, chunk by chunk (one chunk per CopyData
-/// message the server sent: usually one row in text/CSV format).
+/// The data of a `COPY … TO STDOUT`, chunk by chunk. A chunk holds whole
+/// CopyData messages (whole rows, in text and CSV) — as many as had arrived,
+/// up to 64 KiB — so the stream costs one hand-over per socket read, not per row.
 ///
 /// After the last chunk the stream ends; [`CopyOutStream::rows`] then gives
 /// the row count. A server error ends the stream with an `Err` item.

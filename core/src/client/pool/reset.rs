@@ -29,6 +29,15 @@ pub(super) async fn clean(conn: &Connection, reset: Option<&Hook>) -> Result<()>
     shared.clear_notification_listeners();
     shared.clear_log_listeners();
     shared.clear_termination_listeners();
+    // Nothing in flight, the last ReadyForQuery said idle, and no reset hook:
+    // the connection is known clean without asking the server.
+    if reset.is_none()
+        && shared.is_quiet()
+        && conn.transaction_status() == TransactionStatus::Idle
+        && !conn.is_closed()
+    {
+        return Ok(());
+    }
     // Twice at most: the status seen first may be stale (a dropped request,
     // e.g. a BEGIN, still in flight); the second pass starts from a current one.
     for _ in 0..2 {
