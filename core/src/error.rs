@@ -344,7 +344,11 @@ pub struct DbError {
 impl DbError {
     /// Builds a `DbError` from `(field type, value)` pairs as they appear in an
     /// ErrorResponse/NoticeResponse body. Unknown field types are ignored (the
-    /// protocol says clients must); a missing `S`, `C` or `M` is a protocol error.
+    /// protocol says clients must). Decoding is lenient, because the message is
+    /// worth more than strictness (poolers and proxies write errors of their
+    /// own): a missing severity reads as `ERROR`, a missing or malformed
+    /// SQLSTATE as `XX000`, a missing message as empty, and an unparsable
+    /// position or line is dropped.
     pub fn from_fields<'a, I>(fields: I) -> Result<DbError>
     where
         I: IntoIterator<Item = (u8, &'a str)>,
@@ -379,14 +383,12 @@ impl DbError {
             match ty {
                 b'S' => severity = Some(v()),
                 b'V' => severity_nl = Some(v()),
-                b'C' => code = Some(SqlState::from_code(value).ok_or_else(|| {
-                    Error::protocol(format!("invalid SQLSTATE {value:?} in error response"))
-                })?),
+                b'C' => code = SqlState::from_code(value),
                 b'M' => message = Some(v()),
                 b'D' => e.detail = Some(v()),
                 b'H' => e.hint = Some(v()),
-                b'P' => position = Some(parse_u32(value, "position")?),
-                b'p' => internal_position = Some(parse_u32(value, "internal position")?),
+                b'P' => position = value.parse().ok(),
+                b'p' => internal_position = value.parse().ok(),
                 b'q' => internal_query = Some(v()),
                 b'W' => e.where_ = Some(v()),
                 b's' => e.schema = Some(v()),
@@ -395,17 +397,15 @@ impl DbError {
                 b'd' => e.datatype = Some(v()),
                 b'n' => e.constraint = Some(v()),
                 b'F' => e.file = Some(v()),
-                b'L' => e.line = Some(parse_u32(value, "line")?),
+                b'L' => e.line = value.parse().ok(),
                 b'R' => e.routine = Some(v()),
                 _ => {}
             }
         }
-        e.severity = severity
-            .or_else(|| severity_nl.clone())
-            .ok_or_else(|| Error::protocol("error response without a severity field"))?;
+        e.severity = severity.or_else(|| severity_nl.clone()).unwrap_or_else(|| "ERROR".to_owned());
         e.severity_nonlocalized = severity_nl;
-        e.code = code.ok_or_else(|| Error::protocol("error response without a SQLSTATE field"))?;
-        e.message = message.ok_or_else(|| Error::protocol("error response without a message field"))?;
+        e.code = code.unwrap_or(SqlState::INTERNAL_ERROR);
+        e.message = message.unwrap_or_default();
         e.position = match (position, internal_position) {
             (Some(p), _) => Some(ErrorPosition::Original(p)),
             (None, Some(p)) => Some(ErrorPosition::Internal { position: p, query: internal_query.unwrap_or_default() }),
@@ -420,9 +420,6 @@ impl DbError {
     }
 }
 
-fn parse_u32(s: &str, what: &str) -> Result<u32> {
-    s.parse().map_err(|_| Error::protocol(format!("invalid {what} {s:?} in error response")))
-}
 
 impl fmt::Display for DbError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -469,15 +466,12 @@ mod tests {
     }
 
     #[test]
-    fn missing_fields_are_protocol_errors() {
-        assert_eq!(DbError::from_fields([(b'S', "ERROR")]).unwrap_err().kind(), ErrorKind::Protocol);
-        assert_eq!(
-            DbError::from_fields([(b'S', "ERROR"), (b'C', "2350"), (b'M', "x")]).unwrap_err().kind(),
-            ErrorKind::Protocol
-        );
-        assert_eq!(
-            DbError::from_fields([(b'S', "ERROR"), (b'C', "23505"), (b'M', "x"), (b'P', "-1")]).unwrap_err().kind(),
-            ErrorKind::Protocol
-        );
+    fn incomplete_errors_keep_what_they_have() {
+        // A proxy's error without a code still reaches the user with its message.
+        let db = DbError::from_fields([(b'M', "proxy: endpoint is disabled")]).unwrap();
+        assert_eq!((db.severity.as_str(), db.code, db.message.as_str()), ("ERROR", SqlState::INTERNAL_ERROR, "proxy: endpoint is disabled"));
+        let db = DbError::from_fields([(b'S', "ERROR"), (b'C', "2350"), (b'M', "x"), (b'P', "-1"), (b'L', "x")]).unwrap();
+        assert_eq!(db.code, SqlState::INTERNAL_ERROR);
+        assert_eq!((db.position.clone(), db.line), (None, None));
     }
 }

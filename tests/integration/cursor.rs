@@ -151,3 +151,21 @@ async fn a_cursor_stream_runs_on_a_spawned_task() {
     assert_eq!(sum, 5050);
     c.close().await.unwrap();
 }
+
+#[tokio::test]
+async fn cursor_over_an_empty_query_ends() {
+    let c = edgepg::connect(&edgepg_tests::dsn_for("edgepg", Some("edgepg_pw"), "sslmode=disable")).await.unwrap();
+    let tx = c.transaction().start().await.unwrap();
+    for sql in ["", "-- only a comment"] {
+        let rows: Vec<_> = tokio::time::timeout(
+            std::time::Duration::from_secs(10),
+            futures_util::StreamExt::collect::<Vec<_>>(tx.cursor(sql, &[])),
+        )
+        .await
+        .expect("an empty query must end the cursor, not loop");
+        assert!(rows.iter().all(|r| r.is_ok()), "{sql:?}");
+        assert!(rows.is_empty(), "{sql:?}");
+    }
+    tx.rollback().await.unwrap();
+    c.close().await.unwrap();
+}

@@ -382,7 +382,7 @@ mod tests {
     use crate::{DbError, ErrorKind, SqlState};
 
     fn ok(tag: &str) -> QueryResult {
-        QueryResult { columns: None, rows: Vec::new(), tag: Some(tag.to_owned()) }
+        QueryResult { tag: Some(tag.to_owned()), ..QueryResult::default() }
     }
 
     fn server_error(code: &str) -> Error {

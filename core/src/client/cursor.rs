@@ -213,12 +213,12 @@ impl<'a> CursorFactory<'a> {
                     Err(e) => return Poll::Ready(Some(Err(e))),
                 };
                 self.rows.extend(result.rows);
-                // CommandComplete (a tag) ends the portal; PortalSuspended
-                // (no tag) means more rows may follow.
-                if result.tag.is_some() {
-                    self.finish();
-                } else {
+                // Only PortalSuspended means more rows may follow; anything
+                // else (CommandComplete, an empty query) ends the portal.
+                if result.suspended {
                     self.state = StreamState::Suspended;
+                } else {
+                    self.finish();
                 }
                 Poll::Ready(None)
             }

@@ -412,8 +412,11 @@ impl<T: Transport> Driver<T> {
     fn deliver(&mut self, msg: Message, cx: &mut Context<'_>) -> Result<Option<Message>> {
         match msg {
             Message::NoticeResponse(fields) => {
-                let notice = fields.to_db_error()?;
-                self.shared.notice(&notice);
+                // A notice that cannot be read (e.g. not UTF-8) is dropped:
+                // it must not cost a healthy connection.
+                if let Ok(notice) = fields.to_db_error() {
+                    self.shared.notice(&notice);
+                }
             }
             Message::ParameterStatus { name, value } => self.shared.set_parameter(name, value),
             Message::NotificationResponse { process_id, channel, payload } => {
@@ -718,7 +721,13 @@ impl ResponseBuilder {
                 self.current.rows.push(row);
             }
             Message::CommandComplete(body) => self.end_statement(Some(body.tag()?.to_owned())),
-            Message::EmptyQueryResponse | Message::PortalSuspended => self.end_statement(None),
+            Message::EmptyQueryResponse => self.end_statement(None),
+            Message::PortalSuspended => {
+                self.end_statement(None);
+                if let Some(last) = self.response.results.last_mut() {
+                    last.suspended = true;
+                }
+            }
             // COPY TO STDOUT through a call that does not stream: the data is dropped.
             Message::CopyOutResponse(_) | Message::CopyData(_) | Message::CopyDone => {}
             other => {

@@ -113,6 +113,8 @@ pub(crate) struct QueryResult {
     /// The CommandComplete tag, e.g. `INSERT 0 3`; `None` for an empty query
     /// or a suspended portal.
     pub(crate) tag: Option<String>,
+    /// The portal stopped at its row limit (PortalSuspended): more rows may follow.
+    pub(crate) suspended: bool,
 }
 
 /// Everything the server answered to one request.
@@ -207,7 +209,7 @@ mod tests {
     use super::*;
 
     fn result(tag: Option<&str>) -> QueryResult {
-        QueryResult { columns: None, rows: Vec::new(), tag: tag.map(str::to_owned) }
+        QueryResult { tag: tag.map(str::to_owned), ..QueryResult::default() }
     }
 
     #[test]

@@ -188,7 +188,11 @@ impl Startup {
     pub fn handle(&mut self, msg: Message, out: &mut BytesMut) -> Result<Step> {
         match (&mut self.state, msg) {
             (_, Message::ErrorResponse(fields)) => return Err(Error::db(fields.to_db_error()?)),
-            (_, Message::NoticeResponse(fields)) => self.info.notices.push(fields.to_db_error()?),
+            (_, Message::NoticeResponse(fields)) => {
+                if let Ok(notice) = fields.to_db_error() {
+                    self.info.notices.push(notice);
+                }
+            }
             (State::Authenticating, Message::AuthenticationOk) => {
                 // Trust: the unclaimed PasswordMessage would arrive after
                 // startup as an invalid message and end the session.

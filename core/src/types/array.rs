@@ -122,6 +122,12 @@ impl<'a> RawArray<'a> {
         let mut count: usize = if ndim == 0 { 0 } else { 1 };
         for &(len, _) in &dims {
             let len = usize::try_from(len).map_err(|_| Error::conversion("invalid binary array value: negative length"))?;
+            // PostgreSQL sends an empty array with no dimensions; a zero-length
+            // dimension next to huge ones would let a tiny value describe
+            // billions of (empty) sub-arrays.
+            if len == 0 {
+                return Err(Error::conversion("invalid binary array value: a dimension of length 0"));
+            }
             count = count.saturating_mul(len);
         }
         if count > r.remaining() / 4 {
@@ -275,6 +281,21 @@ impl<T: ToSql> ToSql for Array<T> {
         to_sql_accepts::<T>(ty)
     }
     to_sql_checked!();
+}
+
+#[cfg(test)]
+mod zero_dim_tests {
+    use super::*;
+
+    #[test]
+    fn zero_length_dimension_is_rejected() {
+        // ndim 2, flags 0, int4 elements, dims (2^31-1, 1) and (0, 1), no elements.
+        let mut raw = Vec::new();
+        for v in [2i32, 0, 23, i32::MAX, 1, 0, 1] {
+            raw.extend_from_slice(&v.to_be_bytes());
+        }
+        assert!(RawArray::parse(Type::INT4_ARRAY, &raw).is_err());
+    }
 }
 
 #[cfg(test)]

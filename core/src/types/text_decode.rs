@@ -38,6 +38,11 @@ fn ymd(s: &str) -> Option<(i64, u32, u32)> {
     let d = digits(it.next()?)?;
     let m = digits(it.next()?)?;
     let y = digits(it.next()?)?;
+    // PostgreSQL's dates end in year 5874897; anything much larger is not a
+    // date it sent, and would overflow the day arithmetic.
+    if y > 10_000_000 {
+        return None;
+    }
     Some((y, u32::try_from(m).ok()?, u32::try_from(d).ok()?))
 }
 

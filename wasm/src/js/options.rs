@@ -33,7 +33,10 @@ pub(crate) fn millis(options: &JsValue, key: &str) -> Result<Option<Duration>> {
     let ms = v.as_f64().filter(|ms| ms.is_finite() && *ms >= 0.0).ok_or_else(|| {
         Error::config(key, "must be a non-negative number of milliseconds")
     })?;
-    Ok(Some(Duration::from_secs_f64(ms / 1000.0)))
+    // from_secs_f64 panics (and a panic aborts the module) past ~5.8e11 years.
+    Duration::try_from_secs_f64(ms / 1000.0)
+        .map(Some)
+        .map_err(|_| Error::config(key, "is too large a number of milliseconds"))
 }
 
 /// A count; `None` when absent.
