@@ -78,11 +78,7 @@ impl RawPool {
     pub fn acquire(&self, lazy: bool, cancel: JsValue) -> Promise {
         let pool = self.pool.clone();
         promise(cancel, async move {
-            let conn = js(pool.acquire().await)?;
-            if !lazy && conn.is_starting() {
-                // On failure the guard drops: the dead connection leaves the pool.
-                js(conn.ready().await)?;
-            }
+            let conn = js(if lazy { pool.acquire_lazy().await } else { pool.acquire().await })?;
             Ok(RawConnection::pooled(conn, pool).into())
         })
     }

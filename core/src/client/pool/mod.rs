@@ -160,7 +160,24 @@ impl Pool {
     /// let rows = conn.fetch("SELECT 1", &[]).await?;
     /// # Ok(()) }
     /// ```
+    ///
+    /// A new connection is handed out only once the server accepted its
+    /// password, even with `pipeline_connect=password` (use
+    /// [`Pool::acquire_lazy`] to let the first call carry the startup).
     pub async fn acquire(&self) -> Result<PoolConnection> {
+        let conn = self.acquire_lazy().await?;
+        if conn.is_starting() {
+            // On failure the guard drops and the dead connection leaves the pool.
+            conn.ready().await?;
+        }
+        Ok(conn)
+    }
+
+    /// Like [`Pool::acquire`], but a connection that is still starting (lazy
+    /// startup with `pipeline_connect=password`) is handed out at once: its
+    /// first call goes out with the startup messages, and reports a wrong
+    /// password. The pool's shortcuts (`pool.fetch` & co) use this.
+    pub async fn acquire_lazy(&self) -> Result<PoolConnection> {
         match self.inner.options.acquire_timeout {
             Some(t) => timeout(&*self.inner.runtime, t, self.inner.acquire()).await.unwrap_or_else(|()| {
                 Err(Error::timeout(format!(
@@ -277,7 +294,7 @@ impl Pool {
 
     /// [`Connection::execute`] on a connection borrowed for the call.
     pub async fn execute(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<String> {
-        self.acquire().await?.execute(sql, params).await
+        self.acquire_lazy().await?.execute(sql, params).await
     }
 
     /// [`Connection::executemany`] on a connection borrowed for the call.
@@ -292,24 +309,24 @@ impl Pool {
         I: IntoIterator<Item = P>,
         P: Params,
     {
-        self.acquire().await?.executemany(sql, rows).await
+        self.acquire_lazy().await?.executemany(sql, rows).await
     }
 
     /// [`Connection::fetch`] on a connection borrowed for the call. On an
     /// empty pool whose connections start lazily (`pipeline_connect=password`),
     /// connecting and the query take one round trip together.
     pub async fn fetch(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Vec<Row>> {
-        self.acquire().await?.fetch(sql, params).await
+        self.acquire_lazy().await?.fetch(sql, params).await
     }
 
     /// [`Connection::fetchrow`] on a connection borrowed for the call.
     pub async fn fetchrow(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Option<Row>> {
-        self.acquire().await?.fetchrow(sql, params).await
+        self.acquire_lazy().await?.fetchrow(sql, params).await
     }
 
     /// [`Connection::fetchval`] on a connection borrowed for the call.
     pub async fn fetchval<T: FromSqlOwned>(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<T> {
-        self.acquire().await?.fetchval(sql, params).await
+        self.acquire_lazy().await?.fetchval(sql, params).await
     }
 }
 
