@@ -227,18 +227,7 @@ where
     S: Transport + MaybeSend + 'static,
 {
     let Connected { mut stream, tls_server_end_point } = connected;
-    let user = config
-        .get_user()
-        .ok_or_else(|| Error::config("user", "no user name given (set user in the DSN or PGUSER)"))?
-        .to_owned();
-    let options = StartupOptions {
-        params: config.startup_params().into_iter().map(|(k, v)| (k.to_owned(), v.to_owned())).collect(),
-        user,
-        password,
-        channel_binding: config.get_channel_binding(),
-        tls_server_end_point,
-        pipeline_password,
-    };
+    let options = StartupOptions::from_config(config, password, tls_server_end_point, pipeline_password)?;
     let max = config.get_max_message_size();
     let mut startup = Startup::new(options);
     let mut out = BytesMut::with_capacity(256);

@@ -163,18 +163,7 @@ where
     S: Transport + MaybeSend + 'static,
 {
     let Connected { stream, tls_server_end_point } = connected;
-    let user = config
-        .get_user()
-        .ok_or_else(|| Error::config("user", "no user name given (set user in the DSN or PGUSER)"))?
-        .to_owned();
-    let options = StartupOptions {
-        params: config.startup_params().into_iter().map(|(k, v)| (k.to_owned(), v.to_owned())).collect(),
-        user,
-        password,
-        channel_binding: config.get_channel_binding(),
-        tls_server_end_point,
-        pipeline_password: true,
-    };
+    let options = StartupOptions::from_config(config, password, tls_server_end_point, true)?;
     let mut startup = Startup::new(options.clone());
     let mut first = BytesMut::with_capacity(256);
     startup.start(&mut first)?;

@@ -61,6 +61,30 @@ pub struct StartupOptions {
     pub pipeline_password: bool,
 }
 
+impl StartupOptions {
+    /// The options for `config`, with the password and TLS channel binding
+    /// data of this attempt.
+    pub fn from_config(
+        config: &crate::config::Config,
+        password: Option<Vec<u8>>,
+        tls_server_end_point: Option<Vec<u8>>,
+        pipeline_password: bool,
+    ) -> Result<StartupOptions> {
+        let user = config
+            .get_user()
+            .ok_or_else(|| Error::config("user", "no user name given (set user in the DSN or PGUSER)"))?
+            .to_owned();
+        Ok(StartupOptions {
+            params: config.startup_params().into_iter().map(|(k, v)| (k.to_owned(), v.to_owned())).collect(),
+            user,
+            password,
+            channel_binding: config.get_channel_binding(),
+            tls_server_end_point,
+            pipeline_password,
+        })
+    }
+}
+
 impl std::fmt::Debug for StartupOptions {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("StartupOptions")
