@@ -478,7 +478,7 @@ impl<T: Transport> Driver<T> {
                 let e = Error::db(fields.to_db_error()?);
                 self.front("ErrorResponse")?.builder.error(e);
             }
-            m @ (Message::CopyOutResponse(_) | Message::CopyData(_) | Message::CopyDone | Message::DataRow(_)) => {
+            m @ (Message::CopyOutResponse(_) | Message::CopyData(_) | Message::CopyDone) => {
                 let m = match m {
                     Message::CopyData(data)
                         if matches!(self.in_flight.front().map(|f| &f.sink), Some(Sink::Stream(_))) =>
@@ -496,7 +496,6 @@ impl<T: Transport> Driver<T> {
                             let item = match m {
                                 Message::CopyOutResponse(body) => StreamItem::CopyOut { format: body.format() as i16 },
                                 Message::CopyData(data) => StreamItem::CopyData(data),
-                                Message::DataRow(body) => StreamItem::Row(front.builder.row(body.buffer().clone())?),
                                 _ => return Ok(None), // CopyDone: the End item follows at ReadyForQuery
                             };
                             if tx.start_send(item).is_err() {

@@ -83,8 +83,6 @@ pub(crate) enum StreamItem {
     CopyOut { format: i16 },
     /// One CopyData message.
     CopyData(Bytes),
-    /// One row.
-    Row(Row),
     /// The end: the response without the streamed parts, or its error.
     End(Result<Response>),
 }

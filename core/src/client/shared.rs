@@ -225,10 +225,6 @@ impl Shared {
         lock(&self.notification_listeners).clear();
     }
 
-    pub(crate) fn has_notification_listeners(&self) -> bool {
-        !lock(&self.notification_listeners).is_empty()
-    }
-
     pub(crate) fn notification(&self, process_id: i32, channel: &str, payload: &str) {
         let listeners: Vec<NotificationListener> =
             lock(&self.notification_listeners).iter().filter(|(c, _)| c == channel).map(|(_, l)| l.clone()).collect();

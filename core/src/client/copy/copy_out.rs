@@ -119,24 +119,13 @@ impl CopyOutStream {
         conn.send(Request::Query { bytes, syncs: 1, columns: None, sink: Sink::Stream(tx), copy_in: None })?;
         let mut stream =
             CopyOutStream { rx, conn: conn.clone(), binary: false, rows: None, done: false, pending: None };
-        loop {
-            match stream.rx.next().await {
-                Some(StreamItem::CopyOut { format }) => {
-                    stream.binary = format == 1;
-                    return Ok(stream);
-                }
-                Some(StreamItem::CopyData(data)) => {
-                    stream.pending = Some(data);
-                    return Ok(stream);
-                }
-                Some(StreamItem::Row(_)) => {}
-                Some(StreamItem::End(r)) => {
-                    stream.end(r)?;
-                    return Ok(stream);
-                }
-                None => return Err(conn.shared.closed_error()),
-            }
+        match stream.rx.next().await {
+            Some(StreamItem::CopyOut { format }) => stream.binary = format == 1,
+            Some(StreamItem::CopyData(data)) => stream.pending = Some(data),
+            Some(StreamItem::End(r)) => stream.end(r)?,
+            None => return Err(conn.shared.closed_error()),
         }
+        Ok(stream)
     }
 
     fn end(&mut self, r: Result<crate::client::request::Response>) -> Result<()> {
@@ -162,7 +151,6 @@ impl Stream for CopyOutStream {
                 Poll::Pending => return Poll::Pending,
                 Poll::Ready(Some(StreamItem::CopyData(data))) => return Poll::Ready(Some(Ok(data))),
                 Poll::Ready(Some(StreamItem::CopyOut { format })) => self.binary = format == 1,
-                Poll::Ready(Some(StreamItem::Row(_))) => {}
                 Poll::Ready(Some(StreamItem::End(r))) => {
                     if let Err(e) = self.end(r) {
                         return Poll::Ready(Some(Err(e)));
