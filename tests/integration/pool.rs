@@ -453,3 +453,24 @@ async fn close_stops_the_idle_reaper_timer() {
     }
     assert_eq!(sleeps.load(Ordering::SeqCst), 0, "close() left a timer pending");
 }
+
+/// A cleanly released connection is reset without a round trip: the default
+/// reset is queued in front of the next borrower's first request. The next
+/// borrower must still see a clean session.
+#[tokio::test]
+async fn clean_release_still_resets_the_session() {
+    let pool = pool("edgepg-pool-clean-reset", PoolOptions { min_size: 1, max_size: 1, ..PoolOptions::default() }).await;
+    for round in 0..20 {
+        let conn = pool.acquire().await.unwrap();
+        let seen: String = conn.fetchval("SELECT current_setting('search_path')", &[]).await.unwrap();
+        assert_eq!(seen, "\"$user\", public", "round {round}: a previous borrower's SET leaked");
+        let listening: i64 = conn.fetchval("SELECT count(*) FROM pg_listening_channels()", &[]).await.unwrap();
+        assert_eq!(listening, 0, "round {round}: a previous borrower's LISTEN leaked");
+        let locks: i64 =
+            conn.fetchval("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid()", &[]).await.unwrap();
+        assert_eq!(locks, 0, "round {round}: a previous borrower's advisory lock leaked");
+        conn.execute("SET search_path = pg_catalog; LISTEN leak; SELECT pg_advisory_lock(42)", &[]).await.unwrap();
+        drop(conn);
+    }
+    pool.close().await.unwrap();
+}

@@ -55,6 +55,12 @@ pub const DEFAULT_RESET_SQL: &str = "SELECT pg_advisory_unlock_all(); CLOSE ALL;
 
 /// The default `reset` hook: runs [`DEFAULT_RESET_SQL`].
 ///
+/// The pool recognises this hook: when a released connection is provably
+/// idle (nothing in flight, the last ReadyForQuery said idle) it does not wait
+/// for the reset, but queues it in front of the next borrower's first request
+/// — the connection answers requests in order, so the reset still runs first
+/// and release costs no round trip.
+///
 /// ```
 /// let opts = edgepg_core::client::pool::PoolOptions {
 ///     reset: Some(edgepg_core::client::pool::default_reset()),
@@ -63,12 +69,37 @@ pub const DEFAULT_RESET_SQL: &str = "SELECT pg_advisory_unlock_all(); CLOSE ALL;
 /// assert!(opts.reset.is_some());
 /// ```
 pub fn default_reset() -> Hook {
+    default_hook()
+}
+
+/// Whether `hook` is [`default_reset`] (the same instance).
+pub(crate) fn is_default_reset(hook: &Hook) -> bool {
+    Arc::ptr_eq(hook, &default_hook())
+}
+
+fn make_default_reset() -> Hook {
     Arc::new(|conn| {
         Box::pin(async move {
             conn.execute(DEFAULT_RESET_SQL, &[]).await?;
             Ok(())
         })
     })
+}
+
+/// One shared instance, so the pool can recognise it.
+#[cfg(not(target_arch = "wasm32"))]
+fn default_hook() -> Hook {
+    static HOOK: std::sync::OnceLock<Hook> = std::sync::OnceLock::new();
+    HOOK.get_or_init(make_default_reset).clone()
+}
+
+/// One shared instance, so the pool can recognise it (wasm32 is single-threaded).
+#[cfg(target_arch = "wasm32")]
+fn default_hook() -> Hook {
+    thread_local! {
+        static HOOK: Hook = make_default_reset();
+    }
+    HOOK.with(Hook::clone)
 }
 
 /// How a [`Pool`](super::Pool) sizes, ages, checks and cleans its connections.

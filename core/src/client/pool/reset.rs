@@ -9,7 +9,8 @@
 use bytes::BytesMut;
 
 use super::super::connection::{ConnInner, Connection};
-use super::options::Hook;
+use super::super::request::Request;
+use super::options::{is_default_reset, Hook, DEFAULT_RESET_SQL};
 use crate::protocol::backend::TransactionStatus;
 use crate::protocol::frontend;
 use crate::{Error, Result};
@@ -29,14 +30,20 @@ pub(super) async fn clean(conn: &Connection, reset: Option<&Hook>) -> Result<()>
     shared.clear_notification_listeners();
     shared.clear_log_listeners();
     shared.clear_termination_listeners();
-    // Nothing in flight, the last ReadyForQuery said idle, and no reset hook:
-    // the connection is known clean without asking the server.
-    if reset.is_none()
-        && shared.is_quiet()
-        && conn.transaction_status() == TransactionStatus::Idle
-        && !conn.is_closed()
-    {
-        return Ok(());
+    // Nothing in flight and the last ReadyForQuery said idle: no reset hook
+    // means the connection is known clean without asking the server, and the
+    // default reset can be queued in front of the next borrower's requests
+    // (the connection answers in order) instead of being waited for.
+    if shared.is_quiet() && conn.transaction_status() == TransactionStatus::Idle && !conn.is_closed() {
+        match reset {
+            None => return Ok(()),
+            Some(hook) if is_default_reset(hook) => {
+                let mut buf = BytesMut::with_capacity(DEFAULT_RESET_SQL.len() + 6);
+                frontend::query(DEFAULT_RESET_SQL, &mut buf)?;
+                return conn.inner.send(Request::discard(buf, 1));
+            }
+            Some(_) => {}
+        }
     }
     // Twice at most: the status seen first may be stale (a dropped request,
     // e.g. a BEGIN, still in flight); the second pass starts from a current one.
