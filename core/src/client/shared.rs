@@ -295,3 +295,25 @@ impl Shared {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_handle_works_only_during_its_lease() {
+        let shared = Shared::new(HashMap::new(), TransactionStatus::Idle);
+        let lease = shared.lease();
+        assert!(shared.check_lease(lease, "prepared statement").is_ok());
+        shared.end_lease();
+        let e = shared.check_lease(lease, "prepared statement").unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Interface);
+        assert_eq!(
+            e.message(),
+            "this prepared statement belongs to a pooled connection that was released; \
+             prepare it again on the connection you hold"
+        );
+        assert!(shared.check_lease(shared.lease(), "cursor").is_ok());
+        assert!(shared.check_lease(lease, "cursor").unwrap_err().message().contains("make a new one"));
+    }
+}
