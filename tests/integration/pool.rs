@@ -474,3 +474,55 @@ async fn clean_release_still_resets_the_session() {
     }
     pool.close().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn handles_made_during_a_lease_stop_working_after_release() {
+    use futures_util::StreamExt;
+    let pool = pool("pool_lease", PoolOptions { min_size: 1, max_size: 1, ..Default::default() }).await;
+    let c = pool.acquire().await.unwrap();
+    let stmt = c.prepare("SELECT $1::int8 + 1").await.unwrap();
+    assert_eq!(stmt.fetchval::<i64>(&[&1i64]).await.unwrap(), 2);
+    let owned = c.transaction().start_owned().await.unwrap();
+    let nested = owned.transaction().start_owned().await.unwrap();
+    // Far more data than the stream's channel holds: the driver waits on it.
+    let mut copy = c
+        .copy_from_query("SELECT g FROM generate_series(1, 200000) g", &[], &edgepg::CopyOptions::new())
+        .await
+        .unwrap();
+    drop(c); // released: cleaned in the background, behind the COPY
+
+    let e = stmt.fetchval::<i64>(&[&1i64]).await.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Interface, "{e}");
+    assert!(e.message().contains("prepare it again on the connection you hold"), "{e}");
+    // The COPY stream ends with the same kind of error, and lets go of the
+    // connection (its unread data is discarded) so the cleanup can finish.
+    let mut saw_error = false;
+    while let Some(item) = copy.next().await {
+        if let Err(e) = item {
+            assert_eq!(e.kind(), ErrorKind::Interface, "{e}");
+            saw_error = true;
+        }
+    }
+    assert!(saw_error);
+    settle(&pool).await;
+
+    // The same connection (max_size 1), now someone else's, inside a transaction.
+    let c = pool.acquire().await.unwrap();
+    let tx = c.transaction().start().await.unwrap();
+    tx.execute("CREATE TEMP TABLE lease_t (id int8)", &[]).await.unwrap();
+    assert_eq!(stmt.execute(&[&1i64]).await.unwrap_err().kind(), ErrorKind::Interface);
+    assert_eq!(nested.rollback().await.unwrap_err().kind(), ErrorKind::Interface);
+    drop(owned); // must not roll back the new transaction
+    let fresh = tx.prepare("SELECT $1::int8 + 1").await.unwrap();
+    assert_eq!(fresh.fetchval::<i64>(&[&41i64]).await.unwrap(), 42);
+    tx.execute("INSERT INTO lease_t VALUES (1)", &[]).await.unwrap();
+    assert!(c.is_in_transaction());
+    tx.commit().await.unwrap();
+    assert_eq!(c.fetchval::<i64>("SELECT count(*) FROM lease_t", &[]).await.unwrap(), 1);
+    // Only the handles are invalidated: the connection's statement cache
+    // (filled by the first lease) keeps serving queries.
+    assert_eq!(c.fetchval::<i64>("SELECT $1::int8 + 1", &[&1i64]).await.unwrap(), 2);
+    drop(c);
+    settle(&pool).await;
+    pool.close().await.unwrap();
+}

@@ -277,3 +277,42 @@ async fn owned_transactions_outlive_the_borrow_and_roll_back_when_dropped() {
     assert!(!c.is_in_transaction());
     c.close().await.unwrap();
 }
+
+#[tokio::test]
+async fn a_savepoint_that_outlives_its_transaction_ends_with_it() {
+    let c = conn().await;
+    with_table(&c).await;
+    let outer = c.transaction().start_owned().await.unwrap();
+    let nested = outer.transaction().start_owned().await.unwrap();
+    let deeper = nested.transaction().start_owned().await.unwrap();
+    let spare = outer.transaction().start_owned().await.unwrap();
+    outer.execute("INSERT INTO t VALUES (1)", &[]).await.unwrap();
+    outer.commit().await.unwrap();
+
+    // A newer transaction on the same connection.
+    let tx = c.transaction().start().await.unwrap();
+    tx.execute("INSERT INTO t VALUES (2)", &[]).await.unwrap();
+    // The leftovers send nothing: no failing ROLLBACK TO SAVEPOINT aborts `tx`.
+    drop(nested);
+    let e = deeper.transaction().start().await.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Interface, "{e}");
+    assert!(e.message().contains("the enclosing transaction has ended"), "{e}");
+    let e = deeper.commit().await.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Interface, "{e}");
+    assert_eq!(spare.rollback().await.unwrap_err().kind(), ErrorKind::Interface);
+    tx.execute("INSERT INTO t VALUES (3)", &[]).await.unwrap();
+    assert_eq!(c.transaction_status(), TransactionStatus::InTransaction);
+    tx.commit().await.unwrap();
+    assert_eq!(ids(&c).await, vec![1, 2, 3]);
+
+    // Dropping (not ending) the outer one ends its savepoints too.
+    let outer = c.transaction().start_owned().await.unwrap();
+    let nested = outer.transaction().start_owned().await.unwrap();
+    drop(outer);
+    let tx = c.transaction().start().await.unwrap();
+    drop(nested);
+    tx.execute("INSERT INTO t VALUES (4)", &[]).await.unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(ids(&c).await, vec![1, 2, 3, 4]);
+    c.close().await.unwrap();
+}

@@ -286,12 +286,14 @@ impl Connection {
 impl PreparedStatement {
     /// Runs the statement and returns all rows.
     pub async fn fetch(&self, params: &[&(dyn ToSql + Sync)]) -> Result<Vec<Row>> {
+        self.check_lease()?;
         let r = self.conn.timed(self.conn.command_timeout, self.conn.bind_execute(&self.inner, &DynParams(params), 0)).await?;
         Ok(r.results.into_iter().next().map(|r| r.rows).unwrap_or_default())
     }
 
     /// Runs the statement and returns the first row, if any.
     pub async fn fetchrow(&self, params: &[&(dyn ToSql + Sync)]) -> Result<Option<Row>> {
+        self.check_lease()?;
         let r = self.conn.timed(self.conn.command_timeout, self.conn.bind_execute(&self.inner, &DynParams(params), 1)).await?;
         Ok(r.results.into_iter().next().and_then(|r| r.rows.into_iter().next()))
     }
@@ -303,6 +305,7 @@ impl PreparedStatement {
 
     /// Runs the statement and returns its command status, e.g. `UPDATE 3`.
     pub async fn execute(&self, params: &[&(dyn ToSql + Sync)]) -> Result<String> {
+        self.check_lease()?;
         let r = self.conn.timed(self.conn.command_timeout, self.conn.bind_execute(&self.inner, &DynParams(params), 0)).await?;
         Ok(r.last_tag().unwrap_or_default().to_owned())
     }
@@ -313,6 +316,7 @@ impl PreparedStatement {
         I: IntoIterator<Item = P>,
         P: Params,
     {
+        self.check_lease()?;
         self.conn.timed(self.conn.command_timeout, self.conn.executemany_stmt(&self.inner, rows)).await
     }
 }
@@ -333,6 +337,7 @@ impl PreparedStatement {
     /// # Ok(()) }
     /// ```
     pub async fn explain(&self, params: &[&(dyn ToSql + Sync)], analyze: bool) -> Result<RawJson> {
+        self.check_lease()?;
         let sql =
             format!("EXPLAIN (FORMAT JSON, VERBOSE{}) {}", if analyze { ", ANALYZE" } else { "" }, self.inner.sql);
         if !analyze {

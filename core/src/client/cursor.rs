@@ -230,6 +230,9 @@ impl<'a> CursorFactory<'a> {
                     self.finish();
                     return Poll::Ready(None);
                 };
+                if let Err(e) = portal.check_lease() {
+                    return Poll::Ready(Some(Err(e)));
+                }
                 let mut buf = BytesMut::with_capacity(32);
                 if let Err(e) = frontend::execute(&portal.name, n, &mut buf) {
                     return Poll::Ready(Some(Err(e)));
@@ -295,6 +298,7 @@ impl Cursor<'_> {
     /// Reads the next `n` rows (fewer at the end; none once exhausted).
     pub async fn fetch(&self, n: u32) -> Result<Vec<Row>> {
         let n = positive(n, "fetch")?;
+        self.portal.check_lease()?;
         let mut buf = BytesMut::with_capacity(32);
         frontend::execute(&self.portal.name, n, &mut buf)?;
         frontend::sync(&mut buf);
@@ -311,6 +315,7 @@ impl Cursor<'_> {
     /// (fewer than `n` at the end).
     pub async fn forward(&self, n: u32) -> Result<u64> {
         let n = positive(n, "forward")?;
+        self.portal.check_lease()?;
         let tag = self.portal.conn.simple_query(&format!("MOVE FORWARD {n} \"{}\"", self.portal.name)).await?;
         parse_move_tag(&tag)
     }
@@ -330,16 +335,31 @@ impl Cursor<'_> {
 struct Portal {
     name: String,
     conn: Arc<ConnInner>,
+    /// The connection's lease when the portal was opened. A cursor can
+    /// outlive a pooled connection's lease through an owned transaction;
+    /// after the release the portal is gone (the pool rolled back) and the
+    /// connection may be inside someone else's transaction, where a failing
+    /// FETCH would abort it.
+    lease: u64,
 }
 
 impl Portal {
     fn new(conn: Arc<ConnInner>) -> Portal {
-        Portal { name: next_name("edgepg_p"), conn }
+        let lease = conn.shared.lease();
+        Portal { name: next_name("edgepg_p"), conn, lease }
+    }
+
+    fn check_lease(&self) -> Result<()> {
+        self.conn.shared.check_lease(self.lease, "cursor")
     }
 }
 
 impl Drop for Portal {
     fn drop(&mut self) {
+        if self.check_lease().is_err() {
+            // Released: the transaction, and the portal with it, is gone.
+            return;
+        }
         let mut buf = BytesMut::with_capacity(self.name.len() + 16);
         if frontend::close(b'P', &self.name, &mut buf).is_ok() {
             frontend::sync(&mut buf);

@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use crate::protocol::backend::TransactionStatus;
-use crate::{DbError, Error, ErrorKind};
+use crate::{DbError, Error, ErrorKind, Result};
 
 // The callback types are `Send + Sync` on native targets only: on wasm32
 // (single-threaded) callbacks may hold JS values, which are neither.
@@ -64,6 +64,12 @@ pub(crate) struct Shared {
     /// the last ReadyForQuery is current (the pool skips a round trip then).
     sent: AtomicU64,
     done: AtomicU64,
+    /// Lease generation: bumped by a pool each time it takes the connection
+    /// back. Handles that can outlive a lease (prepared statements, COPY
+    /// streams, cursors, owned transactions) record it when made and refuse
+    /// to run once it has moved on: the connection then serves someone else.
+    /// Never bumped for a connection outside a pool.
+    lease: AtomicU64,
 }
 
 /// Locks a mutex, ignoring poisoning: every critical section here leaves the
@@ -92,6 +98,7 @@ impl Shared {
             termination_listeners: Mutex::new(Vec::new()),
             sent: AtomicU64::new(0),
             done: AtomicU64::new(0),
+            lease: AtomicU64::new(0),
         };
         s.set_status(status);
         s
@@ -110,6 +117,34 @@ impl Shared {
     /// True when every query request sent so far has been answered.
     pub(crate) fn is_quiet(&self) -> bool {
         self.done.load(Ordering::Acquire) >= self.sent.load(Ordering::Acquire)
+    }
+
+    /// The current lease generation (see the field's comment).
+    pub(crate) fn lease(&self) -> u64 {
+        self.lease.load(Ordering::Acquire)
+    }
+
+    /// Ends the current lease: every handle recorded under it stops working.
+    /// Called by the pool when a lent connection is given back.
+    pub(crate) fn end_lease(&self) {
+        self.lease.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// Fails with an Interface error when `lease` (recorded by a handle at
+    /// its creation) is no longer the connection's current lease.
+    pub(crate) fn check_lease(&self, lease: u64, what: &str) -> Result<()> {
+        if self.lease() == lease {
+            Ok(())
+        } else {
+            Err(Error::interface(format!(
+                "this {what} belongs to a pooled connection that was released; \
+                 {}",
+                match what {
+                    "prepared statement" => "prepare it again on the connection you hold",
+                    _ => "make a new one on the connection you hold",
+                }
+            )))
+        }
     }
 
     pub(crate) fn is_closed(&self) -> bool {
@@ -258,5 +293,27 @@ impl Shared {
         for l in listeners {
             l();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_handle_works_only_during_its_lease() {
+        let shared = Shared::new(HashMap::new(), TransactionStatus::Idle);
+        let lease = shared.lease();
+        assert!(shared.check_lease(lease, "prepared statement").is_ok());
+        shared.end_lease();
+        let e = shared.check_lease(lease, "prepared statement").unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Interface);
+        assert_eq!(
+            e.message(),
+            "this prepared statement belongs to a pooled connection that was released; \
+             prepare it again on the connection you hold"
+        );
+        assert!(shared.check_lease(shared.lease(), "cursor").is_ok());
+        assert!(shared.check_lease(lease, "cursor").unwrap_err().message().contains("make a new one"));
     }
 }

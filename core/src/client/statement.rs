@@ -155,10 +155,18 @@ impl StatementCache {
 ///
 /// Created by [`Connection::prepare`](super::Connection::prepare); keeps the
 /// connection's driver alive while it exists.
+///
+/// On a pooled connection the handle is only valid until the connection is
+/// released: after that its methods return an Interface error (the
+/// connection may be running someone else's transaction). The server-side
+/// statement stays in the connection's cache, so preparing the same SQL on
+/// the next acquired connection is cheap.
 #[derive(Clone)]
 pub struct PreparedStatement {
     pub(crate) inner: Arc<StatementInner>,
     pub(crate) conn: Arc<super::connection::ConnInner>,
+    /// The connection's lease when this handle was made (see `Shared::check_lease`).
+    pub(crate) lease: u64,
 }
 
 impl std::fmt::Debug for PreparedStatement {
@@ -173,6 +181,16 @@ impl std::fmt::Debug for PreparedStatement {
 }
 
 impl PreparedStatement {
+    pub(crate) fn new(inner: Arc<StatementInner>, conn: Arc<super::connection::ConnInner>) -> PreparedStatement {
+        let lease = conn.shared.lease();
+        PreparedStatement { inner, conn, lease }
+    }
+
+    /// Fails when the pooled connection this statement came from was released.
+    pub(crate) fn check_lease(&self) -> crate::Result<()> {
+        self.conn.shared.check_lease(self.lease, "prepared statement")
+    }
+
     /// The SQL text.
     pub fn query(&self) -> &str {
         &self.inner.sql

@@ -148,7 +148,7 @@ impl WithTimeout<'_> {
         let inner = &self.conn.inner;
         let named = lock(&inner.cache).enabled();
         let stmt = inner.timed(self.timeout, inner.prepare_new(sql, named)).await?;
-        Ok(PreparedStatement { inner: stmt, conn: inner.clone() })
+        Ok(PreparedStatement::new(stmt, inner.clone()))
     }
 }
 

@@ -13,7 +13,8 @@
 
 use std::future::Future;
 use std::ops::Deref;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
 
 use bytes::BytesMut;
 
@@ -108,6 +109,41 @@ impl TransactionOptions {
     }
 }
 
+/// The life of one transaction or savepoint, shared with the savepoints
+/// started inside it.
+///
+/// With [`TransactionBuilder::start_owned`] a savepoint can outlive its
+/// enclosing transaction, and a transaction can outlive a pooled
+/// connection's lease. Once either has ended, the savepoint is gone on the
+/// server: sending its `ROLLBACK TO SAVEPOINT` then would fail — and abort
+/// whatever newer transaction the connection is running.
+#[derive(Debug)]
+struct Scope {
+    /// Set when this transaction ends (commit, rollback or drop).
+    ended: AtomicBool,
+    /// The connection's lease when the transaction started.
+    lease: u64,
+    /// The enclosing transaction's scope, for a savepoint.
+    parent: Option<Arc<Scope>>,
+}
+
+impl Scope {
+    /// Ok while this scope and all enclosing ones are open and the lease
+    /// is current.
+    fn check(&self, shared: &super::shared::Shared) -> Result<()> {
+        shared.check_lease(self.lease, "transaction")?;
+        match &self.parent {
+            Some(p) if p.ended.load(Ordering::Acquire) => Err(enclosing_ended()),
+            Some(p) => p.check(shared),
+            None => Ok(()),
+        }
+    }
+}
+
+fn enclosing_ended() -> Error {
+    Error::interface("the enclosing transaction has ended: this nested transaction (savepoint) ended with it")
+}
+
 /// A number unique in this process, for savepoint and portal names.
 pub(crate) fn next_name(prefix: &str) -> String {
     static NEXT: AtomicU64 = AtomicU64::new(1);
@@ -170,8 +206,8 @@ impl Connection {
 pub struct TransactionBuilder<'a> {
     conn: &'a Connection,
     options: TransactionOptions,
-    /// The enclosing transaction's options, when this is a savepoint.
-    outer: Option<TransactionOptions>,
+    /// The enclosing transaction's options and scope, when this is a savepoint.
+    outer: Option<(TransactionOptions, Arc<Scope>)>,
 }
 
 impl<'a> TransactionBuilder<'a> {
@@ -208,8 +244,11 @@ impl<'a> TransactionBuilder<'a> {
     /// call that made it. Everything else is the same: a nested one is a
     /// savepoint, and a transaction dropped unended is rolled back. The
     /// borrow checker no longer stops the outer transaction from ending
-    /// while a nested one is alive: the nested one's statements then fail
-    /// on the server (no savepoint), and its drop does no harm.
+    /// while a nested one is alive: the nested one then counts as ended too
+    /// (its `commit`, `rollback` and `transaction().start()` return an
+    /// Interface error and its drop sends nothing). The same holds once a
+    /// pool takes the connection back. Queries run through the `Deref` to
+    /// [`Connection`] are not checked: do not use an ended transaction.
     ///
     /// ```no_run
     /// # async fn demo(conn: edgepg_core::client::Connection) -> edgepg_core::Result<()> {
@@ -247,8 +286,12 @@ impl Deref for ConnRef<'_> {
 }
 
 /// Sends `BEGIN ...` (or `SAVEPOINT ...` when `outer` is set) and returns the guard.
-async fn begin(conn: ConnRef<'_>, options: TransactionOptions, outer: Option<TransactionOptions>) -> Result<Transaction<'_>> {
-    let (sql, savepoint, options) = match outer {
+async fn begin(
+    conn: ConnRef<'_>,
+    options: TransactionOptions,
+    outer: Option<(TransactionOptions, Arc<Scope>)>,
+) -> Result<Transaction<'_>> {
+    let (sql, savepoint, options, parent) = match outer {
         None => {
             if !is_idle(&conn.inner).await? {
                 return Err(Error::interface(
@@ -256,17 +299,24 @@ async fn begin(conn: ConnRef<'_>, options: TransactionOptions, outer: Option<Tra
                      (begun with a raw BEGIN?); use `tx.transaction()` for a nested one",
                 ));
             }
-            (options.begin_sql(), None, options)
+            (options.begin_sql(), None, options, None)
         }
-        Some(outer) => {
+        Some((outer, parent)) => {
+            // A savepoint in an ended transaction would land in whatever
+            // runs on the connection now.
+            if parent.ended.load(Ordering::Acquire) {
+                return Err(enclosing_ended());
+            }
+            parent.check(&conn.inner.shared)?;
             options.check_nested(&outer)?;
             let name = next_name("edgepg_sp");
-            (format!("SAVEPOINT {name}"), Some(name), outer)
+            (format!("SAVEPOINT {name}"), Some(name), outer, Some(parent))
         }
     };
+    let scope = Arc::new(Scope { ended: AtomicBool::new(false), lease: conn.inner.shared.lease(), parent });
     // The guard exists before the BEGIN is sent: if this future is
     // dropped while waiting, its drop queues the rollback.
-    let mut tx = Transaction { conn, savepoint, options, finished: false };
+    let mut tx = Transaction { conn, savepoint, options, finished: false, scope };
     match tx.conn.inner.simple_query(&sql).await {
         Ok(_) => Ok(tx),
         Err(e) => {
@@ -299,6 +349,8 @@ pub struct Transaction<'a> {
     options: TransactionOptions,
     /// Committed or rolled back (or never started): nothing to do on drop.
     finished: bool,
+    /// Shared with nested transactions, which end when this one does.
+    scope: Arc<Scope>,
 }
 
 impl std::fmt::Debug for Transaction<'_> {
@@ -323,7 +375,11 @@ impl Transaction<'_> {
     /// Starts building a nested transaction: a savepoint inside this one.
     /// Its options may only repeat the outer transaction's.
     pub fn transaction(&self) -> TransactionBuilder<'_> {
-        TransactionBuilder { conn: &self.conn, options: TransactionOptions::default(), outer: Some(self.options) }
+        TransactionBuilder {
+            conn: &self.conn,
+            options: TransactionOptions::default(),
+            outer: Some((self.options, self.scope.clone())),
+        }
     }
 
     /// The connection this transaction runs on.
@@ -355,6 +411,9 @@ impl Transaction<'_> {
         // Marked before the request is queued, in the same poll: from here
         // on the COMMIT, not a rollback, decides.
         self.finished = true;
+        self.scope.check(&self.conn.inner.shared)?;
+        // Nested transactions end now, not when the request is answered.
+        self.scope.ended.store(true, Ordering::Release);
         match &self.savepoint {
             None => {
                 let tag = self.conn.inner.simple_query("COMMIT").await?;
@@ -375,6 +434,9 @@ impl Transaction<'_> {
     /// again).
     pub async fn rollback(mut self) -> Result<()> {
         self.finished = true;
+        self.scope.check(&self.conn.inner.shared)?;
+        // Nested transactions end now, not when the request is answered.
+        self.scope.ended.store(true, Ordering::Release);
         let sql = self.rollback_sql();
         self.conn.inner.simple_query(&sql).await?;
         Ok(())
@@ -390,7 +452,11 @@ impl Transaction<'_> {
 
 impl Drop for Transaction<'_> {
     fn drop(&mut self) {
-        if !self.finished {
+        // Nested transactions end with this one, whatever happens below.
+        self.scope.ended.store(true, Ordering::Release);
+        // An enclosing transaction that ended, or a pool that took the
+        // connection back, already ended this one on the server.
+        if !self.finished && self.scope.check(&self.conn.inner.shared).is_ok() {
             send_and_forget(&self.conn.inner, &self.rollback_sql());
         }
     }

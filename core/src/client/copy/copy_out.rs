@@ -57,6 +57,10 @@ use crate::{Error, Result};
 pub struct CopyOutStream {
     rx: mpsc::Receiver<StreamItem>,
     conn: Arc<ConnInner>,
+    /// The connection's lease when the COPY started: once a pool takes the
+    /// connection back, the stream ends with an Interface error instead of
+    /// holding up the connection (its unread data is then discarded).
+    lease: u64,
     binary: bool,
     rows: Option<u64>,
     done: bool,
@@ -118,7 +122,7 @@ impl CopyOutStream {
         let (tx, rx) = mpsc::channel(STREAM_CHANNEL);
         conn.send(Request::Query { bytes, syncs: 1, columns: None, sink: Sink::Stream(tx), copy_in: None })?;
         let mut stream =
-            CopyOutStream { rx, conn: conn.clone(), binary: false, rows: None, done: false, pending: None };
+            CopyOutStream { rx, conn: conn.clone(), lease: conn.shared.lease(), binary: false, rows: None, done: false, pending: None };
         match stream.rx.next().await {
             Some(StreamItem::CopyOut { format }) => stream.binary = format == 1,
             Some(StreamItem::CopyData(data)) => stream.pending = Some(data),
@@ -146,6 +150,13 @@ impl Stream for CopyOutStream {
         loop {
             if self.done {
                 return Poll::Ready(None);
+            }
+            if let Err(e) = self.conn.shared.check_lease(self.lease, "COPY stream") {
+                // Closing the receiver makes the driver read and drop the
+                // rest of the COPY, so the pool's cleanup is not held up.
+                self.done = true;
+                self.rx.close();
+                return Poll::Ready(Some(Err(e)));
             }
             match self.rx.poll_next_unpin(cx) {
                 Poll::Pending => return Poll::Pending,

@@ -15,8 +15,10 @@ use super::PoolInner;
 /// Dropping it while a query is still running (a cancelled future) is safe:
 /// the pool waits for the connection to be idle before reusing it.
 ///
-/// Do not keep handles derived from it (prepared statements, listener
-/// streams) past its release: the connection will serve someone else.
+/// Handles derived from it (prepared statements, COPY streams, cursors,
+/// owned transactions) stop working when it is released — their methods
+/// return an Interface error — because the connection will serve someone
+/// else. Listener streams simply end.
 ///
 /// ```no_run
 /// # async fn demo(pool: edgepg_core::client::pool::Pool) -> edgepg_core::Result<()> {
@@ -43,6 +45,9 @@ impl PoolConnection {
     /// Takes the connection out of the guard, disarming its drop.
     pub(super) fn take(mut self) -> Pooled {
         self.done = true;
+        // Handles made during this lease stop working now, before the
+        // connection can be lent again.
+        self.conn.inner.shared.end_lease();
         Pooled { conn: Connection { inner: self.conn.inner.clone() }, meta: self.meta, idle_since: Default::default() }
     }
 }
@@ -67,6 +72,7 @@ impl Drop for PoolConnection {
             return;
         }
         self.done = true;
+        self.conn.inner.shared.end_lease();
         let pooled = Pooled { conn: Connection { inner: self.conn.inner.clone() }, meta: self.meta, idle_since: Default::default() };
         let pool = self.pool.clone();
         // Cleaning needs round trips, and drop cannot await.
