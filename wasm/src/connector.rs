@@ -69,7 +69,9 @@ impl Connector for WsConnector {
                 }
             };
             let url = self.url_for(host, port)?;
-            let stream = WsStream::connect(&url, self.options.web_socket_constructor.as_ref()).await?;
+            let stream =
+                WsStream::connect_with_limits(&url, self.options.web_socket_constructor.as_ref(), self.options.limits)
+                    .await?;
             Ok(Connected { stream, tls_server_end_point: None })
         })
     }

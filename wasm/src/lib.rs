@@ -52,6 +52,9 @@ pub mod js;
 mod options;
 #[cfg(target_arch = "wasm32")]
 mod runtime;
+// Used by the runtime and the WebSocket, which need a JS host.
+#[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
+mod timer;
 // Used by the connector, which needs a JS host; the URL tests run anywhere.
 #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
 mod url;
@@ -65,7 +68,7 @@ pub use edgepg_core::{types, DbError, Error, ErrorKind, ErrorPosition, Result, S
 
 #[cfg(target_arch = "wasm32")]
 pub use connector::WsConnector;
-pub use options::{UrlFn, WsOptions, WsProxy};
+pub use options::{UrlFn, WsLimits, WsOptions, WsProxy};
 #[cfg(target_arch = "wasm32")]
 pub use runtime::JsRuntime;
 pub use websocket::WsStream;

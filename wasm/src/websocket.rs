@@ -6,22 +6,31 @@
 //! reader; the reader copies each frame once, from a `Uint8Array` view of the
 //! `ArrayBuffer` straight into the connection's receive buffer. Writes are
 //! buffered and sent as ONE binary frame per flush (the client flushes once
-//! per batch of requests), never per timer tick.
+//! per batch of requests), never per timer tick; a batch larger than
+//! [`WsLimits::send_high_water`] goes out in frames of that size.
 //!
 //! Errors: a socket that closes before it opens is [`ErrorKind::Connect`]; a
 //! clean close (code 1000) mid-stream is end of stream, which the client
 //! reports as [`ErrorKind::Closed`]; any other close is [`ErrorKind::Io`]; a
 //! text frame (a proxy speaking something else) is [`ErrorKind::Protocol`].
 //!
-//! There is no read backpressure: browsers' `WebSocket` cannot pause, so
-//! frames queue here until the driver reads them.
+//! Backpressure ([`WsLimits`]): `send` never blocks, so before each frame
+//! the stream looks at `bufferedAmount`; above the high-water mark, writes
+//! and flushes are `Pending` until it drops to the low-water mark. Browsers
+//! have no "drained" event, so a short timer re-polls. Reading cannot be
+//! paused (browsers' `WebSocket` has no such thing), so frames queue here
+//! until the driver reads them, up to [`WsLimits::max_receive_queue`] bytes;
+//! beyond that the queue is dropped and the stream fails with
+//! [`ErrorKind::Io`] rather than growing without bound.
 
 use std::cell::RefCell;
 use std::collections::VecDeque;
-use std::future::poll_fn;
+use std::future::{poll_fn, Future};
 use std::io;
+use std::pin::Pin;
 use std::rc::Rc;
-use std::task::{Context, Poll, Waker};
+use std::task::{ready, Context, Poll, Waker};
+use std::time::Duration;
 
 use bytes::BytesMut;
 use edgepg_core::client::Transport;
@@ -30,6 +39,14 @@ use js_sys::{ArrayBuffer, Uint8Array};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use web_sys::{BinaryType, CloseEvent, MessageEvent, WebSocket};
+
+use crate::options::WsLimits;
+use crate::timer::{sleep, Sleep};
+
+/// How often a send blocked on `bufferedAmount` looks again. Browsers have no
+/// event for "the send buffer drained"; a few ms keeps a fast link busy
+/// (1 MiB high water / 2 ms is ~500 MB/s) without spinning.
+const SEND_RETRY: Duration = Duration::from_millis(2);
 
 /// Where the socket is in its life.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -45,13 +62,22 @@ struct Shared {
     phase: Phase,
     /// Frames not read yet, oldest first.
     frames: VecDeque<ArrayBuffer>,
-    /// A protocol violation (text frame); reported after the frames before it.
-    failure: Option<String>,
+    /// Total bytes in `frames`.
+    queued: usize,
+    /// The most `queued` may reach ([`WsLimits::max_receive_queue`]).
+    max_queued: usize,
+    /// A protocol violation (text frame), reported after the frames before
+    /// it, or a receive-queue overflow, reported at once.
+    failure: Option<(ErrorKind, String)>,
     /// The task waiting to read, or waiting for the socket to open.
     waker: Option<Waker>,
 }
 
 impl Shared {
+    fn new(phase: Phase, max_queued: usize) -> Shared {
+        Shared { phase, frames: VecDeque::new(), queued: 0, max_queued, failure: None, waker: None }
+    }
+
     fn wake(this: &Rc<RefCell<Shared>>) {
         // Take the waker before waking: never hold the borrow across foreign code.
         let waker = this.borrow_mut().waker.take();
@@ -75,6 +101,11 @@ pub struct WsStream {
     shared: Rc<RefCell<Shared>>,
     /// Bytes written since the last flush: sent as one frame.
     out: Vec<u8>,
+    limits: WsLimits,
+    /// Sending waits until `bufferedAmount` drops to the low-water mark.
+    send_blocked: bool,
+    /// The timer that re-polls a blocked send.
+    retry: Option<Sleep>,
     _handlers: Handlers,
 }
 
@@ -94,14 +125,19 @@ impl WsStream {
     /// unreachable, rejected upgrade); [`ErrorKind::Config`] for a URL the
     /// constructor rejects.
     pub async fn connect(url: &str, constructor: Option<&js_sys::Function>) -> Result<WsStream> {
+        WsStream::connect_with_limits(url, constructor, WsLimits::default()).await
+    }
+
+    /// [`connect`](WsStream::connect) with these buffering limits instead of
+    /// the defaults (see [`WsLimits`]).
+    pub async fn connect_with_limits(
+        url: &str,
+        constructor: Option<&js_sys::Function>,
+        limits: WsLimits,
+    ) -> Result<WsStream> {
         let ws = construct(url, constructor)?;
         ws.set_binary_type(BinaryType::Arraybuffer);
-        let shared = Rc::new(RefCell::new(Shared {
-            phase: Phase::Connecting,
-            frames: VecDeque::new(),
-            failure: None,
-            waker: None,
-        }));
+        let shared = Rc::new(RefCell::new(Shared::new(Phase::Connecting, limits.max_receive_queue)));
 
         let s = shared.clone();
         let open = Closure::<dyn FnMut(JsValue)>::new(move |_event: JsValue| {
@@ -140,6 +176,9 @@ impl WsStream {
             url: url.to_owned(),
             shared,
             out: Vec::new(),
+            limits,
+            send_blocked: false,
+            retry: None,
             _handlers: Handlers { _open: open, _message: message, _close: close },
         };
         // If this future is dropped (connect_timeout), Drop closes the socket.
@@ -171,13 +210,48 @@ impl WsStream {
     fn closed_error(&self) -> Option<io::Error> {
         closed_error(&self.shared.borrow(), &self.url)
     }
+
+    /// Sends `out` as one frame once `bufferedAmount` allows it: `Pending`
+    /// (with a timer to re-poll) while it is above the high-water mark, and
+    /// then until it is down to the low-water mark.
+    fn poll_send(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        // A closed browser WebSocket drops sends silently: say so instead.
+        if let Some(e) = self.closed_error() {
+            return Poll::Ready(Err(e));
+        }
+        loop {
+            if let Some(timer) = self.retry.as_mut() {
+                ready!(Pin::new(timer).poll(cx));
+                self.retry = None;
+            }
+            let buffered = self.ws.buffered_amount() as usize;
+            let limit = if self.send_blocked { self.limits.send_low_water } else { self.limits.send_high_water };
+            if buffered <= limit {
+                self.send_blocked = false;
+                break;
+            }
+            // Polled at the top of the loop, which registers the waker.
+            self.send_blocked = true;
+            self.retry = Some(sleep(SEND_RETRY));
+        }
+        let sent = self.ws.send_with_u8_array(&self.out);
+        // Don't keep a huge batch's buffer around.
+        if self.out.capacity() > 2 * self.limits.send_high_water.max(1 << 16) {
+            self.out = Vec::new();
+        } else {
+            self.out.clear();
+        }
+        Poll::Ready(sent.map_err(|e| {
+            io::Error::other(format!("WebSocket send failed: {}", e.as_string().unwrap_or_else(|| format!("{e:?}"))))
+        }))
+    }
 }
 
 /// The error for a closed or failed socket, `None` while open. Typed edgepg
 /// errors travel inside `io::Error` and come out of `Error::io` unchanged.
 fn closed_error(s: &Shared, url: &str) -> Option<io::Error> {
-    if let Some(message) = &s.failure {
-        return Some(io::Error::other(Error::protocol(message.clone())));
+    if let Some((kind, message)) = &s.failure {
+        return Some(io::Error::other(Error::new(*kind, message.clone())));
     }
     match &s.phase {
         Phase::Closed { code, reason, .. } => Some(io::Error::other(Error::new(
@@ -191,7 +265,11 @@ fn closed_error(s: &Shared, url: &str) -> Option<io::Error> {
 /// Moves every queued frame into `buf` (one copy each, from a `Uint8Array`
 /// view), or reports end of stream / the failure / `Pending`.
 fn read_frames(shared: &RefCell<Shared>, url: &str, cx: &mut Context<'_>, buf: &mut BytesMut) -> Poll<io::Result<usize>> {
-    let frames: Vec<ArrayBuffer> = shared.borrow_mut().frames.drain(..).collect();
+    let frames: Vec<ArrayBuffer> = {
+        let mut s = shared.borrow_mut();
+        s.queued = 0;
+        s.frames.drain(..).collect()
+    };
     let mut total = 0;
     for frame in frames {
         let view = Uint8Array::new(&frame);
@@ -229,27 +307,52 @@ thread_local! {
     static NOOP: JsValue = Closure::<dyn FnMut(JsValue)>::new(|_event: JsValue| {}).into_js_value();
 }
 
-/// Queues a binary frame, or records a protocol failure for anything else.
+/// Queues a binary frame, or records a failure: a protocol failure for
+/// anything that is not binary, an I/O failure when the queue would pass its
+/// limit.
 fn on_message(shared: &Rc<RefCell<Shared>>, data: JsValue) {
     let mut s = shared.borrow_mut();
     if s.failure.is_some() {
         return;
     }
-    if let Some(buffer) = data.dyn_ref::<ArrayBuffer>() {
-        s.frames.push_back(buffer.clone());
+    let frame = if let Some(buffer) = data.dyn_ref::<ArrayBuffer>() {
+        buffer.clone()
     } else if let Some(view) = data.dyn_ref::<Uint8Array>() {
         // A `ws` that ignored binaryType (Node Buffer is a Uint8Array): copy
         // just the view's bytes into a fresh ArrayBuffer.
-        s.frames.push_back(view.slice(0, view.length()).buffer());
+        view.slice(0, view.length()).buffer()
     } else if data.is_string() {
-        s.failure = Some(
+        s.failure = Some((
+            ErrorKind::Protocol,
             "the WebSocket peer sent a text frame; a PostgreSQL WebSocket proxy sends only binary frames \
              (is ws_proxy pointing at the right service?)"
                 .into(),
-        );
+        ));
+        return;
     } else {
-        s.failure = Some("the WebSocket delivered a message that is not an ArrayBuffer (Blob?)".into());
+        s.failure =
+            Some((ErrorKind::Protocol, "the WebSocket delivered a message that is not an ArrayBuffer (Blob?)".into()));
+        return;
+    };
+    let queued = s.queued.saturating_add(frame.byte_length() as usize);
+    if queued > s.max_queued {
+        // The socket cannot be paused: rather than buffer without bound, drop
+        // what is queued (the stream is dead anyway) and fail at the next read.
+        let limit = s.max_queued;
+        s.frames.clear();
+        s.queued = 0;
+        s.failure = Some((
+            ErrorKind::Io,
+            format!(
+                "more than {limit} bytes received over the WebSocket are waiting to be read: the consumer \
+                 (a row stream or COPY-out reader) is too slow, and a WebSocket cannot pause the server; \
+                 read faster or raise WsLimits::max_receive_queue"
+            ),
+        ));
+        return;
     }
+    s.queued = queued;
+    s.frames.push_back(frame);
 }
 
 fn describe_reason(reason: &str) -> String {
@@ -298,32 +401,29 @@ impl Transport for WsStream {
         read_frames(&self.shared, &self.url, cx, buf)
     }
 
-    fn poll_write(&mut self, _cx: &mut Context<'_>, data: &[u8]) -> Poll<io::Result<usize>> {
+    fn poll_write(&mut self, cx: &mut Context<'_>, data: &[u8]) -> Poll<io::Result<usize>> {
         if let Some(e) = self.closed_error() {
             return Poll::Ready(Err(e));
         }
-        self.out.extend_from_slice(data);
-        Poll::Ready(Ok(data.len()))
+        // At most one frame's worth waits here: a full frame goes out (when
+        // the socket has room) before more is taken, so a fast COPY source
+        // is held back by `Pending` instead of filling memory.
+        let frame_max = self.limits.send_high_water.max(1);
+        if self.out.len() >= frame_max {
+            if let Err(e) = ready!(self.poll_send(cx)) {
+                return Poll::Ready(Err(e));
+            }
+        }
+        let n = data.len().min(frame_max - self.out.len());
+        self.out.extend_from_slice(&data[..n]);
+        Poll::Ready(Ok(n))
     }
 
-    fn poll_flush(&mut self, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+    fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         if self.out.is_empty() {
             return Poll::Ready(Ok(()));
         }
-        // A closed browser WebSocket drops sends silently: say so instead.
-        if let Some(e) = self.closed_error() {
-            return Poll::Ready(Err(e));
-        }
-        let sent = self.ws.send_with_u8_array(&self.out);
-        // Don't keep a huge COPY batch's buffer around.
-        if self.out.capacity() > 1 << 20 {
-            self.out = Vec::new();
-        } else {
-            self.out.clear();
-        }
-        Poll::Ready(sent.map_err(|e| {
-            io::Error::other(format!("WebSocket send failed: {}", e.as_string().unwrap_or_else(|| format!("{e:?}"))))
-        }))
+        self.poll_send(cx)
     }
 
     fn poll_close(&mut self, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
@@ -350,7 +450,7 @@ mod tests {
     use wasm_bindgen_test::wasm_bindgen_test;
 
     fn shared() -> Rc<RefCell<Shared>> {
-        Rc::new(RefCell::new(Shared { phase: Phase::Open, frames: VecDeque::new(), failure: None, waker: None }))
+        Rc::new(RefCell::new(Shared::new(Phase::Open, 1 << 20)))
     }
 
     fn frame(bytes: &[u8]) -> JsValue {
@@ -387,6 +487,113 @@ mod tests {
         let e = Error::io(e);
         assert_eq!(e.kind(), ErrorKind::Protocol, "{e}");
         assert!(e.to_string().contains("text frame"), "{e}");
+    }
+
+    #[wasm_bindgen_test]
+    fn a_receive_queue_past_its_limit_fails_with_an_io_error_and_frees_the_queue() {
+        let s = Rc::new(RefCell::new(Shared::new(Phase::Open, 10)));
+        on_message(&s, frame(b"123456"));
+        on_message(&s, frame(b"7890"));
+        assert_eq!(s.borrow().queued, 10, "exactly at the limit is fine");
+        let mut buf = BytesMut::new();
+        assert!(matches!(read(&s, &mut buf), Poll::Ready(Ok(10))));
+        assert_eq!(s.borrow().queued, 0, "reading empties the queue");
+        on_message(&s, frame(b"abcdef"));
+        on_message(&s, frame(b"ghijk"));
+        assert!(s.borrow().frames.is_empty(), "the queue is dropped on overflow");
+        on_message(&s, frame(b"more"));
+        assert!(s.borrow().frames.is_empty(), "nothing is queued after the failure");
+        let Poll::Ready(Err(e)) = read(&s, &mut buf) else { panic!("expected an error") };
+        let e = Error::io(e);
+        assert_eq!(e.kind(), ErrorKind::Io, "{e}");
+        assert!(e.to_string().contains("more than 10 bytes") && e.to_string().contains("too slow"), "{e}");
+        assert_eq!(&buf[..], b"1234567890");
+    }
+
+    /// A stream over a stand-in for `WebSocket` (web-sys reaches its
+    /// properties structurally) whose `bufferedAmount` the test sets.
+    fn fake_stream(limits: WsLimits) -> (WsStream, js_sys::Object) {
+        let fake: js_sys::Object = js_sys::Function::new_no_args(
+            "return { bufferedAmount: 0, sent: [], \
+                      send(d) { this.sent.push(d.length); this.bufferedAmount += d.length; }, \
+                      close() {} };",
+        )
+        .call0(&JsValue::NULL)
+        .unwrap()
+        .unchecked_into();
+        let stream = WsStream {
+            ws: fake.clone().unchecked_into(),
+            url: "ws://fake".into(),
+            shared: shared(),
+            out: Vec::new(),
+            limits,
+            send_blocked: false,
+            retry: None,
+            _handlers: Handlers {
+                _open: Closure::new(|_: JsValue| {}),
+                _message: Closure::new(|_: MessageEvent| {}),
+                _close: Closure::new(|_: CloseEvent| {}),
+            },
+        };
+        (stream, fake)
+    }
+
+    fn set(fake: &js_sys::Object, key: &str, value: f64) {
+        js_sys::Reflect::set(fake, &key.into(), &value.into()).unwrap();
+    }
+
+    fn sent(fake: &js_sys::Object) -> Vec<f64> {
+        let sent: js_sys::Array = js_sys::Reflect::get(fake, &"sent".into()).unwrap().unchecked_into();
+        sent.iter().map(|v| v.as_f64().unwrap()).collect()
+    }
+
+    #[wasm_bindgen_test]
+    async fn sends_wait_above_the_high_water_mark_until_the_low_water_mark() {
+        let limits = WsLimits { send_high_water: 100, send_low_water: 20, max_receive_queue: 1 << 20 };
+        let (mut ws, fake) = fake_stream(limits);
+        let waker = futures_util::task::noop_waker_ref();
+        let cx = &mut Context::from_waker(waker);
+
+        // One write takes at most a frame (the high-water mark).
+        assert!(matches!(ws.poll_write(cx, &[7; 250]), Poll::Ready(Ok(100))));
+        // The frame is full: the next write sends it first (buffered 0 <= 100).
+        assert!(matches!(ws.poll_write(cx, &[7; 150]), Poll::Ready(Ok(100))));
+        assert_eq!(sent(&fake), vec![100.0]);
+        // 100 buffered is not above the mark: the flush sends.
+        assert!(matches!(ws.poll_flush(cx), Poll::Ready(Ok(()))));
+        assert_eq!(sent(&fake), vec![100.0, 100.0]);
+        assert!(matches!(ws.poll_write(cx, &[7; 50]), Poll::Ready(Ok(50))));
+        // 200 buffered: above the mark, so flushing waits (and a timer is armed).
+        assert!(ws.poll_flush(cx).is_pending());
+        assert!(ws.retry.is_some());
+        // Down to 50: below the high-water mark but not yet at the low one.
+        set(&fake, "bufferedAmount", 50.0);
+        crate::timer::sleep(Duration::from_millis(20)).await;
+        assert!(ws.poll_flush(cx).is_pending(), "hysteresis: wait for the low-water mark");
+        set(&fake, "bufferedAmount", 20.0);
+        crate::timer::sleep(Duration::from_millis(20)).await;
+        assert!(matches!(ws.poll_flush(cx), Poll::Ready(Ok(()))));
+        assert_eq!(sent(&fake), vec![100.0, 100.0, 50.0]);
+        assert!(!ws.send_blocked && ws.retry.is_none());
+        // Nothing to flush is always ready, whatever is buffered.
+        set(&fake, "bufferedAmount", 1e6);
+        assert!(matches!(ws.poll_flush(cx), Poll::Ready(Ok(()))));
+    }
+
+    #[wasm_bindgen_test]
+    async fn a_blocked_send_wakes_its_task_by_timer() {
+        let limits = WsLimits { send_high_water: 10, send_low_water: 5, max_receive_queue: 1 << 20 };
+        let (mut ws, fake) = fake_stream(limits);
+        set(&fake, "bufferedAmount", 11.0);
+        assert!(matches!(poll_fn(|cx| ws.poll_write(cx, b"hello")).await, Ok(5)));
+        let f = fake.clone();
+        // Drains later, with no event: only the retry timer can notice.
+        let drain = Closure::once_into_js(move || set(&f, "bufferedAmount", 0.0));
+        let set_timeout: js_sys::Function =
+            js_sys::Reflect::get(&js_sys::global(), &"setTimeout".into()).unwrap().unchecked_into();
+        set_timeout.call2(&JsValue::NULL, &drain, &JsValue::from(30)).unwrap();
+        poll_fn(|cx| ws.poll_flush(cx)).await.unwrap();
+        assert_eq!(sent(&fake), vec![5.0]);
     }
 
     #[wasm_bindgen_test]

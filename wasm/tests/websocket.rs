@@ -9,8 +9,8 @@ use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use edgepg_core::client::Runtime;
-use edgepg_wasm::{Connection, ErrorKind, JsRuntime, SqlState, WsOptions, WsProxy};
+use edgepg_core::client::{CopyOptions, Runtime};
+use edgepg_wasm::{Connection, ErrorKind, JsRuntime, SqlState, WsLimits, WsOptions, WsProxy};
 use wasm_bindgen_test::*;
 
 wasm_bindgen_test_configure!(run_in_browser);
@@ -189,4 +189,44 @@ async fn js_clock_and_timers() {
     let t0 = rt.now();
     rt.sleep(Duration::from_millis(20)).await;
     assert!(rt.now() >= t0 + Duration::from_millis(15));
+}
+
+/// Backpressure limits low enough that a few MB trip them many times.
+fn small_limits() -> WsOptions {
+    WsOptions {
+        limits: WsLimits { send_high_water: 64 << 10, send_low_water: 16 << 10, ..WsLimits::default() },
+        ..options()
+    }
+}
+
+#[wasm_bindgen_test]
+async fn large_copy_in_and_query_text_under_send_backpressure() {
+    let conn = guard("connect", edgepg_wasm::connect(&dsn("edgepg", "edgepg_pw", ""), small_limits())).await.unwrap();
+    conn.execute("CREATE TEMP TABLE wasm_bulk (id int4, note text)", &[]).await.unwrap();
+    // ~12 MB of COPY data from a source that is always ready.
+    const ROWS: usize = 12_000;
+    let pad = "y".repeat(1000);
+    let lines = (1..=ROWS).map(move |i| Ok::<_, std::io::Error>(format!("{i}\t{pad}\n").into_bytes()));
+    let n = guard("copy in", conn.copy_to_table("wasm_bulk", futures_util::stream::iter(lines), &CopyOptions::new()))
+        .await
+        .unwrap();
+    assert_eq!(n, ROWS as u64);
+    let row = conn
+        .fetchrow("SELECT count(*)::int8, sum(id)::int8, sum(length(note))::int8 FROM wasm_bulk", &[])
+        .await
+        .unwrap()
+        .unwrap();
+    let expected_sum = (ROWS * (ROWS + 1) / 2) as i64;
+    assert_eq!(row.get::<i64, _>(0).unwrap(), ROWS as i64);
+    assert_eq!(row.get::<i64, _>(1).unwrap(), expected_sum);
+    assert_eq!(row.get::<i64, _>(2).unwrap(), (ROWS * 1000) as i64);
+
+    // One query text of 3 MB: sent as many frames of at most the high-water mark.
+    let text = "z".repeat(3 << 20);
+    let len: i32 = guard("big query", conn.fetchval(&format!("SELECT length('{text}')"), &[])).await.unwrap();
+    assert_eq!(len, 3 << 20);
+    // The connection still works after all that.
+    let n: i32 = conn.fetchval("SELECT 7", &[]).await.unwrap();
+    assert_eq!(n, 7);
+    conn.close().await.unwrap();
 }
