@@ -35,7 +35,8 @@ pub use edgepg_core::client::{BoxError, CopyFormat, CopyOptions, CopyOutStream};
 pub use edgepg_core::client::pool::{self, Pool, PoolConnection, PoolOptions};
 pub use edgepg_core::client::{
     Batch, BatchResult, CancelToken, Column, Connection, Cursor, CursorFactory, Isolation, Params, PreparedStatement,
-    Row, RowIndex, ServerVersion, Transaction, TransactionBuilder, WithTimeout,
+    Row, RowIndex, ServerVersion, Transaction, TransactionBuilder, WithTimeout, LoggedQuery, QueryLogger, Notification,
+    NotificationStream, LogListener, NotificationListener, TerminationListener,
 };
 pub use edgepg_core::client::{BoxFuture, MaybeSend, MaybeSync, Runtime};
 pub use edgepg_core::config::{self, Config};

@@ -78,3 +78,35 @@ async fn termination_listener_fires_on_server_side_termination() {
     assert!(c.is_closed());
     admin.close().await.unwrap();
 }
+
+#[tokio::test]
+async fn query_loggers_see_every_call() {
+    let c = conn().await;
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let s = seen.clone();
+    let logger = c.add_query_logger(move |q| {
+        s.lock().unwrap().push((q.query.to_owned(), q.args, q.error.and_then(|e| e.code()).map(|c| c.to_string())));
+    });
+    c.execute("SELECT 1", &[]).await.unwrap();
+    c.fetch("SELECT $1::int + $2::int", &[&1i32, &2i32]).await.unwrap();
+    let _ = c.fetchval::<i32>("SELECT 1/0", &[]).await;
+    c.execute("CREATE TEMP TABLE ql (id int)", &[]).await.unwrap();
+    c.executemany("INSERT INTO ql VALUES ($1)", (0..3i32).map(|i| (i,))).await.unwrap();
+    let stmt = c.prepare("SELECT $1::text").await.unwrap();
+    stmt.fetchval::<String>(&[&"x"]).await.unwrap();
+    c.remove_query_logger(&logger);
+    c.execute("SELECT 'unlogged'", &[]).await.unwrap();
+    let seen = seen.lock().unwrap().clone();
+    assert_eq!(
+        seen,
+        vec![
+            ("SELECT 1".to_owned(), 0, None),
+            ("SELECT $1::int + $2::int".to_owned(), 2, None),
+            ("SELECT 1/0".to_owned(), 0, Some("22012".to_owned())),
+            ("CREATE TEMP TABLE ql (id int)".to_owned(), 0, None),
+            ("INSERT INTO ql VALUES ($1)".to_owned(), 3, None),
+            ("SELECT $1::text".to_owned(), 1, None),
+        ]
+    );
+    c.close().await.unwrap();
+}

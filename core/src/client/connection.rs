@@ -287,14 +287,18 @@ impl PreparedStatement {
     /// Runs the statement and returns all rows.
     pub async fn fetch(&self, params: &[&(dyn ToSql + Sync)]) -> Result<Vec<Row>> {
         self.check_lease()?;
-        let r = self.conn.timed(self.conn.command_timeout, self.conn.bind_execute(&self.inner, &DynParams(params), 0)).await?;
+        let args = DynParams(params);
+        let call = self.conn.timed(self.conn.command_timeout, self.conn.bind_execute(&self.inner, &args, 0));
+        let r = self.conn.logged(&self.inner.sql, params.len(), call).await?;
         Ok(r.results.into_iter().next().map(|r| r.rows).unwrap_or_default())
     }
 
     /// Runs the statement and returns the first row, if any.
     pub async fn fetchrow(&self, params: &[&(dyn ToSql + Sync)]) -> Result<Option<Row>> {
         self.check_lease()?;
-        let r = self.conn.timed(self.conn.command_timeout, self.conn.bind_execute(&self.inner, &DynParams(params), 1)).await?;
+        let args = DynParams(params);
+        let call = self.conn.timed(self.conn.command_timeout, self.conn.bind_execute(&self.inner, &args, 1));
+        let r = self.conn.logged(&self.inner.sql, params.len(), call).await?;
         Ok(r.results.into_iter().next().and_then(|r| r.rows.into_iter().next()))
     }
 
@@ -306,7 +310,9 @@ impl PreparedStatement {
     /// Runs the statement and returns its command status, e.g. `UPDATE 3`.
     pub async fn execute(&self, params: &[&(dyn ToSql + Sync)]) -> Result<String> {
         self.check_lease()?;
-        let r = self.conn.timed(self.conn.command_timeout, self.conn.bind_execute(&self.inner, &DynParams(params), 0)).await?;
+        let args = DynParams(params);
+        let call = self.conn.timed(self.conn.command_timeout, self.conn.bind_execute(&self.inner, &args, 0));
+        let r = self.conn.logged(&self.inner.sql, params.len(), call).await?;
         Ok(r.last_tag().unwrap_or_default().to_owned())
     }
 
@@ -317,7 +323,10 @@ impl PreparedStatement {
         P: Params,
     {
         self.check_lease()?;
-        self.conn.timed(self.conn.command_timeout, self.conn.executemany_stmt(&self.inner, rows)).await
+        let rows: Vec<P> = rows.into_iter().collect();
+        let n = rows.len();
+        let call = self.conn.timed(self.conn.command_timeout, self.conn.executemany_stmt(&self.inner, rows));
+        self.conn.logged(&self.inner.sql, n, call).await
     }
 }
 

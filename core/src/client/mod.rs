@@ -20,6 +20,7 @@
 //! | `params` | argument lists (`Params`) |
 //! | `row` | rows and column descriptions, decoded lazily |
 //! | `listeners` | LISTEN/NOTIFY callbacks and streams, termination callbacks |
+//! | `query_log` | query loggers: text, argument count, elapsed time and error of every call |
 //! | `copy` | COPY in and out: options, record encoding, streaming |
 //! | `transaction` | transactions, savepoints, rollback of dropped transactions |
 //! | `cursor` | server-side cursors: row streams with prefetch, cursor objects |
@@ -37,6 +38,7 @@ mod duration_text;
 mod first_flight;
 mod listeners;
 mod params;
+mod query_log;
 mod pipelined;
 pub mod pool;
 mod request;
@@ -57,6 +59,7 @@ pub use connection::{Connection, ServerVersion};
 pub use copy::{BoxError, CopyFormat, CopyOptions, CopyOutStream};
 pub use cursor::{Cursor, CursorFactory, DEFAULT_PREFETCH};
 pub use params::Params;
+pub use query_log::{LoggedQuery, QueryLogger};
 pub use pipelined::connect_pipelined;
 pub use row::{Column, Row, RowIndex};
 pub use runtime::{BoxFuture, MaybeSend, MaybeSync, Runtime};

@@ -57,6 +57,9 @@ pub(crate) struct Shared {
     tx_status: AtomicU8,
     parameters: Mutex<HashMap<String, String>>,
     log_listeners: Mutex<Vec<LogListener>>,
+    pub(crate) query_loggers: Mutex<Vec<super::query_log::QueryLogger>>,
+    /// Whether `query_loggers` is non-empty: checked on every call without locking.
+    pub(crate) has_query_loggers: AtomicBool,
     notification_listeners: Mutex<Vec<(String, NotificationListener)>>,
     termination_listeners: Mutex<Vec<TerminationListener>>,
     /// Query requests handed to the driver, and those it has finished: when
@@ -94,6 +97,8 @@ impl Shared {
             tx_status: AtomicU8::new(0),
             parameters: Mutex::new(parameters),
             log_listeners: Mutex::new(Vec::new()),
+            query_loggers: Mutex::new(Vec::new()),
+            has_query_loggers: AtomicBool::new(false),
             notification_listeners: Mutex::new(Vec::new()),
             termination_listeners: Mutex::new(Vec::new()),
             sent: AtomicU64::new(0),
@@ -227,9 +232,11 @@ impl Shared {
         lock(&self.log_listeners).retain(|x| !Arc::ptr_eq(x, l));
     }
 
-    /// Forgets every log callback (the connection goes back to a pool).
+    /// Forgets every log callback and query logger (the connection goes back to a pool).
     pub(crate) fn clear_log_listeners(&self) {
         lock(&self.log_listeners).clear();
+        lock(&self.query_loggers).clear();
+        self.has_query_loggers.store(false, Ordering::Release);
     }
 
     pub(crate) fn notice(&self, notice: &DbError) {

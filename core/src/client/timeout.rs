@@ -97,15 +97,14 @@ impl WithTimeout<'_> {
     /// [`Connection::execute`] with this view's timeout.
     pub async fn execute(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<String> {
         let inner = &self.conn.inner;
-        inner
-            .timed(self.timeout, async {
-                if params.is_empty() {
-                    return inner.simple_query(sql).await;
-                }
-                let response = inner.query(sql, &DynParams(params), 0).await?;
-                Ok(response.last_tag().unwrap_or_default().to_owned())
-            })
-            .await
+        let call = inner.timed(self.timeout, async {
+            if params.is_empty() {
+                return inner.simple_query(sql).await;
+            }
+            let response = inner.query(sql, &DynParams(params), 0).await?;
+            Ok(response.last_tag().unwrap_or_default().to_owned())
+        });
+        inner.logged(sql, params.len(), call).await
     }
 
     /// [`Connection::executemany`] with this view's timeout.
@@ -115,25 +114,38 @@ impl WithTimeout<'_> {
         P: Params,
     {
         let inner = &self.conn.inner;
-        inner
-            .timed(self.timeout, async {
-                let stmt = inner.prepare_cached(sql).await?;
-                inner.executemany_stmt(&stmt, rows).await
-            })
-            .await
+        let count = std::sync::atomic::AtomicUsize::new(0);
+        let counted = rows.into_iter().inspect(|_| {
+            count.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        });
+        let call = inner.timed(self.timeout, async {
+            let stmt = inner.prepare_cached(sql).await?;
+            inner.executemany_stmt(&stmt, counted).await
+        });
+        if !inner.has_query_loggers() {
+            return call.await;
+        }
+        let start = inner.now();
+        let result = call.await;
+        inner.log_query(sql, count.load(std::sync::atomic::Ordering::Relaxed), start, result.as_ref().err());
+        result
     }
 
     /// [`Connection::fetch`] with this view's timeout.
     pub async fn fetch(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Vec<Row>> {
         let inner = &self.conn.inner;
-        let response = inner.timed(self.timeout, inner.query(sql, &DynParams(params), 0)).await?;
+        let args = DynParams(params);
+        let call = inner.timed(self.timeout, inner.query(sql, &args, 0));
+        let response = inner.logged(sql, params.len(), call).await?;
         Ok(response.results.into_iter().next().map(|r| r.rows).unwrap_or_default())
     }
 
     /// [`Connection::fetchrow`] with this view's timeout.
     pub async fn fetchrow(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Option<Row>> {
         let inner = &self.conn.inner;
-        let response = inner.timed(self.timeout, inner.query(sql, &DynParams(params), 1)).await?;
+        let args = DynParams(params);
+        let call = inner.timed(self.timeout, inner.query(sql, &args, 1));
+        let response = inner.logged(sql, params.len(), call).await?;
         Ok(response.results.into_iter().next().and_then(|r| r.rows.into_iter().next()))
     }
 

@@ -1,0 +1,94 @@
+//! Query loggers: a callback per finished call with the query text, how
+//! many arguments it had, how long it took and how it ended (asyncpg's
+//! `add_query_logger`). Arguments are counted, never shown: they may hold
+//! secrets.
+
+use std::future::Future;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::connection::{ConnInner, Connection};
+use super::shared::lock;
+use crate::{Error, Result};
+
+/// One finished call, as given to a query logger.
+#[derive(Debug, Clone, Copy)]
+pub struct LoggedQuery<'a> {
+    /// The SQL text.
+    pub query: &'a str,
+    /// How many arguments were bound (for `executemany`: how many rows).
+    pub args: usize,
+    /// Time from the call to its answer (the runtime's clock).
+    pub elapsed: Duration,
+    /// The error, if the call failed.
+    pub error: Option<&'a Error>,
+}
+
+/// A query logger callback.
+#[cfg(not(target_arch = "wasm32"))]
+pub type QueryLogger = Arc<dyn for<'a> Fn(&LoggedQuery<'a>) + Send + Sync>;
+/// A query logger callback.
+#[cfg(target_arch = "wasm32")]
+pub type QueryLogger = Arc<dyn for<'a> Fn(&LoggedQuery<'a>)>;
+
+impl Connection {
+    /// Calls `logger` after every `execute`, `executemany`, `fetch`,
+    /// `fetchrow`, `fetchval` and prepared-statement call on this connection.
+    /// Returns a handle for [`Connection::remove_query_logger`].
+    ///
+    /// ```no_run
+    /// # async fn demo(conn: edgepg_core::client::Connection) -> edgepg_core::Result<()> {
+    /// conn.add_query_logger(|q| {
+    ///     if q.elapsed.as_millis() > 100 {
+    ///         eprintln!("slow ({:?}, {} args): {}", q.elapsed, q.args, q.query);
+    ///     }
+    /// });
+    /// # Ok(()) }
+    /// ```
+    pub fn add_query_logger(
+        &self,
+        logger: impl for<'a> Fn(&LoggedQuery<'a>) + super::MaybeSend + super::MaybeSync + 'static,
+    ) -> QueryLogger {
+        let l: QueryLogger = Arc::new(logger);
+        let shared = &self.inner.shared;
+        let mut loggers = lock(&shared.query_loggers);
+        loggers.push(l.clone());
+        shared.has_query_loggers.store(true, Ordering::Release);
+        l
+    }
+
+    /// Removes a logger added with [`Connection::add_query_logger`].
+    pub fn remove_query_logger(&self, logger: &QueryLogger) {
+        let shared = &self.inner.shared;
+        let mut loggers = lock(&shared.query_loggers);
+        loggers.retain(|x| !Arc::ptr_eq(x, logger));
+        shared.has_query_loggers.store(!loggers.is_empty(), Ordering::Release);
+    }
+}
+
+impl ConnInner {
+    /// Runs `call`, then tells the query loggers (if there are any — without
+    /// them this costs one atomic load).
+    pub(crate) async fn logged<T>(&self, query: &str, args: usize, call: impl Future<Output = Result<T>>) -> Result<T> {
+        if !self.shared.has_query_loggers.load(Ordering::Acquire) {
+            return call.await;
+        }
+        let start = self.now();
+        let result = call.await;
+        self.log_query(query, args, start, result.as_ref().err());
+        result
+    }
+
+    pub(crate) fn log_query(&self, query: &str, args: usize, start: Duration, error: Option<&Error>) {
+        let loggers: Vec<QueryLogger> = lock(&self.shared.query_loggers).clone();
+        let entry = LoggedQuery { query, args, elapsed: self.now().saturating_sub(start), error };
+        for l in loggers {
+            l(&entry);
+        }
+    }
+
+    pub(crate) fn has_query_loggers(&self) -> bool {
+        self.shared.has_query_loggers.load(Ordering::Acquire)
+    }
+}
