@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Runs the edgepg demo (`cargo run -p edgepg --example demo`) against a throwaway PostgreSQL
-# cluster: installs what is missing (scripts/setup.sh), starts the cluster, runs the demo
+# Runs the edgepg demo against a throwaway PostgreSQL cluster, over both transports: native
+# (`cargo run -p edgepg --example demo`) and edge (the npm package in Node through websockify,
+# `js/demo.mjs`). It installs what is missing (scripts/setup.sh), starts the cluster, runs the demo
 # with EDGEPG_DSN pointing at it, and stops the cluster again. Arguments go to the demo.
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
@@ -19,4 +20,13 @@ tests/cluster/start.sh "$DIR"
 # shellcheck disable=SC1091
 . "$DIR/env"
 
+echo "== native (tokio, TCP)"
 EDGEPG_DSN="$EDGEPG_TEST_DSN" cargo run -q -p edgepg --example demo -- "$@"
+
+# The edge transport: the npm package (WebAssembly) in Node, through websockify.
+echo "== edge (WebAssembly in Node, WebSocket through websockify)"
+if [ ! -d js/node_modules/ws ]; then
+    (cd js && npm ci --no-audit --no-fund --loglevel=error)
+fi
+js/build.sh >/dev/null
+node js/demo.mjs

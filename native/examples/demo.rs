@@ -40,7 +40,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let row = conn.fetchrow("SELECT now() AS at, '{\"a\": 1}'::jsonb AS doc, 'NaN'::numeric AS n", &[]).await?.unwrap();
     for c in row.columns() {
         let v: Value = row.get(c.name())?;
-        println!("  {} ({}): {v:?}", c.name(), c.type_().name().unwrap_or("?"));
+        println!("  {} ({}): {v}", c.name(), c.type_().name().unwrap_or("?"));
     }
 
     // Errors are typed and carry every server field.
