@@ -24,6 +24,9 @@ fi
 command -v openssl >/dev/null 2>&1 || missing+=(openssl)
 command -v pgbouncer >/dev/null 2>&1 || [ -x /usr/sbin/pgbouncer ] || missing+=(pgbouncer)
 command -v websockify >/dev/null 2>&1 || missing+=(websockify)
+# Node and npm run the npm package's tests and the edge half of the demo.
+command -v node >/dev/null 2>&1 || missing+=(nodejs)
+command -v npm >/dev/null 2>&1 || missing+=(npm)
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 command -v chromedriver >/dev/null 2>&1 || missing+=(chromium-driver)
 command -v wasm-opt >/dev/null 2>&1 || missing+=(binaryen)
