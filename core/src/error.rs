@@ -420,7 +420,6 @@ impl DbError {
     }
 }
 
-
 impl fmt::Display for DbError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}: {} (SQLSTATE {})", self.severity, self.message, self.code)
@@ -459,7 +458,8 @@ mod tests {
 
     #[test]
     fn auth_failure_is_auth_kind() {
-        let db = DbError::from_fields([(b'S', "FATAL"), (b'C', "28P01"), (b'M', "password authentication failed")]).unwrap();
+        let db =
+            DbError::from_fields([(b'S', "FATAL"), (b'C', "28P01"), (b'M', "password authentication failed")]).unwrap();
         let e = Error::db(db);
         assert_eq!(e.kind(), ErrorKind::Auth);
         assert!(e.is_fatal());
@@ -469,8 +469,12 @@ mod tests {
     fn incomplete_errors_keep_what_they_have() {
         // A proxy's error without a code still reaches the user with its message.
         let db = DbError::from_fields([(b'M', "proxy: endpoint is disabled")]).unwrap();
-        assert_eq!((db.severity.as_str(), db.code, db.message.as_str()), ("ERROR", SqlState::INTERNAL_ERROR, "proxy: endpoint is disabled"));
-        let db = DbError::from_fields([(b'S', "ERROR"), (b'C', "2350"), (b'M', "x"), (b'P', "-1"), (b'L', "x")]).unwrap();
+        assert_eq!(
+            (db.severity.as_str(), db.code, db.message.as_str()),
+            ("ERROR", SqlState::INTERNAL_ERROR, "proxy: endpoint is disabled")
+        );
+        let db =
+            DbError::from_fields([(b'S', "ERROR"), (b'C', "2350"), (b'M', "x"), (b'P', "-1"), (b'L', "x")]).unwrap();
         assert_eq!(db.code, SqlState::INTERNAL_ERROR);
         assert_eq!((db.position.clone(), db.line), (None, None));
     }

@@ -50,9 +50,7 @@ impl SqlState {
     /// ```
     pub fn from_code(s: &str) -> Option<SqlState> {
         match *s.as_bytes() {
-            [a, b, c, d, e] if [a, b, c, d, e].iter().all(|&x| is_code_char(x)) => {
-                Some(SqlState([a, b, c, d, e]))
-            }
+            [a, b, c, d, e] if [a, b, c, d, e].iter().all(|&x| is_code_char(x)) => Some(SqlState([a, b, c, d, e])),
             _ => None,
         }
     }
@@ -1386,10 +1384,7 @@ mod tests {
         for &(input, ok) in cases {
             assert_eq!(SqlState::from_code(input).is_some(), ok, "{input:?}");
         }
-        assert_eq!(
-            SqlState::from_code("23505"),
-            Some(SqlState::UNIQUE_VIOLATION)
-        );
+        assert_eq!(SqlState::from_code("23505"), Some(SqlState::UNIQUE_VIOLATION));
     }
 
     #[test]
@@ -1398,19 +1393,10 @@ mod tests {
         assert_eq!(SqlState::UNIQUE_VIOLATION.code(), "23505");
         assert_eq!(SqlState::INVALID_PASSWORD.code(), "28P01");
         assert_eq!(SqlState::INVALID_PASSWORD.name(), Some("invalid_password"));
-        assert_eq!(
-            SqlState::SUCCESSFUL_COMPLETION.name(),
-            Some("successful_completion")
-        );
+        assert_eq!(SqlState::SUCCESSFUL_COMPLETION.name(), Some("successful_completion"));
         // 22008 is listed twice; the alias shares the code and the first name.
-        assert_eq!(
-            SqlState::DATETIME_VALUE_OUT_OF_RANGE,
-            SqlState::DATETIME_FIELD_OVERFLOW
-        );
-        assert_eq!(
-            SqlState::DATETIME_VALUE_OUT_OF_RANGE.name(),
-            Some("datetime_field_overflow")
-        );
+        assert_eq!(SqlState::DATETIME_VALUE_OUT_OF_RANGE, SqlState::DATETIME_FIELD_OVERFLOW);
+        assert_eq!(SqlState::DATETIME_VALUE_OUT_OF_RANGE.name(), Some("datetime_field_overflow"));
         assert_eq!(SqlState::from_code("ZZ999").and_then(|s| s.name()), None);
     }
 
@@ -1418,33 +1404,21 @@ mod tests {
     fn classes() {
         let s = SqlState::UNIQUE_VIOLATION;
         assert_eq!(s.class(), "23");
-        assert_eq!(
-            s.class_code(),
-            SqlStateClass::INTEGRITY_CONSTRAINT_VIOLATION
-        );
+        assert_eq!(s.class_code(), SqlStateClass::INTEGRITY_CONSTRAINT_VIOLATION);
         assert!(SqlStateClass::INTEGRITY_CONSTRAINT_VIOLATION.contains(s));
         assert!(!SqlStateClass::TRANSACTION_ROLLBACK.contains(s));
         assert_eq!(SqlStateClass::NO_DATA.code(), "02");
         assert_eq!(SqlStateClass::PL_PGSQL_ERROR.code(), "P0");
-        assert_eq!(
-            SqlStateClass::SYSTEM_ERROR.description(),
-            Some("System Error")
-        );
+        assert_eq!(SqlStateClass::SYSTEM_ERROR.description(), Some("System Error"));
         assert_eq!(SqlStateClass::from_code("2"), None);
         assert_eq!(SqlStateClass::from_code("zz"), None);
-        assert_eq!(
-            SqlStateClass::from_code("ZZ").and_then(|c| c.description()),
-            None
-        );
+        assert_eq!(SqlStateClass::from_code("ZZ").and_then(|c| c.description()), None);
     }
 
     #[test]
     fn formatting() {
         assert_eq!(SqlState::UNIQUE_VIOLATION.to_string(), "23505");
-        assert_eq!(
-            format!("{:?}", SqlState::UNIQUE_VIOLATION),
-            "SqlState(23505)"
-        );
+        assert_eq!(format!("{:?}", SqlState::UNIQUE_VIOLATION), "SqlState(23505)");
         assert_eq!(SqlStateClass::WARNING.to_string(), "01");
         assert_eq!(format!("{:?}", SqlStateClass::WARNING), "SqlStateClass(01)");
     }
@@ -1487,10 +1461,7 @@ mod tests {
             if let Some(rest) = line.strip_prefix("Section: Class ") {
                 let class = rest.get(..2).unwrap_or("");
                 let c = SqlStateClass::from_code(class);
-                assert!(
-                    c.and_then(|c| c.description()).is_some(),
-                    "{file}: class {class} missing"
-                );
+                assert!(c.and_then(|c| c.description()).is_some(), "{file}: class {class} missing");
                 continue;
             }
             if line.starts_with('#') || line.starts_with("Section:") || line.trim().is_empty() {
@@ -1511,9 +1482,6 @@ mod tests {
             }
             lines += 1;
         }
-        assert!(
-            lines > 200,
-            "{file}: only {lines} codes; not an errcodes.txt?"
-        );
+        assert!(lines > 200, "{file}: only {lines} codes; not an errcodes.txt?");
     }
 }

@@ -22,7 +22,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     .await?;
 
     // Pipelined inserts: one round trip, all or nothing.
-    let rows = (1..=5i64).map(|i| (i, format!("item {i}"), rust_decimal::Decimal::new(i * 250, 2), vec![format!("t{i}")]));
+    let rows =
+        (1..=5i64).map(|i| (i, format!("item {i}"), rust_decimal::Decimal::new(i * 250, 2), vec![format!("t{i}")]));
     conn.executemany("INSERT INTO demo_items VALUES ($1, $2, $3, $4)", rows).await?;
 
     for row in conn.fetch("SELECT id, name, price, tags FROM demo_items WHERE id > $1 ORDER BY id", &[&2i64]).await? {
@@ -45,12 +46,21 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     // Errors are typed and carry every server field.
     match conn.execute("INSERT INTO demo_items VALUES ($1, $2)", &[&1i64, &"dup"]).await {
-        Err(e) => println!("expected error: {} (SQLSTATE {:?}, constraint {:?})", e.message(), e.code().map(|c| c.to_string()), e.as_db_error().and_then(|d| d.constraint.clone())),
+        Err(e) => println!(
+            "expected error: {} (SQLSTATE {:?}, constraint {:?})",
+            e.message(),
+            e.code().map(|c| c.to_string()),
+            e.as_db_error().and_then(|d| d.constraint.clone())
+        ),
         Ok(_) => println!("unexpected success"),
     }
 
     let stmt = conn.prepare("SELECT name FROM demo_items WHERE id = $1").await?;
-    println!("prepared: params {:?}, columns {:?}", stmt.parameters(), stmt.columns().iter().map(|c| c.name()).collect::<Vec<_>>());
+    println!(
+        "prepared: params {:?}, columns {:?}",
+        stmt.parameters(),
+        stmt.columns().iter().map(|c| c.name()).collect::<Vec<_>>()
+    );
     let name: String = stmt.fetchval(&[&3i64]).await?;
     println!("item 3 is {name:?}");
 

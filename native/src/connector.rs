@@ -25,7 +25,12 @@ pub struct TokioConnector {
 impl Connector for TokioConnector {
     type Stream = Stream;
 
-    fn connect<'a>(&'a self, host: &'a Host, port: u16, config: &'a Config) -> BoxFuture<'a, Result<Connected<Stream>>> {
+    fn connect<'a>(
+        &'a self,
+        host: &'a Host,
+        port: u16,
+        config: &'a Config,
+    ) -> BoxFuture<'a, Result<Connected<Stream>>> {
         Box::pin(async move {
             match host {
                 Host::Tcp(name) => self.connect_tcp(name, port, config).await,
@@ -62,7 +67,10 @@ impl TokioConnector {
                 b'N' => {
                     return Err(Error::new(
                         ErrorKind::Tls,
-                        format!("the server at {name}:{port} does not support TLS, but sslmode={} requires it", mode_name(mode)),
+                        format!(
+                            "the server at {name}:{port} does not support TLS, but sslmode={} requires it",
+                            mode_name(mode)
+                        ),
                     ))
                 }
                 // An 'E' here is a pre-3.0 error message; anything else is garbage.
@@ -138,7 +146,8 @@ async fn connect_unix(dir: &str, _port: u16) -> Result<Connected<Stream>> {
 }
 
 fn connect_error(name: &str, port: u16, e: std::io::Error) -> Error {
-    Error::new(ErrorKind::Connect, format!("connection to {name}:{port} failed during TLS negotiation: {e}")).with_source(e)
+    Error::new(ErrorKind::Connect, format!("connection to {name}:{port} failed during TLS negotiation: {e}"))
+        .with_source(e)
 }
 
 pub(crate) fn mode_name(mode: SslMode) -> &'static str {

@@ -31,19 +31,19 @@ mod tls;
 
 use std::sync::Arc;
 
-pub use edgepg_core::client::{BoxError, CopyFormat, CopyOptions, CopyOutStream};
+pub use connector::TokioConnector;
 pub use edgepg_core::client::pool::{self, Pool, PoolConnection, PoolOptions};
 pub use edgepg_core::client::{
-    Batch, BatchResult, CancelToken, Column, Connection, Cursor, CursorFactory, Isolation, Params, PreparedStatement,
-    Row, RowIndex, ServerVersion, Transaction, TransactionBuilder, WithTimeout, LoggedQuery, QueryLogger, Notification,
-    NotificationStream, LogListener, NotificationListener, TerminationListener,
+    Batch, BatchResult, CancelToken, Column, Connection, Cursor, CursorFactory, Isolation, LogListener, LoggedQuery,
+    Notification, NotificationListener, NotificationStream, Params, PreparedStatement, QueryLogger, Row, RowIndex,
+    ServerVersion, TerminationListener, Transaction, TransactionBuilder, WithTimeout,
 };
+pub use edgepg_core::client::{BoxError, CopyFormat, CopyOptions, CopyOutStream};
 pub use edgepg_core::client::{BoxFuture, MaybeSend, MaybeSync, Runtime};
 pub use edgepg_core::config::{self, Config};
 pub use edgepg_core::protocol::backend::TransactionStatus;
-pub use edgepg_core::{types, DbError, Error, ErrorKind, ErrorPosition, Result, Severity, SqlState};
 pub use edgepg_core::sqlstate;
-pub use connector::TokioConnector;
+pub use edgepg_core::{types, DbError, Error, ErrorKind, ErrorPosition, Result, Severity, SqlState};
 pub use runtime::TokioRuntime;
 pub use stream::Stream;
 
@@ -189,4 +189,3 @@ pub async fn create_pool(dsn: &str, options: PoolOptions) -> Result<Pool> {
 fn rejected_by_hba(e: &Error) -> bool {
     e.code() == Some(SqlState::INVALID_AUTHORIZATION_SPECIFICATION)
 }
-

@@ -137,12 +137,7 @@ async fn a_failed_transaction_batch_lands_nothing_and_the_connection_goes_on() {
 #[tokio::test]
 async fn a_failed_commit_fails_every_statement() {
     let c = conn().await;
-    c.execute(
-        "CREATE TEMP TABLE d (id int8 UNIQUE DEFERRABLE INITIALLY DEFERRED)",
-        &[],
-    )
-    .await
-    .unwrap();
+    c.execute("CREATE TEMP TABLE d (id int8 UNIQUE DEFERRABLE INITIALLY DEFERRED)", &[]).await.unwrap();
     let results = c
         .batch()
         .transaction()
@@ -238,9 +233,9 @@ async fn a_dropped_transaction_batch_future_leaves_no_transaction() {
     with_table(&c).await;
     let insert = "INSERT INTO t VALUES ($1, $2)";
     c.execute(insert, &[&1i64, &"a"]).await.unwrap(); // now cached
-    // The statement is cached and the connection idle, so the first poll
-    // queues the whole flight; the batch fails on the server (duplicate key),
-    // which leaves its transaction aborted unless the dropped future rolls it back.
+                                                      // The statement is cached and the connection idle, so the first poll
+                                                      // queues the whole flight; the batch fails on the server (duplicate key),
+                                                      // which leaves its transaction aborted unless the dropped future rolls it back.
     let fut = c.batch().transaction().execute(insert, &[&1i64, &"a"]).run();
     assert!(fut.now_or_never().is_none(), "the answer cannot be there yet");
     assert_eq!(c.fetchval::<i32>("SELECT 1", &[]).await.unwrap(), 1);

@@ -18,9 +18,7 @@ fn connect() -> TcpStream {
     let env = env();
     let stream = TcpStream::connect((env.host.as_str(), env.port))
         .unwrap_or_else(|e| panic!("cannot connect to {}:{}: {e}", env.host, env.port));
-    stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
     stream
 }
 
@@ -68,11 +66,7 @@ fn env_describes_a_running_cluster() {
     assert!(env.dsn.contains(&format!(":{}/", env.port)), "{}", env.dsn);
     assert!(Path::new(&env.data_dir).join("PG_VERSION").exists());
     assert!(Path::new(&env.pgbin).join("psql").exists());
-    assert!(
-        env.socket_path().exists(),
-        "no socket at {}",
-        env.socket_path().display()
-    );
+    assert!(env.socket_path().exists(), "no socket at {}", env.socket_path().display());
 }
 
 #[test]
@@ -104,21 +98,9 @@ fn server_accepts_ssl_request() {
 
 #[test]
 fn each_role_gets_its_auth_method() {
-    assert_eq!(
-        first_auth_request("trust_user").0,
-        0,
-        "trust_user: AuthenticationOk"
-    );
-    assert_eq!(
-        first_auth_request("pw_user").0,
-        3,
-        "pw_user: cleartext password"
-    );
-    assert_eq!(
-        first_auth_request("md5_user").0,
-        5,
-        "md5_user: MD5 password"
-    );
+    assert_eq!(first_auth_request("trust_user").0, 0, "trust_user: AuthenticationOk");
+    assert_eq!(first_auth_request("pw_user").0, 3, "pw_user: cleartext password");
+    assert_eq!(first_auth_request("md5_user").0, 5, "md5_user: MD5 password");
     let (code, mechanisms) = first_auth_request("scram_user");
     assert_eq!(code, 10, "scram_user: SASL");
     assert!(mechanisms.starts_with(b"SCRAM-SHA-256\0"), "{mechanisms:?}");
@@ -135,24 +117,13 @@ fn psql_helper_runs_sql_as_trust_user() {
 
 #[test]
 fn roles_are_stored_as_the_tests_expect() {
-    assert_eq!(
-        psql("SELECT rolpassword LIKE 'md5%' FROM pg_authid WHERE rolname = 'md5_user'"),
-        "t"
-    );
-    assert_eq!(
-        psql(
-            "SELECT rolpassword LIKE 'SCRAM-SHA-256$%' FROM pg_authid WHERE rolname = 'scram_user'"
-        ),
-        "t"
-    );
+    assert_eq!(psql("SELECT rolpassword LIKE 'md5%' FROM pg_authid WHERE rolname = 'md5_user'"), "t");
+    assert_eq!(psql("SELECT rolpassword LIKE 'SCRAM-SHA-256$%' FROM pg_authid WHERE rolname = 'scram_user'"), "t");
     assert_eq!(
         psql("SELECT string_agg(rolname, ',' ORDER BY rolname) FROM pg_roles WHERE rolsuper AND rolname IN ('edgepg', 'trust_user', 'md5_user')"),
         "edgepg,trust_user"
     );
-    assert_eq!(
-        psql("SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = 'edgepg_test'"),
-        "edgepg"
-    );
+    assert_eq!(psql("SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = 'edgepg_test'"), "edgepg");
 }
 
 #[test]

@@ -67,16 +67,30 @@ async fn every_type_round_trips_through_binary_copy() {
 #[tokio::test]
 async fn rust_values_copy_in_by_column_type() {
     let conn = conn().await;
-    conn.execute("CREATE TEMP TABLE people (id int8, name text, score float8, born timestamptz, tags text[], note varchar(10))", &[])
-        .await
-        .unwrap();
+    conn.execute(
+        "CREATE TEMP TABLE people (id int8, name text, score float8, born timestamptz, tags text[], note varchar(10))",
+        &[],
+    )
+    .await
+    .unwrap();
     let born = std::time::UNIX_EPOCH + Duration::from_secs(86_400);
     let records = (0..1000i64).map(|i| {
-        (i, format!("p{i}"), i as f64 / 2.0, born, vec![format!("t{i}"), "x".to_owned()], (i % 2 == 0).then_some("even"))
+        (
+            i,
+            format!("p{i}"),
+            i as f64 / 2.0,
+            born,
+            vec![format!("t{i}"), "x".to_owned()],
+            (i % 2 == 0).then_some("even"),
+        )
     });
     let n = conn.copy_records_to_table("people", records, &CopyOptions::new()).await.unwrap();
     assert_eq!(n, 1000);
-    let row = conn.fetchrow("SELECT name, score, born::text, tags::text, note FROM people WHERE id = 3", &[]).await.unwrap().unwrap();
+    let row = conn
+        .fetchrow("SELECT name, score, born::text, tags::text, note FROM people WHERE id = 3", &[])
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(row.get::<String, _>(0).unwrap(), "p3");
     assert_eq!(row.get::<f64, _>(1).unwrap(), 1.5);
     conn.execute("SET TimeZone = 'UTC'", &[]).await.unwrap();
@@ -91,10 +105,7 @@ async fn rust_values_copy_in_by_column_type() {
         .unwrap();
     conn.execute("TRUNCATE \"copy schema\".\"Odd \"\"T\"\"\"", &[]).await.unwrap();
     let opts = CopyOptions::new().schema_name("copy schema").columns(["B c", "a"]).where_clause("a % 2 = 0");
-    let n = conn
-        .copy_records_to_table("Odd \"T\"", (0..10i32).map(|i| (format!("v{i}"), i)), &opts)
-        .await
-        .unwrap();
+    let n = conn.copy_records_to_table("Odd \"T\"", (0..10i32).map(|i| (format!("v{i}"), i)), &opts).await.unwrap();
     assert_eq!(n, 5);
     let got = conn.fetch("SELECT a, \"B c\", z FROM \"copy schema\".\"Odd \"\"T\"\"\" ORDER BY a", &[]).await.unwrap();
     let got: Vec<(i32, String, i32)> =
@@ -104,10 +115,8 @@ async fn rust_values_copy_in_by_column_type() {
 
     // Records from a Stream.
     let stream = futures_util::stream::iter((1000..1100i64).map(|i| Ok::<_, std::io::Error>((i, format!("s{i}")))));
-    let n = conn
-        .copy_records_to_table_stream("people", stream, &CopyOptions::new().columns(["id", "name"]))
-        .await
-        .unwrap();
+    let n =
+        conn.copy_records_to_table_stream("people", stream, &CopyOptions::new().columns(["id", "name"])).await.unwrap();
     assert_eq!(n, 100);
     let count: i64 = conn.fetchval("SELECT count(*) FROM people", &[]).await.unwrap();
     assert_eq!(count, 1100);
@@ -117,8 +126,12 @@ async fn rust_values_copy_in_by_column_type() {
 #[tokio::test]
 async fn columns_without_a_binary_encoder_fall_back_to_text_copy() {
     let conn = conn().await;
-    conn.execute("DROP TYPE IF EXISTS copy_mood CASCADE; CREATE TYPE copy_mood AS ENUM ('happy', 'sad')", &[]).await.unwrap();
-    conn.execute("CREATE TEMP TABLE moods (id int8, mood copy_mood, note text, at timestamptz, xs int4[])", &[]).await.unwrap();
+    conn.execute("DROP TYPE IF EXISTS copy_mood CASCADE; CREATE TYPE copy_mood AS ENUM ('happy', 'sad')", &[])
+        .await
+        .unwrap();
+    conn.execute("CREATE TEMP TABLE moods (id int8, mood copy_mood, note text, at timestamptz, xs int4[])", &[])
+        .await
+        .unwrap();
     let at = std::time::UNIX_EPOCH + Duration::from_micros(1_500_000);
     let records = vec![
         (1i64, Some("happy"), Some("tab\there, newline\nand \\ backslash"), Some(at), Some(vec![1, 2])),
@@ -168,20 +181,23 @@ async fn csv_with_quotes_newlines_nulls_and_a_header() {
 
     // And back out: the same CSV (empty unquoted = NULL, "" = empty string).
     let mut out = Vec::new();
-    let n = conn
-        .copy_from_table_to_writer("csv", &opts, futures_util::io::Cursor::new(&mut out))
-        .await
-        .unwrap();
+    let n = conn.copy_from_table_to_writer("csv", &opts, futures_util::io::Cursor::new(&mut out)).await.unwrap();
     assert_eq!(n, 3);
     assert_eq!(String::from_utf8(out).unwrap(), CSV);
 
     // Quote/escape/force options, from a reader and from a buffer.
     conn.execute("TRUNCATE csv", &[]).await.unwrap();
-    let opts_in = CopyOptions::new().format(CopyFormat::Csv).quote("'").escape("\\").force_null(["note"]).force_not_null(["name"]);
+    let opts_in = CopyOptions::new()
+        .format(CopyFormat::Csv)
+        .quote("'")
+        .escape("\\")
+        .force_null(["note"])
+        .force_not_null(["name"]);
     let data: &[u8] = b"1,'a\\'b',''\n2,,'x'\n";
     assert_eq!(conn.copy_to_table_from_reader("csv", data, &opts_in).await.unwrap(), 2);
     let rows = conn.fetch("SELECT name, note FROM csv ORDER BY id", &[]).await.unwrap();
-    let rows: Vec<(Option<String>, Option<String>)> = rows.iter().map(|r| (r.get(0).unwrap(), r.get(1).unwrap())).collect();
+    let rows: Vec<(Option<String>, Option<String>)> =
+        rows.iter().map(|r| (r.get(0).unwrap(), r.get(1).unwrap())).collect();
     assert_eq!(rows, [(Some("a'b".into()), None), (Some(String::new()), Some("x".into()))]);
     let opts_out = CopyOptions::new().format(CopyFormat::Csv).force_quote_all(true).columns(["id", "note"]);
     let mut out = conn.copy_from_table("csv", &opts_out).await.unwrap();
@@ -191,7 +207,10 @@ async fn csv_with_quotes_newlines_nulls_and_a_header() {
     }
     assert_eq!(out.rows(), Some(2));
     assert_eq!(String::from_utf8(text).unwrap(), "\"1\",\n\"2\",\"x\"\n");
-    assert_eq!(conn.copy_to_table_from_bytes("csv", "9,z,z\n", &CopyOptions::new().format(CopyFormat::Csv)).await.unwrap(), 1);
+    assert_eq!(
+        conn.copy_to_table_from_bytes("csv", "9,z,z\n", &CopyOptions::new().format(CopyFormat::Csv)).await.unwrap(),
+        1
+    );
     conn.close().await.unwrap();
 }
 
@@ -203,7 +222,8 @@ async fn text_format_with_custom_delimiter_and_null() {
     let data = "1|x\\|y|<nil>\n2|<nil>|back\\\\slash\n3|tab\\there|\n";
     assert_eq!(conn.copy_to_table_from_bytes("tx", data, &opts).await.unwrap(), 3);
     let rows = conn.fetch("SELECT a, b FROM tx ORDER BY id", &[]).await.unwrap();
-    let rows: Vec<(Option<String>, Option<String>)> = rows.iter().map(|r| (r.get(0).unwrap(), r.get(1).unwrap())).collect();
+    let rows: Vec<(Option<String>, Option<String>)> =
+        rows.iter().map(|r| (r.get(0).unwrap(), r.get(1).unwrap())).collect();
     assert_eq!(
         rows,
         [
@@ -256,7 +276,9 @@ async fn copy_from_query_inlines_arguments() {
 
 async fn seed(conn: &Connection, table: &str) -> Vec<String> {
     conn.execute(&format!("CREATE TEMP TABLE {table} (id int8 PRIMARY KEY, name varchar(10))"), &[]).await.unwrap();
-    conn.execute(&format!("INSERT INTO {table} SELECT g, 'seed' || g FROM generate_series(-5, -1) g"), &[]).await.unwrap();
+    conn.execute(&format!("INSERT INTO {table} SELECT g, 'seed' || g FROM generate_series(-5, -1) g"), &[])
+        .await
+        .unwrap();
     dump(conn, table).await
 }
 
@@ -279,7 +301,8 @@ async fn a_failure_in_the_middle_of_100k_rows_leaves_the_table_as_it_was() {
     assert_eq!(dump(&conn, "big").await, before);
 
     // A value the server rejects (too long for varchar(10)).
-    let records = (0..100_000i64).map(|i| (i, if i == 50_000 { "far too long for it".to_owned() } else { format!("n{i}") }));
+    let records =
+        (0..100_000i64).map(|i| (i, if i == 50_000 { "far too long for it".to_owned() } else { format!("n{i}") }));
     let err = conn.copy_records_to_table("big", records, &CopyOptions::new()).await.unwrap_err();
     assert_eq!(err.code(), Some(SqlState::STRING_DATA_RIGHT_TRUNCATION), "{err}");
     assert_eq!(dump(&conn, "big").await, before);
@@ -332,7 +355,8 @@ async fn a_dropped_copy_aborts_and_leaves_the_connection_usable() {
     // Also when the future is dropped while records are being produced.
     let copy = conn.copy_records_to_table_stream(
         "dropped",
-        futures_util::stream::iter((0..10i64).map(|i| Ok::<_, std::io::Error>((i, "r")))).chain(futures_util::stream::pending()),
+        futures_util::stream::iter((0..10i64).map(|i| Ok::<_, std::io::Error>((i, "r"))))
+            .chain(futures_util::stream::pending()),
         &opts,
     );
     assert!(tokio::time::timeout(Duration::from_millis(300), copy).await.is_err());
@@ -363,10 +387,8 @@ async fn errors_before_the_copy_starts() {
     conn.execute("CREATE TEMP TABLE e (a int4)", &[]).await.unwrap();
     let err = conn.copy_records_to_table("e", [(1i32, 2i32)], &CopyOptions::new()).await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Interface);
-    let err = conn
-        .copy_records_to_table("e", [(1i32,)], &CopyOptions::new().format(CopyFormat::Csv))
-        .await
-        .unwrap_err();
+    let err =
+        conn.copy_records_to_table("e", [(1i32,)], &CopyOptions::new().format(CopyFormat::Csv)).await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Interface);
     let err = conn.copy_from_table("e", &CopyOptions::new().freeze(true)).await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Interface);

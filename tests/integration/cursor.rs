@@ -33,7 +33,8 @@ async fn stream_yields_every_row_in_order() {
             assert_eq!(rows, (1..=100).collect::<Vec<_>>(), "prefetch {prefetch}, {extra}");
         }
         // Default prefetch, an empty result, and text columns.
-        let rows: Vec<_> = tx.cursor("SELECT 'x'::text, g FROM generate_series(1, 120) g", &[]).try_collect().await.unwrap();
+        let rows: Vec<_> =
+            tx.cursor("SELECT 'x'::text, g FROM generate_series(1, 120) g", &[]).try_collect().await.unwrap();
         assert_eq!(rows.len(), 120);
         assert_eq!(rows[119].get::<&str, _>(0).unwrap(), "x");
         let none: Vec<_> = tx.cursor("SELECT 1 WHERE false", &[]).try_collect().await.unwrap();

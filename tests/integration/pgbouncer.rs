@@ -12,7 +12,9 @@ fn dsn() -> String {
 
 async fn pool(max: usize) -> edgepg::Pool {
     // No session reset: in transaction mode there is no session to clean.
-    edgepg::create_pool(&dsn(), PoolOptions { min_size: 1, max_size: max, reset: None, ..Default::default() }).await.unwrap()
+    edgepg::create_pool(&dsn(), PoolOptions { min_size: 1, max_size: max, reset: None, ..Default::default() })
+        .await
+        .unwrap()
 }
 
 #[tokio::test]
@@ -38,8 +40,12 @@ async fn queries_without_prepared_statements() {
 #[tokio::test]
 async fn executemany_and_transactions() {
     let conn = edgepg::connect(&dsn()).await.unwrap();
-    conn.execute("DROP TABLE IF EXISTS bouncer_items; CREATE TABLE bouncer_items (id int8, name text)", &[]).await.unwrap();
-    conn.executemany("INSERT INTO bouncer_items VALUES ($1, $2)", (0..100i64).map(|i| (i, format!("n{i}")))).await.unwrap();
+    conn.execute("DROP TABLE IF EXISTS bouncer_items; CREATE TABLE bouncer_items (id int8, name text)", &[])
+        .await
+        .unwrap();
+    conn.executemany("INSERT INTO bouncer_items VALUES ($1, $2)", (0..100i64).map(|i| (i, format!("n{i}"))))
+        .await
+        .unwrap();
     assert_eq!(conn.fetchval::<i64>("SELECT count(*) FROM bouncer_items", &[]).await.unwrap(), 100);
 
     conn.execute("BEGIN", &[]).await.unwrap();

@@ -185,8 +185,7 @@ async fn value_arguments_ride_in_the_first_flight() {
     use edgepg::types::Value;
     let relay = Relay::start().await;
     let conn = edgepg::connect_pipelined(&relay.dsn("pw_user", "pw_pw")).await.unwrap();
-    let args: [&(dyn edgepg::types::ToSql + Sync); 3] =
-        [&Value::Int4(41), &Value::Text("x".into()), &Value::Null];
+    let args: [&(dyn edgepg::types::ToSql + Sync); 3] = [&Value::Int4(41), &Value::Text("x".into()), &Value::Null];
     let row = conn.fetchrow("SELECT $1::int4 + 1, $2 || 'y', $3::int8 IS NULL", &args).await.unwrap().unwrap();
     assert_eq!(relay.take(), 1);
     assert_eq!(row.get::<Value, _>(0).unwrap(), Value::Int4(42));
@@ -287,16 +286,18 @@ async fn first_flight_text_results_decode_like_binary_ones() {
 #[tokio::test]
 async fn a_pool_fetch_on_an_empty_pool_is_one_flight() {
     let relay = Relay::start().await;
-    let pool = edgepg::create_pool(&relay.dsn("pw_user", "pw_pw"), edgepg::PoolOptions { min_size: 0, ..Default::default() })
-        .await
-        .unwrap();
+    let pool =
+        edgepg::create_pool(&relay.dsn("pw_user", "pw_pw"), edgepg::PoolOptions { min_size: 0, ..Default::default() })
+            .await
+            .unwrap();
     let rows = pool.fetch("SELECT 1 AS one", &[]).await.unwrap();
     assert_eq!(rows[0].get::<i32, _>(0).unwrap(), 1);
     assert_eq!(relay.take(), 1, "connect + query");
     pool.close().await.unwrap();
     // min_size > 0 still checks the password when the pool is created.
-    let err = edgepg::create_pool(&relay.dsn("pw_user", "nope"), edgepg::PoolOptions { min_size: 1, ..Default::default() })
-        .await
-        .unwrap_err();
+    let err =
+        edgepg::create_pool(&relay.dsn("pw_user", "nope"), edgepg::PoolOptions { min_size: 1, ..Default::default() })
+            .await
+            .unwrap_err();
     assert_eq!(err.code(), Some(SqlState::INVALID_PASSWORD), "{err}");
 }

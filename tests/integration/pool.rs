@@ -59,7 +59,8 @@ async fn fifty_tasks_over_five_connections() {
             let conn = pool.acquire().await.unwrap();
             let now = out.fetch_add(1, Ordering::SeqCst) + 1;
             peak.fetch_max(now, Ordering::SeqCst);
-            let row = conn.fetchrow("SELECT pg_backend_pid(), $1::int8 * 2, pg_sleep(0.005)", &[&i]).await.unwrap().unwrap();
+            let row =
+                conn.fetchrow("SELECT pg_backend_pid(), $1::int8 * 2, pg_sleep(0.005)", &[&i]).await.unwrap().unwrap();
             pids.lock().unwrap().insert(row.get::<i32, _>(0).unwrap());
             let doubled: i64 = row.get(1).unwrap();
             out.fetch_sub(1, Ordering::SeqCst);
@@ -221,7 +222,10 @@ async fn hooks_run_when_they_should() {
     for _ in 0..3 {
         let c = pool.acquire().await.unwrap();
         // init's session setting survives a custom reset that leaves it alone.
-        assert_eq!(c.fetchval::<String>("SELECT current_setting('application_name')", &[]).await.unwrap(), "pool_hooked");
+        assert_eq!(
+            c.fetchval::<String>("SELECT current_setting('application_name')", &[]).await.unwrap(),
+            "pool_hooked"
+        );
         c.execute("SET statement_timeout = '5s'", &[]).await.unwrap();
         pool.release(c).await.unwrap();
     }
@@ -237,7 +241,9 @@ async fn failing_setup_discards_the_connection() {
     let opts = PoolOptions {
         min_size: 0,
         max_size: 1,
-        setup: Some(Arc::new(|c| Box::pin(async move { c.execute("SELECT no_such_function()", &[]).await.map(|_| ()) }))),
+        setup: Some(Arc::new(|c| {
+            Box::pin(async move { c.execute("SELECT no_such_function()", &[]).await.map(|_| ()) })
+        })),
         ..Default::default()
     };
     let pool = pool("pool_bad_setup", opts).await;
@@ -250,7 +256,12 @@ async fn failing_setup_discards_the_connection() {
 async fn acquire_times_out_and_waiters_are_served_in_order() {
     let pool = pool(
         "pool_fifo",
-        PoolOptions { min_size: 1, max_size: 1, acquire_timeout: Some(Duration::from_millis(200)), ..Default::default() },
+        PoolOptions {
+            min_size: 1,
+            max_size: 1,
+            acquire_timeout: Some(Duration::from_millis(200)),
+            ..Default::default()
+        },
     )
     .await;
     let held = pool.acquire().await.unwrap();
@@ -260,9 +271,10 @@ async fn acquire_times_out_and_waiters_are_served_in_order() {
 
     let order = Arc::new(Mutex::new(Vec::new()));
     let mut tasks = Vec::new();
-    let patient = edgepg::create_pool(&dsn("pool_fifo2"), PoolOptions { min_size: 1, max_size: 1, ..Default::default() })
-        .await
-        .unwrap();
+    let patient =
+        edgepg::create_pool(&dsn("pool_fifo2"), PoolOptions { min_size: 1, max_size: 1, ..Default::default() })
+            .await
+            .unwrap();
     let first = patient.acquire().await.unwrap();
     for i in 0..4 {
         let (p, order) = (patient.clone(), order.clone());
@@ -338,7 +350,12 @@ async fn expire_max_queries_and_idle_lifetime_replace_connections() {
     let app = "pool_idle_life";
     let pool3 = pool(
         app,
-        PoolOptions { min_size: 0, max_size: 2, max_inactive_connection_lifetime: Some(Duration::from_millis(100)), ..Default::default() },
+        PoolOptions {
+            min_size: 0,
+            max_size: 2,
+            max_inactive_connection_lifetime: Some(Duration::from_millis(100)),
+            ..Default::default()
+        },
     )
     .await;
     pool3.execute("SELECT 1", &[]).await.unwrap();
@@ -356,7 +373,9 @@ async fn shortcuts_and_listener_cleanup() {
     let pool = pool("pool_shortcuts", PoolOptions { min_size: 1, max_size: 1, ..Default::default() }).await;
     pool.execute("CREATE TABLE IF NOT EXISTS pool_shortcuts (id int8, name text)", &[]).await.unwrap();
     pool.execute("TRUNCATE pool_shortcuts", &[]).await.unwrap();
-    pool.executemany("INSERT INTO pool_shortcuts VALUES ($1, $2)", (0..10i64).map(|i| (i, format!("n{i}")))).await.unwrap();
+    pool.executemany("INSERT INTO pool_shortcuts VALUES ($1, $2)", (0..10i64).map(|i| (i, format!("n{i}"))))
+        .await
+        .unwrap();
     assert_eq!(pool.fetch("SELECT * FROM pool_shortcuts", &[]).await.unwrap().len(), 10);
     let row = pool.fetchrow("SELECT name FROM pool_shortcuts WHERE id = $1", &[&3i64]).await.unwrap().unwrap();
     assert_eq!(row.get::<&str, _>(0).unwrap(), "n3");
@@ -459,15 +478,18 @@ async fn close_stops_the_idle_reaper_timer() {
 /// borrower must still see a clean session.
 #[tokio::test]
 async fn clean_release_still_resets_the_session() {
-    let pool = pool("edgepg-pool-clean-reset", PoolOptions { min_size: 1, max_size: 1, ..PoolOptions::default() }).await;
+    let pool =
+        pool("edgepg-pool-clean-reset", PoolOptions { min_size: 1, max_size: 1, ..PoolOptions::default() }).await;
     for round in 0..20 {
         let conn = pool.acquire().await.unwrap();
         let seen: String = conn.fetchval("SELECT current_setting('search_path')", &[]).await.unwrap();
         assert_eq!(seen, "\"$user\", public", "round {round}: a previous borrower's SET leaked");
         let listening: i64 = conn.fetchval("SELECT count(*) FROM pg_listening_channels()", &[]).await.unwrap();
         assert_eq!(listening, 0, "round {round}: a previous borrower's LISTEN leaked");
-        let locks: i64 =
-            conn.fetchval("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid()", &[]).await.unwrap();
+        let locks: i64 = conn
+            .fetchval("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid()", &[])
+            .await
+            .unwrap();
         assert_eq!(locks, 0, "round {round}: a previous borrower's advisory lock leaked");
         conn.execute("SET search_path = pg_catalog; LISTEN leak; SELECT pg_advisory_lock(42)", &[]).await.unwrap();
         drop(conn);

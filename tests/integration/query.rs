@@ -119,9 +119,8 @@ async fn statement_cache_survives_schema_changes() {
 
 #[tokio::test]
 async fn statement_cache_evicts_least_recently_used() {
-    let c = edgepg::connect(&dsn_for("edgepg", Some("edgepg_pw"), "sslmode=disable&statement_cache_size=3"))
-        .await
-        .unwrap();
+    let c =
+        edgepg::connect(&dsn_for("edgepg", Some("edgepg_pw"), "sslmode=disable&statement_cache_size=3")).await.unwrap();
     for i in 0..10 {
         let v: i32 = c.fetchval(&format!("SELECT {i} + $1::int"), &[&1i32]).await.unwrap();
         assert_eq!(v, i + 1);
@@ -135,9 +134,8 @@ async fn statement_cache_evicts_least_recently_used() {
 
 #[tokio::test]
 async fn no_statement_cache_uses_unnamed_statements() {
-    let c = edgepg::connect(&dsn_for("edgepg", Some("edgepg_pw"), "sslmode=disable&statement_cache_size=0"))
-        .await
-        .unwrap();
+    let c =
+        edgepg::connect(&dsn_for("edgepg", Some("edgepg_pw"), "sslmode=disable&statement_cache_size=0")).await.unwrap();
     for i in 0..5i32 {
         assert_eq!(c.fetchval::<i32>("SELECT $1::int + 1", &[&i]).await.unwrap(), i + 1);
     }
@@ -182,7 +180,10 @@ async fn dropped_futures_leave_the_connection_in_step() {
     let c = Arc::new(conn().await);
     for i in 0..20 {
         let c2 = c.clone();
-        let task = tokio::spawn(async move { c2.fetch("SELECT pg_sleep(0.05), g FROM generate_series(1, 1000) g", &[]).await });
+        let task =
+            tokio::spawn(
+                async move { c2.fetch("SELECT pg_sleep(0.05), g FROM generate_series(1, 1000) g", &[]).await },
+            );
         if i % 2 == 0 {
             tokio::task::yield_now().await;
         }
@@ -249,9 +250,13 @@ async fn terminate_fails_in_flight_queries() {
 
 #[tokio::test]
 async fn application_name_and_server_settings_from_the_dsn() {
-    let c = edgepg::connect(&dsn_for("edgepg", Some("edgepg_pw"), "sslmode=disable&application_name=edgepg%20app&options=-c%20search_path%3Dpg_catalog"))
-        .await
-        .unwrap();
+    let c = edgepg::connect(&dsn_for(
+        "edgepg",
+        Some("edgepg_pw"),
+        "sslmode=disable&application_name=edgepg%20app&options=-c%20search_path%3Dpg_catalog",
+    ))
+    .await
+    .unwrap();
     assert_eq!(c.fetchval::<String>("SELECT current_setting('application_name')", &[]).await.unwrap(), "edgepg app");
     assert_eq!(c.fetchval::<String>("SHOW search_path", &[]).await.unwrap(), "pg_catalog");
     c.close().await.unwrap();

@@ -28,9 +28,8 @@ async fn is_active(observer: &Connection, pid: i32) -> bool {
 #[tokio::test]
 async fn with_timeout_cancels_and_the_connection_answers_next() {
     let conn = conn_with("").await;
-    let err = guard(conn.with_timeout(Duration::from_millis(200)).execute("SELECT pg_sleep(10)", &[]))
-        .await
-        .unwrap_err();
+    let err =
+        guard(conn.with_timeout(Duration::from_millis(200)).execute("SELECT pg_sleep(10)", &[])).await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Timeout, "{err}");
     // The query was cancelled on the server, and the connection is idle and in step.
     let observer = conn_with("").await;
@@ -58,9 +57,8 @@ async fn with_timeout_cancels_and_the_connection_answers_next() {
 async fn timeout_inside_a_transaction_leaves_it_failed_not_broken() {
     let conn = conn_with("").await;
     conn.execute("BEGIN", &[]).await.unwrap();
-    let err = guard(conn.with_timeout(Duration::from_millis(200)).execute("SELECT pg_sleep(10)", &[]))
-        .await
-        .unwrap_err();
+    let err =
+        guard(conn.with_timeout(Duration::from_millis(200)).execute("SELECT pg_sleep(10)", &[])).await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Timeout);
     // The cancel aborted the transaction; the connection still works.
     assert_eq!(conn.transaction_status(), edgepg::TransactionStatus::Failed);
@@ -179,18 +177,14 @@ async fn dropping_a_quick_query_does_not_disturb_the_next() {
 async fn cancel_over_tls_and_unix_socket() {
     let e = edgepg_tests::env();
     let tls = edgepg::connect(&dsn_for("edgepg", Some("edgepg_pw"), "sslmode=require")).await.unwrap();
-    let unix = edgepg::connect(&format!(
-        "postgres://edgepg:edgepg_pw@/{}?host={}&port={}",
-        e.db, e.socket_dir, e.port
-    ))
-    .await
-    .unwrap();
+    let unix = edgepg::connect(&format!("postgres://edgepg:edgepg_pw@/{}?host={}&port={}", e.db, e.socket_dir, e.port))
+        .await
+        .unwrap();
     for conn in [&tls, &unix] {
         // Inside a transaction, a cancelled statement leaves it failed: proof the cancel arrived.
         conn.execute("BEGIN", &[]).await.unwrap();
-        let err = guard(conn.with_timeout(Duration::from_millis(200)).execute("SELECT pg_sleep(10)", &[]))
-            .await
-            .unwrap_err();
+        let err =
+            guard(conn.with_timeout(Duration::from_millis(200)).execute("SELECT pg_sleep(10)", &[])).await.unwrap_err();
         assert_eq!(err.kind(), ErrorKind::Timeout);
         assert_eq!(conn.transaction_status(), edgepg::TransactionStatus::Failed);
         conn.execute("ROLLBACK", &[]).await.unwrap();

@@ -44,14 +44,7 @@ async fn commit_keeps_and_rollback_discards() {
 async fn options_reach_the_server() {
     let c = conn().await;
     with_table(&c).await;
-    let tx = c
-        .transaction()
-        .isolation(Isolation::Serializable)
-        .readonly(true)
-        .deferrable(true)
-        .start()
-        .await
-        .unwrap();
+    let tx = c.transaction().isolation(Isolation::Serializable).readonly(true).deferrable(true).start().await.unwrap();
     assert_eq!(tx.isolation(), Some(Isolation::Serializable));
     let iso: String = tx.fetchval("SHOW transaction_isolation", &[]).await.unwrap();
     assert_eq!(iso, "serializable");

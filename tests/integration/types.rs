@@ -201,7 +201,7 @@ async fn floats() {
         (f32::MAX, "3.4028235e+38"),
         (f32::MIN, "-3.4028235e+38"),
         (f32::MIN_POSITIVE, "1.1754944e-38"),
-        (f32::from_bits(1), "1e-45"), // smallest subnormal
+        (f32::from_bits(1), "1e-45"),                   // smallest subnormal
         (f32::from_bits(0x007f_ffff), "1.1754942e-38"), // largest subnormal
         (0.1, "0.1"),
     ];
@@ -242,7 +242,7 @@ async fn numeric_decimal() {
         "1.500",
         "-12.34",
         "0.0001",
-        "1234567890123456789012345678",    // 28 digits
+        "1234567890123456789012345678",   // 28 digits
         "-1234567890123456789.012345678", // 28 digits, negative, scale 9
         "0.0000000000000000000000000001", // scale 28
         "79228162514264337593543950335",  // Decimal::MAX
@@ -292,7 +292,9 @@ async fn numeric_special_and_huge() {
     assert_eq!(echo(&c, "numeric", &"2E+3".to_owned()).await.1, "2000");
 
     // Out of Decimal's range or special: a Conversion error, and the connection is fine.
-    for lit in ["1e30", "0.00000000000000000000000000001", "NaN", "Infinity", "-Infinity", "79228162514264337593543950336"] {
+    for lit in
+        ["1e30", "0.00000000000000000000000000001", "NaN", "Infinity", "-Infinity", "79228162514264337593543950336"]
+    {
         let e = c.fetchval::<Decimal>(&format!("SELECT '{lit}'::numeric AS big"), &[]).await.unwrap_err();
         assert_eq!(e.kind(), ErrorKind::Conversion, "{lit}: {e}");
         assert!(e.message().contains("big"), "the message names the column: {e}");
@@ -381,8 +383,7 @@ async fn bytea() {
     let back: &[u8] = row.get("b").unwrap();
     assert!(back == big.as_slice(), "10 MB bytea came back different");
     // And generated on the server side, decoded here.
-    let generated: Vec<u8> =
-        c.fetchval("SELECT decode(repeat('00ff10', 1000000), 'hex')", &[]).await.unwrap();
+    let generated: Vec<u8> = c.fetchval("SELECT decode(repeat('00ff10', 1000000), 'hex')", &[]).await.unwrap();
     assert_eq!(generated.len(), 3_000_000);
     assert!(generated.chunks(3).all(|ch| ch == [0x00, 0xff, 0x10]));
     c.close().await.unwrap();
@@ -437,7 +438,11 @@ async fn json_and_jsonb() {
 #[tokio::test]
 async fn uuids() {
     let c = conn().await;
-    for t in ["00000000-0000-0000-0000-000000000000", "ffffffff-ffff-ffff-ffff-ffffffffffff", "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11"] {
+    for t in [
+        "00000000-0000-0000-0000-000000000000",
+        "ffffffff-ffff-ffff-ffff-ffffffffffff",
+        "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11",
+    ] {
         check(&c, "uuid", uuid(t), t).await;
         check(&c, "uuid", Value::Uuid(uuid(t).0), t).await;
     }
@@ -461,7 +466,7 @@ async fn dates() {
         (date(1, 1, 1), "0001-01-01"),
         (date(0, 12, 31), "0001-12-31 BC"), // year 0 is 1 BC
         (date(-43, 3, 15), "0044-03-15 BC"),
-        (date(-4712, 11, 24), "4713-11-24 BC"), // the earliest date
+        (date(-4712, 11, 24), "4713-11-24 BC"),     // the earliest date
         (date(5_874_897, 12, 31), "5874897-12-31"), // the latest date
         (Date::INFINITY, "infinity"),
         (Date::NEG_INFINITY, "-infinity"),
@@ -477,7 +482,10 @@ async fn dates() {
     check_null::<Date>(&c, "date").await;
     // Infinity is kept distinct from the extreme finite dates.
     let row = c
-        .fetchrow("SELECT $1::date = 'infinity', $2::date = '5874897-12-31', $1::date > $2::date", &[&Date::INFINITY, &date(5_874_897, 12, 31)])
+        .fetchrow(
+            "SELECT $1::date = 'infinity', $2::date = '5874897-12-31', $1::date > $2::date",
+            &[&Date::INFINITY, &date(5_874_897, 12, 31)],
+        )
         .await
         .unwrap()
         .unwrap();
@@ -697,11 +705,17 @@ async fn arrays_of_every_type() {
     check_array(&c, "int8", vec![Some(i64::MIN), None], "{-9223372036854775808,NULL}").await;
     check_array(&c, "oid", vec![Some(u32::MAX), None], "{4294967295,NULL}").await;
     check_array(&c, "\"char\"", vec![Some(b'x' as i8), None], "{x,NULL}").await;
-    check_array(&c, "float4", vec![Some(1.5f32), None, Some(f32::INFINITY), Some(-0.0)], "{1.5,NULL,Infinity,-0}").await;
+    check_array(&c, "float4", vec![Some(1.5f32), None, Some(f32::INFINITY), Some(-0.0)], "{1.5,NULL,Infinity,-0}")
+        .await;
     check_array(&c, "float8", vec![Some(f64::NEG_INFINITY), None, Some(5e-324)], "{-Infinity,NULL,5e-324}").await;
     check_array(&c, "numeric", vec![Some("1.50".parse::<Decimal>().unwrap()), None], "{1.50,NULL}").await;
-    check_array(&c, "numeric", vec![Some(Numeric::NaN), Some(Numeric::NegInfinity), None, Some("1e40".parse().unwrap())],
-        "{NaN,-Infinity,NULL,10000000000000000000000000000000000000000}").await;
+    check_array(
+        &c,
+        "numeric",
+        vec![Some(Numeric::NaN), Some(Numeric::NegInfinity), None, Some("1e40".parse().unwrap())],
+        "{NaN,-Infinity,NULL,10000000000000000000000000000000000000000}",
+    )
+    .await;
     check_array(&c, "text", vec![Some("é😀".to_owned()), None, Some(String::new())], "{é😀,NULL,\"\"}").await;
     check_array(&c, "varchar", vec![Some("a".to_owned()), None], "{a,NULL}").await;
     check_array(&c, "bpchar", vec![Some("中".to_owned()), None], "{中,NULL}").await;
@@ -709,19 +723,51 @@ async fn arrays_of_every_type() {
     check_array(&c, "bytea", vec![Some(vec![0u8, 255]), None, Some(vec![])], "{\"\\\\x00ff\",NULL,\"\\\\x\"}").await;
     check_array(&c, "json", vec![Some(RawJson("{\"a\": 1}".into())), None], "{\"{\\\"a\\\": 1}\",NULL}").await;
     check_array(&c, "jsonb", vec![Some(RawJson("[1, 2]".into())), None], "{\"[1, 2]\",NULL}").await;
-    check_array(&c, "uuid", vec![Some(uuid("a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11")), None],
-        "{a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11,NULL}").await;
-    check_array(&c, "date", vec![Some(Date::NEG_INFINITY), None, Some(date(-43, 3, 15)), Some(Date::INFINITY)],
-        "{-infinity,NULL,\"0044-03-15 BC\",infinity}").await;
+    check_array(
+        &c,
+        "uuid",
+        vec![Some(uuid("a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11")), None],
+        "{a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11,NULL}",
+    )
+    .await;
+    check_array(
+        &c,
+        "date",
+        vec![Some(Date::NEG_INFINITY), None, Some(date(-43, 3, 15)), Some(Date::INFINITY)],
+        "{-infinity,NULL,\"0044-03-15 BC\",infinity}",
+    )
+    .await;
     check_array(&c, "time", vec![Some(time(23, 59, 59, 999_999)), None], "{23:59:59.999999,NULL}").await;
-    check_array(&c, "timetz", vec![Some(TimeTz { time: time(1, 0, 0, 0), offset_seconds: -3600 }), None], "{01:00:00-01,NULL}").await;
-    check_array(&c, "timestamp", vec![Some(Timestamp::INFINITY), None, Some(ts(2024, 2, 29, 0, 0, 0, 1))],
-        "{infinity,NULL,\"2024-02-29 00:00:00.000001\"}").await;
-    check_array(&c, "timestamptz", vec![Some(tstz(2024, 2, 29, 0, 0, 0, 1)), None, Some(TimestampTz::NEG_INFINITY)],
-        "{\"2024-02-29 00:00:00.000001+00\",NULL,-infinity}").await;
-    check_array(&c, "interval", vec![Some(Interval { months: 1, days: 2, microseconds: 3 }), None],
-        "{\"1 mon 2 days 00:00:00.000003\",NULL}").await;
-    check_array(&c, "inet", vec![Some(inet("::1", 128)), None, Some(inet("10.0.0.1", 8))], "{::1,NULL,10.0.0.1/8}").await;
+    check_array(
+        &c,
+        "timetz",
+        vec![Some(TimeTz { time: time(1, 0, 0, 0), offset_seconds: -3600 }), None],
+        "{01:00:00-01,NULL}",
+    )
+    .await;
+    check_array(
+        &c,
+        "timestamp",
+        vec![Some(Timestamp::INFINITY), None, Some(ts(2024, 2, 29, 0, 0, 0, 1))],
+        "{infinity,NULL,\"2024-02-29 00:00:00.000001\"}",
+    )
+    .await;
+    check_array(
+        &c,
+        "timestamptz",
+        vec![Some(tstz(2024, 2, 29, 0, 0, 0, 1)), None, Some(TimestampTz::NEG_INFINITY)],
+        "{\"2024-02-29 00:00:00.000001+00\",NULL,-infinity}",
+    )
+    .await;
+    check_array(
+        &c,
+        "interval",
+        vec![Some(Interval { months: 1, days: 2, microseconds: 3 }), None],
+        "{\"1 mon 2 days 00:00:00.000003\",NULL}",
+    )
+    .await;
+    check_array(&c, "inet", vec![Some(inet("::1", 128)), None, Some(inet("10.0.0.1", 8))], "{::1,NULL,10.0.0.1/8}")
+        .await;
     check_array(&c, "cidr", vec![Some(inet("10.0.0.0", 8)), None], "{10.0.0.0/8,NULL}").await;
     // Arrays without NULLs decode into Vec<T>; with a NULL, that is a Conversion error.
     check(&c, "int4[]", vec![1i32, 2, 3], "{1,2,3}").await;
@@ -795,12 +841,19 @@ async fn multidimensional_arrays() {
     assert_eq!(a.elements, vec![Value::Int4(1), Value::Null]);
     check(&c, "int4[]", v.clone(), "[0:1][5:5]={{1},{NULL}}").await;
     // Nested Value arrays, as JavaScript sends them (text elements -> text format).
-    let row = |x: &str, y: &str| Value::Array(ArrayValue::from_nested(Type::UNKNOWN, vec![Value::Text(x.into()), Value::Text(y.into())]).unwrap());
+    let row = |x: &str, y: &str| {
+        Value::Array(
+            ArrayValue::from_nested(Type::UNKNOWN, vec![Value::Text(x.into()), Value::Text(y.into())]).unwrap(),
+        )
+    };
     let nested = Value::Array(ArrayValue::from_nested(Type::UNKNOWN, vec![row("1", "2"), row("3", "4")]).unwrap());
     assert_eq!(echo(&c, "int8[]", &nested).await.1, "{{1,2},{3,4}}");
     // Empty multi-dimensional arrays are just empty.
     assert_eq!(c.fetchval::<Array<i32>>("SELECT '{}'::int4[]", &[]).await.unwrap(), Array::default());
-    assert_eq!(c.fetchval::<Array<i32>>("SELECT $1::int4[]", &[&Array::<i32>::default()]).await.unwrap(), Array::default());
+    assert_eq!(
+        c.fetchval::<Array<i32>>("SELECT $1::int4[]", &[&Array::<i32>::default()]).await.unwrap(),
+        Array::default()
+    );
     c.close().await.unwrap();
 }
 
@@ -816,7 +869,10 @@ async fn enum_type_uses_text_format() {
         for label in ["sad", "happy 😀", "it's \"q\""] {
             // &str goes out in text format and the server parses it as the enum.
             let row = c
-                .fetchrow(&format!("SELECT $1::{name} AS m, $1::{name}::text AS t, $1::{name} > 'sad' AS gt"), &[&label])
+                .fetchrow(
+                    &format!("SELECT $1::{name} AS m, $1::{name}::text AS t, $1::{name} > 'sad' AS gt"),
+                    &[&label],
+                )
                 .await
                 .unwrap()
                 .unwrap();
@@ -828,11 +884,14 @@ async fn enum_type_uses_text_format() {
             // Value::Text and Value::Unknown go out as text too.
             let v: String = c.fetchval(&format!("SELECT $1::{name}"), &[&Value::Text(label.into())]).await.unwrap();
             assert_eq!(v, label);
-            let v: String =
-                c.fetchval(&format!("SELECT $1::{name}"), &[&Value::Unknown { type_oid: oid, text: label.into() }]).await.unwrap();
+            let v: String = c
+                .fetchval(&format!("SELECT $1::{name}"), &[&Value::Unknown { type_oid: oid, text: label.into() }])
+                .await
+                .unwrap();
             assert_eq!(v, label);
             // String and Option<&str> too.
-            let v: Option<String> = c.fetchval(&format!("SELECT $1::{name}"), &[&Some(label.to_owned())]).await.unwrap();
+            let v: Option<String> =
+                c.fetchval(&format!("SELECT $1::{name}"), &[&Some(label.to_owned())]).await.unwrap();
             assert_eq!(v.as_deref(), Some(label));
         }
         let none: Option<&str> = None;
@@ -842,14 +901,16 @@ async fn enum_type_uses_text_format() {
         assert_eq!(e.kind(), ErrorKind::Server, "{e}");
         still_usable(&c).await;
         // Arrays of an enum come back in text format, as the server's array text.
-        let row = c.fetchrow(&format!("SELECT ARRAY['sad', NULL, 'it''s \"q\"']::{name}[]"), &[]).await.unwrap().unwrap();
+        let row =
+            c.fetchrow(&format!("SELECT ARRAY['sad', NULL, 'it''s \"q\"']::{name}[]"), &[]).await.unwrap().unwrap();
         assert_eq!(row.get::<String, _>(0).unwrap(), r#"{sad,NULL,"it's \"q\""}"#);
         assert!(matches!(row.get::<Value, _>(0).unwrap(), Value::Unknown { .. }));
         // Sent as the array's text literal.
         let n: i32 = c.fetchval(&format!("SELECT cardinality($1::{name}[])"), &[&"{sad,ok}"]).await.unwrap();
         assert_eq!(n, 2);
         // And as a Value array, which is sent in text format.
-        let arr = Value::Array(ArrayValue::from_nested(Type::UNKNOWN, vec![Value::Text("ok".into()), Value::Null]).unwrap());
+        let arr =
+            Value::Array(ArrayValue::from_nested(Type::UNKNOWN, vec![Value::Text("ok".into()), Value::Null]).unwrap());
         let t: String = c.fetchval(&format!("SELECT $1::{name}[]::text"), &[&arr]).await.unwrap();
         assert_eq!(t, "{ok,NULL}");
     };
@@ -911,7 +972,11 @@ async fn value_wide_row() {
         ("\"char\"", "c", Value::Text("c".into())),
         ("float4", "-Infinity", Value::Float4(f32::NEG_INFINITY)),
         ("float8", "5e-324", Value::Float8(5e-324)),
-        ("numeric", "-123456789012345678901234567890.000000000100", Value::Numeric("-123456789012345678901234567890.000000000100".into())),
+        (
+            "numeric",
+            "-123456789012345678901234567890.000000000100",
+            Value::Numeric("-123456789012345678901234567890.000000000100".into()),
+        ),
         ("numeric", "NaN", Value::Numeric("NaN".into())),
         ("text", "é😀中", Value::Text("é😀中".into())),
         ("varchar", "", Value::Text(String::new())),
@@ -928,19 +993,38 @@ async fn value_wide_row() {
         ("timestamp", "2024-02-29 13:05:09.25", Value::Timestamp(ts(2024, 2, 29, 13, 5, 9, 250_000))),
         ("timestamptz", "-infinity", Value::TimestampTz(TimestampTz::NEG_INFINITY)),
         ("timestamptz", "1999-12-31 23:59:59.999999+00", Value::TimestampTz(tstz(1999, 12, 31, 23, 59, 59, 999_999))),
-        ("interval", "1 year 2 mons -3 days -00:00:01", Value::Interval(Interval { months: 14, days: -3, microseconds: -1_000_000 })),
+        (
+            "interval",
+            "1 year 2 mons -3 days -00:00:01",
+            Value::Interval(Interval { months: 14, days: -3, microseconds: -1_000_000 }),
+        ),
         ("inet", "2001:db8::1/64", Value::Inet(inet("2001:db8::1", 64))),
         ("cidr", "10.0.0.0/8", Value::Inet(inet("10.0.0.0", 8))),
         ("point", "(1,2)", Value::Unknown { type_oid: Type::POINT.oid(), text: "(1,2)".into() }),
-        ("int4[]", "[2:3]={1,NULL}", Value::Array(ArrayValue {
-            element_type: Type::INT4, dims: vec![(2, 2)], elements: vec![Value::Int4(1), Value::Null] })),
+        (
+            "int4[]",
+            "[2:3]={1,NULL}",
+            Value::Array(ArrayValue {
+                element_type: Type::INT4,
+                dims: vec![(2, 2)],
+                elements: vec![Value::Int4(1), Value::Null],
+            }),
+        ),
         ("text[]", "{}", Value::Array(ArrayValue { element_type: Type::TEXT, dims: vec![], elements: vec![] })),
         ("int4", "NULL", Value::Null),
     ];
     let select: Vec<String> = cols
         .iter()
         .enumerate()
-        .map(|(i, (ty, text, _))| if *text == "NULL" { format!("NULL::{ty} AS c{i}") } else { format!("{}::{ty} AS c{i}", quote(text)) })
+        .map(
+            |(i, (ty, text, _))| {
+                if *text == "NULL" {
+                    format!("NULL::{ty} AS c{i}")
+                } else {
+                    format!("{}::{ty} AS c{i}", quote(text))
+                }
+            },
+        )
         .collect();
     let row = c.fetchrow(&format!("SELECT {}", select.join(", ")), &[]).await.unwrap().unwrap();
     for (i, (ty, text, expected)) in cols.iter().enumerate() {
@@ -1000,9 +1084,31 @@ async fn value_coercions_into_params() {
         ("float8", Value::Numeric("1.5".into()), "1.5"),
         ("jsonb", Value::Text("{\"b\":1,\"a\":2}".into()), "{\"a\": 2, \"b\": 1}"),
         ("json", Value::Json("[1,2]".into()), "[1,2]"),
-        ("int8[]", Value::Array(ArrayValue::from_nested(Type::UNKNOWN, vec![Value::Float8(1.0), Value::Null, Value::Int4(-2)]).unwrap()), "{1,NULL,-2}"),
-        ("numeric[]", Value::Array(ArrayValue::from_nested(Type::UNKNOWN, vec![Value::Float8(0.1), Value::Numeric("NaN".into())]).unwrap()), "{0.1,NaN}"),
-        ("date[]", Value::Array(ArrayValue::from_nested(Type::UNKNOWN, vec![Value::Text("2024-01-01".into()), Value::Date(Date::NEG_INFINITY)]).unwrap()), "{2024-01-01,-infinity}"),
+        (
+            "int8[]",
+            Value::Array(
+                ArrayValue::from_nested(Type::UNKNOWN, vec![Value::Float8(1.0), Value::Null, Value::Int4(-2)]).unwrap(),
+            ),
+            "{1,NULL,-2}",
+        ),
+        (
+            "numeric[]",
+            Value::Array(
+                ArrayValue::from_nested(Type::UNKNOWN, vec![Value::Float8(0.1), Value::Numeric("NaN".into())]).unwrap(),
+            ),
+            "{0.1,NaN}",
+        ),
+        (
+            "date[]",
+            Value::Array(
+                ArrayValue::from_nested(
+                    Type::UNKNOWN,
+                    vec![Value::Text("2024-01-01".into()), Value::Date(Date::NEG_INFINITY)],
+                )
+                .unwrap(),
+            ),
+            "{2024-01-01,-infinity}",
+        ),
     ];
     for (ty, v, text) in cases {
         let (_, server) = echo(&c, ty, &v).await;

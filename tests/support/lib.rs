@@ -79,9 +79,8 @@ impl TestEnv {
     /// ```
     pub fn from_vars(get: impl Fn(&str) -> Option<String>) -> Result<TestEnv, String> {
         let port_text = required(&get, "EDGEPG_TEST_PORT")?;
-        let port = port_text
-            .parse::<u16>()
-            .map_err(|_| format!("EDGEPG_TEST_PORT is not a port number: {port_text:?}"))?;
+        let port =
+            port_text.parse::<u16>().map_err(|_| format!("EDGEPG_TEST_PORT is not a port number: {port_text:?}"))?;
         Ok(TestEnv {
             host: required(&get, "EDGEPG_TEST_HOST")?,
             port,
@@ -105,12 +104,7 @@ impl TestEnv {
             uri.push(':');
             uri.push_str(&percent_encode(pw));
         }
-        uri.push_str(&format!(
-            "@{}:{}/{}",
-            self.host,
-            self.port,
-            percent_encode(&self.db)
-        ));
+        uri.push_str(&format!("@{}:{}/{}", self.host, self.port, percent_encode(&self.db)));
         let extra = extra.strip_prefix('?').unwrap_or(extra);
         if !extra.is_empty() {
             uri.push('?');
@@ -208,12 +202,8 @@ fn load() -> Result<TestEnv, String> {
     let path = env_file_path();
     let text = std::fs::read_to_string(&path).map_err(|_| NO_CLUSTER.to_string())?;
     let vars = parse_env_file(&text);
-    TestEnv::from_vars(|k| vars.get(k).cloned()).map_err(|e| {
-        format!(
-            "bad test cluster env file {}: {e}; {NO_CLUSTER}",
-            path.display()
-        )
-    })
+    TestEnv::from_vars(|k| vars.get(k).cloned())
+        .map_err(|e| format!("bad test cluster env file {}: {e}; {NO_CLUSTER}", path.display()))
 }
 
 /// The test cluster, read once per test binary.
@@ -270,15 +260,9 @@ pub fn psql(sql: &str) -> String {
             cmd.env_remove(&key);
         }
     }
-    let out = cmd
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {}: {e}", bin.display()));
+    let out = cmd.output().unwrap_or_else(|e| panic!("cannot run {}: {e}", bin.display()));
     if !out.status.success() {
-        panic!(
-            "psql failed ({}) for SQL {sql:?}:\n{}",
-            out.status,
-            String::from_utf8_lossy(&out.stderr)
-        );
+        panic!("psql failed ({}) for SQL {sql:?}:\n{}", out.status, String::from_utf8_lossy(&out.stderr));
     }
     let stdout = String::from_utf8_lossy(&out.stdout);
     stdout.strip_suffix('\n').unwrap_or(&stdout).to_string()
@@ -350,14 +334,8 @@ export EDGEPG_TEST_DSN='postgres://edgepg:edgepg_pw@127.0.0.1:41234/edgepg_test'
         assert_eq!(env.port, 41234);
         assert_eq!(env.socket_dir, "/tmp/it's here/sock");
         assert_eq!(env.server_user, "postgres");
-        assert_eq!(
-            env.dsn,
-            "postgres://edgepg:edgepg_pw@127.0.0.1:41234/edgepg_test"
-        );
-        assert_eq!(
-            env.socket_path(),
-            PathBuf::from("/tmp/it's here/sock/.s.PGSQL.41234")
-        );
+        assert_eq!(env.dsn, "postgres://edgepg:edgepg_pw@127.0.0.1:41234/edgepg_test");
+        assert_eq!(env.socket_path(), PathBuf::from("/tmp/it's here/sock/.s.PGSQL.41234"));
     }
 
     #[test]
@@ -397,10 +375,7 @@ export EDGEPG_TEST_DSN='postgres://edgepg:edgepg_pw@127.0.0.1:41234/edgepg_test'
     #[test]
     fn builds_dsns() {
         let env = fixture_env();
-        assert_eq!(
-            env.dsn_for("trust_user", None, ""),
-            "postgres://trust_user@127.0.0.1:41234/edgepg_test"
-        );
+        assert_eq!(env.dsn_for("trust_user", None, ""), "postgres://trust_user@127.0.0.1:41234/edgepg_test");
         assert_eq!(
             env.dsn_for("md5_user", Some("md5_pw"), "?sslmode=require"),
             "postgres://md5_user:md5_pw@127.0.0.1:41234/edgepg_test?sslmode=require"

@@ -19,11 +19,8 @@ mod probe {
     /// returns the rows as text, one line per row.
     #[wasm_bindgen]
     pub async fn probe(dsn: String, proxy: String, sql: String) -> Result<String, JsValue> {
-        let options = WsOptions {
-            ws_proxy: Some(WsProxy::Url(proxy)),
-            use_secure_websocket: false,
-            ..WsOptions::default()
-        };
+        let options =
+            WsOptions { ws_proxy: Some(WsProxy::Url(proxy)), use_secure_websocket: false, ..WsOptions::default() };
         let err = |e: edgepg_wasm::Error| JsValue::from_str(&e.to_string());
         let conn = edgepg_wasm::connect(&dsn, options).await.map_err(err)?;
         let rows = conn.fetch(&sql, &[]).await.map_err(err)?;

@@ -57,7 +57,12 @@ impl WsConnector {
 impl Connector for WsConnector {
     type Stream = WsStream;
 
-    fn connect<'a>(&'a self, host: &'a Host, port: u16, _config: &'a Config) -> BoxFuture<'a, Result<Connected<WsStream>>> {
+    fn connect<'a>(
+        &'a self,
+        host: &'a Host,
+        port: u16,
+        _config: &'a Config,
+    ) -> BoxFuture<'a, Result<Connected<WsStream>>> {
         Box::pin(async move {
             let host = match host {
                 Host::Tcp(name) => name,

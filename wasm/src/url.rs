@@ -41,7 +41,9 @@ pub(crate) fn build(target: Target<'_>, host: &str, port: u16, secure: bool) -> 
 }
 
 fn has_scheme(url: &str) -> bool {
-    ["ws://", "wss://", "http://", "https://"].iter().any(|s| url.get(..s.len()).is_some_and(|p| p.eq_ignore_ascii_case(s)))
+    ["ws://", "wss://", "http://", "https://"]
+        .iter()
+        .any(|s| url.get(..s.len()).is_some_and(|p| p.eq_ignore_ascii_case(s)))
 }
 
 /// IPv6 literals need brackets in a URL authority.

@@ -54,7 +54,10 @@ enum Phase {
     Connecting,
     Open,
     /// Closed by the peer or the network: `code` and `reason` of the close event.
-    Closed { code: u16, reason: String },
+    Closed {
+        code: u16,
+        reason: String,
+    },
 }
 
 /// State shared by the stream and its event handlers.
@@ -264,7 +267,12 @@ fn closed_error(s: &Shared, url: &str) -> Option<io::Error> {
 
 /// Moves every queued frame into `buf` (one copy each, from a `Uint8Array`
 /// view), or reports end of stream / the failure / `Pending`.
-fn read_frames(shared: &RefCell<Shared>, url: &str, cx: &mut Context<'_>, buf: &mut BytesMut) -> Poll<io::Result<usize>> {
+fn read_frames(
+    shared: &RefCell<Shared>,
+    url: &str,
+    cx: &mut Context<'_>,
+    buf: &mut BytesMut,
+) -> Poll<io::Result<usize>> {
     let frames: Vec<ArrayBuffer> = {
         let mut s = shared.borrow_mut();
         s.queued = 0;

@@ -156,7 +156,8 @@ async fn unreachable_proxy_is_a_connect_error() {
     // A TCP server that is not a WebSocket server (PostgreSQL itself) refuses the upgrade.
     let (pg, _) = ports();
     let not_ws = WsOptions { ws_proxy: Some(WsProxy::Url(format!("127.0.0.1:{pg}/v1"))), ..options() };
-    let err = guard("non-WebSocket server", edgepg_wasm::connect(&dsn("pw_user", "pw_pw", ""), not_ws)).await.unwrap_err();
+    let err =
+        guard("non-WebSocket server", edgepg_wasm::connect(&dsn("pw_user", "pw_pw", ""), not_ws)).await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Connect, "{err}");
 }
 

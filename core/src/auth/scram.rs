@@ -275,8 +275,8 @@ impl ScramSha256 {
         match attribute(first)? {
             (b'e', value) => Err(server_error(value)),
             (b'v', value) => {
-                let signature =
-                    base64::decode(value).ok_or_else(|| Error::protocol("SCRAM server signature is not valid base64"))?;
+                let signature = base64::decode(value)
+                    .ok_or_else(|| Error::protocol("SCRAM server signature is not valid base64"))?;
                 verifier.verify_slice(&signature).map_err(|_| {
                     Error::auth(
                         "SCRAM server signature does not match: the server did not prove it knows the \

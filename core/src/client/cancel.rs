@@ -412,7 +412,12 @@ mod tests {
     #[test]
     fn token_debug_hides_the_key_and_without_sender_fails() {
         let rt = Arc::new(ManualRuntime { now: Mutex::new(Duration::ZERO) });
-        let token = CancelToken::new(None, Arc::new(std::sync::OnceLock::from((7, Bytes::from_static(b"sekrit")))), rt, Duration::from_secs(1));
+        let token = CancelToken::new(
+            None,
+            Arc::new(std::sync::OnceLock::from((7, Bytes::from_static(b"sekrit")))),
+            rt,
+            Duration::from_secs(1),
+        );
         let dbg = format!("{token:?}");
         assert!(!dbg.contains("sekrit") && !dbg.contains("115"), "{dbg}");
         let mut f: BoxFuture<'_, Result<()>> = Box::pin(token.cancel());

@@ -9,12 +9,12 @@ use std::sync::Arc;
 use bytes::BytesMut;
 use futures_channel::mpsc;
 
-use super::duration_text::Shown;
 use super::cancel::{BackendKey, CancelToken, ConnectorCancel, DropCancel, SendCancel, DEFAULT_CANCEL_TIMEOUT};
 use super::connection::{Connection, ConnectionSettings};
-use super::session_attrs::{self, Verdict};
 use super::driver::Driver;
+use super::duration_text::Shown;
 use super::runtime::{timeout, BoxFuture, MaybeSend, MaybeSync, Runtime};
+use super::session_attrs::{self, Verdict};
 use super::shared::Shared;
 use super::startup::{Startup, StartupOptions, Step};
 use super::transport::{io_ext, Transport};
@@ -39,7 +39,12 @@ pub trait Connector: MaybeSend + MaybeSync {
     /// Opens a stream to `host:port`, including any TLS negotiation the
     /// configuration asks for. Errors should be [`ErrorKind::Connect`] (or
     /// [`ErrorKind::Tls`]) and name the address.
-    fn connect<'a>(&'a self, host: &'a Host, port: u16, config: &'a Config) -> BoxFuture<'a, Result<Connected<Self::Stream>>>;
+    fn connect<'a>(
+        &'a self,
+        host: &'a Host,
+        port: u16,
+        config: &'a Config,
+    ) -> BoxFuture<'a, Result<Connected<Self::Stream>>>;
 
     /// A password for `host:port` when the configuration has none (the
     /// native crate reads `~/.pgpass` here). Default: none.
@@ -110,7 +115,11 @@ pub async fn connect<C: Connector + Clone + 'static>(
         };
         let result = match config.get_connect_timeout() {
             Some(t) => timeout(&*runtime, t, attempt).await.unwrap_or_else(|()| {
-                Err(Error::timeout(format!("connecting to {} timed out after {} (connect_timeout)", describe(host, *port), Shown(t))))
+                Err(Error::timeout(format!(
+                    "connecting to {} timed out after {} (connect_timeout)",
+                    describe(host, *port),
+                    Shown(t)
+                )))
             }),
             None => attempt.await,
         };
@@ -168,7 +177,11 @@ pub(super) fn no_host_error(mut failures: Vec<(String, Error)>, attrs: TargetSes
 }
 
 /// Runs the startup exchange on an open stream and spawns its driver.
-pub async fn connect_stream<S>(connected: Connected<S>, config: &Config, runtime: Arc<dyn Runtime>) -> Result<Connection>
+pub async fn connect_stream<S>(
+    connected: Connected<S>,
+    config: &Config,
+    runtime: Arc<dyn Runtime>,
+) -> Result<Connection>
 where
     S: Transport + MaybeSend + 'static,
 {

@@ -13,10 +13,10 @@ use std::time::Duration;
 use bytes::BytesMut;
 use futures_channel::oneshot;
 
+use super::cancel::{BackendKey, CancelToken};
 use super::params::{DynParams, Params};
 use super::request::{Request, RequestSender, Response};
 use super::row::{Column, Row};
-use super::cancel::{BackendKey, CancelToken};
 use super::runtime::Runtime;
 use super::shared::{lock, LogListener, Shared};
 use super::statement::{PreparedStatement, StatementCache, StatementInner};
@@ -261,7 +261,10 @@ impl Connection {
 
     /// Calls `listener` for every notice the server sends (WARNING, NOTICE,
     /// INFO, LOG, DEBUG). Returns a handle for [`Connection::remove_log_listener`].
-    pub fn add_log_listener(&self, listener: impl Fn(&DbError) + super::MaybeSend + super::MaybeSync + 'static) -> LogListener {
+    pub fn add_log_listener(
+        &self,
+        listener: impl Fn(&DbError) + super::MaybeSend + super::MaybeSync + 'static,
+    ) -> LogListener {
         let l: LogListener = Arc::new(listener);
         self.inner.shared.add_log_listener(l.clone());
         l
@@ -404,7 +407,12 @@ impl ConnInner {
     }
 
     /// Queues a request and waits for its whole response.
-    pub(crate) async fn request(&self, bytes: BytesMut, syncs: u32, columns: Option<Arc<[Column]>>) -> Result<Response> {
+    pub(crate) async fn request(
+        &self,
+        bytes: BytesMut,
+        syncs: u32,
+        columns: Option<Arc<[Column]>>,
+    ) -> Result<Response> {
         self.requests.fetch_add(1, Ordering::Relaxed);
         let (tx, rx) = oneshot::channel();
         let req = Request::collect(bytes, syncs, columns, tx);
@@ -461,14 +469,17 @@ impl ConnInner {
         if params.iter().any(|t| t.name().is_none()) {
             self.resolve_domains(&mut params).await?;
         }
-        let columns = response
-            .results
-            .into_iter()
-            .next()
-            .and_then(|r| r.columns)
-            .map(|c| c.to_vec())
-            .unwrap_or_default();
-        Ok(Arc::new(StatementInner::new(name, sql.to_owned(), params, columns, self.now(), self.sender.clone(), self.shared.clone())))
+        let columns =
+            response.results.into_iter().next().and_then(|r| r.columns).map(|c| c.to_vec()).unwrap_or_default();
+        Ok(Arc::new(StatementInner::new(
+            name,
+            sql.to_owned(),
+            params,
+            columns,
+            self.now(),
+            self.sender.clone(),
+            self.shared.clone(),
+        )))
     }
 
     /// Replaces parameter types that are domains by their base types, so a
@@ -480,7 +491,11 @@ impl ConnInner {
         for _ in 0..4 {
             let unknown: Vec<u32> = {
                 let known = lock(&self.domains);
-                params.iter().map(|t| t.oid()).filter(|o| !known.contains_key(o) && Type::from_oid(*o).name().is_none()).collect()
+                params
+                    .iter()
+                    .map(|t| t.oid())
+                    .filter(|o| !known.contains_key(o) && Type::from_oid(*o).name().is_none())
+                    .collect()
             };
             if !unknown.is_empty() {
                 let list = unknown.iter().map(|o| o.to_string()).collect::<Vec<_>>().join(",");
@@ -543,7 +558,12 @@ impl ConnInner {
     }
 
     /// Bind + Execute + Sync: one round trip.
-    pub(crate) async fn bind_execute(&self, stmt: &StatementInner, params: &(dyn Params + Sync), max_rows: i32) -> Result<Response> {
+    pub(crate) async fn bind_execute(
+        &self,
+        stmt: &StatementInner,
+        params: &(dyn Params + Sync),
+        max_rows: i32,
+    ) -> Result<Response> {
         let mut buf = BytesMut::with_capacity(64 + stmt.sql.len());
         if !stmt.is_named() {
             // The unnamed statement may have been replaced by another request
@@ -585,7 +605,12 @@ pub(crate) fn encode_bind(stmt: &StatementInner, params: &dyn Params, buf: &mut 
 }
 
 /// Writes a Bind of `params` to `portal` (named portals back cursors).
-pub(crate) fn encode_bind_to(portal: &str, stmt: &StatementInner, params: &dyn Params, buf: &mut BytesMut) -> Result<()> {
+pub(crate) fn encode_bind_to(
+    portal: &str,
+    stmt: &StatementInner,
+    params: &dyn Params,
+    buf: &mut BytesMut,
+) -> Result<()> {
     let n = params.len();
     if n != stmt.params.len() {
         return Err(Error::interface(format!(
@@ -625,7 +650,8 @@ fn abbreviate(sql: &str) -> String {
 fn is_stale_statement(e: &Error) -> bool {
     match e.as_db_error() {
         Some(db) => {
-            (db.code == SqlState::FEATURE_NOT_SUPPORTED && db.message.contains("cached plan must not change result type"))
+            (db.code == SqlState::FEATURE_NOT_SUPPORTED
+                && db.message.contains("cached plan must not change result type"))
                 || db.code == SqlState::INVALID_SQL_STATEMENT_NAME
         }
         None => false,
@@ -638,7 +664,10 @@ mod tests {
 
     #[test]
     fn server_version_parse() {
-        assert_eq!(ServerVersion::parse("15.18 (Debian 15.18-0+deb12u1)"), Some(ServerVersion { major: 15, minor: 18, micro: 0 }));
+        assert_eq!(
+            ServerVersion::parse("15.18 (Debian 15.18-0+deb12u1)"),
+            Some(ServerVersion { major: 15, minor: 18, micro: 0 })
+        );
         assert_eq!(ServerVersion::parse("9.6.24"), Some(ServerVersion { major: 9, minor: 6, micro: 24 }));
         assert_eq!(ServerVersion::parse("17beta1"), Some(ServerVersion { major: 17, minor: 0, micro: 0 }));
         assert_eq!(ServerVersion::parse("garbage"), None);

@@ -247,11 +247,7 @@ impl<T: Transport> Driver<T> {
                     Poll::Pending => {}
                 }
             }
-            if io_allowed
-                && self.terminating
-                && self.wbuf.is_empty()
-                && !self.needs_flush
-                && self.in_flight.is_empty()
+            if io_allowed && self.terminating && self.wbuf.is_empty() && !self.needs_flush && self.in_flight.is_empty()
             {
                 return match self.transport.poll_close(cx) {
                     Poll::Ready(_) => Poll::Ready(Ok(())),
@@ -646,7 +642,13 @@ struct ResponseBuilder {
 impl ResponseBuilder {
     fn new(default_columns: Option<Arc<[Column]>>) -> ResponseBuilder {
         let current = QueryResult { columns: default_columns.clone(), ..QueryResult::default() };
-        ResponseBuilder { default_columns, current, response: Response::default(), segment_failed: false, segment_error: None }
+        ResponseBuilder {
+            default_columns,
+            current,
+            response: Response::default(),
+            segment_failed: false,
+            segment_error: None,
+        }
     }
 
     /// A ReadyForQuery: marks where this Sync's part of the response ends.
@@ -729,9 +731,7 @@ impl ResponseBuilder {
             }
             // COPY TO STDOUT through a call that does not stream: the data is dropped.
             Message::CopyOutResponse(_) | Message::CopyData(_) | Message::CopyDone => {}
-            other => {
-                return Err(Error::protocol(format!("unexpected {} message in a query response", other.name())))
-            }
+            other => return Err(Error::protocol(format!("unexpected {} message in a query response", other.name()))),
         }
         Ok(())
     }

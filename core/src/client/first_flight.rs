@@ -102,7 +102,15 @@ impl ConnInner {
         // Parameters of domain types would need a lookup to encode later
         // calls in binary; leave those to the normal prepare path.
         let typed = params.iter().all(|t| t.name().is_some());
-        let stmt = Arc::new(StatementInner::new(name, sql.to_owned(), params, columns, self.now(), self.sender(), self.shared.clone()));
+        let stmt = Arc::new(StatementInner::new(
+            name,
+            sql.to_owned(),
+            params,
+            columns,
+            self.now(),
+            self.sender(),
+            self.shared.clone(),
+        ));
         if stmt.is_named() && typed {
             lock(&self.cache).insert(stmt);
         }

@@ -85,7 +85,10 @@ impl Connection {
 
     /// Calls `callback` once when the connection closes, whatever the reason
     /// (`close`, `terminate`, the server going away, a protocol error).
-    pub fn add_termination_listener(&self, callback: impl Fn() + MaybeSend + MaybeSync + 'static) -> TerminationListener {
+    pub fn add_termination_listener(
+        &self,
+        callback: impl Fn() + MaybeSend + MaybeSync + 'static,
+    ) -> TerminationListener {
         let l: TerminationListener = Arc::new(callback);
         if self.is_closed() {
             l();
@@ -129,7 +132,9 @@ impl Drop for NotificationStream {
             if conn.shared.remove_notification_listener(&self.channel, &listener) == 0 {
                 // Fire and forget: queued behind whatever is in flight.
                 let mut buf = bytes::BytesMut::new();
-                if crate::protocol::frontend::query(&format!("UNLISTEN {}", quote_ident(&self.channel)), &mut buf).is_ok() {
+                if crate::protocol::frontend::query(&format!("UNLISTEN {}", quote_ident(&self.channel)), &mut buf)
+                    .is_ok()
+                {
                     let _ = conn.send(super::request::Request::discard(buf, 1));
                 }
             }

@@ -191,7 +191,8 @@ where
     };
     let (tx, rx) = mpsc::unbounded();
     let rbuf = BytesMut::with_capacity(16 * 1024);
-    let mut driver = Driver::new(stream, rbuf, rx, shared.clone(), config.get_max_message_size()).starting(phase, first);
+    let mut driver =
+        Driver::new(stream, rbuf, rx, shared.clone(), config.get_max_message_size()).starting(phase, first);
     if token.can_cancel() {
         driver = driver.with_drop_cancel(DropCancel::new(token.clone()));
     }
@@ -508,7 +509,10 @@ mod tests {
         assert!(poll(&mut d).is_pending());
         assert_eq!(mock.writes(), vec![[startup_bytes(), PASSWORD.to_vec(), QUERY.to_vec(), QUERY.to_vec()].concat()]);
         // The whole answer in one read: startup, then both responses.
-        mock.serve(&[AUTH_CLEARTEXT, AUTH_OK, &msg(b'S', b"server_version\x0016.4\0"), KEY_DATA, READY, ANSWER, ANSWER].concat());
+        mock.serve(
+            &[AUTH_CLEARTEXT, AUTH_OK, &msg(b'S', b"server_version\x0016.4\0"), KEY_DATA, READY, ANSWER, ANSWER]
+                .concat(),
+        );
         assert!(poll(&mut d).is_pending());
         for rx in [&mut a, &mut b] {
             let r = rx.try_recv().unwrap().unwrap().unwrap();
@@ -527,11 +531,13 @@ mod tests {
         let mut a = query(&tx);
         assert!(poll(&mut d).is_pending());
         let mut b = query(&tx); // queued after the first write
-        mock.serve(&[
-            AUTH_CLEARTEXT,
-            &msg(b'E', b"SFATAL\0VFATAL\0C28P01\0Mpassword authentication failed for user \"pw_user\"\0\0"),
-        ]
-        .concat());
+        mock.serve(
+            &[
+                AUTH_CLEARTEXT,
+                &msg(b'E', b"SFATAL\0VFATAL\0C28P01\0Mpassword authentication failed for user \"pw_user\"\0\0"),
+            ]
+            .concat(),
+        );
         assert!(poll(&mut d).is_ready());
         for rx in [&mut a, &mut b] {
             let e = rx.try_recv().unwrap().unwrap().unwrap_err();

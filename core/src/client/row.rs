@@ -26,7 +26,14 @@ pub struct Column {
 }
 
 impl Column {
-    pub(crate) fn new(name: String, type_: Type, format: Format, table_oid: u32, column_id: i16, type_modifier: i32) -> Column {
+    pub(crate) fn new(
+        name: String,
+        type_: Type,
+        format: Format,
+        table_oid: u32,
+        column_id: i16,
+        type_modifier: i32,
+    ) -> Column {
         Column { name, type_, format, table_oid, column_id, type_modifier }
     }
 
@@ -280,11 +287,11 @@ mod tests {
     fn rejects_malformed_bodies() {
         for body in [
             &b""[..],
-            b"\x00\x02\x00\x00\x00\x01a",                  // count too high
-            b"\x00\x01\x00\x00\x00\x05a",                  // length past end
-            b"\x00\x01\xff\xff\xff\xfe",                   // negative length
-            b"\x00\x01\x00\x00\x00\x01ab",                 // trailing byte
-            b"\x00\x01\x7f\xff\xff\xff",                   // huge length
+            b"\x00\x02\x00\x00\x00\x01a",  // count too high
+            b"\x00\x01\x00\x00\x00\x05a",  // length past end
+            b"\x00\x01\xff\xff\xff\xfe",   // negative length
+            b"\x00\x01\x00\x00\x00\x01ab", // trailing byte
+            b"\x00\x01\x7f\xff\xff\xff",   // huge length
         ] {
             let n = if body.len() >= 2 { u16::from_be_bytes([body[0], body[1]]) as usize } else { 1 };
             assert!(Row::new(cols(n), Bytes::copy_from_slice(body)).is_err(), "{body:?}");

@@ -72,7 +72,9 @@ pub(crate) enum Missing {
 pub(crate) fn missing(attrs: TargetSessionAttrs, facts: &Facts) -> Missing {
     match attrs {
         TargetSessionAttrs::Any => Missing::Nothing,
-        TargetSessionAttrs::ReadWrite | TargetSessionAttrs::ReadOnly if facts.refuses_writes().is_none() => Missing::ReadOnly,
+        TargetSessionAttrs::ReadWrite | TargetSessionAttrs::ReadOnly if facts.refuses_writes().is_none() => {
+            Missing::ReadOnly
+        }
         TargetSessionAttrs::Primary | TargetSessionAttrs::Standby | TargetSessionAttrs::PreferStandby
             if facts.hot_standby.is_none() =>
         {

@@ -83,7 +83,10 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 
 impl std::fmt::Debug for Shared {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Shared").field("closed", &self.is_closed()).field("status", &self.status()).finish_non_exhaustive()
+        f.debug_struct("Shared")
+            .field("closed", &self.is_closed())
+            .field("status", &self.status())
+            .finish_non_exhaustive()
     }
 }
 

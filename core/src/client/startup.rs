@@ -262,7 +262,8 @@ impl Startup {
                     }
                 }
                 let mode = self.options.channel_binding;
-                let end_point = self.options.tls_server_end_point.clone().filter(|_| mode != ChannelBindingMode::Disable);
+                let end_point =
+                    self.options.tls_server_end_point.clone().filter(|_| mode != ChannelBindingMode::Disable);
                 let binding = match (end_point, scram_plus) {
                     (Some(hash), true) => ChannelBinding::tls_server_end_point(hash),
                     (Some(_), false) => ChannelBinding::unsupported(),
@@ -277,9 +278,7 @@ impl Startup {
                     }));
                 }
                 if !is_plus && !scram {
-                    return Err(Error::auth(
-                        "the server asked for SASL authentication without offering SCRAM-SHA-256",
-                    ));
+                    return Err(Error::auth("the server asked for SASL authentication without offering SCRAM-SHA-256"));
                 }
                 let password = self.password("scram-sha-256")?;
                 let s = ScramSha256::new(password, binding)?;
@@ -448,14 +447,7 @@ mod tests {
     #[test]
     fn pipelined_password_is_not_sent_twice_and_startup_completes() {
         let (mut s, _) = started(true);
-        let reply = [
-            AUTH_CLEARTEXT,
-            AUTH_OK,
-            &msg(b'S', b"server_version\x0016.4\0"),
-            KEY_DATA,
-            READY_IDLE,
-        ]
-        .concat();
+        let reply = [AUTH_CLEARTEXT, AUTH_OK, &msg(b'S', b"server_version\x0016.4\0"), KEY_DATA, READY_IDLE].concat();
         let (step, out) = feed(&mut s, &reply);
         assert_eq!(step.unwrap(), Step::Done);
         assert!(out.is_empty(), "the password went out twice: {out:?}");
@@ -469,10 +461,7 @@ mod tests {
     #[test]
     fn wrong_pipelined_password_is_an_auth_error_with_its_sqlstate() {
         let (mut s, _) = started(true);
-        let error = msg(
-            b'E',
-            b"SFATAL\0VFATAL\0C28P01\0Mpassword authentication failed for user \"pw_user\"\0\0",
-        );
+        let error = msg(b'E', b"SFATAL\0VFATAL\0C28P01\0Mpassword authentication failed for user \"pw_user\"\0\0");
         let (step, _) = feed(&mut s, &[AUTH_CLEARTEXT, &error].concat());
         let e = step.unwrap_err();
         assert_eq!(e.kind(), ErrorKind::Auth);

@@ -49,7 +49,11 @@ impl StatementInner {
             c.set_format(if c.type_().has_binary_codec() { Format::Binary } else { Format::Text });
         }
         let result_formats = if columns.iter().all(|c| c.format() == Format::Binary) {
-            if columns.is_empty() { Vec::new() } else { vec![Format::Binary.code()] }
+            if columns.is_empty() {
+                Vec::new()
+            } else {
+                vec![Format::Binary.code()]
+            }
         } else {
             columns.iter().map(|c| c.format().code()).collect()
         };

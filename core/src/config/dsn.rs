@@ -24,10 +24,7 @@ use crate::error::{Error, Result};
 
 /// Parses `dsn` (URI or key/value form) into `config`.
 pub(crate) fn parse_into(config: &mut Config, dsn: &str) -> Result<()> {
-    if let Some(rest) = dsn
-        .strip_prefix("postgresql://")
-        .or_else(|| dsn.strip_prefix("postgres://"))
-    {
+    if let Some(rest) = dsn.strip_prefix("postgresql://").or_else(|| dsn.strip_prefix("postgres://")) {
         parse_uri(config, rest)
     } else {
         parse_key_value(config, dsn)
@@ -152,12 +149,7 @@ fn parse_uri(config: &mut Config, rest: &str) -> Result<()> {
             };
             keys::set(config, "user", &percent_decode(user, "user")?, "user")?;
             if let Some(p) = password {
-                keys::set(
-                    config,
-                    "password",
-                    &percent_decode(p, "password")?,
-                    "password",
-                )?;
+                keys::set(config, "password", &percent_decode(p, "password")?, "password")?;
             }
             hosts
         }
@@ -185,16 +177,13 @@ fn parse_uri_hosts(config: &mut Config, list: &str) -> Result<()> {
     let mut empty_hosts = 0usize;
     for entry in list.split(',') {
         let (host, port) = if let Some(bracketed) = entry.strip_prefix('[') {
-            let (inside, after) = bracketed.split_once(']').ok_or_else(|| {
-                Error::config("host", "missing \"]\" after an IPv6 address in the URI")
-            })?;
+            let (inside, after) = bracketed
+                .split_once(']')
+                .ok_or_else(|| Error::config("host", "missing \"]\" after an IPv6 address in the URI"))?;
             let port = match after {
                 "" => None,
                 a => Some(a.strip_prefix(':').ok_or_else(|| {
-                    Error::config(
-                        "host",
-                        "unexpected characters after \"]\" of an IPv6 address in the URI",
-                    )
+                    Error::config("host", "unexpected characters after \"]\" of an IPv6 address in the URI")
                 })?),
             };
             if inside.is_empty() {
@@ -220,17 +209,11 @@ fn parse_uri_hosts(config: &mut Config, list: &str) -> Result<()> {
         ports.push(port);
     }
     if !hosts.is_empty() && empty_hosts > 0 {
-        return Err(Error::config(
-            "host",
-            "empty host name in the URI host list",
-        ));
+        return Err(Error::config("host", "empty host name in the URI host list"));
     }
     config.hosts = hosts;
-    config.ports = if ports.iter().all(|p| p.is_empty()) {
-        Vec::new()
-    } else {
-        keys::parse_ports(&ports.join(","), "port")?
-    };
+    config.ports =
+        if ports.iter().all(|p| p.is_empty()) { Vec::new() } else { keys::parse_ports(&ports.join(","), "port")? };
     Ok(())
 }
 
@@ -244,12 +227,7 @@ fn parse_uri_query(config: &mut Config, query: &str) -> Result<()> {
         let (raw_key, raw_value) = match param.split_once('=') {
             Some(kv) => kv,
             None if hide => return Err(after_password_error()),
-            None => {
-                return Err(Error::config(
-                    &decode_utf8(param, "query")?,
-                    "missing \"=\" in URI query parameter",
-                ))
-            }
+            None => return Err(Error::config(&decode_utf8(param, "query")?, "missing \"=\" in URI query parameter")),
         };
         let key = decode_utf8(raw_key, "query")?;
         if hide && key != "ssl" && !keys::is_known(&key) {
@@ -259,10 +237,7 @@ fn parse_uri_query(config: &mut Config, query: &str) -> Result<()> {
             if key == "password" {
                 // An unencoded '=' in a password: harmless, keep it.
             } else {
-                return Err(Error::config(
-                    &key,
-                    "extra \"=\" in URI query parameter (percent-encode it as %3D)",
-                ));
+                return Err(Error::config(&key, "extra \"=\" in URI query parameter (percent-encode it as %3D)"));
             }
         }
         let value = percent_decode(raw_value, &key)?;
@@ -270,10 +245,7 @@ fn parse_uri_query(config: &mut Config, query: &str) -> Result<()> {
         if key == "ssl" {
             // JDBC compatibility, as libpq: `ssl=true` means sslmode=require.
             if value != b"true" {
-                return Err(Error::config(
-                    "ssl",
-                    "only ssl=true is accepted (it means sslmode=require)",
-                ));
+                return Err(Error::config("ssl", "only ssl=true is accepted (it means sslmode=require)"));
             }
             keys::set(config, "sslmode", b"require", "ssl")?;
             continue;
@@ -297,18 +269,12 @@ pub(crate) fn percent_decode(s: &str, part: &str) -> Result<Vec<u8>> {
         }
         let hex = |j: usize| b.get(j).and_then(|&h| (h as char).to_digit(16));
         let (Some(hi), Some(lo)) = (hex(i + 1), hex(i + 2)) else {
-            return Err(Error::config(
-                part,
-                "invalid percent-encoded sequence (expected % and two hex digits)",
-            ));
+            return Err(Error::config(part, "invalid percent-encoded sequence (expected % and two hex digits)"));
         };
         // Both digits are < 16, so this is at most 255.
         let byte = (hi * 16 + lo) as u8;
         if byte == 0 {
-            return Err(Error::config(
-                part,
-                "percent-encoded NUL (%00) is not allowed",
-            ));
+            return Err(Error::config(part, "percent-encoded NUL (%00) is not allowed"));
         }
         out.push(byte);
         i += 3;
@@ -317,8 +283,7 @@ pub(crate) fn percent_decode(s: &str, part: &str) -> Result<Vec<u8>> {
 }
 
 fn decode_utf8(s: &str, part: &str) -> Result<String> {
-    String::from_utf8(percent_decode(s, part)?)
-        .map_err(|_| Error::config(part, "decodes to invalid UTF-8"))
+    String::from_utf8(percent_decode(s, part)?).map_err(|_| Error::config(part, "decodes to invalid UTF-8"))
 }
 
 #[cfg(test)]
@@ -327,8 +292,7 @@ mod tests {
 
     use super::*;
     use crate::config::{
-        ChannelBindingMode, LoadBalanceHosts, SslMode, SslNegotiation, SslRootCert,
-        TargetSessionAttrs,
+        ChannelBindingMode, LoadBalanceHosts, SslMode, SslNegotiation, SslRootCert, TargetSessionAttrs,
     };
     use crate::ErrorKind;
 
@@ -349,10 +313,7 @@ mod tests {
         let e = Config::parse(s).expect_err(s);
         assert_eq!(e.kind(), ErrorKind::Config, "{s:?}");
         let m = e.message().to_owned();
-        assert!(
-            m.contains(&format!("`{part}`")),
-            "{s:?}: expected part `{part}` in {m:?}"
-        );
+        assert!(m.contains(&format!("`{part}`")), "{s:?}: expected part `{part}` in {m:?}");
         m
     }
 
@@ -562,37 +523,25 @@ mod tests {
         assert_eq!(c.get_application_name(), Some("my app"));
         assert_eq!(c.get_fallback_application_name(), Some("fb"));
         assert_eq!(c.get_options(), Some("-c search_path=x"));
-        assert_eq!(
-            c.get_target_session_attrs(),
-            TargetSessionAttrs::PreferStandby
-        );
+        assert_eq!(c.get_target_session_attrs(), TargetSessionAttrs::PreferStandby);
         assert_eq!(c.get_load_balance_hosts(), LoadBalanceHosts::Random);
         assert!(c.get_keepalives());
         assert_eq!(c.get_keepalives_idle(), Some(Duration::from_secs(60)));
         assert_eq!(c.get_ssl_cert(), Some("/c.pem"));
         assert_eq!(c.get_ssl_key(), Some("/k.pem"));
         assert_eq!(c.get_passfile(), Some("/pg.pass"));
-        assert_eq!(
-            c.get_hostaddrs(),
-            &["10.0.0.1".parse::<std::net::IpAddr>().unwrap()]
-        );
+        assert_eq!(c.get_hostaddrs(), &["10.0.0.1".parse::<std::net::IpAddr>().unwrap()]);
         assert_eq!(c.get_command_timeout(), Some(Duration::from_millis(1500)));
         assert_eq!(c.get_statement_cache_size(), 0);
         assert_eq!(c.get_max_cached_statement_lifetime(), Duration::ZERO);
         assert_eq!(c.get_max_cacheable_statement_size(), 1024);
         assert_eq!(c.get_max_message_size(), 65536);
 
-        assert_eq!(
-            parse("postgres://h?ssl=true").get_ssl_mode(),
-            SslMode::Require
-        );
+        assert_eq!(parse("postgres://h?ssl=true").get_ssl_mode(), SslMode::Require);
         parse_err("postgres://h?ssl=false", "ssl");
         // Query parameters override the URI parts, and an empty value unsets.
         let c = parse("postgres://u@h:1/d?user=v&port=2&dbname=");
-        assert_eq!(
-            (c.get_user(), c.get_ports(), c.get_dbname()),
-            (Some("v"), &[2][..], None)
-        );
+        assert_eq!((c.get_user(), c.get_ports(), c.get_dbname()), (Some("v"), &[2][..], None));
     }
 
     #[test]
@@ -627,10 +576,7 @@ mod tests {
             ("postgres://h?sslrootcert=system&sslmode=require", "sslmode"),
             ("postgres://h?sslnegotiation=direct", "sslnegotiation"),
             ("postgres://h?client_encoding=LATIN1", "client_encoding"),
-            (
-                "postgres://h?statement_cache_size=-1",
-                "statement_cache_size",
-            ),
+            ("postgres://h?statement_cache_size=-1", "statement_cache_size"),
         ];
         for &(uri, part) in cases {
             parse_err(uri, part);
@@ -663,9 +609,7 @@ mod tests {
         }
         assert_eq!(parse("password=''").get_password(), None);
 
-        let c = parse(
-            "  host = /tmp,db.example.com   port=1,2\nsslmode=require\tapplication_name='my app'",
-        );
+        let c = parse("  host = /tmp,db.example.com   port=1,2\nsslmode=require\tapplication_name='my app'");
         assert_eq!(c.get_hosts(), &[unix("/tmp"), tcp("db.example.com")]);
         assert_eq!(c.get_ports(), &[1, 2]);
         assert_eq!(c.get_ssl_mode(), SslMode::Require);
@@ -755,24 +699,7 @@ mod tests {
 
     #[test]
     fn hostile_input_does_not_panic() {
-        let pieces = [
-            "postgres://",
-            "%",
-            "[",
-            "]",
-            ":",
-            "@",
-            "/",
-            "?",
-            "&",
-            "=",
-            "'",
-            "\\",
-            " ",
-            ",",
-            "\u{e9}",
-            "a",
-        ];
+        let pieces = ["postgres://", "%", "[", "]", ":", "@", "/", "?", "&", "=", "'", "\\", " ", ",", "\u{e9}", "a"];
         // Every string of up to 4 pieces.
         let mut stack = vec![(String::new(), 0)];
         while let Some((s, depth)) = stack.pop() {

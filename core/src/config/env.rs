@@ -51,16 +51,12 @@ mod tests {
     use std::time::Duration;
 
     use crate::config::{
-        ChannelBindingMode, Config, Host, LoadBalanceHosts, SslMode, SslNegotiation, SslRootCert,
-        TargetSessionAttrs,
+        ChannelBindingMode, Config, Host, LoadBalanceHosts, SslMode, SslNegotiation, SslRootCert, TargetSessionAttrs,
     };
     use crate::ErrorKind;
 
     fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
-        let map: HashMap<String, String> = pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
+        let map: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         move |k| map.get(k).cloned()
     }
 
@@ -90,10 +86,7 @@ mod tests {
     fn env_fills_everything_unset() {
         let mut c = Config::new();
         c.apply_env(env(&full_env())).unwrap();
-        assert_eq!(
-            c.get_hosts(),
-            &[Host::Tcp("envhost1".into()), Host::Tcp("envhost2".into())]
-        );
+        assert_eq!(c.get_hosts(), &[Host::Tcp("envhost1".into()), Host::Tcp("envhost2".into())]);
         assert_eq!(c.get_ports(), &[7001, 7002]);
         assert_eq!(c.get_user(), Some("envuser"));
         assert_eq!(c.get_password(), Some(&b"envpass"[..]));
@@ -101,10 +94,7 @@ mod tests {
         assert_eq!(c.get_options(), Some("-c geqo=off"));
         assert_eq!(c.get_application_name(), Some("envapp"));
         assert_eq!(c.get_ssl_mode(), SslMode::VerifyCa);
-        assert_eq!(
-            c.get_ssl_root_cert(),
-            Some(&SslRootCert::File("/env/root.pem".into()))
-        );
+        assert_eq!(c.get_ssl_root_cert(), Some(&SslRootCert::File("/env/root.pem".into())));
         assert_eq!(c.get_ssl_cert(), Some("/env/cert.pem"));
         assert_eq!(c.get_ssl_key(), Some("/env/key.pem"));
         assert_eq!(c.get_ssl_negotiation(), SslNegotiation::Direct);
@@ -133,13 +123,8 @@ mod tests {
     #[test]
     fn partial_precedence() {
         let mut c = Config::parse("host=dsnhost user=dsnuser").unwrap();
-        c.apply_env(env(&[
-            ("PGHOST", "envhost"),
-            ("PGUSER", "envuser"),
-            ("PGDATABASE", "envdb"),
-            ("PGPORT", "6000"),
-        ]))
-        .unwrap();
+        c.apply_env(env(&[("PGHOST", "envhost"), ("PGUSER", "envuser"), ("PGDATABASE", "envdb"), ("PGPORT", "6000")]))
+            .unwrap();
         assert_eq!(c.get_hosts(), &[Host::Tcp("dsnhost".into())]);
         assert_eq!(c.get_user(), Some("dsnuser"));
         assert_eq!(c.get_dbname(), Some("envdb"));
@@ -154,12 +139,7 @@ mod tests {
     #[test]
     fn empty_variables_are_unset() {
         let mut c = Config::new();
-        c.apply_env(env(&[
-            ("PGHOST", ""),
-            ("PGPASSWORD", ""),
-            ("PGSSLMODE", ""),
-        ]))
-        .unwrap();
+        c.apply_env(env(&[("PGHOST", ""), ("PGPASSWORD", ""), ("PGSSLMODE", "")])).unwrap();
         assert_eq!(c, Config::new());
     }
 
@@ -182,11 +162,7 @@ mod tests {
         ] {
             let e = Config::new().apply_env(env(&[(var, value)])).unwrap_err();
             assert_eq!(e.kind(), ErrorKind::Config);
-            assert!(
-                e.message().contains(&format!("`{var}`")),
-                "{var}: {}",
-                e.message()
-            );
+            assert!(e.message().contains(&format!("`{var}`")), "{var}: {}", e.message());
         }
     }
 
@@ -206,8 +182,7 @@ mod tests {
     #[test]
     fn env_password_not_in_debug() {
         let mut c = Config::new();
-        c.apply_env(env(&[("PGPASSWORD", "Env-Secret-QUUX")]))
-            .unwrap();
+        c.apply_env(env(&[("PGPASSWORD", "Env-Secret-QUUX")])).unwrap();
         assert!(!format!("{c:?}").contains("QUUX"));
     }
 }

@@ -8,22 +8,15 @@ use std::time::Duration;
 
 use super::{
     ChannelBindingMode, Config, Host, LoadBalanceHosts, PipelineConnect, SslMode, SslNegotiation, SslRootCert,
-    TargetSessionAttrs, DEFAULT_MAX_CACHEABLE_STATEMENT_SIZE,
-    DEFAULT_MAX_CACHED_STATEMENT_LIFETIME, DEFAULT_MAX_MESSAGE_SIZE, DEFAULT_PORT,
-    DEFAULT_STATEMENT_CACHE_SIZE,
+    TargetSessionAttrs, DEFAULT_MAX_CACHEABLE_STATEMENT_SIZE, DEFAULT_MAX_CACHED_STATEMENT_LIFETIME,
+    DEFAULT_MAX_MESSAGE_SIZE, DEFAULT_PORT, DEFAULT_STATEMENT_CACHE_SIZE,
 };
 use crate::error::{Error, Result};
 
 /// libpq options that only configure features edgepg does not have and that
 /// are harmless to ignore (GSSAPI/Kerberos details, SSL compression, which no
 /// TLS library still does, and SNI, which edgepg always sends).
-const IGNORED: &[&str] = &[
-    "sslcompression",
-    "sslsni",
-    "gsslib",
-    "krbsrvname",
-    "gssdelegation",
-];
+const IGNORED: &[&str] = &["sslcompression", "sslsni", "gsslib", "krbsrvname", "gssdelegation"];
 
 /// libpq options whose meaning edgepg cannot honour. Ignoring them could
 /// weaken security or silently connect somewhere else, so they are errors.
@@ -126,15 +119,10 @@ pub(crate) fn is_set(config: &Config, key: &str) -> bool {
 pub(crate) fn set(config: &mut Config, key: &str, value: &[u8], part: &str) -> Result<()> {
     if key == "password" {
         // Passwords are bytes and are never inspected, so never echoed.
-        config.password = if value.is_empty() {
-            None
-        } else {
-            Some(value.to_vec())
-        };
+        config.password = if value.is_empty() { None } else { Some(value.to_vec()) };
         return Ok(());
     }
-    let value =
-        std::str::from_utf8(value).map_err(|_| Error::config(part, "value is not valid UTF-8"))?;
+    let value = std::str::from_utf8(value).map_err(|_| Error::config(part, "value is not valid UTF-8"))?;
     let empty = value.is_empty();
     let text = || if empty { None } else { Some(value.to_owned()) };
     match key {
@@ -151,9 +139,7 @@ pub(crate) fn set(config: &mut Config, key: &str, value: &[u8], part: &str) -> R
         "sslkey" => config.ssl_key = text(),
         "sslrootcert" => config.ssl_root_cert = (!empty).then(|| SslRootCert::parse(value)),
         "sslmode" => config.ssl_mode = parse_enum::<SslMode>(value, part, SslMode::ALL)?,
-        "sslnegotiation" => {
-            config.ssl_negotiation = parse_enum::<SslNegotiation>(value, part, SslNegotiation::ALL)?
-        }
+        "sslnegotiation" => config.ssl_negotiation = parse_enum::<SslNegotiation>(value, part, SslNegotiation::ALL)?,
         "channel_binding" => {
             config.channel_binding = parse_enum::<ChannelBindingMode>(value, part, ChannelBindingMode::ALL)?
         }
@@ -181,7 +167,9 @@ pub(crate) fn set(config: &mut Config, key: &str, value: &[u8], part: &str) -> R
                 false => Some(Duration::from_secs(parse_int::<i64>(value, part)?.max(0).unsigned_abs())),
             }
         }
-        "keepalives" => config.keepalives = (!empty).then(|| parse_int::<i64>(value, part)).transpose()?.map(|v| v != 0),
+        "keepalives" => {
+            config.keepalives = (!empty).then(|| parse_int::<i64>(value, part)).transpose()?.map(|v| v != 0)
+        }
         "keepalives_idle" => config.keepalives_idle = parse_secs_int(value, part)?,
         "keepalives_interval" => config.keepalives_interval = parse_secs_int(value, part)?,
         "keepalives_count" => config.keepalives_count = (!empty).then(|| parse_int::<u32>(value, part)).transpose()?,
@@ -249,32 +237,21 @@ where
     // Re-create the error so it names `part` (e.g. PGSSLMODE), not the option.
     value.parse::<T>().map(Some).map_err(|_| {
         let names: Vec<String> = all.iter().map(|v| v.to_string()).collect();
-        invalid(
-            part,
-            value,
-            &format!("expected one of: {}", names.join(", ")),
-        )
+        invalid(part, value, &format!("expected one of: {}", names.join(", ")))
     })
 }
 
 /// Integers as libpq reads them: surrounding whitespace allowed.
 fn parse_int<T: FromStr>(value: &str, part: &str) -> Result<T> {
-    value
-        .trim()
-        .parse::<T>()
-        .map_err(|_| invalid(part, value, "expected an integer"))
+    value.trim().parse::<T>().map_err(|_| invalid(part, value, "expected an integer"))
 }
 
 fn parse_usize(value: &str, part: &str) -> Result<Option<usize>> {
-    (!value.is_empty())
-        .then(|| parse_int::<usize>(value, part))
-        .transpose()
+    (!value.is_empty()).then(|| parse_int::<usize>(value, part)).transpose()
 }
 
 fn parse_secs_int(value: &str, part: &str) -> Result<Option<Duration>> {
-    (!value.is_empty())
-        .then(|| parse_int::<u64>(value, part).map(Duration::from_secs))
-        .transpose()
+    (!value.is_empty()).then(|| parse_int::<u64>(value, part).map(Duration::from_secs)).transpose()
 }
 
 /// Seconds as asyncpg takes them: a non-negative decimal number such as `2.5`.
@@ -305,10 +282,7 @@ fn parse_hosts(value: &str, part: &str) -> Result<Vec<Host>> {
 fn parse_hostaddrs(value: &str, part: &str) -> Result<Vec<IpAddr>> {
     value
         .split(',')
-        .map(|a| {
-            a.parse::<IpAddr>()
-                .map_err(|_| invalid(part, a, "expected a numeric IPv4 or IPv6 address"))
-        })
+        .map(|a| a.parse::<IpAddr>().map_err(|_| invalid(part, a, "expected a numeric IPv4 or IPv6 address")))
         .collect()
 }
 
@@ -323,15 +297,8 @@ pub(crate) fn parse_ports(value: &str, part: &str) -> Result<Vec<u16>> {
         .map(|(i, p)| match p {
             "" => Ok(DEFAULT_PORT),
             p => p.parse::<u16>().ok().filter(|p| *p != 0).ok_or_else(|| {
-                let which = if count == 1 {
-                    "the port".to_owned()
-                } else {
-                    format!("port {} of {count}", i + 1)
-                };
-                Error::config(
-                    part,
-                    format!("invalid port number: {which} is not a number from 1 to 65535"),
-                )
+                let which = if count == 1 { "the port".to_owned() } else { format!("port {} of {count}", i + 1) };
+                Error::config(part, format!("invalid port number: {which} is not a number from 1 to 65535"))
             }),
         })
         .collect()
@@ -357,10 +324,7 @@ mod tests {
         assert_eq!(apply("port", "1,,65535").unwrap().ports, [1, 5432, 65535]);
         for bad in ["0", "65536", "-1", "x", " 5432", "5432,abc"] {
             let m = err("port", bad);
-            assert!(
-                m.contains("`port`") && m.contains("invalid port"),
-                "{bad}: {m}"
-            );
+            assert!(m.contains("`port`") && m.contains("invalid port"), "{bad}: {m}");
         }
         assert!(err("port", "1,x").contains("port 2 of 2"));
     }
@@ -368,14 +332,7 @@ mod tests {
     #[test]
     fn hosts_and_addrs() {
         let c = apply("host", "a,/tmp,::1").unwrap();
-        assert_eq!(
-            c.hosts,
-            [
-                Host::Tcp("a".into()),
-                Host::Unix("/tmp".into()),
-                Host::Tcp("::1".into())
-            ]
-        );
+        assert_eq!(c.hosts, [Host::Tcp("a".into()), Host::Unix("/tmp".into()), Host::Tcp("::1".into())]);
         assert!(err("host", "a,,b").contains("empty host"));
         let c = apply("hostaddr", "127.0.0.1,::1").unwrap();
         assert_eq!(c.hostaddrs.len(), 2);
@@ -384,66 +341,23 @@ mod tests {
 
     #[test]
     fn numbers_and_durations() {
-        assert_eq!(
-            apply("connect_timeout", "10")
-                .unwrap()
-                .get_connect_timeout(),
-            Some(Duration::from_secs(10))
-        );
-        assert_eq!(
-            apply("connect_timeout", "0").unwrap().get_connect_timeout(),
-            None
-        );
-        assert_eq!(
-            apply("connect_timeout", "-5").unwrap().connect_timeout,
-            Some(Duration::ZERO)
-        );
+        assert_eq!(apply("connect_timeout", "10").unwrap().get_connect_timeout(), Some(Duration::from_secs(10)));
+        assert_eq!(apply("connect_timeout", "0").unwrap().get_connect_timeout(), None);
+        assert_eq!(apply("connect_timeout", "-5").unwrap().connect_timeout, Some(Duration::ZERO));
         assert!(err("connect_timeout", "1.5").contains("`connect_timeout`"));
         assert!(!apply("keepalives", "0").unwrap().get_keepalives());
-        assert_eq!(
-            apply("keepalives_idle", "30").unwrap().keepalives_idle,
-            Some(Duration::from_secs(30))
-        );
-        assert_eq!(
-            apply("keepalives_count", "4").unwrap().keepalives_count,
-            Some(4)
-        );
+        assert_eq!(apply("keepalives_idle", "30").unwrap().keepalives_idle, Some(Duration::from_secs(30)));
+        assert_eq!(apply("keepalives_count", "4").unwrap().keepalives_count, Some(4));
         assert!(err("keepalives_count", "-1").contains("`keepalives_count`"));
-        assert_eq!(
-            apply("command_timeout", "2.5").unwrap().command_timeout,
-            Some(Duration::from_millis(2500))
-        );
+        assert_eq!(apply("command_timeout", "2.5").unwrap().command_timeout, Some(Duration::from_millis(2500)));
         assert_eq!(apply("command_timeout", "0").unwrap().command_timeout, None);
         for bad in ["-1", "nan", "inf", "x"] {
-            assert!(
-                err("command_timeout", bad).contains("`command_timeout`"),
-                "{bad}"
-            );
+            assert!(err("command_timeout", bad).contains("`command_timeout`"), "{bad}");
         }
-        assert_eq!(
-            apply("statement_cache_size", "0")
-                .unwrap()
-                .statement_cache_size,
-            0
-        );
-        assert_eq!(
-            apply("max_cached_statement_lifetime", "0")
-                .unwrap()
-                .max_cached_statement_lifetime,
-            Duration::ZERO
-        );
-        assert_eq!(
-            apply("max_cacheable_statement_size", "100")
-                .unwrap()
-                .max_cacheable_statement_size,
-            100
-        );
-        assert_eq!(
-            apply("max_message_size", "1048576")
-                .unwrap()
-                .max_message_size,
-            1 << 20
-        );
+        assert_eq!(apply("statement_cache_size", "0").unwrap().statement_cache_size, 0);
+        assert_eq!(apply("max_cached_statement_lifetime", "0").unwrap().max_cached_statement_lifetime, Duration::ZERO);
+        assert_eq!(apply("max_cacheable_statement_size", "100").unwrap().max_cacheable_statement_size, 100);
+        assert_eq!(apply("max_message_size", "1048576").unwrap().max_message_size, 1 << 20);
         assert!(err("max_message_size", "10").contains("at least"));
     }
 
@@ -451,11 +365,7 @@ mod tests {
     fn enums_name_the_part() {
         let mut c = Config::new();
         let e = set(&mut c, "sslmode", b"bogus", "PGSSLMODE").unwrap_err();
-        assert!(
-            e.message().contains("`PGSSLMODE`") && e.message().contains("verify-full"),
-            "{}",
-            e.message()
-        );
+        assert!(e.message().contains("`PGSSLMODE`") && e.message().contains("verify-full"), "{}", e.message());
         for (key, value) in [
             ("sslnegotiation", "direct"),
             ("channel_binding", "require"),
@@ -469,14 +379,8 @@ mod tests {
 
     #[test]
     fn legacy_and_special_options() {
-        assert_eq!(
-            apply("requiressl", "1").unwrap().get_ssl_mode(),
-            SslMode::Require
-        );
-        assert_eq!(
-            apply("requiressl", "0").unwrap().get_ssl_mode(),
-            SslMode::Prefer
-        );
+        assert_eq!(apply("requiressl", "1").unwrap().get_ssl_mode(), SslMode::Require);
+        assert_eq!(apply("requiressl", "0").unwrap().get_ssl_mode(), SslMode::Prefer);
         assert!(err("requiressl", "yes").contains("`requiressl`"));
         apply("replication", "false").unwrap();
         assert!(err("replication", "database").contains("not supported"));

@@ -67,8 +67,8 @@ mod options;
 pub mod pgpass;
 
 pub use options::{
-    ChannelBindingMode, Host, LoadBalanceHosts, PipelineConnect, SslMode, SslNegotiation,
-    SslRootCert, TargetSessionAttrs,
+    ChannelBindingMode, Host, LoadBalanceHosts, PipelineConnect, SslMode, SslNegotiation, SslRootCert,
+    TargetSessionAttrs,
 };
 
 /// The port used when none is given.
@@ -257,17 +257,10 @@ impl Config {
 
     fn check(&self, complete: bool) -> Result<()> {
         let nhosts = self.hosts.len().max(self.hostaddrs.len());
-        if !self.hosts.is_empty()
-            && !self.hostaddrs.is_empty()
-            && self.hosts.len() != self.hostaddrs.len()
-        {
+        if !self.hosts.is_empty() && !self.hostaddrs.is_empty() && self.hosts.len() != self.hostaddrs.len() {
             return Err(Error::config(
                 "hostaddr",
-                format!(
-                    "{} host names but {} hostaddr values",
-                    self.hosts.len(),
-                    self.hostaddrs.len()
-                ),
+                format!("{} host names but {} hostaddr values", self.hosts.len(), self.hostaddrs.len()),
             ));
         }
         let ports_ok = match self.ports.len() {
@@ -293,9 +286,7 @@ impl Config {
                 ));
             }
         }
-        if self.get_ssl_negotiation() == SslNegotiation::Direct
-            && !self.get_ssl_mode().requires_tls()
-        {
+        if self.get_ssl_negotiation() == SslNegotiation::Direct && !self.get_ssl_mode().requires_tls() {
             return Err(Error::config(
                 "sslnegotiation",
                 format!(
@@ -504,9 +495,7 @@ impl Config {
     pub fn server_setting(&mut self, name: &str, value: &str) -> &mut Config {
         match self.server_settings.iter_mut().find(|(n, _)| n == name) {
             Some(entry) => entry.1 = value.to_owned(),
-            None => self
-                .server_settings
-                .push((name.to_owned(), value.to_owned())),
+            None => self.server_settings.push((name.to_owned(), value.to_owned())),
         }
         self
     }
@@ -555,8 +544,7 @@ impl Config {
     /// then sets the operating-system user name, as libpq does. Core cannot, so
     /// without any of these it is an error.
     pub fn effective_user(&self) -> Result<&str> {
-        self.get_user()
-            .ok_or_else(|| Error::config("user", "no user given"))
+        self.get_user().ok_or_else(|| Error::config("user", "no user given"))
     }
 
     /// The database name, if one was given.
@@ -734,10 +722,7 @@ impl Config {
         if let Some(db) = self.get_dbname() {
             params.push(("database", db));
         }
-        if let Some(app) = self
-            .get_application_name()
-            .or(self.get_fallback_application_name())
-        {
+        if let Some(app) = self.get_application_name().or(self.get_fallback_application_name()) {
             params.push(("application_name", app));
         }
         if let Some(options) = self.get_options() {
@@ -750,10 +735,7 @@ impl Config {
             if reserved.iter().any(|r| r.eq_ignore_ascii_case(name)) {
                 continue;
             }
-            match params
-                .iter_mut()
-                .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            {
+            match params.iter_mut().find(|(n, _)| n.eq_ignore_ascii_case(name)) {
                 Some(entry) => entry.1 = value,
                 None => params.push((name, value)),
             }
@@ -801,14 +783,8 @@ impl fmt::Debug for Config {
             .field("passfile", &self.passfile)
             .field("command_timeout", &self.command_timeout)
             .field("statement_cache_size", &self.statement_cache_size)
-            .field(
-                "max_cached_statement_lifetime",
-                &self.max_cached_statement_lifetime,
-            )
-            .field(
-                "max_cacheable_statement_size",
-                &self.max_cacheable_statement_size,
-            )
+            .field("max_cached_statement_lifetime", &self.max_cached_statement_lifetime)
+            .field("max_cacheable_statement_size", &self.max_cacheable_statement_size)
             .field("server_settings", &self.server_settings)
             .field("max_message_size", &self.max_message_size)
             .finish()
@@ -847,10 +823,7 @@ mod tests {
         assert_eq!(c.get_connect_timeout(), None);
         assert!(c.get_keepalives());
         assert_eq!(c.get_statement_cache_size(), 100);
-        assert_eq!(
-            c.get_max_cached_statement_lifetime(),
-            Duration::from_secs(300)
-        );
+        assert_eq!(c.get_max_cached_statement_lifetime(), Duration::from_secs(300));
         assert_eq!(c.get_max_cacheable_statement_size(), 15 * 1024);
         assert_eq!(c.get_max_message_size(), 1 << 30);
         assert_eq!(c.get_command_timeout(), None);
@@ -870,10 +843,7 @@ mod tests {
             .connect_timeout(Duration::from_secs(3))
             .command_timeout(Duration::ZERO)
             .keepalives(false);
-        assert_eq!(
-            c.get_hosts(),
-            &[Host::Tcp("a".into()), Host::Unix("/tmp".into())]
-        );
+        assert_eq!(c.get_hosts(), &[Host::Tcp("a".into()), Host::Unix("/tmp".into())]);
         assert_eq!((c.port_for(0), c.port_for(1), c.port_for(7)), (1, 2, 5432));
         assert_eq!(c.get_connect_timeout(), Some(Duration::from_secs(3)));
         assert_eq!(c.get_command_timeout(), None);
@@ -894,9 +864,7 @@ mod tests {
         c.host("a").host("b");
         c.validate().unwrap();
         let mut c = Config::new();
-        c.host("a")
-            .hostaddr([127, 0, 0, 1].into())
-            .hostaddr([127, 0, 0, 2].into());
+        c.host("a").hostaddr([127, 0, 0, 1].into()).hostaddr([127, 0, 0, 2].into());
         assert!(c.validate().unwrap_err().message().contains("`hostaddr`"));
     }
 
@@ -913,19 +881,11 @@ mod tests {
         assert_eq!(c.get_ssl_mode(), SslMode::VerifyFull);
         c.validate().unwrap();
         c.ssl_mode(SslMode::Require);
-        assert!(c
-            .validate()
-            .unwrap_err()
-            .message()
-            .contains("sslrootcert=system"));
+        assert!(c.validate().unwrap_err().message().contains("sslrootcert=system"));
 
         let mut c = Config::new();
         c.ssl_negotiation(SslNegotiation::Direct);
-        assert!(c
-            .validate()
-            .unwrap_err()
-            .message()
-            .contains("`sslnegotiation`"));
+        assert!(c.validate().unwrap_err().message().contains("`sslnegotiation`"));
         c.ssl_mode(SslMode::Require);
         c.validate().unwrap();
     }
@@ -966,13 +926,9 @@ mod tests {
                 ("TimeZone", "UTC"),
             ]
         );
-        c.application_name("app")
-            .server_setting("application_name", "override");
+        c.application_name("app").server_setting("application_name", "override");
         let p = c.startup_params();
         assert!(p.contains(&("application_name", "override")));
-        assert_eq!(
-            p.iter().filter(|(n, _)| *n == "application_name").count(),
-            1
-        );
+        assert_eq!(p.iter().filter(|(n, _)| *n == "application_name").count(), 1);
     }
 }

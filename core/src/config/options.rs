@@ -130,10 +130,7 @@ keyword_enum! {
 impl SslMode {
     /// True for the modes that fail rather than connect without TLS.
     pub fn requires_tls(self) -> bool {
-        matches!(
-            self,
-            SslMode::Require | SslMode::VerifyCa | SslMode::VerifyFull
-        )
+        matches!(self, SslMode::Require | SslMode::VerifyCa | SslMode::VerifyFull)
     }
 }
 
@@ -293,18 +290,9 @@ mod tests {
         for &(s, m) in tsa {
             assert_eq!(s.parse::<TargetSessionAttrs>().unwrap(), m);
         }
-        assert_eq!(
-            "direct".parse::<SslNegotiation>().unwrap(),
-            SslNegotiation::Direct
-        );
-        assert_eq!(
-            "require".parse::<ChannelBindingMode>().unwrap(),
-            ChannelBindingMode::Require
-        );
-        assert_eq!(
-            "random".parse::<LoadBalanceHosts>().unwrap(),
-            LoadBalanceHosts::Random
-        );
+        assert_eq!("direct".parse::<SslNegotiation>().unwrap(), SslNegotiation::Direct);
+        assert_eq!("require".parse::<ChannelBindingMode>().unwrap(), ChannelBindingMode::Require);
+        assert_eq!("random".parse::<LoadBalanceHosts>().unwrap(), LoadBalanceHosts::Random);
     }
 
     #[test]

@@ -42,13 +42,8 @@ pub fn lookup(contents: &str, host: &str, port: u16, dbname: &str, user: &str) -
         let Some(entry) = Entry::parse(line) else {
             continue;
         };
-        let host_ok =
-            entry.host.matches(host) || (host_is_local && entry.host.matches("localhost"));
-        if host_ok
-            && entry.port.matches(&port)
-            && entry.dbname.matches(dbname)
-            && entry.user.matches(user)
-        {
+        let host_ok = entry.host.matches(host) || (host_is_local && entry.host.matches("localhost"));
+        if host_ok && entry.port.matches(&port) && entry.dbname.matches(dbname) && entry.user.matches(user) {
             return Some(entry.password);
         }
     }
@@ -89,10 +84,7 @@ impl Entry {
             loop {
                 let c = chars.next()?;
                 if c == ':' {
-                    return Some(Field {
-                        value,
-                        wildcard: raw_star && raw_len == 1,
-                    });
+                    return Some(Field { value, wildcard: raw_star && raw_len == 1 });
                 }
                 raw_len += 1;
                 raw_star = c == '*';
@@ -118,13 +110,7 @@ impl Entry {
                 c => password.push(c),
             }
         }
-        Some(Entry {
-            host,
-            port,
-            dbname,
-            user,
-            password,
-        })
+        Some(Entry { host, port, dbname, user, password })
     }
 }
 
@@ -155,13 +141,7 @@ db2:5432:app:gina:second
             ("db1", 6000, "x", "bob", Some("bob-any-port")),
             ("db1", 6000, "x", "alice", Some("catch-all")),
             ("localhost", 5432, "x", "carol", Some("carol-local")),
-            (
-                "/var/run/postgresql",
-                5432,
-                "x",
-                "carol",
-                Some("carol-local"),
-            ),
+            ("/var/run/postgresql", 5432, "x", "carol", Some("carol-local")),
             ("", 5432, "x", "carol", Some("carol-local")),
             ("127.0.0.1", 5432, "x", "carol", Some("catch-all")),
             ("/srv/sock", 5432, "x", "dave", Some("dave-socket")),
@@ -171,11 +151,7 @@ db2:5432:app:gina:second
             ("db2", 5432, "app", "gina", Some("first")),
         ];
         for &(host, port, db, user, expected) in cases {
-            assert_eq!(
-                lookup(FILE, host, port, db, user).as_deref(),
-                expected,
-                "{host} {port} {db} {user}"
-            );
+            assert_eq!(lookup(FILE, host, port, db, user).as_deref(), expected, "{host} {port} {db} {user}");
         }
     }
 
@@ -185,45 +161,23 @@ db2:5432:app:gina:second
         assert_eq!(lookup(file, "db1", 5433, "app", "alice"), None);
         assert_eq!(lookup(file, "db1", 5432, "app", "Alice"), None);
         assert_eq!(lookup("", "h", 5432, "d", "u"), None);
-        assert_eq!(
-            lookup("h:5432:d:u", "h", 5432, "d", "u"),
-            None,
-            "four fields is not a line"
-        );
+        assert_eq!(lookup("h:5432:d:u", "h", 5432, "d", "u"), None, "four fields is not a line");
     }
 
     #[test]
     fn line_endings_and_password_edges() {
-        assert_eq!(
-            lookup("h:1:d:u:pw\r\n", "h", 1, "d", "u").as_deref(),
-            Some("pw")
-        );
-        assert_eq!(
-            lookup("h:1:d:u:pw:extra", "h", 1, "d", "u").as_deref(),
-            Some("pw")
-        );
+        assert_eq!(lookup("h:1:d:u:pw\r\n", "h", 1, "d", "u").as_deref(), Some("pw"));
+        assert_eq!(lookup("h:1:d:u:pw:extra", "h", 1, "d", "u").as_deref(), Some("pw"));
         assert_eq!(lookup("h:1:d:u:", "h", 1, "d", "u").as_deref(), Some(""));
-        assert_eq!(
-            lookup("h:1:d:u:trailing\\", "h", 1, "d", "u").as_deref(),
-            Some("trailing\\")
-        );
-        assert_eq!(
-            lookup("h:1:d:u:a:b\n", "h", 1, "d", "u").as_deref(),
-            Some("a")
-        );
+        assert_eq!(lookup("h:1:d:u:trailing\\", "h", 1, "d", "u").as_deref(), Some("trailing\\"));
+        assert_eq!(lookup("h:1:d:u:a:b\n", "h", 1, "d", "u").as_deref(), Some("a"));
         // The port is compared as text, like libpq.
         assert_eq!(lookup("h:05432:d:u:pw", "h", 5432, "d", "u"), None);
     }
 
     #[test]
     fn hostile_lines_do_not_panic() {
-        for line in [
-            "\\",
-            ":::::",
-            "\\:\\:\\:\\:",
-            "*:*:*:*",
-            "\u{e9}:\u{e9}:\u{e9}:\u{e9}:\u{e9}\\",
-        ] {
+        for line in ["\\", ":::::", "\\:\\:\\:\\:", "*:*:*:*", "\u{e9}:\u{e9}:\u{e9}:\u{e9}:\u{e9}\\"] {
             let _ = lookup(line, "h", 1, "d", "u");
         }
     }

@@ -77,9 +77,7 @@ pub(crate) fn check_dims(dims: &[(i32, i32)], count: usize) -> Result<()> {
         product = product.checked_mul(len).ok_or_else(|| Error::conversion("array is too large"))?;
     }
     if product != count {
-        return Err(Error::conversion(format!(
-            "array dimensions describe {product} elements but {count} were given"
-        )));
+        return Err(Error::conversion(format!("array dimensions describe {product} elements but {count} were given")));
     }
     Ok(())
 }
@@ -121,7 +119,8 @@ impl<'a> RawArray<'a> {
         }
         let mut count: usize = if ndim == 0 { 0 } else { 1 };
         for &(len, _) in &dims {
-            let len = usize::try_from(len).map_err(|_| Error::conversion("invalid binary array value: negative length"))?;
+            let len =
+                usize::try_from(len).map_err(|_| Error::conversion("invalid binary array value: negative length"))?;
             // PostgreSQL sends an empty array with no dimensions; a zero-length
             // dimension next to huge ones would let a tiny value describe
             // billions of (empty) sub-arrays.
@@ -143,7 +142,8 @@ impl<'a> RawArray<'a> {
         if len == -1 {
             return Ok(None);
         }
-        let len = usize::try_from(len).map_err(|_| Error::conversion("invalid binary array value: bad element length"))?;
+        let len =
+            usize::try_from(len).map_err(|_| Error::conversion("invalid binary array value: bad element length"))?;
         self.reader.bytes(len).map(Some)
     }
 
@@ -212,9 +212,8 @@ pub(crate) fn encode_array<'e, T: ToSql + 'e>(
     elements: impl ExactSizeIterator<Item = &'e T>,
     out: &mut BytesMut,
 ) -> Result<IsNull> {
-    let element_type = ty
-        .element()
-        .ok_or_else(|| Error::conversion(format!("PostgreSQL type {ty} is not a known array type")))?;
+    let element_type =
+        ty.element().ok_or_else(|| Error::conversion(format!("PostgreSQL type {ty} is not a known array type")))?;
     check_dims(dims, elements.len())?;
     out.put_i32(dims.len() as i32); // ≤ 6 (checked)
     let flags_at = out.len();
@@ -313,9 +312,13 @@ mod tests {
     fn one_dim_bytes() {
         // array_send('{1,NULL}'::int4[])
         let expected: Vec<u8> = [
-            &1i32.to_be_bytes()[..], &1i32.to_be_bytes(), &23u32.to_be_bytes(),
-            &2i32.to_be_bytes(), &1i32.to_be_bytes(),
-            &4i32.to_be_bytes(), &1i32.to_be_bytes(),
+            &1i32.to_be_bytes()[..],
+            &1i32.to_be_bytes(),
+            &23u32.to_be_bytes(),
+            &2i32.to_be_bytes(),
+            &1i32.to_be_bytes(),
+            &4i32.to_be_bytes(),
+            &1i32.to_be_bytes(),
             &(-1i32).to_be_bytes(),
         ]
         .concat();
@@ -377,16 +380,16 @@ mod tests {
         };
         let cases = vec![
             vec![],
-            head(1, 0, 23, &[]),                                  // dims missing
-            head(7, 0, 23, &[(1, 1); 7]),                         // too many dims
-            head(-1, 0, 23, &[]),                                 // negative ndim
-            head(1, 2, 23, &[(0, 1)]),                            // bad flags
-            head(1, 0, 23, &[(-1, 1)]),                           // negative length
-            head(1, 0, 23, &[(i32::MAX, 1)]),                     // huge count, no bytes
-            head(2, 0, 23, &[(65536, 1), (65536, 1)]),            // overflowing count
-            head(1, 0, 23, &[(1, i32::MAX)]),                     // upper bound overflow
+            head(1, 0, 23, &[]),                                                  // dims missing
+            head(7, 0, 23, &[(1, 1); 7]),                                         // too many dims
+            head(-1, 0, 23, &[]),                                                 // negative ndim
+            head(1, 2, 23, &[(0, 1)]),                                            // bad flags
+            head(1, 0, 23, &[(-1, 1)]),                                           // negative length
+            head(1, 0, 23, &[(i32::MAX, 1)]),                                     // huge count, no bytes
+            head(2, 0, 23, &[(65536, 1), (65536, 1)]),                            // overflowing count
+            head(1, 0, 23, &[(1, i32::MAX)]),                                     // upper bound overflow
             [head(1, 0, 23, &[(1, 1)]), (-2i32).to_be_bytes().to_vec()].concat(), // bad element length
-            [head(1, 0, 23, &[(1, 1)]), 100i32.to_be_bytes().to_vec()].concat(), // element past end
+            [head(1, 0, 23, &[(1, 1)]), 100i32.to_be_bytes().to_vec()].concat(),  // element past end
             [head(1, 0, 23, &[(1, 1)]), 4i32.to_be_bytes().to_vec(), vec![0, 0, 0, 1, 9]].concat(), // trailing
             [head(1, 0, 23, &[(1, 1)]), 2i32.to_be_bytes().to_vec(), vec![0, 1]].concat(), // short int4
         ];

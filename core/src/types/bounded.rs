@@ -132,6 +132,9 @@ mod tests {
             Bounded::Value(Date::from_pg_days(0))
         );
         assert!(Bounded::<Date>::from_sql(Type::DATE, &[0, 0]).is_err());
-        assert_eq!(Bounded::<SystemTime>::from_sql_text(Type::TIMESTAMPTZ, b"-infinity").unwrap(), Bounded::NegInfinity);
+        assert_eq!(
+            Bounded::<SystemTime>::from_sql_text(Type::TIMESTAMPTZ, b"-infinity").unwrap(),
+            Bounded::NegInfinity
+        );
     }
 }

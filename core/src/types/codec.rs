@@ -5,9 +5,8 @@ use crate::{Error, Result};
 
 /// `raw` as exactly `N` bytes, or an error naming `what`.
 pub(crate) fn exact<const N: usize>(raw: &[u8], what: &str) -> Result<[u8; N]> {
-    raw.try_into().map_err(|_| {
-        Error::conversion(format!("invalid binary {what} value: expected {N} bytes, got {}", raw.len()))
-    })
+    raw.try_into()
+        .map_err(|_| Error::conversion(format!("invalid binary {what} value: expected {N} bytes, got {}", raw.len())))
 }
 
 /// A forward-only reader over a binary value; every read checks the length.

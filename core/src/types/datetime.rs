@@ -463,9 +463,20 @@ simple_codec!(TimeTz, TIMETZ, |raw| decode_timetz(raw), |t| text_decode::parse_t
     // Wire sign is west-positive; i32::MIN has no negation, saturate (not a real offset anyway).
     out.put_i32(s.offset_seconds.checked_neg().unwrap_or(i32::MAX))
 });
-simple_codec!(Timestamp, TIMESTAMP, |raw| Ok(Timestamp(decode_ts_micros(raw, "timestamp")?)), |t| Ok(Timestamp(text_decode::parse_timestamp(t, false)?)), |s, out| out.put_i64(s.0));
-simple_codec!(TimestampTz, TIMESTAMPTZ, |raw| Ok(TimestampTz(decode_ts_micros(raw, "timestamptz")?)), |t| Ok(TimestampTz(text_decode::parse_timestamp(t, true)?)), |s, out| out
-    .put_i64(s.0));
+simple_codec!(
+    Timestamp,
+    TIMESTAMP,
+    |raw| Ok(Timestamp(decode_ts_micros(raw, "timestamp")?)),
+    |t| Ok(Timestamp(text_decode::parse_timestamp(t, false)?)),
+    |s, out| out.put_i64(s.0)
+);
+simple_codec!(
+    TimestampTz,
+    TIMESTAMPTZ,
+    |raw| Ok(TimestampTz(decode_ts_micros(raw, "timestamptz")?)),
+    |t| Ok(TimestampTz(text_decode::parse_timestamp(t, true)?)),
+    |s, out| out.put_i64(s.0)
+);
 simple_codec!(Interval, INTERVAL, |raw| decode_interval(raw), |t| text_decode::parse_interval(t), |s, out| {
     out.put_i64(s.microseconds);
     out.put_i32(s.days);
@@ -577,7 +588,10 @@ mod tests {
         assert_eq!(ts.to_string(), "2023-11-14 22:13:20.123456");
         assert_eq!(Timestamp::from_sql(Type::TIMESTAMP, &enc(ts, Type::TIMESTAMP)).unwrap(), ts);
         assert_eq!(enc(Timestamp::INFINITY, Type::TIMESTAMP), i64::MAX.to_be_bytes());
-        assert_eq!(TimestampTz::from_sql(Type::TIMESTAMPTZ, &i64::MIN.to_be_bytes()).unwrap(), TimestampTz::NEG_INFINITY);
+        assert_eq!(
+            TimestampTz::from_sql(Type::TIMESTAMPTZ, &i64::MIN.to_be_bytes()).unwrap(),
+            TimestampTz::NEG_INFINITY
+        );
         assert_eq!(TimestampTz::NEG_INFINITY.to_string(), "-infinity");
         assert_eq!(TimestampTz::from_pg_micros(0).to_string(), "2000-01-01 00:00:00+00");
         assert_eq!(Timestamp::from_pg_micros(-1).to_string(), "1999-12-31 23:59:59.999999");

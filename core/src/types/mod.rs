@@ -56,16 +56,16 @@ mod with_uuid;
 pub use array::{Array, MAX_DIMENSIONS};
 pub use bounded::Bounded;
 pub use datetime::{Date, Interval, Time, TimeTz, Timestamp, TimestampTz};
+pub use from_sql::{FromSql, FromSqlOwned};
 pub use json::RawJson;
 pub use net::Inet;
+pub use numeric::{encode_numeric_str, numeric_to_string, Numeric};
+pub use to_sql::ToSql;
+pub use ty::Type;
 pub use uuid::Uuid16;
 pub use value::{ArrayValue, Value};
 #[cfg(feature = "with-serde-json")]
 pub use with_serde_json::Json;
-pub use from_sql::{FromSql, FromSqlOwned};
-pub use numeric::{encode_numeric_str, numeric_to_string, Numeric};
-pub use to_sql::ToSql;
-pub use ty::Type;
 
 /// Items used by the exported [`to_sql_checked!`](crate::to_sql_checked) macro.
 #[doc(hidden)]

@@ -97,9 +97,7 @@ fn decode_parts(raw: &[u8]) -> Result<Parts> {
         digits.push(d);
     }
     // Group `i` (by weight: 10000^i); zero outside the stored digits.
-    let group = |w: i32| -> i16 {
-        usize::try_from(weight - w).ok().and_then(|i| digits.get(i).copied()).unwrap_or(0)
-    };
+    let group = |w: i32| -> i16 { usize::try_from(weight - w).ok().and_then(|i| digits.get(i).copied()).unwrap_or(0) };
     let mut int = String::new();
     let mut w = weight;
     while w >= 0 {
@@ -700,9 +698,24 @@ mod decimal {
         #[test]
         fn fast_path_matches_slow_path() {
             let cases = [
-                "0", "0.00", "1", "-1", "1.5", "1.50", "12345.678", "-0.0001", "10000", "100000000", "0.1000",
-                "99999999999999999999.99", "-7922816251426433759354395033", "0.0000000000000000000000000001",
-                "123456789012345678901234.5678", "1e20", "25.00", "3.14159265358979323846",
+                "0",
+                "0.00",
+                "1",
+                "-1",
+                "1.5",
+                "1.50",
+                "12345.678",
+                "-0.0001",
+                "10000",
+                "100000000",
+                "0.1000",
+                "99999999999999999999.99",
+                "-7922816251426433759354395033",
+                "0.0000000000000000000000000001",
+                "123456789012345678901234.5678",
+                "1e20",
+                "25.00",
+                "3.14159265358979323846",
             ];
             for c in cases {
                 let mut buf = BytesMut::new();

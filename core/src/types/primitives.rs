@@ -80,8 +80,12 @@ fn decode_int(ty: Type, raw: &[u8]) -> Result<i64> {
 
 /// Writes `v` in the width of integer type `ty`, erroring when it does not fit.
 fn encode_int<T: ?Sized>(v: i64, ty: Type, out: &mut BytesMut) -> Result<IsNull> {
-    let out_of_range =
-        || Error::conversion(format!("value {v} of {} is out of range for PostgreSQL type {ty}", std::any::type_name::<T>()));
+    let out_of_range = || {
+        Error::conversion(format!(
+            "value {v} of {} is out of range for PostgreSQL type {ty}",
+            std::any::type_name::<T>()
+        ))
+    };
     match ty {
         Type::INT2 => out.put_i16(i16::try_from(v).map_err(|_| out_of_range())?),
         Type::INT4 => out.put_i32(i32::try_from(v).map_err(|_| out_of_range())?),

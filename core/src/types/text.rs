@@ -65,7 +65,10 @@ fn check_str<T: ?Sized>(ty: Type) -> Result<()> {
     if string_accepts(ty) {
         Ok(())
     } else {
-        Err(cannot_decode::<T>(ty, "strings decode only from text-like, json and non-builtin types; use the matching Rust type or Value"))
+        Err(cannot_decode::<T>(
+            ty,
+            "strings decode only from text-like, json and non-builtin types; use the matching Rust type or Value",
+        ))
     }
 }
 

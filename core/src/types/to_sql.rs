@@ -113,10 +113,7 @@ pub fn to_sql_checked<T: ToSql>(value: &T, ty: Type, out: &mut BytesMut) -> Resu
 
 /// "cannot encode <rust type> as <pg type>".
 pub(crate) fn cannot_encode<T: ?Sized>(ty: Type) -> Error {
-    Error::conversion(format!(
-        "cannot encode {} as PostgreSQL type {ty}",
-        std::any::type_name::<T>()
-    ))
+    Error::conversion(format!("cannot encode {} as PostgreSQL type {ty}", std::any::type_name::<T>()))
 }
 
 impl<T: ToSql> ToSql for Option<T> {

@@ -41,7 +41,8 @@ impl FromStr for Uuid16 {
     /// Accepts what PostgreSQL's uuid input accepts: 32 hex digits, optionally
     /// in braces, with a hyphen allowed after any group of four digits.
     fn from_str(s: &str) -> Result<Uuid16> {
-        let bad = || Error::conversion("invalid uuid text: expected 32 hex digits like a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11");
+        let bad =
+            || Error::conversion("invalid uuid text: expected 32 hex digits like a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11");
         let inner = s.strip_prefix('{').and_then(|r| r.strip_suffix('}')).unwrap_or(s);
         let mut out = [0u8; 16];
         let mut n = 0usize;
@@ -113,9 +114,15 @@ mod tests {
         assert_eq!(u.to_string(), "00112233-4455-6677-8899-aabbccddeeff");
         assert_eq!(u.to_string().parse::<Uuid16>().unwrap(), u);
         assert_eq!("{00112233445566778899AABBCCDDEEFF}".parse::<Uuid16>().unwrap(), u);
-        for bad in ["", "-00112233445566778899aabbccddeeff", "00112233445566778899aabbccddeef", "0011223344556677889-9aabbccddeeff",
-            "00112233445566778899aabbccddeeff00", "00112233445566778899aabbccddeeff-", "g0112233445566778899aabbccddeeff"]
-        {
+        for bad in [
+            "",
+            "-00112233445566778899aabbccddeeff",
+            "00112233445566778899aabbccddeef",
+            "0011223344556677889-9aabbccddeeff",
+            "00112233445566778899aabbccddeeff00",
+            "00112233445566778899aabbccddeeff-",
+            "g0112233445566778899aabbccddeeff",
+        ] {
             assert!(bad.parse::<Uuid16>().is_err(), "{bad}");
         }
         assert!(Uuid16::from_sql(Type::UUID, &bytes[..15]).is_err());

@@ -154,7 +154,9 @@ impl ArrayValue {
                 None => inner_dims = Some(dims),
                 Some(d) if *d == dims => {}
                 Some(_) => {
-                    return Err(Error::conversion("multidimensional arrays must have sub-arrays with matching dimensions"))
+                    return Err(Error::conversion(
+                        "multidimensional arrays must have sub-arrays with matching dimensions",
+                    ))
                 }
             }
             elements.extend(a.elements);
@@ -239,7 +241,9 @@ impl Value {
             Type::DATE => Value::Date(text_decode::parse_date(utf8(raw)?)?),
             Type::TIME => Value::Time(text_decode::parse_time(utf8(raw)?)?),
             Type::TIMETZ => Value::TimeTz(text_decode::parse_timetz(utf8(raw)?)?),
-            Type::TIMESTAMP => Value::Timestamp(Timestamp::from_pg_micros(text_decode::parse_timestamp(utf8(raw)?, false)?)),
+            Type::TIMESTAMP => {
+                Value::Timestamp(Timestamp::from_pg_micros(text_decode::parse_timestamp(utf8(raw)?, false)?))
+            }
             Type::TIMESTAMPTZ => {
                 Value::TimestampTz(TimestampTz::from_pg_micros(text_decode::parse_timestamp(utf8(raw)?, true)?))
             }
@@ -325,9 +329,7 @@ impl Value {
     }
 
     fn encode_binary(&self, ty: Type, out: &mut BytesMut) -> Result<IsNull> {
-        let cannot = || {
-            Error::conversion(format!("cannot encode {} as PostgreSQL type {ty}", self.kind_name()))
-        };
+        let cannot = || Error::conversion(format!("cannot encode {} as PostgreSQL type {ty}", self.kind_name()));
         match self {
             Value::Null => return Ok(IsNull::Yes),
             Value::Bool(b) => out.put_u8(u8::from(*b)),
@@ -553,7 +555,11 @@ fn write_array(f: &mut fmt::Formatter<'_>, a: &ArrayValue) -> fmt::Result {
     write_level(f, &a.dims, &mut elements)
 }
 
-fn write_level<'v>(f: &mut fmt::Formatter<'_>, dims: &[(i32, i32)], elements: &mut impl Iterator<Item = &'v Value>) -> fmt::Result {
+fn write_level<'v>(
+    f: &mut fmt::Formatter<'_>,
+    dims: &[(i32, i32)],
+    elements: &mut impl Iterator<Item = &'v Value>,
+) -> fmt::Result {
     let Some((&(len, _), inner)) = dims.split_first() else {
         return Ok(());
     };
@@ -622,8 +628,11 @@ mod tests {
             (Type::UUID, vec![7; 16], Value::Uuid([7; 16])),
             (Type::DATE, bin(Date::INFINITY, Type::DATE), Value::Date(Date::INFINITY)),
             (Type::TIMESTAMPTZ, i64::MIN.to_be_bytes().to_vec(), Value::TimestampTz(TimestampTz::NEG_INFINITY)),
-            (Type::INTERVAL, bin(Interval { months: 1, days: 2, microseconds: 3 }, Type::INTERVAL),
-                Value::Interval(Interval { months: 1, days: 2, microseconds: 3 })),
+            (
+                Type::INTERVAL,
+                bin(Interval { months: 1, days: 2, microseconds: 3 }, Type::INTERVAL),
+                Value::Interval(Interval { months: 1, days: 2, microseconds: 3 }),
+            ),
             (Type::INET, vec![2, 32, 0, 4, 1, 2, 3, 4], Value::Inet(Inet::host([1, 2, 3, 4].into()))),
         ];
         for (ty, raw, expected) in cases {
@@ -649,10 +658,13 @@ mod tests {
         // Text elements into text[] stay binary and byte-identical.
         assert_eq!(enc(&v, Type::TEXT_ARRAY), (Format::Binary, raw));
         // Text elements into int4[] force text format.
-        let ints = Value::Array(ArrayValue::from_nested(Type::UNKNOWN, vec![Value::Text("1".into()), Value::Null]).unwrap());
+        let ints =
+            Value::Array(ArrayValue::from_nested(Type::UNKNOWN, vec![Value::Text("1".into()), Value::Null]).unwrap());
         assert_eq!(enc(&ints, Type::INT4_ARRAY), (Format::Text, br#"{"1",NULL}"#.to_vec()));
         // Floats coerced per element into int8[].
-        let floats = Value::Array(ArrayValue::from_nested(Type::UNKNOWN, vec![Value::Float8(1.0), Value::Float8(-2.0)]).unwrap());
+        let floats = Value::Array(
+            ArrayValue::from_nested(Type::UNKNOWN, vec![Value::Float8(1.0), Value::Float8(-2.0)]).unwrap(),
+        );
         assert_eq!(enc(&floats, Type::INT8_ARRAY), (Format::Binary, bin(vec![1i64, -2], Type::INT8_ARRAY)));
         let empty = Value::Array(ArrayValue::from_nested(Type::UNKNOWN, vec![]).unwrap());
         assert_eq!(enc(&empty, Type::INT4_ARRAY).1, bin(Vec::<i32>::new(), Type::INT4_ARRAY));
@@ -669,7 +681,10 @@ mod tests {
         assert_eq!(Value::from_sql_text(Type::BOOL, b"f").unwrap(), Value::Bool(false));
         assert_eq!(Value::from_sql_text(Type::NUMERIC, b"1.50").unwrap(), Value::Numeric("1.50".into()));
         assert_eq!(Value::from_sql_text(Type::BYTEA, b"\\x00ff").unwrap(), Value::Bytea(vec![0, 255]));
-        assert_eq!(Value::from_sql_text(Type::POINT, b"(1,2)").unwrap(), Value::Unknown { type_oid: 600, text: "(1,2)".into() });
+        assert_eq!(
+            Value::from_sql_text(Type::POINT, b"(1,2)").unwrap(),
+            Value::Unknown { type_oid: 600, text: "(1,2)".into() }
+        );
         assert_eq!(Value::from_sql_text(Type::from_oid(77777), b"happy").unwrap().to_string(), "happy");
         assert!(Value::from_sql_text(Type::INT4, b"x").is_err());
         assert!(Value::from_sql_text(Type::TEXT, &[0xff]).is_err());
@@ -717,12 +732,45 @@ mod tests {
 
     #[test]
     fn hostile_bytes_never_panic() {
-        let garbage: Vec<Vec<u8>> = vec![vec![], vec![0], vec![0xff; 3], vec![0xff; 9], vec![0x80; 17], vec![0; 40],
-            [0i32.to_be_bytes(), 0i32.to_be_bytes()].concat(), [1i32, 0, 23, i32::MAX, 1].iter().flat_map(|v| v.to_be_bytes()).collect()];
-        let types = [Type::BOOL, Type::INT2, Type::INT4, Type::INT8, Type::OID, Type::CHAR, Type::FLOAT4, Type::FLOAT8,
-            Type::NUMERIC, Type::TEXT, Type::BYTEA, Type::JSON, Type::JSONB, Type::UUID, Type::DATE, Type::TIME, Type::TIMETZ,
-            Type::TIMESTAMP, Type::TIMESTAMPTZ, Type::INTERVAL, Type::INET, Type::CIDR, Type::INT4_ARRAY, Type::NUMERIC_ARRAY,
-            Type::TEXT_ARRAY, Type::JSONB_ARRAY, Type::from_oid(99999)];
+        let garbage: Vec<Vec<u8>> = vec![
+            vec![],
+            vec![0],
+            vec![0xff; 3],
+            vec![0xff; 9],
+            vec![0x80; 17],
+            vec![0; 40],
+            [0i32.to_be_bytes(), 0i32.to_be_bytes()].concat(),
+            [1i32, 0, 23, i32::MAX, 1].iter().flat_map(|v| v.to_be_bytes()).collect(),
+        ];
+        let types = [
+            Type::BOOL,
+            Type::INT2,
+            Type::INT4,
+            Type::INT8,
+            Type::OID,
+            Type::CHAR,
+            Type::FLOAT4,
+            Type::FLOAT8,
+            Type::NUMERIC,
+            Type::TEXT,
+            Type::BYTEA,
+            Type::JSON,
+            Type::JSONB,
+            Type::UUID,
+            Type::DATE,
+            Type::TIME,
+            Type::TIMETZ,
+            Type::TIMESTAMP,
+            Type::TIMESTAMPTZ,
+            Type::INTERVAL,
+            Type::INET,
+            Type::CIDR,
+            Type::INT4_ARRAY,
+            Type::NUMERIC_ARRAY,
+            Type::TEXT_ARRAY,
+            Type::JSONB_ARRAY,
+            Type::from_oid(99999),
+        ];
         for ty in types {
             for raw in &garbage {
                 let _ = Value::from_sql(ty, raw);

@@ -216,10 +216,7 @@ mod tests {
         let e = NaiveDate::from_sql(Type::DATE, &i32::MAX.to_be_bytes()).unwrap_err();
         assert!(e.message().contains("Bounded"), "{}", e.message());
         assert!(DateTime::<Utc>::from_sql(Type::TIMESTAMPTZ, &i64::MIN.to_be_bytes()).is_err());
-        assert_eq!(
-            Bounded::<NaiveDate>::from_sql(Type::DATE, &i32::MIN.to_be_bytes()).unwrap(),
-            Bounded::NegInfinity
-        );
+        assert_eq!(Bounded::<NaiveDate>::from_sql(Type::DATE, &i32::MIN.to_be_bytes()).unwrap(), Bounded::NegInfinity);
         assert_eq!(enc(Bounded::<NaiveDateTime>::PosInfinity, Type::TIMESTAMP), i64::MAX.to_be_bytes());
         // Dates beyond chrono's range error instead of panicking.
         assert!(NaiveDate::from_sql(Type::DATE, &(i32::MAX - 1).to_be_bytes()).is_err());

@@ -42,9 +42,8 @@ fn decode<'a, T: Deserialize<'a>>(ty: Type, raw: &'a [u8]) -> Result<T> {
         return Err(cannot_decode::<T>(ty, "only json and jsonb decode into it"));
     }
     let text = decode_json(ty, raw)?;
-    serde_json::from_str(text).map_err(|e| {
-        Error::conversion(format!("cannot deserialize JSON into {}: {e}", std::any::type_name::<T>()))
-    })
+    serde_json::from_str(text)
+        .map_err(|e| Error::conversion(format!("cannot deserialize JSON into {}: {e}", std::any::type_name::<T>())))
 }
 
 impl<'a, T: Deserialize<'a>> FromSql<'a> for Json<T> {

@@ -27,7 +27,10 @@ fn check<T>(ty: Type, want: Type) -> Result<()> {
 }
 
 fn date_from_pg_days(days: i64) -> Result<Date> {
-    let jd = i32::try_from(days).ok().and_then(|d| d.checked_add(PG_EPOCH_JULIAN_DAY)).ok_or_else(|| out_of_range("date"))?;
+    let jd = i32::try_from(days)
+        .ok()
+        .and_then(|d| d.checked_add(PG_EPOCH_JULIAN_DAY))
+        .ok_or_else(|| out_of_range("date"))?;
     Date::from_julian_day(jd).map_err(|_| out_of_range("date"))
 }
 

@@ -329,8 +329,12 @@ impl RawListener {
             match stream.next().await {
                 Some(n) => {
                     *slot.borrow_mut() = Some(stream);
-                    Ok(Array::of3(&JsValue::from(n.process_id), &JsValue::from_str(&n.channel), &JsValue::from_str(&n.payload))
-                        .into())
+                    Ok(Array::of3(
+                        &JsValue::from(n.process_id),
+                        &JsValue::from_str(&n.channel),
+                        &JsValue::from_str(&n.payload),
+                    )
+                    .into())
                 }
                 None => Ok(JsValue::NULL),
             }

@@ -34,14 +34,18 @@ fn get(o: &JsValue, key: &str) -> Option<JsValue> {
 fn string(o: &JsValue, key: &str) -> Result<Option<String>> {
     match get(o, key) {
         None => Ok(None),
-        Some(v) => v.as_string().map(Some).ok_or_else(|| Error::interface(format!("COPY option {key} must be a string"))),
+        Some(v) => {
+            v.as_string().map(Some).ok_or_else(|| Error::interface(format!("COPY option {key} must be a string")))
+        }
     }
 }
 
 fn boolean(o: &JsValue, key: &str) -> Result<Option<bool>> {
     match get(o, key) {
         None => Ok(None),
-        Some(v) => v.as_bool().map(Some).ok_or_else(|| Error::interface(format!("COPY option {key} must be a boolean"))),
+        Some(v) => {
+            v.as_bool().map(Some).ok_or_else(|| Error::interface(format!("COPY option {key} must be a boolean")))
+        }
     }
 }
 
@@ -51,7 +55,9 @@ fn strings(o: &JsValue, key: &str) -> Result<Vec<String>> {
         return Err(Error::interface(format!("COPY option {key} must be an array of column names")));
     };
     a.iter()
-        .map(|s| s.as_string().ok_or_else(|| Error::interface(format!("COPY option {key} must be an array of column names"))))
+        .map(|s| {
+            s.as_string().ok_or_else(|| Error::interface(format!("COPY option {key} must be an array of column names")))
+        })
         .collect()
 }
 
@@ -65,7 +71,9 @@ pub(crate) fn copy_options(o: &JsValue) -> Result<CopyOptions> {
         Some("text") => Some(CopyFormat::Text),
         Some("csv") => Some(CopyFormat::Csv),
         Some("binary") => Some(CopyFormat::Binary),
-        Some(other) => return Err(Error::interface(format!("COPY format must be \"text\", \"csv\" or \"binary\", not {other:?}"))),
+        Some(other) => {
+            return Err(Error::interface(format!("COPY format must be \"text\", \"csv\" or \"binary\", not {other:?}")))
+        }
     };
     c.delimiter = string(o, "delimiter")?;
     c.null = string(o, "null")?;
@@ -133,11 +141,10 @@ impl RawConnection {
                         Err(e) => Some((Err(Error::interface(format!("the COPY source failed: {e}"))), None)),
                     }
                 });
-                let records = batches
-                    .flat_map(|b: Result<Vec<Vec<Value>>>| match b {
-                        Ok(rows) => futures_util::stream::iter(rows.into_iter().map(Ok).collect::<Vec<_>>()),
-                        Err(e) => futures_util::stream::iter(vec![Err(e)]),
-                    });
+                let records = batches.flat_map(|b: Result<Vec<Vec<Value>>>| match b {
+                    Ok(rows) => futures_util::stream::iter(rows.into_iter().map(Ok).collect::<Vec<_>>()),
+                    Err(e) => futures_util::stream::iter(vec![Err(e)]),
+                });
                 let n = js(c.copy_records_to_table_stream(&table, records, &opts).await)?;
                 Ok(JsValue::from_f64(n as f64))
             });

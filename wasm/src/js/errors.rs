@@ -54,4 +54,3 @@ pub(crate) fn to_js(e: &Error) -> JsValue {
     }
     o.into()
 }
-

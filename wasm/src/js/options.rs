@@ -30,9 +30,10 @@ pub(crate) fn millis(options: &JsValue, key: &str) -> Result<Option<Duration>> {
     if !present(&v) {
         return Ok(None);
     }
-    let ms = v.as_f64().filter(|ms| ms.is_finite() && *ms >= 0.0).ok_or_else(|| {
-        Error::config(key, "must be a non-negative number of milliseconds")
-    })?;
+    let ms = v
+        .as_f64()
+        .filter(|ms| ms.is_finite() && *ms >= 0.0)
+        .ok_or_else(|| Error::config(key, "must be a non-negative number of milliseconds"))?;
     // from_secs_f64 panics (and a panic aborts the module) past ~5.8e11 years.
     Duration::try_from_secs_f64(ms / 1000.0)
         .map(Some)

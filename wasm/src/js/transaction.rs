@@ -61,7 +61,13 @@ fn ended() -> JsValue {
 impl RawConnection {
     /// `BEGIN` with the given options; resolves to a [`RawTransaction`].
     /// `isolation` is one of asyncpg's names (`"serializable"`...).
-    pub fn begin(&self, isolation_level: Option<String>, readonly: Option<bool>, deferrable: Option<bool>, cancel: JsValue) -> Promise {
+    pub fn begin(
+        &self,
+        isolation_level: Option<String>,
+        readonly: Option<bool>,
+        deferrable: Option<bool>,
+        cancel: JsValue,
+    ) -> Promise {
         let iso = match isolation(isolation_level) {
             Ok(i) => i,
             Err(e) => return Promise::reject(&e),
@@ -98,7 +104,13 @@ impl RawTransaction {
 impl RawTransaction {
     /// A savepoint inside this transaction; its options may only repeat the
     /// outer transaction's. Resolves to a [`RawTransaction`].
-    pub fn savepoint(&self, isolation_level: Option<String>, readonly: Option<bool>, deferrable: Option<bool>, cancel: JsValue) -> Promise {
+    pub fn savepoint(
+        &self,
+        isolation_level: Option<String>,
+        readonly: Option<bool>,
+        deferrable: Option<bool>,
+        cancel: JsValue,
+    ) -> Promise {
         let iso = match isolation(isolation_level) {
             Ok(i) => i,
             Err(e) => return Promise::reject(&e),

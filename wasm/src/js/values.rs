@@ -24,7 +24,7 @@
 //! object as JSON (`JSON.stringify`).
 
 use edgepg_core::client::Row;
-use edgepg_core::types::{ArrayValue, Type, TimestampTz, Value};
+use edgepg_core::types::{ArrayValue, TimestampTz, Type, Value};
 use edgepg_core::{Error, Result};
 use js_sys::{Array, BigInt, Date, Uint8Array, JSON};
 use wasm_bindgen::prelude::*;
@@ -177,7 +177,11 @@ pub(crate) fn params(args: &JsValue) -> Result<Vec<Value>> {
     let Some(array) = args.dyn_ref::<Array>() else {
         return Err(Error::interface("query arguments must be an array"));
     };
-    array.iter().enumerate().map(|(i, v)| param(&v).map_err(|e| e.context(format_args!("argument ${}", i + 1)))).collect()
+    array
+        .iter()
+        .enumerate()
+        .map(|(i, v)| param(&v).map_err(|e| e.context(format_args!("argument ${}", i + 1))))
+        .collect()
 }
 
 /// One JS value → a [`Value`].
@@ -200,7 +204,8 @@ pub(crate) fn param(v: &JsValue) -> Result<Value> {
         return Ok(Value::Text(s));
     }
     if v.is_bigint() {
-        let text = String::from(v.unchecked_ref::<BigInt>().to_string(10).map_err(|_| Error::conversion("bad bigint"))?);
+        let text =
+            String::from(v.unchecked_ref::<BigInt>().to_string(10).map_err(|_| Error::conversion("bad bigint"))?);
         return Ok(match text.parse::<i64>() {
             Ok(i) => Value::Int8(i),
             Err(_) => Value::Numeric(text),

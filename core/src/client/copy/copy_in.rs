@@ -92,7 +92,12 @@ impl Connection {
     /// conn.copy_records_to_table_stream("pairs", rows, &CopyOptions::new()).await?;
     /// # Ok(()) }
     /// ```
-    pub async fn copy_records_to_table_stream<S, P, E>(&self, table: &str, records: S, options: &CopyOptions) -> Result<u64>
+    pub async fn copy_records_to_table_stream<S, P, E>(
+        &self,
+        table: &str,
+        records: S,
+        options: &CopyOptions,
+    ) -> Result<u64>
     where
         S: Stream<Item = std::result::Result<P, E>>,
         P: Params,
@@ -172,7 +177,12 @@ impl Connection {
     /// assert_eq!(conn.copy_to_table_from_reader("t", data, &CopyOptions::new()).await?, 2);
     /// # Ok(()) }
     /// ```
-    pub async fn copy_to_table_from_reader<R: AsyncRead>(&self, table: &str, reader: R, options: &CopyOptions) -> Result<u64> {
+    pub async fn copy_to_table_from_reader<R: AsyncRead>(
+        &self,
+        table: &str,
+        reader: R,
+        options: &CopyOptions,
+    ) -> Result<u64> {
         let sql = copy_in_sql(table, options)?;
         let mut copy = CopyIn::start(&self.inner, &sql)?;
         let mut reader = pin!(reader);
@@ -206,7 +216,12 @@ impl Connection {
     /// assert_eq!(n, 2);
     /// # Ok(()) }
     /// ```
-    pub async fn copy_to_table_from_bytes(&self, table: &str, data: impl Into<Bytes>, options: &CopyOptions) -> Result<u64> {
+    pub async fn copy_to_table_from_bytes(
+        &self,
+        table: &str,
+        data: impl Into<Bytes>,
+        options: &CopyOptions,
+    ) -> Result<u64> {
         let sql = copy_in_sql(table, options)?;
         let mut copy = CopyIn::start(&self.inner, &sql)?;
         let mut data: Bytes = data.into();
@@ -282,7 +297,13 @@ impl<'a> CopyIn<'a> {
         frontend::query(sql, &mut bytes)?;
         let (tx, rx) = mpsc::channel(COPY_IN_CHANNEL);
         let (response_tx, response) = oneshot::channel();
-        conn.send(Request::Query { bytes, syncs: 1, columns: None, sink: Sink::Collect(response_tx), copy_in: Some(rx) })?;
+        conn.send(Request::Query {
+            bytes,
+            syncs: 1,
+            columns: None,
+            sink: Sink::Collect(response_tx),
+            copy_in: Some(rx),
+        })?;
         Ok(CopyIn { conn, tx, response, refused: false })
     }
 
@@ -309,8 +330,7 @@ impl<'a> CopyIn<'a> {
     /// Aborts the COPY (CopyFail) because of `error`, waits until the server
     /// has rolled it back, and returns the error to report.
     async fn fail(mut self, error: Error) -> Error {
-        let refused = self.refused
-            || self.tx.send(CopyInMessage::Fail(error.to_string())).await.is_err();
+        let refused = self.refused || self.tx.send(CopyInMessage::Fail(error.to_string())).await.is_err();
         match self.response().await {
             // The server failed first (e.g. a constraint): that is the cause.
             Err(server) if refused => server,

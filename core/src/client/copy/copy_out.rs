@@ -121,8 +121,15 @@ impl CopyOutStream {
         frontend::query(sql, &mut bytes)?;
         let (tx, rx) = mpsc::channel(STREAM_CHANNEL);
         conn.send(Request::Query { bytes, syncs: 1, columns: None, sink: Sink::Stream(tx), copy_in: None })?;
-        let mut stream =
-            CopyOutStream { rx, conn: conn.clone(), lease: conn.shared.lease(), binary: false, rows: None, done: false, pending: None };
+        let mut stream = CopyOutStream {
+            rx,
+            conn: conn.clone(),
+            lease: conn.shared.lease(),
+            binary: false,
+            rows: None,
+            done: false,
+            pending: None,
+        };
         match stream.rx.next().await {
             Some(StreamItem::CopyOut { format }) => stream.binary = format == 1,
             Some(StreamItem::CopyData(data)) => stream.pending = Some(data),
@@ -231,7 +238,12 @@ impl Connection {
     /// conn.copy_from_table_to_writer("people", &CopyOptions::new(), futures_util::io::Cursor::new(&mut out)).await?;
     /// # Ok(()) }
     /// ```
-    pub async fn copy_from_table_to_writer<W: AsyncWrite>(&self, table: &str, options: &CopyOptions, writer: W) -> Result<u64> {
+    pub async fn copy_from_table_to_writer<W: AsyncWrite>(
+        &self,
+        table: &str,
+        options: &CopyOptions,
+        writer: W,
+    ) -> Result<u64> {
         self.copy_from_table(table, options).await?.write_to(writer).await
     }
 
@@ -307,10 +319,8 @@ fn substitute_params(query: &str, literals: &[String]) -> Result<String> {
     while i < b.len() {
         match b[i] {
             q @ (b'\'' | b'"') => {
-                let backslashes = q == b'\''
-                    && i > 0
-                    && (b[i - 1] == b'e' || b[i - 1] == b'E')
-                    && (i < 2 || !ident(b[i - 2]));
+                let backslashes =
+                    q == b'\'' && i > 0 && (b[i - 1] == b'e' || b[i - 1] == b'E') && (i < 2 || !ident(b[i - 2]));
                 i += 1;
                 while i < b.len() {
                     // A backslash escape (E'' strings) or a doubled quote: skip both bytes.

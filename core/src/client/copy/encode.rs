@@ -298,7 +298,8 @@ mod tests {
     #[test]
     fn text_records_escape_and_convert() {
         let enum_type = Type::from_oid(99_999);
-        let mut e = RecordEncoder::new(vec![enum_type, Type::TEXT, Type::INT8, Type::FLOAT8], RecordFormat::Text).unwrap();
+        let mut e =
+            RecordEncoder::new(vec![enum_type, Type::TEXT, Type::INT8, Type::FLOAT8], RecordFormat::Text).unwrap();
         assert_eq!(RecordFormat::for_types(&[Type::INT4, enum_type]), RecordFormat::Text);
         assert_eq!(RecordFormat::for_types(&[Type::INT4, Type::TEXT]), RecordFormat::Binary);
         e.push(&("happy", "a\tb\\c\nd\re", 42i64, 1.5f64)).unwrap();

@@ -73,7 +73,11 @@ impl Drop for PoolConnection {
         }
         self.done = true;
         self.conn.inner.shared.end_lease();
-        let pooled = Pooled { conn: Connection { inner: self.conn.inner.clone() }, meta: self.meta, idle_since: Default::default() };
+        let pooled = Pooled {
+            conn: Connection { inner: self.conn.inner.clone() },
+            meta: self.meta,
+            idle_since: Default::default(),
+        };
         let pool = self.pool.clone();
         // Cleaning needs round trips, and drop cannot await.
         self.pool.runtime.spawn(Box::pin(async move {
