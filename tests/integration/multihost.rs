@@ -144,7 +144,7 @@ async fn every_host_refused_lists_each_failure() {
 async fn read_write_skips_a_read_only_server() {
     let ro = read_only_proxy().await;
     // Sanity: through the proxy, sessions really are read-only.
-    let through = connect(&dsn(&[ro.clone()], "")).await.unwrap();
+    let through = connect(&dsn(std::slice::from_ref(&ro), "")).await.unwrap();
     assert_eq!(setting(&through, "default_transaction_read_only").await, "on");
     through.close().await.unwrap();
 

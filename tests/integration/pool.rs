@@ -442,7 +442,6 @@ impl edgepg::Runtime for CountingRuntime {
 
 #[tokio::test]
 async fn close_stops_the_idle_reaper_timer() {
-    use edgepg::Runtime as _;
     let sleeps = Arc::new(AtomicUsize::new(0));
     let config = edgepg::Config::parse(&dsn("pool_reaper_stop")).unwrap();
     let connect: edgepg::pool::ConnectFn = Arc::new(move || Box::pin(edgepg::connect_with(config.clone())));

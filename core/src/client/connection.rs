@@ -326,10 +326,10 @@ impl PreparedStatement {
         P: Params,
     {
         self.check_lease()?;
-        let rows: Vec<P> = rows.into_iter().collect();
-        let n = rows.len();
-        let call = self.conn.timed(self.conn.command_timeout, self.conn.executemany_stmt(&self.inner, rows));
-        self.conn.logged(&self.inner.sql, n, call).await
+        let count = std::sync::atomic::AtomicUsize::new(0);
+        let counted = super::query_log::Counting { iter: rows.into_iter(), count: &count };
+        let call = self.conn.timed(self.conn.command_timeout, self.conn.executemany_stmt(&self.inner, counted));
+        self.conn.logged_rows(&self.inner.sql, &count, call).await
     }
 }
 

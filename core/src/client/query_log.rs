@@ -4,7 +4,7 @@
 //! secrets.
 
 use std::future::Future;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -80,6 +80,23 @@ impl ConnInner {
         result
     }
 
+    /// Like [`ConnInner::logged`] for `executemany`: the argument count is
+    /// the number of rows `call` took from a [`Counting`] iterator over `count`.
+    pub(crate) async fn logged_rows<T>(
+        &self,
+        query: &str,
+        count: &AtomicUsize,
+        call: impl Future<Output = Result<T>>,
+    ) -> Result<T> {
+        if !self.shared.has_query_loggers.load(Ordering::Acquire) {
+            return call.await;
+        }
+        let start = self.now();
+        let result = call.await;
+        self.log_query(query, count.load(Ordering::Relaxed), start, result.as_ref().err());
+        result
+    }
+
     pub(crate) fn log_query(&self, query: &str, args: usize, start: Duration, error: Option<&Error>) {
         let loggers: Vec<QueryLogger> = lock(&self.shared.query_loggers).clone();
         let entry = LoggedQuery { query, args, elapsed: self.now().saturating_sub(start), error };
@@ -87,8 +104,22 @@ impl ConnInner {
             l(&entry);
         }
     }
+}
 
-    pub(crate) fn has_query_loggers(&self) -> bool {
-        self.shared.has_query_loggers.load(Ordering::Acquire)
+/// Counts the items taken from an iterator (the rows of `executemany`),
+/// without collecting them.
+pub(crate) struct Counting<'c, I> {
+    pub(crate) iter: I,
+    pub(crate) count: &'c AtomicUsize,
+}
+
+impl<I: Iterator> Iterator for Counting<'_, I> {
+    type Item = I::Item;
+    fn next(&mut self) -> Option<I::Item> {
+        let item = self.iter.next();
+        if item.is_some() {
+            self.count.fetch_add(1, Ordering::Relaxed);
+        }
+        item
     }
 }

@@ -27,6 +27,7 @@ use super::cancel::CancelToken;
 use super::connection::{first_value, ConnInner, Connection};
 use super::duration_text::Shown;
 use super::params::{DynParams, Params};
+use super::query_log::Counting;
 use super::row::Row;
 use super::runtime::timeout;
 use super::shared::lock;
@@ -115,20 +116,12 @@ impl WithTimeout<'_> {
     {
         let inner = &self.conn.inner;
         let count = std::sync::atomic::AtomicUsize::new(0);
-        let counted = rows.into_iter().inspect(|_| {
-            count.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        });
+        let counted = Counting { iter: rows.into_iter(), count: &count };
         let call = inner.timed(self.timeout, async {
             let stmt = inner.prepare_cached(sql).await?;
             inner.executemany_stmt(&stmt, counted).await
         });
-        if !inner.has_query_loggers() {
-            return call.await;
-        }
-        let start = inner.now();
-        let result = call.await;
-        inner.log_query(sql, count.load(std::sync::atomic::Ordering::Relaxed), start, result.as_ref().err());
-        result
+        inner.logged_rows(sql, &count, call).await
     }
 
     /// [`Connection::fetch`] with this view's timeout.

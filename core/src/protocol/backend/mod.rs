@@ -572,3 +572,47 @@ fn parse_authentication(body: Bytes) -> Result<Message> {
 
 #[cfg(test)]
 mod tests;
+
+/// Calls every accessor of `msg`, ignoring the results. Shared by the
+/// hostile-bytes test and the fuzz target: only a panic matters.
+#[doc(hidden)]
+pub fn exercise_accessors(msg: &Message) {
+    let _ = format!("{msg:?}");
+    let _ = (msg.tag(), msg.name());
+    match msg {
+        Message::AuthenticationSasl(m) => {
+            let _ = m.iter().count();
+            let _ = m.contains("SCRAM-SHA-256");
+        }
+        Message::CommandComplete(c) => {
+            let _ = c.tag();
+            let _ = c.rows();
+        }
+        Message::CopyInResponse(c) | Message::CopyOutResponse(c) | Message::CopyBothResponse(c) => {
+            let _ = (c.format(), c.len(), c.column_formats().count());
+        }
+        Message::DataRow(row) => {
+            let _ = row.validate();
+            let buf = row.buffer();
+            for r in row.ranges() {
+                // A range that validated must index the buffer.
+                if let Ok(Some(r)) = r {
+                    let _ = &buf[r];
+                }
+            }
+        }
+        Message::ErrorResponse(f) | Message::NoticeResponse(f) => {
+            let _ = f.iter().count();
+            let _ = f.to_db_error();
+        }
+        Message::ParameterDescription(p) => {
+            let _ = (p.len(), p.types().count(), p.to_vec());
+        }
+        Message::RowDescription(rd) => {
+            let _ = rd.len();
+            let _ = rd.validate();
+            let _ = rd.fields().count();
+        }
+        _ => {}
+    }
+}
