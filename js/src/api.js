@@ -113,16 +113,74 @@ function split(args, options) {
 
 // ------------------------------------------------------------ rows
 
-function toRows([names, , rows], arrayMode) {
-  if (arrayMode) return rows;
-  const n = names.length;
-  const out = new Array(rows.length);
-  for (let i = 0; i < rows.length; i++) {
-    const r = rows[i];
-    const o = {};
-    for (let j = 0; j < n; j++) o[names[j]] = r[j];
-    out[i] = o;
+// A result batch from the wasm side is `[names, oids, count, columns]`, each
+// column `[kind, data, ends, nulls]` packed by kind (wasm/src/js/values.rs
+// `Kind`): a whole column crosses from wasm to JS in one typed array or one
+// string, and rows are built here, one tight loop per column.
+const K_VALUES = 0; // data: an array of values
+const K_NUMBER = 1; // data: Float64Array
+const K_BIGINT = 2; // data: BigInt64Array
+const K_BOOL = 3; // data: Uint8Array of 0/1
+const K_TEXT = 4; // data: one string; ends: UTF-16 end offsets
+const K_JSON = 5; // as K_TEXT, each value JSON.parse'd
+const K_DATE = 6; // data: Float64Array of Unix ms (±Infinity kept)
+const K_BYTES = 7; // data: Uint8Array; ends: byte end offsets
+
+function parseJson(text) {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text; // the server sends valid JSON; keep the text if something mangled it
   }
+}
+
+/** Writes one column into `out[i][key]` for every row. */
+function fillColumn(out, key, [kind, data, ends, nulls]) {
+  const n = out.length;
+  switch (kind) {
+    case K_NUMBER:
+    case K_BIGINT:
+    case K_VALUES:
+      for (let i = 0; i < n; i++) out[i][key] = data[i];
+      break;
+    case K_BOOL:
+      for (let i = 0; i < n; i++) out[i][key] = data[i] !== 0;
+      break;
+    case K_TEXT:
+      for (let i = 0, a = 0; i < n; i++) out[i][key] = data.slice(a, (a = ends[i]));
+      break;
+    case K_JSON:
+      for (let i = 0, a = 0; i < n; i++) {
+        const t = data.slice(a, (a = ends[i]));
+        out[i][key] = nulls !== undefined && nulls[i] ? null : parseJson(t);
+      }
+      break;
+    case K_DATE:
+      for (let i = 0; i < n; i++) {
+        const ms = data[i];
+        out[i][key] = Number.isFinite(ms) ? new Date(ms) : ms;
+      }
+      break;
+    case K_BYTES:
+      for (let i = 0, a = 0; i < n; i++) out[i][key] = data.slice(a, (a = ends[i]));
+      break;
+    default:
+      throw new InterfaceError(`unknown result column kind ${kind} (mismatched edgepg .wasm and glue?)`);
+  }
+  if (nulls !== undefined) for (let i = 0; i < n; i++) if (nulls[i]) out[i][key] = null;
+}
+
+/** The first column of the first row, or null. */
+function firstValue(batch) {
+  return toRows(batch, true)[0]?.[0] ?? null;
+}
+
+/** A result batch → row objects keyed by column name, or arrays with `arrayMode`. */
+function toRows([names, , count, columns], arrayMode) {
+  const out = new Array(count);
+  const m = columns.length;
+  for (let i = 0; i < count; i++) out[i] = arrayMode ? new Array(m) : {};
+  for (let j = 0; j < m; j++) fillColumn(out, arrayMode ? j : names[j], columns[j]);
   return out;
 }
 
@@ -207,7 +265,7 @@ export class Queryable {
   fetchval(sql, args, options) {
     [args, options] = split(args, options);
     const o = merge(this.#defaults, options);
-    return run(o, async (c) => (await this.#raw.fetchrow(sql, args, decodeFlags(o), c))[2][0]?.[0] ?? null);
+    return run(o, async (c) => firstValue(await this.#raw.fetchrow(sql, args, decodeFlags(o), c)));
   }
 
   /** Prepares a statement for repeated use. */
@@ -780,7 +838,7 @@ export class PreparedStatement {
   fetchval(args, options) {
     [args, options] = split(args, options);
     const o = merge(this.#defaults, options);
-    return run(o, async (c) => (await this.#raw.fetchrow(args, decodeFlags(o), c))[2][0]?.[0] ?? null);
+    return run(o, async (c) => firstValue(await this.#raw.fetchrow(args, decodeFlags(o), c)));
   }
   execute(args, options) {
     [args, options] = split(args, options);
@@ -910,7 +968,7 @@ export class Pool {
     [args, options] = split(args, options);
     const p = await this.#ready;
     const o = merge(this.#defaults, options);
-    return run(o, async (c) => (await p.fetchrow(sql, args, decodeFlags(o), c))[2][0]?.[0] ?? null);
+    return run(o, async (c) => firstValue(await p.fetchrow(sql, args, decodeFlags(o), c)));
   }
 
   /** Runs `callback(tx)` in a transaction on a borrowed connection (see Connection.transaction). */

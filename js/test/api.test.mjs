@@ -50,6 +50,49 @@ test("type mapping of results", async () => {
   assert.equal(row.ip, "192.168.0.1/24");
 });
 
+test("many rows: every column kind with NULLs in varied places, non-ASCII text, arrayMode", async () => {
+  // Results travel column by column (one typed array or one string per
+  // column); this checks the unpacking row by row against the server's own
+  // text form of each value.
+  const sql = `SELECT i,
+      CASE WHEN i % 3 = 0 THEN NULL ELSE i::int4 END AS i4,
+      CASE WHEN i % 4 = 1 THEN NULL ELSE i::int8 * 1000000007 END AS i8,
+      CASE WHEN i % 5 = 2 THEN NULL ELSE i / 4.0 END::float8 AS f8,
+      CASE WHEN i % 2 = 0 THEN NULL ELSE i % 3 = 0 END AS b,
+      CASE WHEN i % 6 = 5 THEN NULL ELSE repeat(chr(127 + i * 331 % 40000), i % 4) || 'x😀' || i END AS t,
+      CASE WHEN i % 7 = 3 THEN NULL ELSE (i * 1.5)::numeric END AS n,
+      CASE WHEN i % 3 = 1 THEN NULL ELSE json_build_object('i', i, 's', 'é' || i) END AS j,
+      CASE WHEN i % 4 = 2 THEN NULL ELSE decode(lpad(to_hex(i), 4, '0'), 'hex') END AS by,
+      CASE WHEN i % 5 = 4 THEN NULL ELSE timestamptz '2024-01-01 00:00:00+00' + i * interval '1.5 seconds' END AS ts,
+      CASE WHEN i % 6 = 1 THEN NULL ELSE ARRAY[i, NULL] END AS arr,
+      CASE WHEN i % 8 = 0 THEN NULL ELSE 'a' || i END::text AS last
+    FROM generate_series(0, 499) AS i`;
+  const rows = await conn.fetch(sql);
+  assert.equal(rows.length, 500);
+  const arrays = await conn.fetch(sql, [], { arrayMode: true });
+  for (const [k, r] of rows.entries()) {
+    const i = r.i;
+    assert.equal(i, k);
+    assert.equal(r.i4, i % 3 === 0 ? null : i);
+    assert.equal(r.i8, i % 4 === 1 ? null : BigInt(i) * 1000000007n);
+    assert.equal(r.f8, i % 5 === 2 ? null : i / 4);
+    assert.equal(r.b, i % 2 === 0 ? null : i % 3 === 0);
+    const ch = String.fromCodePoint(127 + ((i * 331) % 40000));
+    assert.equal(r.t, i % 6 === 5 ? null : ch.repeat(i % 4) + "x😀" + i);
+    assert.equal(r.n, i % 7 === 3 ? null : (i * 1.5).toFixed(1));
+    assert.deepEqual(r.j, i % 3 === 1 ? null : { i, s: "é" + i });
+    assert.deepEqual(r.by, i % 4 === 2 ? null : new Uint8Array([i >> 8, i & 255]));
+    assert.deepEqual(r.ts, i % 5 === 4 ? null : new Date(Date.UTC(2024, 0, 1) + i * 1500));
+    assert.deepEqual(r.arr, i % 6 === 1 ? null : [i, null]);
+    assert.equal(r.last, i % 8 === 0 ? null : "a" + i);
+    assert.deepEqual(arrays[k], Object.values(r));
+  }
+  // Zero rows, and zero columns.
+  assert.deepEqual(await conn.fetch("SELECT 1 AS a WHERE false"), []);
+  assert.deepEqual(await conn.fetch("SELECT FROM generate_series(1, 2)"), [{}, {}]);
+  assert.equal(await conn.fetchval("SELECT NULL::text"), null);
+});
+
 test("int8 and date options, arrayMode", async () => {
   assert.equal(await conn.fetchval("SELECT 5::int8", [], { int8: "number" }), 5);
   assert.equal(await conn.fetchval("SELECT 5::int8", [], { int8: "string" }), "5");

@@ -62,7 +62,7 @@ pub use listeners::NotificationStream;
 pub use params::Params;
 pub use pipelined::connect_pipelined;
 pub use query_log::{LoggedQuery, QueryLogger};
-pub use row::{Column, Row, RowIndex};
+pub use row::{Column, RawValues, Row, RowIndex};
 pub use runtime::{BoxFuture, MaybeSend, MaybeSync, Runtime};
 pub use shared::{LogListener, Notification, NotificationListener, TerminationListener};
 pub use startup::{SessionInfo, Startup, StartupOptions, Step};

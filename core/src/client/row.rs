@@ -227,6 +227,21 @@ impl Row {
         }
     }
 
+    /// The raw bytes of every value, in column order (`None` for NULL), in
+    /// each column's [`Format`]. One walk of the row: calling [`Row::raw`]
+    /// for each column would walk it from the start every time.
+    ///
+    /// ```no_run
+    /// # async fn demo(conn: &edgepg_core::client::Connection) -> edgepg_core::Result<()> {
+    /// let row = conn.fetchrow("SELECT 'a', NULL::text", &[]).await?.unwrap();
+    /// let raw: Vec<Option<&[u8]>> = row.raw_values().collect();
+    /// assert_eq!(raw, [Some(&b"a"[..]), None]);
+    /// # Ok(()) }
+    /// ```
+    pub fn raw_values(&self) -> RawValues<'_> {
+        RawValues { body: &self.body, pos: 2, left: self.columns.len() }
+    }
+
     /// Size in bytes of the row's wire representation.
     pub fn raw_size(&self) -> usize {
         self.body.len()
@@ -237,6 +252,36 @@ pub(crate) fn type_name(ty: Type) -> String {
     match ty.name() {
         Some(n) => n.to_owned(),
         None => format!("oid {}", ty.oid()),
+    }
+}
+
+/// The iterator of [`Row::raw_values`].
+#[derive(Debug, Clone)]
+pub struct RawValues<'a> {
+    body: &'a [u8],
+    pos: usize,
+    left: usize,
+}
+
+impl<'a> Iterator for RawValues<'a> {
+    type Item = Option<&'a [u8]>;
+
+    fn next(&mut self) -> Option<Option<&'a [u8]>> {
+        // The body was validated in `Row::new`; checked reads all the same.
+        self.left = self.left.checked_sub(1)?;
+        let len = read_i32(self.body, self.pos)?;
+        self.pos += 4;
+        if len < 0 {
+            return Some(None);
+        }
+        let end = self.pos.checked_add(len as usize)?;
+        let value = self.body.get(self.pos..end)?;
+        self.pos = end;
+        Some(Some(value))
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (0, Some(self.left))
     }
 }
 
@@ -281,6 +326,9 @@ mod tests {
         assert_eq!(row.raw("c2").unwrap(), Some(&b"bc"[..]));
         assert!(row.raw("nope").is_err());
         assert!(row.raw(&3usize).is_err());
+        let all: Vec<_> = row.raw_values().collect();
+        assert_eq!(all, [Some(&b"a"[..]), None, Some(&b"bc"[..])]);
+        assert_eq!(Row::new(cols(0), Bytes::from_static(b"\x00\x00")).unwrap().raw_values().count(), 0);
     }
 
     #[test]

@@ -24,7 +24,8 @@
 //! object as JSON (`JSON.stringify`).
 
 use edgepg_core::client::Row;
-use edgepg_core::types::{ArrayValue, TimestampTz, Type, Value};
+use edgepg_core::protocol::Format;
+use edgepg_core::types::{ArrayValue, FromSql, TimestampTz, Type, Value};
 use edgepg_core::{Error, Result};
 use js_sys::{Array, BigInt, Date, Uint8Array, JSON};
 use wasm_bindgen::prelude::*;
@@ -115,14 +116,22 @@ impl Decode {
         out
     }
 
-    /// A row as a JS array of its values, in column order.
-    pub(crate) fn row(&self, row: &Row) -> Result<Array> {
-        let out = Array::new_with_length(row.len() as u32);
-        for i in 0..row.len() {
-            let v: Value = row.get(i)?;
-            out.set(i as u32, self.value(v));
+    /// How a column of type `ty` travels to JS.
+    fn kind(&self, ty: Type) -> Kind {
+        match ty {
+            Type::INT2 | Type::INT4 | Type::OID | Type::FLOAT4 | Type::FLOAT8 => Kind::Number,
+            Type::INT8 => match self.int8 {
+                Int8Mode::BigInt => Kind::BigInt,
+                Int8Mode::Number => Kind::Number,
+                Int8Mode::String => Kind::Text,
+            },
+            Type::BOOL => Kind::Bool,
+            Type::DATE | Type::TIMESTAMP | Type::TIMESTAMPTZ if !self.dates_as_strings => Kind::Date,
+            Type::JSON | Type::JSONB => Kind::Json,
+            Type::BYTEA => Kind::Bytes,
+            _ if ty.element().is_some() => Kind::Values,
+            _ => Kind::Text,
         }
-        Ok(out)
     }
 }
 
@@ -152,18 +161,219 @@ pub(crate) fn column_types(columns: &[edgepg_core::client::Column]) -> Array {
     columns.iter().map(|c| JsValue::from(c.type_().oid())).collect()
 }
 
-/// Rows → `[names, oids, rows]` where each row is an array of values; the JS
-/// glue turns them into objects (or keeps arrays with `arrayMode`).
+/// How one result column travels to JS: packed into one typed array (or
+/// one string) per column, so a batch of rows crosses the wasm/JS boundary
+/// in a handful of calls instead of one or more per value. The numbers are
+/// the glue's `K_*` constants in `js/src/api.js`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    /// A JS array of values (arrays, which nest).
+    Values = 0,
+    /// `Float64Array` (int2, int4, oid, float4, float8; int8 as "number").
+    Number = 1,
+    /// `BigInt64Array` (int8 as "bigint").
+    BigInt = 2,
+    /// `Uint8Array` of 0/1.
+    Bool = 3,
+    /// One string of all values and a `Uint32Array` of their end offsets in
+    /// UTF-16 code units, so the glue cuts it with `String.prototype.slice`
+    /// after a single UTF-8 decode.
+    Text = 4,
+    /// As `Text`; each value is parsed with `JSON.parse`.
+    Json = 5,
+    /// `Float64Array` of Unix milliseconds; ±infinity as ±Infinity.
+    Date = 6,
+    /// One `Uint8Array` of all values and a `Uint32Array` of byte end offsets.
+    Bytes = 7,
+}
+
+/// One column of a batch being packed.
+struct Packed {
+    kind: Kind,
+    ty: Type,
+    format: Format,
+    name: String,
+    numbers: Vec<f64>,
+    ints: Vec<i64>,
+    bytes: Vec<u8>,
+    text: String,
+    /// UTF-16 length of `text` so far.
+    text_units: usize,
+    ends: Vec<u32>,
+    values: Option<Array>,
+    nulls: Option<Vec<u8>>,
+    rows: usize,
+}
+
+impl Packed {
+    fn new(decode: &Decode, column: &edgepg_core::client::Column, rows: usize) -> Packed {
+        let kind = decode.kind(column.type_());
+        let mut p = Packed {
+            kind,
+            ty: column.type_(),
+            format: column.format(),
+            name: column.name().to_owned(),
+            numbers: Vec::new(),
+            ints: Vec::new(),
+            bytes: Vec::new(),
+            text: String::new(),
+            text_units: 0,
+            ends: Vec::new(),
+            values: None,
+            nulls: None,
+            rows,
+        };
+        match kind {
+            Kind::Number | Kind::Date => p.numbers.reserve_exact(rows),
+            Kind::BigInt => p.ints.reserve_exact(rows),
+            Kind::Bool => p.bytes.reserve_exact(rows),
+            Kind::Text | Kind::Json | Kind::Bytes => p.ends.reserve_exact(rows),
+            Kind::Values => p.values = Some(Array::new_with_length(rows as u32)),
+        }
+        p
+    }
+
+    /// Appends row `i`'s value.
+    fn push(&mut self, decode: &Decode, i: usize, raw: Option<&[u8]>) -> Result<()> {
+        let Some(raw) = raw else {
+            let rows = self.rows;
+            let nulls = self.nulls.get_or_insert_with(|| {
+                let mut n = Vec::with_capacity(rows);
+                n.resize(i, 0);
+                n
+            });
+            nulls.push(1);
+            return self.push_placeholder();
+        };
+        if let Some(nulls) = &mut self.nulls {
+            nulls.push(0);
+        }
+        self.push_value(decode, i, raw).map_err(|e| e.context(format_args!("column \"{}\"", self.name)))
+    }
+
+    fn push_value(&mut self, decode: &Decode, i: usize, raw: &[u8]) -> Result<()> {
+        // Text-like values need no decoding: their bytes are the string.
+        if self.kind == Kind::Text && <&str as FromSql>::accepts(self.ty) {
+            let s: &str = match self.format {
+                Format::Binary => FromSql::from_sql(self.ty, raw)?,
+                Format::Text => FromSql::from_sql_text(self.ty, raw)?,
+            };
+            return self.push_text(s);
+        }
+        let value: Value = match self.format {
+            Format::Binary => FromSql::from_sql(self.ty, raw)?,
+            Format::Text => FromSql::from_sql_text(self.ty, raw)?,
+        };
+        match (self.kind, value) {
+            (Kind::Number, v) => self.numbers.push(number(v)),
+            (Kind::BigInt, Value::Int8(n)) => self.ints.push(n),
+            (Kind::Bool, Value::Bool(b)) => self.bytes.push(u8::from(b)),
+            (Kind::Date, v) => self.numbers.push(date_ms(&v)),
+            (Kind::Bytes, Value::Bytea(b)) => {
+                self.bytes.extend_from_slice(&b);
+                self.ends.push(offset(self.bytes.len())?);
+            }
+            (Kind::Values, v) => {
+                if let Some(values) = &self.values {
+                    values.set(i as u32, decode.value(v));
+                }
+            }
+            (Kind::Text | Kind::Json, Value::Numeric(s) | Value::Text(s) | Value::Json(s)) => self.push_text(&s)?,
+            (Kind::Text | Kind::Json, Value::Unknown { text, .. }) => self.push_text(&text)?,
+            (Kind::Text | Kind::Json, other) => self.push_text(&other.to_string())?,
+            // `kind` follows the type, and the type decides the Value.
+            _ => return Err(Error::conversion("unexpected value for the column's type")),
+        }
+        Ok(())
+    }
+
+    /// Keeps the columns aligned for a NULL (the glue reads `nulls` first).
+    fn push_placeholder(&mut self) -> Result<()> {
+        match self.kind {
+            Kind::Number | Kind::Date => self.numbers.push(0.0),
+            Kind::BigInt => self.ints.push(0),
+            Kind::Bool => self.bytes.push(0),
+            Kind::Text | Kind::Json => self.ends.push(offset(self.text_units)?),
+            Kind::Bytes => self.ends.push(offset(self.bytes.len())?),
+            Kind::Values => {} // the array already holds `undefined`; the glue writes null
+        }
+        Ok(())
+    }
+
+    fn push_text(&mut self, s: &str) -> Result<()> {
+        self.text.push_str(s);
+        self.text_units += if s.is_ascii() { s.len() } else { s.chars().map(char::len_utf16).sum() };
+        self.ends.push(offset(self.text_units)?);
+        Ok(())
+    }
+
+    /// `[kind, data, ends, nulls]` for the glue.
+    fn finish(self) -> JsValue {
+        let data: JsValue = match self.kind {
+            Kind::Number | Kind::Date => js_sys::Float64Array::from(&self.numbers[..]).into(),
+            Kind::BigInt => js_sys::BigInt64Array::from(&self.ints[..]).into(),
+            Kind::Bool | Kind::Bytes => Uint8Array::from(&self.bytes[..]).into(),
+            Kind::Text | Kind::Json => JsValue::from_str(&self.text),
+            Kind::Values => self.values.map(JsValue::from).unwrap_or(JsValue::UNDEFINED),
+        };
+        let ends: JsValue = match self.kind {
+            Kind::Text | Kind::Json | Kind::Bytes => js_sys::Uint32Array::from(&self.ends[..]).into(),
+            _ => JsValue::UNDEFINED,
+        };
+        let nulls: JsValue = self.nulls.map(|n| Uint8Array::from(&n[..]).into()).unwrap_or(JsValue::UNDEFINED);
+        let out = Array::of3(&JsValue::from(self.kind as u32), &data, &ends);
+        out.push(&nulls);
+        out.into()
+    }
+}
+
+/// A number column's value as a JS number.
+fn number(v: Value) -> f64 {
+    match v {
+        Value::Int2(i) => f64::from(i),
+        Value::Int4(i) => f64::from(i),
+        Value::Oid(i) => f64::from(i),
+        Value::Int8(i) => i as f64,
+        Value::Float4(f) => f64::from(f),
+        Value::Float8(f) => f,
+        _ => f64::NAN,
+    }
+}
+
+/// A date/timestamp column's value as Unix milliseconds (±Infinity for ±infinity).
+fn date_ms(v: &Value) -> f64 {
+    let infinite = |positive: bool| if positive { f64::INFINITY } else { f64::NEG_INFINITY };
+    match v {
+        Value::Date(d) if d.is_infinite() => infinite(d.pg_days() > 0),
+        Value::Date(d) => (f64::from(d.pg_days()) + PG_EPOCH_DAYS) * MS_PER_DAY,
+        Value::Timestamp(t) => t.to_unix_micros().map_or_else(|| infinite(t.pg_micros() > 0), micros_to_ms),
+        Value::TimestampTz(t) => t.to_unix_micros().map_or_else(|| infinite(t.pg_micros() > 0), micros_to_ms),
+        _ => f64::NAN,
+    }
+}
+
+/// JS dates have millisecond precision.
+fn micros_to_ms(us: i64) -> f64 {
+    us.div_euclid(1000) as f64
+}
+
+fn offset(n: usize) -> Result<u32> {
+    u32::try_from(n).map_err(|_| Error::conversion("a result column holds more than 4 GiB of text"))
+}
+
+/// Rows → `[names, oids, count, columns]`, each column packed as
+/// [`Kind`] says; the glue (`toRows` in `js/src/api.js`) builds the row
+/// objects (or arrays with `arrayMode`) from them.
 pub(crate) fn result(decode: Decode, columns: Option<&[edgepg_core::client::Column]>, rows: &[Row]) -> Result<JsValue> {
     let columns = columns.or_else(|| rows.first().map(|r| r.columns())).unwrap_or(&[]);
-    let out = Array::new();
-    out.push(&column_names(columns));
-    out.push(&column_types(columns));
-    let js_rows = Array::new_with_length(rows.len() as u32);
+    let mut packed: Vec<Packed> = columns.iter().map(|c| Packed::new(&decode, c, rows.len())).collect();
     for (i, row) in rows.iter().enumerate() {
-        js_rows.set(i as u32, decode.row(row)?.into());
+        for (column, raw) in packed.iter_mut().zip(row.raw_values()) {
+            column.push(&decode, i, raw)?;
+        }
     }
-    out.push(&js_rows);
+    let out = Array::of3(&column_names(columns), &column_types(columns), &JsValue::from(rows.len() as u32));
+    out.push(&packed.into_iter().map(Packed::finish).collect::<Array>());
     Ok(out.into())
 }
 
