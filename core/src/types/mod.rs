@@ -59,7 +59,7 @@ pub use datetime::{Date, Interval, Time, TimeTz, Timestamp, TimestampTz};
 pub use from_sql::{FromSql, FromSqlOwned};
 pub use json::RawJson;
 pub use net::Inet;
-pub use numeric::{encode_numeric_str, numeric_to_string, Numeric};
+pub use numeric::{encode_numeric_str, numeric_to_string, write_numeric_text, Numeric};
 pub use to_sql::ToSql;
 pub use ty::Type;
 pub use uuid::Uuid16;

@@ -56,18 +56,16 @@ pub enum Numeric {
     NegInfinity,
 }
 
-/// A decoded binary numeric before it becomes a string or a `Decimal`.
-enum Parts {
-    Special(Numeric),
-    Finite { neg: bool, int: String, frac: String },
-}
-
 fn invalid(msg: &str) -> Error {
     Error::conversion(format!("invalid binary numeric value: {msg}"))
 }
 
-/// Decodes numeric_send output into sign, integer digits and `dscale` fraction digits.
-fn decode_parts(raw: &[u8]) -> Result<Parts> {
+/// Appends the decimal text of a binary numeric (numeric_send output) to
+/// `out`, or returns the special value (NaN, ±Infinity) without appending.
+/// Validates everything before it appends, so `out` is untouched on error.
+/// Written by hand, not with `write!`: JS results print every numeric value
+/// through here.
+fn write_finite(raw: &[u8], out: &mut String) -> Result<Option<Numeric>> {
     let mut r = Reader::new(raw, "numeric");
     let ndigits = r.i16()?;
     let weight = i32::from(r.i16()?);
@@ -80,71 +78,96 @@ fn decode_parts(raw: &[u8]) -> Result<Parts> {
     let neg = match sign {
         SIGN_POS => false,
         SIGN_NEG => true,
-        SIGN_NAN => return Ok(Parts::Special(Numeric::NaN)),
-        SIGN_PINF => return Ok(Parts::Special(Numeric::PosInfinity)),
-        SIGN_NINF => return Ok(Parts::Special(Numeric::NegInfinity)),
+        SIGN_NAN => return Ok(Some(Numeric::NaN)),
+        SIGN_PINF => return Ok(Some(Numeric::PosInfinity)),
+        SIGN_NINF => return Ok(Some(Numeric::NegInfinity)),
         _ => return Err(invalid("unknown sign")),
     };
     if i64::from(dscale) > MAX_DSCALE {
         return Err(invalid("display scale too large"));
     }
-    let mut digits = Vec::with_capacity(ndigits);
-    for _ in 0..ndigits {
-        let d = r.i16()?;
-        if !(0..=9999).contains(&d) {
-            return Err(invalid("digit out of range"));
-        }
-        digits.push(d);
+    let digits = r.bytes(ndigits * 2)?;
+    if digits.chunks_exact(2).any(|d| u16::from_be_bytes([d[0], d[1]]) > 9999) {
+        return Err(invalid("digit out of range"));
     }
-    // Group `i` (by weight: 10000^i); zero outside the stored digits.
-    let group = |w: i32| -> i16 { usize::try_from(weight - w).ok().and_then(|i| digits.get(i).copied()).unwrap_or(0) };
-    let mut int = String::new();
-    let mut w = weight;
-    while w >= 0 {
-        push_group(&mut int, group(w));
-        w -= 1;
-    }
-    let int = match int.trim_start_matches('0') {
-        "" => "0".to_owned(),
-        t => t.to_owned(),
+    // The group of weight `w` (its value × 10000^w); zero outside the stored digits.
+    let group = |w: i32| -> u16 {
+        let i = usize::try_from(weight - w).ok().filter(|&i| i < ndigits);
+        i.map_or(0, |i| u16::from_be_bytes([digits[2 * i], digits[2 * i + 1]]))
     };
+    let start = out.len();
+    if neg {
+        out.push('-');
+    }
+    if weight < 0 {
+        out.push('0');
+    } else {
+        // The first group without its leading zeros (but "0" for zero).
+        let first = four_digits(group(weight));
+        let skip = first.iter().take(3).take_while(|&&b| b == b'0').count();
+        push_ascii(out, &first[skip..]);
+        for w in (0..weight).rev() {
+            push_ascii(out, &four_digits(group(w)));
+        }
+    }
     let dscale = usize::from(dscale);
-    let mut frac = String::with_capacity(dscale + 4);
-    let mut w = -1;
-    while frac.len() < dscale {
-        push_group(&mut frac, group(w));
-        w -= 1;
+    if dscale > 0 {
+        out.push('.');
+        let mut left = dscale;
+        let mut w = -1;
+        while left > 0 {
+            let g = four_digits(group(w));
+            push_ascii(out, &g[..left.min(4)]);
+            left = left.saturating_sub(4);
+            w -= 1;
+        }
     }
-    frac.truncate(dscale);
-    Ok(Parts::Finite { neg, int, frac })
-}
-
-fn push_group(s: &mut String, d: i16) {
-    use fmt::Write;
-    let _ = write!(s, "{d:04}");
-}
-
-fn render(neg: bool, int: &str, frac: &str) -> String {
-    let mut s = String::with_capacity(int.len() + frac.len() + 2);
     // "-0" would be odd; PostgreSQL never sends a negative zero.
-    if neg && (int != "0" || frac.bytes().any(|b| b != b'0')) {
-        s.push('-');
+    if neg && !out.as_bytes()[start..].iter().any(|b| matches!(b, b'1'..=b'9')) {
+        out.remove(start);
     }
-    s.push_str(int);
-    if !frac.is_empty() {
-        s.push('.');
-        s.push_str(frac);
+    Ok(None)
+}
+
+/// A base-10000 group (0..=9999) as four ASCII digits.
+fn four_digits(d: u16) -> [u8; 4] {
+    let (hi, lo) = ((d / 100) as u8, (d % 100) as u8);
+    [b'0' + hi / 10, b'0' + hi % 10, b'0' + lo / 10, b'0' + lo % 10]
+}
+
+fn push_ascii(out: &mut String, digits: &[u8]) {
+    // Always ASCII digits; `from_utf8` keeps this free of `unsafe`.
+    out.push_str(std::str::from_utf8(digits).unwrap_or_default());
+}
+
+/// Appends the decimal text of a binary numeric to `out`: `12.340`, `NaN`,
+/// `Infinity` or `-Infinity` (what PostgreSQL's own text output shows).
+/// `out` is untouched on error.
+///
+/// ```
+/// let mut s = String::from("n=");
+/// // 12.5: 1 digit group before the point (weight 0), dscale 1.
+/// let raw = [0, 2, 0, 0, 0, 0, 0, 1, 0, 12, 0x13, 0x88];
+/// edgepg_core::types::write_numeric_text(&raw, &mut s).unwrap();
+/// assert_eq!(s, "n=12.5");
+/// ```
+pub fn write_numeric_text(raw: &[u8], out: &mut String) -> Result<()> {
+    if let Some(special) = write_finite(raw, out)? {
+        out.push_str(match special {
+            Numeric::PosInfinity => "Infinity",
+            Numeric::NegInfinity => "-Infinity",
+            _ => "NaN",
+        });
     }
-    s
+    Ok(())
 }
 
 /// Decodes a binary numeric into lossless decimal text: `"12.340"`, `"NaN"`,
 /// `"Infinity"` or `"-Infinity"` (what PostgreSQL's own text output shows).
 pub fn numeric_to_string(raw: &[u8]) -> Result<String> {
-    Ok(match decode_parts(raw)? {
-        Parts::Special(n) => n.to_string(),
-        Parts::Finite { neg, int, frac } => render(neg, &int, &frac),
-    })
+    let mut s = String::with_capacity(raw.len() * 2);
+    write_numeric_text(raw, &mut s)?;
+    Ok(s)
 }
 
 /// A numeric parsed from text, ready to encode.
@@ -286,10 +309,8 @@ impl Numeric {
 
     /// Decodes a binary numeric.
     pub fn from_binary(raw: &[u8]) -> Result<Numeric> {
-        Ok(match decode_parts(raw)? {
-            Parts::Special(n) => n,
-            Parts::Finite { neg, int, frac } => Numeric::Finite(render(neg, &int, &frac)),
-        })
+        let mut s = String::new();
+        Ok(write_finite(raw, &mut s)?.unwrap_or(Numeric::Finite(s)))
     }
 }
 
@@ -472,7 +493,7 @@ mod decimal {
     use rust_decimal::Decimal;
 
     use super::{
-        check_numeric, decode_parts, encode_numeric_str, render, Numeric, Parts, MAX_DSCALE, SIGN_NEG, SIGN_POS,
+        check_numeric, encode_numeric_str, write_finite, Numeric, MAX_DSCALE, SIGN_NEG, SIGN_POS,
     };
     use crate::protocol::IsNull;
     use crate::types::codec::utf8;
@@ -572,16 +593,20 @@ mod decimal {
         if let Some(d) = decimal_from_binary_fast(raw) {
             return Ok(d);
         }
-        let (neg, int, mut frac) = match decode_parts(raw)? {
-            Parts::Special(n) => return Err(special_to_decimal(&n)),
-            Parts::Finite { neg, int, frac } => (neg, int, frac),
-        };
+        let mut text = String::new();
+        if let Some(special) = write_finite(raw, &mut text)? {
+            return Err(special_to_decimal(&special));
+        }
+        let neg = text.starts_with('-');
+        let unsigned = text.trim_start_matches('-');
+        let (int, frac) = unsigned.split_once('.').unwrap_or((unsigned, ""));
+        let mut frac = frac.to_owned();
         // Trailing zeros beyond Decimal's 28-digit scale carry no value.
         while frac.len() > Decimal::MAX_SCALE as usize && frac.ends_with('0') {
             frac.pop();
         }
         let too_big = || {
-            let s = render(neg, &int, &frac);
+            let s = format!("{}{int}{}{frac}", if neg { "-" } else { "" }, if frac.is_empty() { "" } else { "." });
             let shown: String = s.chars().take(48).collect();
             let ellipsis = if s.len() > shown.len() { "..." } else { "" };
             Error::conversion(format!(

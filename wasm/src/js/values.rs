@@ -25,7 +25,7 @@
 
 use edgepg_core::client::Row;
 use edgepg_core::protocol::Format;
-use edgepg_core::types::{ArrayValue, FromSql, TimestampTz, Type, Value};
+use edgepg_core::types::{write_numeric_text, ArrayValue, FromSql, TimestampTz, Type, Value};
 use edgepg_core::{Error, Result};
 use js_sys::{Array, BigInt, Date, Uint8Array, JSON};
 use wasm_bindgen::prelude::*;
@@ -259,6 +259,14 @@ impl Packed {
                 Format::Text => FromSql::from_sql_text(self.ty, raw)?,
             };
             return self.push_text(s);
+        }
+        if self.kind == Kind::Text && self.ty == Type::NUMERIC && self.format == Format::Binary {
+            // Printed straight into the column's text: no String per value.
+            let before = self.text.len();
+            write_numeric_text(raw, &mut self.text)?;
+            self.text_units += self.text.len() - before; // ASCII digits
+            self.ends.push(offset(self.text_units)?);
+            return Ok(());
         }
         let value: Value = match self.format {
             Format::Binary => FromSql::from_sql(self.ty, raw)?,
