@@ -51,6 +51,20 @@ cp "$tmp/edgepg.js" "$out/edgepg.js"
 cp "$here"/src/*.js "$here"/src/*.d.ts "$out/"
 node "$here/scripts/cjs.mjs"
 
+# Minified JS in dist/ (the readable sources are src/ and wasm-bindgen's
+# output): esbuild in transform mode, one file at a time, so imports (the
+# .wasm module of workerd.js and edge-light.js among them) stay as they are.
+# --keep-names: error classes and functions keep their names in stack traces.
+esbuild="$here/node_modules/.bin/esbuild"
+if [ ! -x "$esbuild" ]; then
+    (cd "$here" && npm ci --no-audit --no-fund --loglevel=error)
+fi
+for f in "$out"/*.js "$out"/node.cjs; do
+    case "$f" in *.cjs) format=cjs ;; *) format=esm ;; esac
+    "$esbuild" --minify --keep-names --format="$format" --target=es2022 --log-level=warning \
+        --allow-overwrite --outfile="$f" "$f"
+done
+
 # Size report: what a user downloads, raw and gzipped (-9), next to Neon's
 # driver; also written into js/SIZE.md.
 "$here/scripts/size.sh"
