@@ -67,7 +67,7 @@ const workloads = [
     unit: "connects",
     ops: CONNECTS,
     describe: `${CONNECTS} times: a NEW connection (WebSocket or TCP open, startup, cleartext password) and the first result of \`SELECT 1\`; the close afterwards is not timed. ` +
-      "edgepg: `connect(dsn, { pipelineConnect: \"password\", ... })` + `fetchval`; Neon: `new Pool({ max: 1 }).query()` (pipelineConnect \"password\", coalesceWrites); " +
+      "edgepg: `connect(dsn, { pipelineConnect: \"password\", lazy: true, ... })` + `fetchval` (startup, password and query in one flight; like Neon's `Pool.query`, a wrong password rejects that first call — without `lazy`, `connect()` itself waits one flight for the password check); Neon: `new Pool({ max: 1 }).query()` (pipelineConnect \"password\", coalesceWrites); " +
       "pg: `new Client()` + `connect()` + `query()`; postgres.js: `postgres(dsn, { max: 1 })` + first query (its default `fetch_types: true` adds a type query on connect).",
     perConnection: false,
     async run(c) {
@@ -253,13 +253,13 @@ const argStr = process.argv.slice(2).join(" ");
 const cpuModel = cpus()[0]?.model?.trim() ?? "?";
 const section = `## Edge: the npm package in Node vs Neon's driver, node-postgres and postgres.js
 
-Written by \`bench/edge/run.sh${argStr ? " " + argStr : ""}\` on ${date}. All four clients run in ONE Node process against the same server in the same run, ` +
+Written by \`bench/edge/run.sh${argStr ? " " + argStr : ""}\` on ${date}. All clients run in ONE Node process against the same server in the same run, ` +
 `one connection each, in rotating order (A B C D, B C D A, ...), ${WARMUP} warm-up round(s) then ${REPS} timed repetitions; each figure is the rate (or time) at the median time. ` +
 `**Ratio = edgepg median time / other client's median time: < 1.00 means edgepg is faster.** ` +
 `Whole run: ${fmt(totalS, 0)} s.
 
 ${table}
-${chosen.some((c) => c.diagnostic) ? "`ws-floor` and `tcp-floor` are not contenders but yardsticks (bench/edge/floor.mjs): a ~150-line hand-written client (simple protocol, text results, nothing decoded but the first column, every write sent at once, startup + password + first query in one write) over `ws` through websockify and over plain TCP. edgepg → ws-floor is edgepg's own cost (JS glue + wasm); ws-floor → tcp-floor is the cost of the WebSocket hop through websockify (a Python process on the same 2 CPUs), which edgepg and Neon pay and pg / postgres.js do not.\n" : ""}
+${chosen.some((c) => c.diagnostic) ? "`ws-floor` and `tcp-floor` are not contenders but yardsticks (bench/edge/floor.mjs): a ~150-line hand-written client (simple protocol, text results, nothing decoded but the first column, every write sent at once, startup + password + first query in one write) over `ws` through websockify and over plain TCP. edgepg → ws-floor is edgepg's own cost (JS glue + wasm); ws-floor → tcp-floor is the cost of the WebSocket hop through websockify (a Python process on the same 2 CPUs), which edgepg, Neon, `pg-ws` and `postgres.js-ws` pay and `pg` / `postgres.js` (TCP) do not. The BRIEF's target compares clients \"through the same WebSocket proxy\": the `-ws` columns; the issue's table asks for pg and postgres.js over TCP: the plain columns.\n" : ""}
 ### Bundle size
 
 ${sizes}
@@ -269,7 +269,7 @@ ${sizes}
 * load average (1 / 5 / 15 min) at start: ${loadBefore.map((x) => x.toFixed(2)).join(" / ")}; at end: ${loadAfter.map((x) => x.toFixed(2)).join(" / ")} (the machine is shared with other engineers' builds: anything above ~1 is other work competing for the 2 CPUs)
 * ${sh(process.env.EDGEPG_TEST_PGBIN ? process.env.EDGEPG_TEST_PGBIN + "/postgres" : "postgres", ["--version"])} — throwaway cluster from \`tests/cluster/start.sh\` (fsync off), 127.0.0.1; websockify ${sh("websockify", ["--help"]).match(/v?\d+\.\d+\.\d+/)?.[0] ?? ""} (\`tests/cluster/websockify.sh\`) in front of it for edgepg and Neon
 * every client logs in as \`pw_user\` (pg_hba \`password\`: cleartext), so Neon's \`pipelineConnect: "password"\` applies and the auth is the same for all
-* clients: ${chosen.map((c) => `${c.name} ${c.name === "postgres.js" ? pkgVersion("postgres") : c.name === "neon" ? pkgVersion("@neondatabase/serverless") : c.name === "edgepg" ? pkgVersion("edgepg") + " (from the \`npm pack\` tarball of this checkout's js/)" : c.diagnostic ? "(yardstick)" : pkgVersion(c.name)} — ${c.transport}`).join("; ")}; ws ${pkgVersion("ws")}
+* clients: ${chosen.map((c) => { const base = c.name.replace(/-ws$/, ""); return `${c.name} ${base === "postgres.js" ? pkgVersion("postgres") : base === "neon" ? pkgVersion("@neondatabase/serverless") : base === "edgepg" ? pkgVersion("edgepg") + " (from the \`npm pack\` tarball of this checkout's js/)" : c.diagnostic ? "(yardstick)" : pkgVersion(base)} — ${c.transport}`; }).join("; ")}; ws ${pkgVersion("ws")}
 * git commit: \`${sh("git", ["-C", here, "rev-parse", "--short=12", "HEAD"])}\`
 
 ### Workloads

@@ -179,7 +179,16 @@ function firstValue(batch) {
 function toRows([names, , count, columns], arrayMode) {
   const out = new Array(count);
   const m = columns.length;
-  for (let i = 0; i < count; i++) out[i] = arrayMode ? new Array(m) : {};
+  if (arrayMode) {
+    for (let i = 0; i < count; i++) out[i] = new Array(m);
+  } else {
+    // Every row starts as a copy of one object that already has all the
+    // keys, so the column loops below overwrite properties instead of adding
+    // them (no hidden-class transition per value).
+    const template = {};
+    for (let j = 0; j < m; j++) template[names[j]] = null;
+    for (let i = 0; i < count; i++) out[i] = { ...template };
+  }
   for (let j = 0; j < m; j++) fillColumn(out, arrayMode ? j : names[j], columns[j]);
   return out;
 }

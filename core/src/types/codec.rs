@@ -24,10 +24,15 @@ impl<'a> Reader<'a> {
         self.buf.len()
     }
 
+    #[cold]
+    #[inline(never)]
     pub(crate) fn truncated(&self) -> Error {
         Error::conversion(format!("invalid binary {} value: truncated", self.what))
     }
 
+    // `bytes` and `array` are inlined even in the size-optimised wasm build:
+    // every binary value goes through them; the error path stays out of line.
+    #[inline(always)]
     pub(crate) fn bytes(&mut self, n: usize) -> Result<&'a [u8]> {
         if n > self.buf.len() {
             return Err(self.truncated());
@@ -37,6 +42,7 @@ impl<'a> Reader<'a> {
         Ok(head)
     }
 
+    #[inline(always)]
     pub(crate) fn array<const N: usize>(&mut self) -> Result<[u8; N]> {
         let b = self.bytes(N)?;
         b.try_into().map_err(|_| self.truncated())

@@ -130,11 +130,13 @@ fn write_finite(raw: &[u8], out: &mut String) -> Result<Option<Numeric>> {
 }
 
 /// A base-10000 group (0..=9999) as four ASCII digits.
+#[inline(always)] // hot in result decoding; the size-optimised wasm build would not inline it
 fn four_digits(d: u16) -> [u8; 4] {
     let (hi, lo) = ((d / 100) as u8, (d % 100) as u8);
     [b'0' + hi / 10, b'0' + hi % 10, b'0' + lo / 10, b'0' + lo % 10]
 }
 
+#[inline(always)]
 fn push_ascii(out: &mut String, digits: &[u8]) {
     // Always ASCII digits; `from_utf8` keeps this free of `unsafe`.
     out.push_str(std::str::from_utf8(digits).unwrap_or_default());
