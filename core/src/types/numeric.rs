@@ -452,6 +452,54 @@ mod tests {
     }
 
     #[test]
+    fn binary_to_text_matches_the_canonical_text() {
+        // Every shape of integer and fraction length, both signs, digits that
+        // cross base-10000 group boundaries, zeros inside and at the ends.
+        let digits = "9081726354";
+        for int_len in 0..=10 {
+            for frac_len in 0..=10 {
+                for neg in [false, true] {
+                    let int = if int_len == 0 { "0".to_owned() } else { digits[..int_len].to_owned() };
+                    let frac = "0304050607"[..frac_len].to_owned();
+                    let mut text = if frac_len == 0 { int.clone() } else { format!("{int}.{frac}") };
+                    if neg {
+                        text.insert(0, '-');
+                    }
+                    let mut out = String::from("x=");
+                    write_numeric_text(&enc(&text), &mut out).unwrap();
+                    let want = if neg && text.trim_start_matches(['-', '0', '.']).is_empty() {
+                        text[1..].to_owned() // no negative zero
+                    } else {
+                        text.clone()
+                    };
+                    assert_eq!(out, format!("x={want}"), "{text}");
+                }
+            }
+        }
+        // Hand-built: digit groups stored only up to the last non-zero one,
+        // the display scale supplied by dscale.
+        let raw = |ndigits: i16, weight: i16, sign: u16, dscale: u16, groups: &[i16]| {
+            let mut b = Vec::new();
+            for v in [ndigits as u16, weight as u16, sign, dscale] {
+                b.extend_from_slice(&v.to_be_bytes());
+            }
+            groups.iter().for_each(|g| b.extend_from_slice(&g.to_be_bytes()));
+            b
+        };
+        assert_eq!(numeric_to_string(&raw(1, 0, SIGN_POS, 6, &[5])).unwrap(), "5.000000");
+        assert_eq!(numeric_to_string(&raw(1, -1, SIGN_POS, 8, &[5])).unwrap(), "0.00050000");
+        assert_eq!(numeric_to_string(&raw(1, -2, SIGN_POS, 8, &[5])).unwrap(), "0.00000005");
+        assert_eq!(numeric_to_string(&raw(1, 2, SIGN_NEG, 0, &[12])).unwrap(), "-1200000000");
+        assert_eq!(numeric_to_string(&raw(0, 0, SIGN_NEG, 2, &[])).unwrap(), "0.00");
+        // Errors leave the output untouched.
+        let mut out = String::from("kept");
+        assert!(write_numeric_text(&raw(1, 0, SIGN_POS, 0, &[10000]), &mut out).is_err());
+        assert!(write_numeric_text(&raw(2, 0, SIGN_POS, 0, &[1]), &mut out).is_err());
+        assert!(write_numeric_text(&raw(1, 0, 0x1234, 0, &[1]), &mut out).is_err());
+        assert_eq!(out, "kept");
+    }
+
+    #[test]
     fn numeric_enum() {
         assert_eq!(Numeric::from_sql(Type::NUMERIC, &enc("NaN")).unwrap(), Numeric::NaN);
         assert_eq!(Numeric::from_sql(Type::NUMERIC, &enc("Infinity")).unwrap(), Numeric::PosInfinity);
@@ -494,9 +542,7 @@ mod decimal {
     use bytes::BytesMut;
     use rust_decimal::Decimal;
 
-    use super::{
-        check_numeric, encode_numeric_str, write_finite, Numeric, MAX_DSCALE, SIGN_NEG, SIGN_POS,
-    };
+    use super::{check_numeric, encode_numeric_str, write_finite, Numeric, MAX_DSCALE, SIGN_NEG, SIGN_POS};
     use crate::protocol::IsNull;
     use crate::types::codec::utf8;
     use crate::types::{FromSql, ToSql, Type};
