@@ -336,7 +336,10 @@ mod tests {
         }
     }
 
-    fn setup() -> (DropCancel, Arc<ManualRuntime>, Arc<AtomicUsize>, Arc<Mutex<Vec<u8>>>) {
+    /// The cancel under test, its clock, how many cancels were sent, and their bytes.
+    type Setup = (DropCancel, Arc<ManualRuntime>, Arc<AtomicUsize>, Arc<Mutex<Vec<u8>>>);
+
+    fn setup() -> Setup {
         let rt = Arc::new(ManualRuntime { now: Mutex::new(Duration::from_secs(1)) });
         let count = Arc::new(AtomicUsize::new(0));
         let sent = Arc::new(Mutex::new(Vec::new()));

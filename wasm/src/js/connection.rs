@@ -161,7 +161,7 @@ impl RawConnection {
     /// True once closed, broken or released.
     #[wasm_bindgen(js_name = isClosed)]
     pub fn is_closed(&self) -> bool {
-        self.handle.borrow().as_ref().is_none_or(|h| h.is_closed())
+        self.handle.borrow().as_ref().map_or(true, |h| h.is_closed())
     }
 
     /// True inside a transaction block.
