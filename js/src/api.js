@@ -185,8 +185,12 @@ function toRows([names, , count, columns], arrayMode) {
     // Every row starts as a copy of one object that already has all the
     // keys, so the column loops below overwrite properties instead of adding
     // them (no hidden-class transition per value).
+    // Keys are defined, not assigned: a column named "__proto__" becomes an
+    // own property instead of replacing the row's prototype.
     const template = {};
-    for (let j = 0; j < m; j++) template[names[j]] = null;
+    for (let j = 0; j < m; j++) {
+      Object.defineProperty(template, names[j], { value: null, writable: true, enumerable: true, configurable: true });
+    }
     for (let i = 0; i < count; i++) out[i] = { ...template };
   }
   for (let j = 0; j < m; j++) fillColumn(out, arrayMode ? j : names[j], columns[j]);

@@ -87,6 +87,12 @@ test("many rows: every column kind with NULLs in varied places, non-ASCII text, 
     assert.equal(r.last, i % 8 === 0 ? null : "a" + i);
     assert.deepEqual(arrays[k], Object.values(r));
   }
+  // A column named __proto__ is a plain property, not the row's prototype.
+  const proto = await conn.fetchrow(`SELECT '{"polluted": true}'::json AS "__proto__", 2 AS a`);
+  assert.equal(Object.getPrototypeOf(proto), Object.prototype);
+  assert.deepEqual(Object.keys(proto), ["__proto__", "a"]);
+  assert.equal(proto.polluted, undefined);
+  assert.deepEqual(Object.getOwnPropertyDescriptor(proto, "__proto__").value, { polluted: true });
   // Zero rows, and zero columns.
   assert.deepEqual(await conn.fetch("SELECT 1 AS a WHERE false"), []);
   assert.deepEqual(await conn.fetch("SELECT FROM generate_series(1, 2)"), [{}, {}]);

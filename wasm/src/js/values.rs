@@ -252,13 +252,20 @@ impl Packed {
     }
 
     fn push_value(&mut self, decode: &Decode, i: usize, raw: &[u8]) -> Result<()> {
-        // Text-like values need no decoding: their bytes are the string.
-        if self.kind == Kind::Text && <&str as FromSql>::accepts(self.ty) {
+        // Text-like and JSON values need no decoding: their bytes are the
+        // string (jsonb's version byte stripped); no String per value.
+        if matches!(self.kind, Kind::Text | Kind::Json) && <&str as FromSql>::accepts(self.ty) {
             let s: &str = match self.format {
                 Format::Binary => FromSql::from_sql(self.ty, raw)?,
                 Format::Text => FromSql::from_sql_text(self.ty, raw)?,
             };
             return self.push_text(s);
+        }
+        if self.kind == Kind::Bytes && self.format == Format::Binary {
+            // Binary bytea is the bytes themselves.
+            self.bytes.extend_from_slice(raw);
+            self.ends.push(offset(self.bytes.len())?);
+            return Ok(());
         }
         if self.kind == Kind::Text && self.ty == Type::NUMERIC && self.format == Format::Binary {
             // Printed straight into the column's text: no String per value.
@@ -366,7 +373,7 @@ fn micros_to_ms(us: i64) -> f64 {
 }
 
 fn offset(n: usize) -> Result<u32> {
-    u32::try_from(n).map_err(|_| Error::conversion("a result column holds more than 4 GiB of text"))
+    u32::try_from(n).map_err(|_| Error::conversion("a result column holds more than 4 GiB of data"))
 }
 
 /// Rows → `[names, oids, count, columns]`, each column packed as
