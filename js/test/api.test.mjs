@@ -87,6 +87,14 @@ test("many rows: every column kind with NULLs in varied places, non-ASCII text, 
     assert.equal(r.last, i % 8 === 0 ? null : "a" + i);
     assert.deepEqual(arrays[k], Object.values(r));
   }
+  // Dates inside arrays (arrays are converted value by value, not packed).
+  const [d0, dinf] = await conn.fetchval("SELECT ARRAY['2024-01-02'::date, 'infinity'::date]");
+  assert.equal(d0.toISOString(), "2024-01-02T00:00:00.000Z");
+  assert.equal(dinf, Infinity);
+  assert.deepEqual(await conn.fetchval("SELECT ARRAY['-infinity'::timestamptz, '2000-01-01 00:00:00.0015+00']"), [
+    -Infinity,
+    new Date(Date.UTC(2000, 0, 1, 0, 0, 0, 1)),
+  ]);
   // A column named __proto__ is a plain property, not the row's prototype.
   const proto = await conn.fetchrow(`SELECT '{"polluted": true}'::json AS "__proto__", 2 AS a`);
   assert.equal(Object.getPrototypeOf(proto), Object.prototype);

@@ -82,12 +82,13 @@ impl Decode {
             Value::Bytea(b) => Uint8Array::from(&b[..]).into(),
             // The server only sends valid JSON; keep the text if a proxy mangled it.
             Value::Json(s) => JSON::parse(&s).unwrap_or_else(|_| JsValue::from_str(&s)),
-            Value::Date(d) if !self.dates_as_strings => match d.is_infinite() {
-                true => infinity(d.pg_days() > 0),
-                false => date_from_ms((f64::from(d.pg_days()) + PG_EPOCH_DAYS) * MS_PER_DAY),
-            },
-            Value::Timestamp(t) if !self.dates_as_strings => micros_to_date(t.to_unix_micros(), t.pg_micros() > 0),
-            Value::TimestampTz(t) if !self.dates_as_strings => micros_to_date(t.to_unix_micros(), t.pg_micros() > 0),
+            v @ (Value::Date(_) | Value::Timestamp(_) | Value::TimestampTz(_)) if !self.dates_as_strings => {
+                let ms = date_ms(&v);
+                match ms.is_finite() {
+                    true => Date::new(&JsValue::from_f64(ms)).into(),
+                    false => JsValue::from_f64(ms), // ±Infinity
+                }
+            }
             Value::Array(a) => self.array(a),
             other => JsValue::from_str(&other.to_string()),
         }
@@ -132,22 +133,6 @@ impl Decode {
             _ if ty.element().is_some() => Kind::Values,
             _ => Kind::Text,
         }
-    }
-}
-
-fn infinity(positive: bool) -> JsValue {
-    JsValue::from_f64(if positive { f64::INFINITY } else { f64::NEG_INFINITY })
-}
-
-fn date_from_ms(ms: f64) -> JsValue {
-    Date::new(&JsValue::from_f64(ms)).into()
-}
-
-fn micros_to_date(unix_micros: Option<i64>, positive: bool) -> JsValue {
-    match unix_micros {
-        // JS dates have millisecond precision.
-        Some(us) => date_from_ms((us.div_euclid(1000)) as f64),
-        None => infinity(positive),
     }
 }
 
