@@ -102,11 +102,13 @@ fn write_finite(raw: &[u8], out: &mut String) -> Result<Option<Numeric>> {
     if weight < 0 {
         out.push('0');
     } else {
-        // The first group without its leading zeros (but "0" for zero).
-        let first = four_digits(group(weight));
+        // Skip leading zero groups (PostgreSQL strips them, other senders
+        // might not), then the first group without its leading zeros ("0" for zero).
+        let top = (1..=weight).rev().find(|&w| group(w) != 0).unwrap_or(0);
+        let first = four_digits(group(top));
         let skip = first.iter().take(3).take_while(|&&b| b == b'0').count();
         push_ascii(out, &first[skip..]);
-        for w in (0..weight).rev() {
+        for w in (0..top).rev() {
             push_ascii(out, &four_digits(group(w)));
         }
     }
@@ -491,6 +493,10 @@ mod tests {
         assert_eq!(numeric_to_string(&raw(1, -2, SIGN_POS, 8, &[5])).unwrap(), "0.00000005");
         assert_eq!(numeric_to_string(&raw(1, 2, SIGN_NEG, 0, &[12])).unwrap(), "-1200000000");
         assert_eq!(numeric_to_string(&raw(0, 0, SIGN_NEG, 2, &[])).unwrap(), "0.00");
+        // Not normalised: leading zero groups print no leading zeros.
+        assert_eq!(numeric_to_string(&raw(3, 2, SIGN_POS, 0, &[0, 0, 5])).unwrap(), "5");
+        assert_eq!(numeric_to_string(&raw(3, 2, SIGN_NEG, 0, &[0, 7, 0])).unwrap(), "-70000");
+        assert_eq!(numeric_to_string(&raw(2, 1, SIGN_NEG, 1, &[0, 0])).unwrap(), "0.0");
         // Errors leave the output untouched.
         let mut out = String::from("kept");
         assert!(write_numeric_text(&raw(1, 0, SIGN_POS, 0, &[10000]), &mut out).is_err());
