@@ -5,7 +5,8 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync, writeFileSync, mkdtempSync } from "node:fs";
 import { createRequire } from "node:module";
-import { dirname, join, relative } from "node:path";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { tmpdir } from "node:os";
 import { Miniflare } from "miniflare";
 import { dsn, wsPort } from "./helpers.mjs";
@@ -15,12 +16,39 @@ const pkgJson = require.resolve("edgepg/package.json");
 const pkgDir = dirname(pkgJson);
 const workerdEntry = JSON.parse(readFileSync(pkgJson, "utf8")).exports["."].workerd;
 
-test("a Worker runs queries, transactions, a cursor and COPY in workerd", async () => {
+const entry = join(pkgDir, workerdEntry);
+const here = dirname(fileURLToPath(import.meta.url));
+
+/**
+ * Starts a Worker whose module is `source` (it may import `ENTRY`, the
+ * package's workerd entry, and `INTEGRITY`, ./integrity.mjs) in workerd.
+ */
+function worker(source) {
   const dir = mkdtempSync(join(tmpdir(), "edgepg-worker-"));
-  const entry = join(pkgDir, workerdEntry);
   const script = join(dir, "worker.mjs");
-  writeFileSync(script, `
-import { connect, PostgresError } from ${JSON.stringify(entry)};
+  writeFileSync(script, source
+    .replaceAll("ENTRY", JSON.stringify(entry))
+    .replaceAll("INTEGRITY", JSON.stringify(join(here, "integrity.mjs"))));
+  return new Miniflare({
+    modules: true,
+    scriptPath: script,
+    modulesRoot: "/",
+    // Like wrangler: .js files are ES modules; .wasm files compiled modules.
+    modulesRules: [{ type: "ESModule", include: ["**/*.js", "**/*.mjs"] }, { type: "CompiledWasm", include: ["**/*.wasm"] }],
+    compatibilityDate: "2025-01-01",
+  });
+}
+
+async function json(mf, path = "/") {
+  const res = await mf.dispatchFetch(`http://localhost${path}`);
+  const text = await res.text();
+  assert.equal(res.status, 200, text);
+  return JSON.parse(text);
+}
+
+test("a Worker runs queries, transactions, a cursor and COPY in workerd", async () => {
+  const mf = worker(`
+import { connect, PostgresError } from ENTRY;
 export default {
   async fetch(request, env) {
     const conn = await connect(${JSON.stringify(dsn())}, { wsProxy: "127.0.0.1:${wsPort}/v1", useSecureWebSocket: false });
@@ -54,19 +82,8 @@ export default {
     }
   },
 };`);
-  const mf = new Miniflare({
-    modules: true,
-    scriptPath: script,
-    modulesRoot: "/",
-    // Like wrangler: .js files are ES modules; .wasm files compiled modules.
-    modulesRules: [{ type: "ESModule", include: ["**/*.js"] }, { type: "CompiledWasm", include: ["**/*.wasm"] }],
-    compatibilityDate: "2025-01-01",
-  });
   try {
-    const res = await mf.dispatchFetch("http://localhost/");
-    const text = await res.text();
-    assert.equal(res.status, 200, text);
-    const out = JSON.parse(text);
+    const out = await json(mf);
     assert.deepEqual(out.row, { n: 42, s: "w", b: "5" });
     assert.equal(out.count, 3);
     assert.deepEqual(out.error, [true, "22012"]);
@@ -74,6 +91,34 @@ export default {
     assert.equal(out.copyIn, 2);
     assert.equal(out.copyRecords, 1);
     assert.equal(out.copyOut, "1,a\n2,b\n3,c\n");
+  } finally {
+    await mf.dispose();
+  }
+});
+
+// Issue #16: large values used to reach the server corrupted from workerd
+// (WebSocket frames sent as views of wasm memory that was reused before the
+// runtime read them). The server's hash of every value must match.
+test("workerd, WebSocket: large values arrive byte-identical in both directions", async () => {
+  const mf = worker(`
+import * as edgepg from ENTRY;
+import { runIntegrity } from INTEGRITY;
+export default {
+  async fetch() {
+    try {
+      const { checks, failures } = await runIntegrity(edgepg, ${JSON.stringify(dsn())},
+        { wsProxy: "127.0.0.1:${wsPort}/v1", useSecureWebSocket: false });
+      return Response.json({ checks: checks.length, failures });
+    } catch (e) {
+      return Response.json({ error: String(e && e.stack || e) });
+    }
+  },
+};`);
+  try {
+    const out = await json(mf);
+    assert.equal(out.error, undefined, out.error);
+    assert.deepEqual(out.failures, []);
+    assert.equal(out.checks, 35);
   } finally {
     await mf.dispose();
   }

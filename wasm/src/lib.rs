@@ -49,6 +49,9 @@ mod connector;
 /// The JS API's wasm-bindgen exports (wrapped by the npm package's glue).
 #[cfg(target_arch = "wasm32")]
 pub mod js;
+/// JS exceptions as error causes (`error.cause` in JS), never Debug dumps.
+#[cfg(target_arch = "wasm32")]
+pub mod js_cause;
 mod options;
 #[cfg(target_arch = "wasm32")]
 mod runtime;

@@ -52,5 +52,9 @@ pub(crate) fn to_js(e: &Error) -> JsValue {
         }
         None => set(&o, "message", JsValue::from_str(e.message())),
     }
+    // The JS exception behind the error, if any, as `error.cause`.
+    if let Some(cause) = crate::js_cause::take(e) {
+        set(&o, "cause", cause);
+    }
     o.into()
 }
