@@ -987,7 +987,13 @@ export class Pool {
   /** Runs `callback(tx)` in a transaction on a borrowed connection (see Connection.transaction). */
   async transaction(callback, options) {
     if (typeof callback !== "function") throw new InterfaceError("pool.transaction needs a callback: acquire a connection for a manual transaction");
-    return this.#with(options, (conn) => conn.transaction(callback, options));
+    let entered = false;
+    const body = (tx) => {
+      entered = true;
+      return callback(tx);
+    };
+    // Once the callback ran, a failure is the caller's to handle.
+    return this.#with(options, (conn) => conn.transaction(body, options), () => !entered);
   }
   /** copyRecordsToTable on a borrowed connection. */
   async copyRecordsToTable(table, options = {}) {
@@ -1007,12 +1013,22 @@ export class Pool {
     return this.#stream(options, (conn) => conn.copyFromQuery(sql, args, options));
   }
 
-  async #with(options, f) {
-    const conn = await this.#acquire(options?.signal ? { signal: options.signal } : undefined, true);
-    try {
-      return await f(conn);
-    } finally {
-      await conn.close().catch(() => {});
+  /**
+   * Runs `f` on a borrowed connection. A call that failed before any byte of
+   * it reached the server (`error.unsent`: the socket refused the write, as
+   * a Worker's socket opened by an earlier request does) runs again on
+   * another connection, like the core pool's shortcuts, while `retryable()`.
+   */
+  async #with(options, f, retryable = () => true) {
+    for (let retries = 0; ; retries++) {
+      const conn = await this.#acquire(options?.signal ? { signal: options.signal } : undefined, true);
+      try {
+        return await f(conn);
+      } catch (e) {
+        if (!(e?.unsent && retryable() && retries < this.getMaxSize())) throw e;
+      } finally {
+        await conn.close().catch(() => {});
+      }
     }
   }
 

@@ -62,21 +62,29 @@ export function toError(e) {
   if (e instanceof Error) return e;
   if (e && e.edgepgError) {
     if (e.code && (e.kind === "server" || e.kind === "auth")) return new PostgresError(e);
-    // The JS exception behind the error (a socket's, a callback's), if any.
-    const options = causeOf(e);
-    switch (e.kind) {
-      case "connect": case "io": case "closed": case "protocol": case "tls":
-        return new ConnectionError(e.message, e.kind, options);
-      case "timeout": return new TimeoutError(e.message, options);
-      case "config": return new ConfigError(e.message, options);
-      case "conversion": return new ConversionError(e.message, options);
-      case "interface": return new InterfaceError(e.message, options);
-      default: return new EdgepgError(e.message, e.kind, undefined, options);
-    }
+    const error = fromKind(e);
+    // Nothing of the call reached the server (its socket refused the write):
+    // running it again elsewhere cannot run it twice.
+    if (e.unsent) error.unsent = true;
+    return error;
   }
   return new EdgepgError(String(e), "unknown");
 }
 
 function causeOf(fields) {
   return "cause" in fields ? { cause: fields.cause } : undefined;
+}
+
+function fromKind(e) {
+  // The JS exception behind the error (a socket's, a callback's), if any.
+  const options = causeOf(e);
+  switch (e.kind) {
+    case "connect": case "io": case "closed": case "protocol": case "tls":
+      return new ConnectionError(e.message, e.kind, options);
+    case "timeout": return new TimeoutError(e.message, options);
+    case "config": return new ConfigError(e.message, options);
+    case "conversion": return new ConversionError(e.message, options);
+    case "interface": return new InterfaceError(e.message, options);
+    default: return new EdgepgError(e.message, e.kind, undefined, options);
+  }
 }

@@ -123,3 +123,77 @@ export default {
     await mf.dispose();
   }
 });
+
+// Issue #16: Workers forbid using an I/O object (a socket) from another
+// request. A pool at module scope must still answer every request: the
+// connection opened by an earlier request refuses the write before anything
+// is sent, so the call runs again on a fresh connection.
+test("workerd: a module-scope pool serves every request; a module-scope connection fails clearly", async () => {
+  const mf = worker(`
+import { createPool, connect } from ENTRY;
+const options = { wsProxy: "127.0.0.1:${wsPort}/v1", useSecureWebSocket: false };
+const pool = createPool(${JSON.stringify(dsn())}, options);
+let conn;
+export default {
+  async fetch(request) {
+    const path = new URL(request.url).pathname;
+    try {
+      if (path === "/conn") {
+        conn ??= await connect(${JSON.stringify(dsn())}, options);
+        return Response.json({ value: await conn.fetchval("SELECT 1") });
+      }
+      if (path === "/tx") {
+        return Response.json({ value: await pool.transaction((tx) => tx.fetchval("SELECT 2")) });
+      }
+      if (path === "/copy") {
+        await pool.execute("CREATE TABLE IF NOT EXISTS worker_scope (id int)");
+        return Response.json({ value: await pool.copyRecordsToTable("worker_scope", { records: [[1]] }) });
+      }
+      return Response.json({ value: await pool.fetchval("SELECT 3"), maxSize: pool.getMaxSize() });
+    } catch (e) {
+      return Response.json({ error: e.message, kind: e.kind, unsent: e.unsent, cause: String(e.cause) });
+    }
+  },
+};`);
+  try {
+    for (let i = 0; i < 3; i++) assert.deepEqual(await json(mf, "/"), { value: 3, maxSize: 5 }, `request ${i}`);
+    for (let i = 0; i < 2; i++) assert.deepEqual(await json(mf, "/tx"), { value: 2 }, `transaction ${i}`);
+    for (let i = 0; i < 2; i++) assert.deepEqual(await json(mf, "/copy"), { value: 1 }, `copy ${i}`);
+    assert.deepEqual(await json(mf, "/conn"), { value: 1 });
+    const e = await json(mf, "/conn");
+    assert.equal(e.kind, "io");
+    assert.equal(e.unsent, true);
+    assert.match(e.error, /opened by another request/);
+    assert.ok(e.error.length < 400 && !/JsValue|wasm-function|\n/.test(e.error), e.error);
+    assert.match(e.cause, /Cannot perform I\/O on behalf of a different request/);
+  } finally {
+    await mf.dispose();
+  }
+});
+
+// Workers allow 6 simultaneous outgoing connections per request; the pool's
+// default maxSize there is 5 (one left for a CancelRequest). miniflare does
+// not enforce the limit (8 connections open at once below); production
+// workerd makes the 7th wait, which connectTimeout (10 s by default in
+// Workers) turns into a clear TimeoutError instead of a hang.
+test("workerd: the pool's default maxSize is 5 and 20 concurrent callers share it", async () => {
+  const mf = worker(`
+import { createPool } from ENTRY;
+export default {
+  async fetch() {
+    const pool = createPool(${JSON.stringify(dsn())}, { wsProxy: "127.0.0.1:${wsPort}/v1", useSecureWebSocket: false });
+    const values = await Promise.all(Array.from({ length: 20 }, (_, i) => pool.fetchval("SELECT $1::int4", [i])));
+    const out = { values, maxSize: pool.getMaxSize(), size: pool.getSize() };
+    await pool.close();
+    return Response.json(out);
+  },
+};`);
+  try {
+    const out = await json(mf);
+    assert.deepEqual(out.values, Array.from({ length: 20 }, (_, i) => i));
+    assert.equal(out.maxSize, 5);
+    assert.ok(out.size <= 5, `size ${out.size}`);
+  } finally {
+    await mf.dispose();
+  }
+});

@@ -6,8 +6,9 @@
 //! as `error.cause`. Core errors must be `Send + Sync`, which a `JsValue` is
 //! not, so the exception waits in a small per-thread table and the error
 //! carries a [`JsCause`]: the table key plus the exception's message. When an
-//! error crosses back into JS (`js::errors::to_js`), [`take`] finds the
-//! `JsCause` in its source chain and hands out the original JS value.
+//! error crosses back into JS (`js::errors::to_js`), [`find`] finds the
+//! `JsCause` in its source chain and hands out the original JS value (to
+//! every copy of the error: a broken connection fails all its callers).
 //!
 //! The table keeps the most recent [`KEEP`] exceptions: an error that never
 //! reaches JS (swallowed by a retry, say) cannot make it grow.
@@ -68,16 +69,12 @@ impl fmt::Display for JsCause {
 impl std::error::Error for JsCause {}
 
 /// The JS exception behind `error`, if one of its sources is a [`JsCause`]
-/// still in the table (each is handed out once).
-pub fn take(error: &(dyn std::error::Error + 'static)) -> Option<JsValue> {
+/// still in the table.
+pub fn find(error: &(dyn std::error::Error + 'static)) -> Option<JsValue> {
     let mut next = Some(error);
     while let Some(e) = next {
         if let Some(cause) = e.downcast_ref::<JsCause>() {
-            return TABLE.with(|t| {
-                let mut t = t.borrow_mut();
-                let at = t.iter().position(|(id, _)| *id == cause.id)?;
-                t.remove(at).map(|(_, v)| v)
-            });
+            return TABLE.with(|t| t.borrow().iter().find(|(id, _)| *id == cause.id).map(|(_, v)| v.clone()));
         }
         next = e.source();
     }
@@ -108,15 +105,16 @@ mod tests {
     use wasm_bindgen_test::wasm_bindgen_test;
 
     #[wasm_bindgen_test]
-    fn a_cause_is_described_without_its_stack_and_taken_once() {
+    fn a_cause_is_described_without_its_stack_and_found_in_the_chain() {
         let js = js_sys::Error::new("Cannot perform I/O on behalf of a different request");
         let e = Error::new(ErrorKind::Io, "could not send").with_source(JsCause::new(js.clone().into()));
         assert_eq!(e.to_string().matches("different request").count(), 0, "the message is the caller's");
         let source = std::error::Error::source(&e).unwrap();
         assert_eq!(source.to_string(), "Cannot perform I/O on behalf of a different request");
-        let taken = take(&e).expect("the JS error");
-        assert!(js_sys::Object::is(&taken, &js));
-        assert!(take(&e).is_none(), "handed out once");
+        let found = find(&e).expect("the JS error");
+        assert!(js_sys::Object::is(&found, &js));
+        let wrapped = Error::io(std::io::Error::other(e));
+        assert!(js_sys::Object::is(&find(&wrapped).expect("through io::Error"), &js));
     }
 
     #[wasm_bindgen_test]
@@ -126,7 +124,7 @@ mod tests {
             let _ = JsCause::new(JsValue::from(i as u32));
         }
         let e = Error::new(ErrorKind::Io, "x").with_source(first);
-        assert!(take(&e).is_none(), "the oldest exception was dropped");
+        assert!(find(&e).is_none(), "the oldest exception was dropped");
         assert!(TABLE.with(|t| t.borrow().len()) <= KEEP);
     }
 

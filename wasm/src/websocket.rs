@@ -110,6 +110,10 @@ pub struct WsStream {
     send_blocked: bool,
     /// The timer that re-polls a blocked send.
     retry: Option<Sleep>,
+    /// A frame went out since the last completed flush (a large batch is
+    /// sent in several frames): a failing send can no longer say that
+    /// nothing of the batch was sent.
+    sent_since_flush: bool,
     _handlers: Handlers,
 }
 
@@ -183,6 +187,7 @@ impl WsStream {
             limits,
             send_blocked: false,
             retry: None,
+            sent_since_flush: false,
             _handlers: Handlers { _open: open, _message: message, _close: close },
         };
         // If this future is dropped (connect_timeout), Drop closes the socket.
@@ -250,6 +255,10 @@ impl WsStream {
         } else {
             self.out.clear();
         }
+        if sent.is_ok() {
+            self.sent_since_flush = true;
+        }
+        let unsent = !self.sent_since_flush;
         Poll::Ready(sent.map_err(|e| {
             let cause = JsCause::new(e);
             let message = if cause.message().contains("different request") {
@@ -263,7 +272,10 @@ impl WsStream {
             } else {
                 format!("could not send to the WebSocket to {}: {}", self.url, cause.message())
             };
-            io::Error::other(Error::new(ErrorKind::Io, message).with_source(cause))
+            let error = Error::new(ErrorKind::Io, message).with_source(cause);
+            // `send` throws before queueing anything: if no frame of this
+            // batch went out before, none of it reached the server.
+            io::Error::other(if unsent { error.unsent() } else { error })
         }))
     }
 }
@@ -454,10 +466,11 @@ impl Transport for WsStream {
     }
 
     fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        if self.out.is_empty() {
-            return Poll::Ready(Ok(()));
+        if !self.out.is_empty() {
+            ready!(self.poll_send(cx))?;
         }
-        self.poll_send(cx)
+        self.sent_since_flush = false;
+        Poll::Ready(Ok(()))
     }
 
     fn poll_close(&mut self, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
@@ -563,6 +576,7 @@ mod tests {
             limits,
             send_blocked: false,
             retry: None,
+            sent_since_flush: false,
             _handlers: Handlers {
                 _open: Closure::new(|_: JsValue| {}),
                 _message: Closure::new(|_: MessageEvent| {}),

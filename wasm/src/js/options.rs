@@ -106,6 +106,10 @@ pub(crate) fn lazy(options: &JsValue) -> Result<bool> {
     }
 }
 
+/// `connectTimeout` in Cloudflare Workers when neither the DSN nor the
+/// options set one.
+pub(crate) const WORKERD_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// The DSN with the options that override it.
 pub(crate) fn config(dsn: &str, options: &JsValue) -> Result<Config> {
     let mut config = Config::parse(dsn)?;
@@ -137,9 +141,24 @@ pub(crate) fn config(dsn: &str, options: &JsValue) -> Result<Config> {
     }
     if let Some(t) = millis(options, "connectTimeout")? {
         config.connect_timeout(t);
+    } else if config.get_connect_timeout().is_none() && is_workerd() {
+        // A Worker's 7th simultaneous connection waits until another one
+        // closes: bound that wait so it fails clearly instead of hanging.
+        config.connect_timeout(WORKERD_CONNECT_TIMEOUT);
     }
     if let Some(n) = count(options, "statementCacheSize")? {
         config.statement_cache_size(n);
     }
     Ok(config)
+}
+
+/// True inside Cloudflare Workers (workerd sets this user agent, as
+/// node-postgres and postgres.js also check).
+pub(crate) fn is_workerd() -> bool {
+    let navigator = Reflect::get(&js_sys::global(), &JsValue::from_str("navigator")).unwrap_or(JsValue::UNDEFINED);
+    if navigator.is_undefined() || navigator.is_null() {
+        return false;
+    }
+    Reflect::get(&navigator, &JsValue::from_str("userAgent")).ok().and_then(|ua| ua.as_string()).as_deref()
+        == Some("Cloudflare-Workers")
 }

@@ -12,6 +12,10 @@ use super::options::{self, count, millis};
 use super::values::{self, Decode};
 use super::{js, promise};
 
+/// The default `maxSize` in Cloudflare Workers: one less than the 6
+/// simultaneous outgoing connections a request may have.
+pub(crate) const WORKERD_MAX_SIZE: usize = 5;
+
 /// Creates the pool described by the JS options object.
 pub(crate) async fn create(dsn: &str, opts: &JsValue) -> Result<RawPool> {
     let config = options::config(dsn, opts)?;
@@ -27,6 +31,11 @@ pub(crate) async fn create(dsn: &str, opts: &JsValue) -> Result<RawPool> {
     // Lazy by default, like node-postgres and Neon: edge requests are short
     // and may open only a few connections (6 per request on Workers).
     let mut o = PoolOptions { min_size: 0, ..PoolOptions::default() };
+    if options::is_workerd() {
+        // A Worker may have 6 connections open at once per request; keep
+        // one for the CancelRequest of a timed-out or abandoned query.
+        o.max_size = WORKERD_MAX_SIZE;
+    }
     if let Some(n) = count(opts, "minSize")? {
         o.min_size = n;
     }
