@@ -36,6 +36,28 @@ function checkPoisoned() {
   if (poisoned) throw poisoned;
 }
 
+// ------------------------------------------------------------ sockets
+
+// The runtime's TCP sockets, adapted to the duplex contract of the wasm side
+// (wasm/src/socket.rs). Each entry point installs its runtime's adapter; a
+// runtime without one (browsers) uses WebSockets only.
+let sockets = { name: "this runtime (it has no TCP sockets)" };
+
+/**
+ * Installs the socket adapter for `transport: "tcp"`: `{ name, connect(host,
+ * port, { tls }) => Promise<duplex> }` (see wasm/src/socket.rs for the
+ * duplex). The entry points do this for Node, Bun, Deno and Workers; call it
+ * to bring another runtime's sockets.
+ */
+export function useSockets(adapter) {
+  if (!adapter || typeof adapter.connect !== "function") throw new InterfaceError("useSockets needs { name, connect }");
+  sockets = adapter;
+}
+
+function withSockets(options) {
+  return { ...options, __edgepgSockets: sockets };
+}
+
 // ------------------------------------------------------------ options
 
 const INT8 = { bigint: 0, number: 1, string: 2 };
@@ -887,7 +909,7 @@ function callDefaults(options) {
  */
 export async function connect(dsn, options = {}) {
   const defaults = sync(() => callDefaults(options));
-  const rawConnection = await run(options, (c) => rawConnect(String(dsn), options, c));
+  const rawConnection = await run(options, (c) => rawConnect(String(dsn), withSockets(options), c));
   return new Connection(rawConnection, defaults);
 }
 
@@ -926,7 +948,7 @@ export class Pool {
   /** @internal use createPool() */
   constructor(dsn, options = {}) {
     this.#defaults = callDefaults(options);
-    this.#ready = run({}, (c) => rawCreatePool(String(dsn), options, c)).then((p) => (this.#raw = p));
+    this.#ready = run({}, (c) => rawCreatePool(String(dsn), withSockets(options), c)).then((p) => (this.#raw = p));
     // Creation errors surface on the first call; never as an unhandled rejection.
     this.#ready.catch(() => {});
   }

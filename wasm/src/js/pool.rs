@@ -19,15 +19,16 @@ pub(crate) const WORKERD_MAX_SIZE: usize = 5;
 /// Creates the pool described by the JS options object.
 pub(crate) async fn create(dsn: &str, opts: &JsValue) -> Result<RawPool> {
     let config = options::config(dsn, opts)?;
-    let ws = options::ws_options(opts)?;
+    let connector = options::connector(opts, &config)?;
     // On wasm32 the core's ConnectFn need not be Send + Sync, so it can hold
-    // the WebSocket options (a JS constructor, a JS proxy function) itself.
+    // the connector (a JS constructor, a JS proxy function, a socket adapter) itself.
     #[allow(clippy::arc_with_non_send_sync)]
     // Lazily started connections (with `pipelineConnect: "password"`): the
     // pool's shortcuts (`pool.fetch`...) on a fresh pool then cost one flight
     // for connect + query. The core pool checks the password of the
     // `minSize` connections it opens up front itself.
-    let connect: ConnectFn = Arc::new(move || Box::pin(crate::connect_pipelined_with(config.clone(), ws.clone())));
+    let connect: ConnectFn =
+        Arc::new(move || Box::pin(crate::connect_pipelined_via(config.clone(), connector.clone())));
     // Lazy by default, like node-postgres and Neon: edge requests are short
     // and may open only a few connections (6 per request on Workers).
     let mut o = PoolOptions { min_size: 0, ..PoolOptions::default() };
