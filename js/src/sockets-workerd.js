@@ -44,9 +44,14 @@ class WorkerdDuplex {
   #pumping = false;
   // Bumped when the socket is swapped for its TLS successor: the old pump stops.
   #generation = 0;
+  // Before a STARTTLS upgrade: deliver one chunk (the answer to SSLRequest),
+  // then read no further, because workerd cannot release a reader with a
+  // read outstanding, and startTls needs the streams released.
+  #oneChunk;
 
-  constructor(socket) {
+  constructor(socket, starttls) {
     this.#socket = socket;
+    this.#oneChunk = starttls;
     this.#open();
   }
 
@@ -73,7 +78,10 @@ class WorkerdDuplex {
           this.#handlers?.onEnd();
           return;
         }
-        if (value && value.byteLength > 0) this.#handlers?.onData(value);
+        if (value && value.byteLength > 0) {
+          if (this.#oneChunk) this.#paused = true;
+          this.#handlers?.onData(value);
+        }
       }
     } catch (e) {
       if (generation === this.#generation) this.#handlers?.onError(e);
@@ -94,6 +102,7 @@ class WorkerdDuplex {
 
   pause() { this.#paused = true; }
   resume() {
+    this.#oneChunk = false;
     if (!this.#paused) return;
     this.#paused = false;
     this.#pump();
@@ -101,9 +110,11 @@ class WorkerdDuplex {
 
   async startTls(o) {
     checkTls(o);
-    // Stop the pump (its pending read is cancelled by releasing the lock).
+    // The pump stopped after the one-byte answer (see #oneChunk).
     this.#generation++;
     this.#pumping = false;
+    this.#oneChunk = false;
+    this.#paused = false;
     this.#reader.releaseLock();
     this.#writer.releaseLock();
     this.#socket = this.#socket.startTls({ expectedServerHostname: o.servername });
@@ -134,13 +145,13 @@ export const workerdSockets = {
     if (direct) checkTls(direct);
     const socket = cfConnect(
       { hostname: host, port },
-      { secureTransport: direct ? "on" : "starttls", allowHalfOpen: false },
+      { secureTransport: direct ? "on" : options?.starttls ? "starttls" : "off", allowHalfOpen: false },
     );
     try {
       await socket.opened;
     } catch (e) {
       throw direct ? tlsError(direct, e) : e;
     }
-    return new WorkerdDuplex(socket);
+    return new WorkerdDuplex(socket, !direct && !!options?.starttls);
   },
 };

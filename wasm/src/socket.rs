@@ -8,6 +8,8 @@
 //! write(bytes: Uint8Array) -> boolean   false: wait for onDrain before writing more
 //! listen(onData(Uint8Array), onEnd(), onError(error), onDrain())
 //! pause() / resume()                    stop / restart delivering data
+//!                                       (with connect's `starttls`, the adapter stops
+//!                                       after the first chunk until startTls/resume)
 //! startTls(options) -> Promise          upgrade in place (after SSLRequest 'S')
 //! peerCertificate() -> Uint8Array|null  the server certificate (DER) once TLS is up
 //! close()
@@ -227,6 +229,12 @@ impl SocketStream {
             .await
             .map_err(|e| js_error(ErrorKind::Tls, &format!("the TLS handshake with {} failed", self.peer), e))?;
         Ok(())
+    }
+
+    /// Lets the socket deliver data again (after the SSLRequest answer when
+    /// no TLS follows; see `tcp`).
+    pub fn resume(&self) {
+        let _ = self.socket.resume();
     }
 
     /// The server certificate (DER) once TLS is up, where the runtime shows it.

@@ -35,7 +35,9 @@ use crate::socket::{js_error, JsDuplex, SocketLimits, SocketStream};
 extern "C" {
     /// A runtime's socket adapter: `{ name, connect(host, port, options) -> Promise<JsDuplex> }`.
     /// `options.tls` is null for a plain socket, or the TLS options (see
-    /// [`TcpConnector`]) for direct TLS.
+    /// [`TcpConnector`]) for direct TLS. `options.starttls` is true when an
+    /// SSLRequest follows: the duplex then delivers the first chunk (the
+    /// one-byte answer) and no more until `startTls` or `resume`.
     #[derive(Clone, Debug)]
     pub type SocketFactory;
     #[wasm_bindgen(method, catch)]
@@ -98,6 +100,9 @@ impl TcpConnector {
         let tls_options = self.tls_options(name, mode, config, direct);
         let open_options = Object::new();
         set(&open_options, "tls", if direct { tls_options.clone() } else { JsValue::NULL });
+        // SSLRequest, then maybe an upgrade: the adapter delivers the one-byte
+        // answer and waits (workerd must hold its reader still for startTls).
+        set(&open_options, "starttls", JsValue::from_bool(tls && !direct));
         let peer = format!("{name}:{port}");
         let runtime = self.sockets.runtime_name();
         let promise = self
@@ -119,7 +124,10 @@ impl TcpConnector {
         if !direct {
             match ssl_request(&mut stream, &peer).await? {
                 b'S' => stream.start_tls(&tls_options).await?,
-                b'N' if mode == SslMode::Prefer => return Ok(Connected { stream, tls_server_end_point: None }),
+                b'N' if mode == SslMode::Prefer => {
+                    stream.resume();
+                    return Ok(Connected { stream, tls_server_end_point: None });
+                }
                 b'N' => {
                     return Err(Error::new(
                         ErrorKind::Tls,
