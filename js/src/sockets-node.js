@@ -25,6 +25,9 @@ function tlsOptions(o) {
     ca: pem(o.ca, "sslrootcert"),
   };
   if (o.verify === "chain") options.checkServerIdentity = () => undefined;
+  // Always against the name the user asked for: without SNI (an IP literal)
+  // node:tls would check the certificate against "localhost".
+  if (o.verify === "full") options.checkServerIdentity = (_, cert) => tls.checkServerIdentity(o.servername, cert);
   if (o.alpn) options.ALPNProtocols = [o.alpn];
   return options;
 }
