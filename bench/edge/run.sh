@@ -7,7 +7,8 @@
 #   5. node --expose-gc bench.mjs: prints the table, writes the "Edge" section of bench/RESULTS.md.
 # Usage: bench/edge/run.sh [bench.mjs options]   (e.g. --only decode_200k --reps 9; see --help)
 #   EDGEPG_BENCH_SKIP_BUILD=1 reuses js/dist as it is (no js/build.sh);
-#   EDGEPG_BENCH_NODE_FLAGS adds node flags (profiling: see the end of this file).
+#   EDGEPG_BENCH_NODE_FLAGS adds node flags (profiling: see the end of this file);
+#   EDGEPG_BENCH_NODE runs another node binary (Node 22, 24).
 # The cluster directory can be moved with EDGEPG_BENCH_EDGE_DIR.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -43,4 +44,5 @@ bash "$root/tests/cluster/start.sh" "$dir"
 #     bench/edge/run.sh --clients edgepg --only seq_select1 --no-floors --no-write
 #   node bench/edge/cpuprofile.mjs bench/edge/prof/*.cpuprofile   (the dir is relative to bench/edge)
 # shellcheck disable=SC2086 # word splitting of the flags is intended
-node --expose-gc ${EDGEPG_BENCH_NODE_FLAGS:-} "$here/bench.mjs" "$@"
+# EDGEPG_BENCH_NODE: another Node binary (e.g. Node 22 from scripts/setup.sh's runtimes).
+"${EDGEPG_BENCH_NODE:-node}" --expose-gc ${EDGEPG_BENCH_NODE_FLAGS:-} "$here/bench.mjs" "$@"
