@@ -348,10 +348,26 @@ fn handshake_error(e: io::Error, prepared: &Prepared) -> Error {
     tls_error(message).with_source(e)
 }
 
-/// A TLS alert from the server during the handshake. The certificate alerts
-/// are about *our* certificate: the server checks it in the handshake.
-fn alert_message(alert: AlertDescription, host: &str, client_cert: Option<&Path>) -> String {
-    let cert_alert = matches!(
+/// A read error on an established TLS stream. With TLS 1.3 the server checks
+/// our client certificate after our side of the handshake is done, so its
+/// verdict (a certificate alert) arrives with the first read: say what it means.
+pub(crate) fn explain_read_error(e: io::Error) -> io::Error {
+    let Some(rustls::Error::AlertReceived(alert)) = e.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>()) else {
+        return e;
+    };
+    if !is_certificate_alert(*alert) {
+        return e;
+    }
+    let message = format!(
+        "the server rejected the client certificate (TLS alert {alert:?}); check sslcert/sslkey and that the \
+         server trusts the certificate's issuer (ssl_ca_file)"
+    );
+    io::Error::new(e.kind(), message)
+}
+
+/// The alerts by which a server says it does not accept our certificate.
+fn is_certificate_alert(alert: AlertDescription) -> bool {
+    matches!(
         alert,
         AlertDescription::BadCertificate
             | AlertDescription::UnsupportedCertificate
@@ -361,8 +377,13 @@ fn alert_message(alert: AlertDescription, host: &str, client_cert: Option<&Path>
             | AlertDescription::UnknownCA
             | AlertDescription::CertificateRequired
             | AlertDescription::AccessDenied
-    );
-    match (cert_alert, client_cert) {
+    )
+}
+
+/// A TLS alert from the server during the handshake. The certificate alerts
+/// are about *our* certificate: the server checks it in the handshake.
+fn alert_message(alert: AlertDescription, host: &str, client_cert: Option<&Path>) -> String {
+    match (is_certificate_alert(alert), client_cert) {
         (true, Some(cert)) => format!(
             "the server \"{host}\" rejected the client certificate \"{}\" (sslcert) during the TLS handshake \
              (TLS alert: {alert:?}); check that it is issued by a CA the server trusts (ssl_ca_file) and still valid",
