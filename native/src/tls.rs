@@ -519,28 +519,16 @@ mod tests {
 
         /// A self-signed server certificate that is its own CA (`CA:TRUE`, as
         /// `openssl req -x509` makes them), for localhost: `selfsigned.crt`/`.key`.
+        /// And one that is not a CA (`CA:FALSE`): `selfsigned-leaf.crt`/`.key`.
         fn self_signed(&self) {
-            self.openssl(&[
-                "req",
-                "-x509",
-                "-newkey",
-                "ec",
-                "-pkeyopt",
-                "ec_paramgen_curve:P-256",
-                "-nodes",
-                "-keyout",
-                "selfsigned.key",
-                "-out",
-                "selfsigned.crt",
-                "-subj",
-                "/CN=localhost",
-                "-days",
-                "2",
-                "-addext",
-                "subjectAltName=DNS:localhost",
-                "-addext",
-                "basicConstraints=critical,CA:TRUE",
-            ]);
+            for (name, ca) in [("selfsigned", "CA:TRUE"), ("selfsigned-leaf", "CA:FALSE")] {
+                let (key, crt) = (format!("{name}.key"), format!("{name}.crt"));
+                let constraints = format!("basicConstraints=critical,{ca}");
+                let ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"];
+                let rest = ["-keyout", key.as_str(), "-out", crt.as_str(), "-subj", "/CN=localhost", "-days", "2"];
+                let ext = ["-addext", "subjectAltName=DNS:localhost", "-addext", constraints.as_str()];
+                self.openssl(&[&["req", "-x509"][..], &ec, &rest, &ext].concat());
+            }
         }
 
         /// Client certificates issued by the test CA (CN=alice), with keys in
@@ -827,6 +815,17 @@ mod tests {
         assert!(e.message().contains("not valid for host \"db.example.com\""), "{e}");
         // verify-ca: any name.
         connect_to(server(), opts(Verification::Chain, Some(&own), "db.example.com")).await.unwrap();
+        // A self-signed certificate that is not a CA: webpki takes it as its own trust anchor.
+        let leaf = pki.path("selfsigned-leaf.crt");
+        let leaf_server = || pki.server_config_with("selfsigned-leaf", None, false);
+        connect_to(leaf_server(), opts(Verification::Full, Some(&leaf), "localhost")).await.unwrap();
+        let e = connect_to(leaf_server(), opts(Verification::Full, Some(&leaf), "127.0.0.1")).await.unwrap_err();
+        assert!(e.message().contains("not valid for host \"127.0.0.1\""), "{e}");
+        // Pinning one self-signed certificate does not trust another.
+        // (Both are named CN=localhost, so webpki may try the other as issuer and find a bad signature.)
+        let e = connect_to(leaf_server(), opts(Verification::Chain, Some(&own), "localhost")).await.unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Tls);
+        assert!(e.message().contains("unknown authority") || e.message().contains("signature does not verify"), "{e}");
         // In a bundle with other roots.
         let bundle = pki.path("bundle-self.crt");
         std::fs::write(&bundle, text(&pki.path("other_ca.crt")) + &text(&own)).unwrap();
