@@ -163,6 +163,29 @@ const workloads = [
       return { ms, checksum: sum };
     },
   },
+  {
+    name: "pool_10k_noreset",
+    unit: "queries",
+    ops: POOL,
+    describe: `${POOL.toLocaleString("en-US")} \`SELECT $1::int8 + 1\` through each client's pool of ${POOL_SIZE} connections (opened before the timing) by ${POOL_CALLERS} concurrent callers. ` +
+      "As pool_10k, but edgepg's pool with `reset: false`: pg's, Neon's and postgres.js's pools never clean a session on release, edgepg's does by default (asyncpg's reset: advisory locks, cursors, LISTEN, settings), which costs the server a statement per release.",
+    perConnection: "pool",
+    poolOptions: { noReset: true },
+    async run(c, p) {
+      let next = 0, sum = 0;
+      const t0 = performance.now();
+      const loop = async () => {
+        while (next < POOL) {
+          const i = next++;
+          const v = Number(await c.poolAddOne(p, i)); // read sum only after the await
+          sum += v - i;
+        }
+      };
+      await Promise.all(Array.from({ length: POOL_CALLERS }, loop));
+      const ms = performance.now() - t0;
+      return { ms, checksum: sum };
+    },
+  },
 ];
 
 // Which edgepg each contender is compared with: the same transport.
@@ -185,7 +208,7 @@ for (const w of wanted) {
   const handles = new Map();
   // A pool workload runs only for clients that have a pool.
   const runners = w.perConnection === "pool" ? chosen.filter((c) => c.openPool) : chosen;
-  if (w.perConnection === "pool") for (const c of runners) handles.set(c, await c.openPool(POOL_SIZE));
+  if (w.perConnection === "pool") for (const c of runners) handles.set(c, await c.openPool(POOL_SIZE, w.poolOptions));
   else if (w.perConnection) for (const c of chosen) handles.set(c, await c.open());
   const byClient = new Map(runners.map((c) => [c, { workload: w, client: c, reps: [], checksums: new Set() }]));
   for (let round = 0; round < WARMUP + REPS; round++) {

@@ -56,8 +56,10 @@ export function clients(env) {
     select1: (c) => c.fetchval("SELECT 1"),
     fetchAll: (c, sql) => c.fetch(sql),
     addOne: (c, i) => c.fetchval("SELECT $1::int8 + 1", [i]),
-    openPool: async (size) => {
-      const pool = edgepgPool(dsnFor, { ...options, maxSize: size, minSize: size });
+    // noReset: like pg's and postgres.js's pools, which never clean a session
+    // on release (edgepg's default runs asyncpg's reset then; see pool_10k_noreset).
+    openPool: async (size, { noReset = false } = {}) => {
+      const pool = edgepgPool(dsnFor, { ...options, maxSize: size, minSize: size, ...(noReset ? { reset: false } : {}) });
       return pool.ready();
     },
     closePool: (p) => p.close(),
