@@ -188,11 +188,15 @@ struct Packed {
     values: Option<Array>,
     nulls: Option<Vec<u8>>,
     rows: usize,
+    /// A text-format column delivered as PostgreSQL sent it (for a JS text
+    /// parser of the caller's), not decoded.
+    raw_text: bool,
 }
 
 impl Packed {
-    fn new(decode: &Decode, column: &edgepg_core::client::Column, rows: usize) -> Packed {
-        let kind = decode.kind(column.type_());
+    fn new(decode: &Decode, column: &edgepg_core::client::Column, rows: usize, raw_text: bool) -> Packed {
+        let raw_text = raw_text && column.format() == Format::Text;
+        let kind = if raw_text { Kind::Text } else { decode.kind(column.type_()) };
         let mut p = Packed {
             kind,
             ty: column.type_(),
@@ -207,6 +211,7 @@ impl Packed {
             values: None,
             nulls: None,
             rows,
+            raw_text,
         };
         match kind {
             Kind::Number | Kind::Date => p.numbers.reserve_exact(rows),
@@ -237,6 +242,10 @@ impl Packed {
     }
 
     fn push_value(&mut self, decode: &Decode, i: usize, raw: &[u8]) -> Result<()> {
+        if self.raw_text {
+            let s = std::str::from_utf8(raw).map_err(|_| Error::conversion("a text value is not valid UTF-8"))?;
+            return self.push_text(s);
+        }
         // Text-like and JSON values need no decoding: their bytes are the
         // string (jsonb's version byte stripped); no String per value.
         if matches!(self.kind, Kind::Text | Kind::Json) && <&str as FromSql>::accepts(self.ty) {
@@ -365,8 +374,19 @@ fn offset(n: usize) -> Result<u32> {
 /// [`Kind`] says; the glue (`toRows` in `js/src/api.js`) builds the row
 /// objects (or arrays with `arrayMode`) from them.
 pub(crate) fn result(decode: Decode, columns: Option<&[edgepg_core::client::Column]>, rows: &[Row]) -> Result<JsValue> {
+    result_with_raw_text(decode, columns, rows, &|_| false)
+}
+
+/// [`result`], with the text-format columns `raw_text` picks passed on as
+/// the server's text (a kind `Text` column), not decoded.
+pub(crate) fn result_with_raw_text(
+    decode: Decode,
+    columns: Option<&[edgepg_core::client::Column]>,
+    rows: &[Row],
+    raw_text: &dyn Fn(&edgepg_core::client::Column) -> bool,
+) -> Result<JsValue> {
     let columns = columns.or_else(|| rows.first().map(|r| r.columns())).unwrap_or(&[]);
-    let mut packed: Vec<Packed> = columns.iter().map(|c| Packed::new(&decode, c, rows.len())).collect();
+    let mut packed: Vec<Packed> = columns.iter().map(|c| Packed::new(&decode, c, rows.len(), raw_text(c))).collect();
     for (i, row) in rows.iter().enumerate() {
         for (column, raw) in packed.iter_mut().zip(row.raw_values()) {
             column.push(&decode, i, raw)?;
