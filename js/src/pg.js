@@ -138,6 +138,9 @@ const DEFAULT_TEXT = new Map([
   [700, parseFloat], [701, parseFloat],
   [114, JSON.parse], [3802, JSON.parse],
   [1184, (v) => new Date(v.replace(" ", "T").replace(/([+-]\d\d)$/, "$1:00"))],
+  // date and timestamp: local time, as pg reads them.
+  [1082, (v) => new Date(`${v}T00:00:00`)],
+  [1114, (v) => new Date(v.replace(" ", "T"))],
 ]);
 
 const customText = new Map(); // oid -> parser set with setTypeParser (text format)
@@ -154,12 +157,15 @@ export const types = {
     if (typeof format === "function") [format, parse] = ["text", format];
     if (typeof parse !== "function") throw new TypeError("setTypeParser needs a parser function");
     if (format === "binary") throw new InterfaceError("edgepg/pg: binary type parsers are not supported (set a text parser)");
-    customText.set(Number(oid), parse);
+    // Setting a type's default parser back (`setTypeParser(oid,
+    // getTypeParser(oid))` done first) returns it to the core's decoding.
+    if (parse === defaultParser(Number(oid))) customText.delete(Number(oid));
+    else customText.set(Number(oid), parse);
     customOids = [...customText.keys()];
   },
   getTypeParser(oid, format = "text") {
     if (format === "binary") return identity;
-    return customText.get(Number(oid)) ?? DEFAULT_TEXT.get(Number(oid)) ?? identity;
+    return customText.get(Number(oid)) ?? defaultParser(Number(oid));
   },
   arrayParser: undefined,
 };
@@ -348,16 +354,36 @@ function prepareValue(v) {
   return v;
 }
 
-/** Which columns come as text for the parsers, and the parser of each. */
+/**
+ * Which columns come as the server's text for a parser, and the parser of
+ * each: `[rawText, parserOf]`. A parser that is edgepg's own default for
+ * the type changes nothing (the core's decoding gives the same value), so
+ * only the columns with another parser are read as text.
+ */
 function parsing(config, clientTypes) {
   const t = config.types ?? clientTypes;
   if (t && typeof t.getTypeParser === "function") {
-    // A parser per query (drizzle's): every column as text, so each one
-    // sees PostgreSQL's own output, exactly as in pg.
-    return [true, (oid) => t.getTypeParser(oid, "text")];
+    // A query's own parsers (drizzle's): asked about the columns the
+    // statement has, once each, when the core binds it.
+    const seen = new Map();
+    const parserOf = (oid) => {
+      let p = seen.get(oid);
+      if (p === undefined) {
+        const f = t.getTypeParser(oid, "text");
+        p = typeof f === "function" && f !== defaultParser(oid) ? f : null;
+        seen.set(oid, p);
+      }
+      return p;
+    };
+    return [(oid) => parserOf(oid) !== null, parserOf];
   }
   if (customOids.length === 0) return [undefined, noParser];
   return [customOids, (oid) => customText.get(oid) ?? null];
+}
+
+/** What types.getTypeParser gives for a type nobody set a parser for. */
+function defaultParser(oid) {
+  return DEFAULT_TEXT.get(oid) ?? identity;
 }
 
 const noParser = () => null;
@@ -888,7 +914,7 @@ export class Cursor extends Emitter {
     for (let j = 0; j < result.fields.length; j++) {
       const oid = result.fields[j].dataTypeID;
       const parse = t && typeof t.getTypeParser === "function" ? t.getTypeParser(oid, "text") : customText.get(oid);
-      if (!parse || parse === identity || parse === DEFAULT_TEXT.get(oid)) continue;
+      if (!parse || parse === defaultParser(oid)) continue;
       const key = result.rowAsArray ? j : result.fields[j].name;
       for (const row of result.rows) {
         const v = row[key];
