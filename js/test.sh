@@ -14,6 +14,14 @@ if [ ! -d node_modules/ws ] || [ ! -d node_modules/miniflare ] || [ ! -d node_mo
     npm ci --no-audit --no-fund --loglevel=error
 fi
 
+# The ORMs edgepg/pg and edgepg/prisma are tested with (drizzle-orm, pg for
+# drizzle's own import, kysely, prisma), pinned by test/orm/package-lock.json;
+# kept out of js/package.json so the package's own install stays lean. Once.
+if [ ! -d test/orm/node_modules/drizzle-orm ] || [ ! -d test/orm/node_modules/kysely ] ||
+    [ ! -d test/orm/node_modules/@prisma/client ]; then
+    (cd test/orm && npm ci --no-audit --no-fund --loglevel=error)
+fi
+
 ./build.sh
 work="$(mktemp -d /tmp/edgepg-js-test.XXXXXX)"
 trap 'rm -rf "$work"' EXIT
@@ -26,6 +34,10 @@ mkdir -p "$work/app/node_modules"
 for dep in ws miniflare typescript; do
     ln -s "$here/node_modules/$dep" "$work/app/node_modules/$dep"
 done
+for dep in "$here"/test/orm/node_modules/* "$here"/test/orm/node_modules/.bin; do
+    [ -e "$work/app/node_modules/$(basename "$dep")" ] || ln -s "$dep" "$work/app/node_modules/$(basename "$dep")"
+done
+export EDGEPG_ORM_DIR="$here/test/orm"
 cp test/*.mjs test/*.ts test/tsconfig.json "$work/app/" 2>/dev/null || cp test/*.mjs "$work/app/"
 cd "$work/app"
 # One file at a time keeps the proxies and relays of different files apart.
