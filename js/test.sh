@@ -37,7 +37,7 @@ echo "packed $(basename "$tarball"): $(wc -c <"$tarball") bytes"
 mkdir -p "$work/app/node_modules"
 (cd "$work/app" && echo '{"name":"edgepg-test-app","private":true,"type":"module"}' >package.json &&
     npm install --no-audit --no-fund --loglevel=error --no-save "$tarball")
-for dep in ws miniflare typescript; do
+for dep in ws miniflare typescript esbuild; do
     ln -s "$here/node_modules/$dep" "$work/app/node_modules/$dep"
 done
 for dep in "$here"/test/orm/node_modules/* "$here"/test/orm/node_modules/.bin; do

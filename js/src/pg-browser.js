@@ -1,5 +1,7 @@
-// edgepg/pg for this runtime: the .wasm is initialised by ./browser.js, then
-// node-postgres's API (pg.js) is exported.
-import "./browser.js";
+// edgepg/pg for this runtime: initialises the .wasm as ./browser.js does (inline, not
+// by importing ./browser.js: the package is "sideEffects": false, so a bundler may drop
+// a bare import), then exports ./pg.js.
+import init from "./edgepg.js";
+await init({ module_or_path: new URL("./edgepg_bg.wasm", import.meta.url) });
 export * from "./pg.js";
 export { default } from "./pg.js";

@@ -1,5 +1,7 @@
-// edgepg/prisma for this runtime: the .wasm is initialised by ./browser.js, then
-// the Prisma driver adapter (prisma.js) is exported.
-import "./browser.js";
+// edgepg/prisma for this runtime: initialises the .wasm as ./browser.js does (inline, not
+// by importing ./browser.js: the package is "sideEffects": false, so a bundler may drop
+// a bare import), then exports ./prisma.js.
+import init from "./edgepg.js";
+await init({ module_or_path: new URL("./edgepg_bg.wasm", import.meta.url) });
 export * from "./prisma.js";
 export { default } from "./prisma.js";

@@ -1,5 +1,8 @@
-// edgepg/prisma for this runtime: the .wasm is initialised by ./edge-light.js, then
-// the Prisma driver adapter (prisma.js) is exported.
-import "./edge-light.js";
+// edgepg/prisma for this runtime: initialises the .wasm as ./edge-light.js does (inline, not
+// by importing ./edge-light.js: the package is "sideEffects": false, so a bundler may drop
+// a bare import), then exports ./prisma.js.
+import wasm from "./edgepg_bg.wasm?module";
+import { initSync } from "./edgepg.js";
+initSync({ module: wasm });
 export * from "./prisma.js";
 export { default } from "./prisma.js";

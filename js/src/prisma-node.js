@@ -1,5 +1,8 @@
-// edgepg/prisma for this runtime: the .wasm is initialised by ./node.js, then
-// the Prisma driver adapter (prisma.js) is exported.
-import "./node.js";
+// edgepg/prisma for this runtime: initialises the .wasm as ./node.js does (inline, not
+// by importing ./node.js: the package is "sideEffects": false, so a bundler may drop
+// a bare import), then exports ./prisma.js.
+import { readFileSync } from "node:fs";
+import { initSync } from "./edgepg.js";
+initSync({ module: readFileSync(new URL("./edgepg_bg.wasm", import.meta.url)) });
 export * from "./prisma.js";
 export { default } from "./prisma.js";
