@@ -20,6 +20,7 @@ import pg from "pg";
 import postgres from "postgres";
 import { Pool as NeonPool, neonConfig } from "@neondatabase/serverless";
 import { connect as edgepgConnect } from "edgepg";
+import { Client as EdgepgPgClient } from "edgepg/pg";
 
 export function clients(env) {
   const host = env.EDGEPG_TEST_HOST ?? "127.0.0.1";
@@ -54,6 +55,34 @@ export function clients(env) {
     select1: (c) => c.fetchval("SELECT 1"),
     fetchAll: (c, sql) => c.fetch(sql),
     addOne: (c, i) => c.fetchval("SELECT $1::int8 + 1", [i]),
+  };
+
+  // ---------------------------------------------------------------- edgepg/pg
+  // The same package through its node-postgres-shaped API (what Drizzle,
+  // Kysely and Prisma use), called exactly as pg and Neon are below.
+  const edgepgPgConfig = { connectionString: dsn, ...edgepgOptions };
+  const edgepgPg = {
+    name: "edgepg-pg",
+    transport: `edgepg/pg Client (same package, same wasm) over \`ws\` through websockify :${wsPort}`,
+    async open() {
+      const c = new EdgepgPgClient(edgepgPgConfig);
+      await c.connect();
+      return c;
+    },
+    close: (c) => c.end(),
+    async connectFirst() {
+      const t0 = performance.now();
+      const c = new EdgepgPgClient(edgepgPgConfig);
+      await c.connect();
+      const r = await c.query("SELECT 1 AS x");
+      const ms = performance.now() - t0;
+      await c.end();
+      check(r.rows[0].x, 1);
+      return ms;
+    },
+    select1: async (c) => (await c.query("SELECT 1 AS x")).rows[0].x,
+    fetchAll: async (c, sql) => (await c.query(sql)).rows,
+    addOne: async (c, i) => (await c.query("SELECT $1::int8 + 1 AS x", [i])).rows[0].x,
   };
 
   // ---------------------------------------------------------------- Neon
@@ -162,7 +191,7 @@ export function clients(env) {
       s.once("error", reject);
     }));
 
-  return [edgepg, neon, nodePg, pgjs, nodePgWs, pgjsWs];
+  return [edgepg, edgepgPg, neon, nodePg, pgjs, nodePgWs, pgjsWs];
 }
 
 /**

@@ -92,6 +92,16 @@ test("call forms: text, text+values, config, config+values (drizzle), rowMode ar
   assert.deepEqual((await client.query("SELECT $1::text AS t", [custom])).rows, [{ t: "from-toPostgres" }]);
 });
 
+test("a statement without values: text results the first time, binary from the statement cache after, same values", async () => {
+  const sql = "SELECT 42::int8 AS n, 1.5::numeric AS d, '2024-01-02 03:04:05+00'::timestamptz AS t, '\\x01'::bytea AS b";
+  const first = await client.query(sql);
+  const second = await client.query(sql);
+  assert.deepEqual(first.fields.map((f) => f.format), ["text", "text", "text", "text"]);
+  assert.deepEqual(second.fields.map((f) => f.format), ["binary", "binary", "binary", "binary"]);
+  assert.deepEqual(second.rows, first.rows);
+  assert.deepEqual(second.rows[0].n, "42");
+});
+
 test("named statements: prepared once, run many times", async () => {
   for (let i = 0; i < 3; i++) {
     const r = await client.query({ name: "pg-named", text: "SELECT $1::int4 * 2 AS d", values: [i] });

@@ -64,7 +64,7 @@ pub use listeners::NotificationStream;
 pub use params::Params;
 pub use pipelined::connect_pipelined;
 pub use query_log::{LoggedQuery, QueryLogger};
-pub use results::{StatementResult, TextColumns};
+pub use results::{PickColumns, StatementResult, TextColumns};
 pub use row::{Column, RawValues, Row, RowIndex};
 pub use runtime::{BoxFuture, MaybeSend, MaybeSync, Runtime};
 pub use shared::{LogListener, Notification, NotificationListener, TerminationListener};
