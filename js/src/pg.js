@@ -514,7 +514,7 @@ const kAttach = Symbol("attach");
 
 /**
  * node-postgres's Client. `connect()`, `query()`, `end()`; events
- * `connect`, `error`, `end`, `notice`. Queries sent together are pipelined
+ * `connect`, `error`, `end`, `notice`, `notification` (after a `LISTEN`). Queries sent together are pipelined
  * on the connection (the answers come back in order).
  */
 export class Client extends Emitter {
@@ -581,33 +581,43 @@ export class Client extends Emitter {
     this.#listenNotices(raw);
   }
 
+  /** Server notices → `notice`, and every NOTIFY the session LISTENs to → `notification`. */
   #listenNotices(raw) {
-    let stream;
-    try {
-      stream = raw.logStream();
-    } catch {
-      return;
-    }
+    const streams = [];
     let stopped = false;
     let stop;
     const stopping = new Promise((resolve) => { stop = () => resolve(null); });
+    const pump = (open, emit) => {
+      let stream;
+      try {
+        stream = open();
+      } catch {
+        return;
+      }
+      streams.push(stream);
+      (async () => {
+        while (!stopped) {
+          let item;
+          try {
+            item = await stream.next(stopping);
+          } catch {
+            break;
+          }
+          if (item === null) break;
+          emit(item);
+        }
+      })();
+    };
+    pump(() => raw.logStream(), (fields) => this.emit("notice", new DatabaseError(fields)));
+    pump(() => raw.notificationStream(), ([processId, channel, payload]) =>
+      this.emit("notification", { name: "notification", processId, channel, payload }));
     this.#stopNotices = () => {
       stopped = true;
       stop();
-      try { stream.close(); } catch { /* gone */ }
-    };
-    (async () => {
-      while (!stopped) {
-        let fields;
-        try {
-          fields = await stream.next(stopping);
-        } catch {
-          break;
-        }
-        if (fields === null) break;
-        this.emit("notice", new DatabaseError(fields));
+      for (const s of streams) {
+        try { s.close(); } catch { /* gone */ }
       }
-    })();
+    };
   }
 
   /** @internal the raw connection, or a clear error */

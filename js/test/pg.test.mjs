@@ -245,6 +245,23 @@ test("events: notice, and error + end when the server goes away", async () => {
   await assert.rejects(c.query("SELECT 1"));
 });
 
+test("events: notification after LISTEN, from another session", async () => {
+  const c = new Client(config());
+  await c.connect();
+  try {
+    const got = new Promise((resolve) => c.once("notification", resolve));
+    await c.query('LISTEN "pg chan"');
+    await client.query(`NOTIFY "pg chan", 'payload 1'`);
+    const n = await got;
+    assert.equal(n.channel, "pg chan");
+    assert.equal(n.payload, "payload 1");
+    assert.equal(typeof n.processId, "number");
+    assert.notEqual(n.processId, c.processID);
+  } finally {
+    await c.end();
+  }
+});
+
 test("a Client without an error listener whose connection dies does not crash the process", async () => {
   const c = new Client(config());
   await c.connect();

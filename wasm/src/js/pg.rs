@@ -6,6 +6,7 @@
 //! as pg-cursor does.
 
 use std::cell::RefCell;
+use std::rc::Rc;
 
 use edgepg_core::client::{Column, Connection, StatementResult, TextColumns};
 use edgepg_core::types::{ToSql, Value};
@@ -22,11 +23,13 @@ use super::values::{self, Decode};
 use super::{errors, js, promise};
 
 /// Which columns the JS side parses itself from the server's text: `true`
-/// for all of them, or an array of type OIDs.
+/// for all of them, an array of type OIDs, or a function `(oid) => boolean`
+/// (a query's own `types`, asked about the columns it actually has).
 enum RawText {
     None,
     All,
     Types(Vec<u32>),
+    Js(js_sys::Function),
 }
 
 impl RawText {
@@ -34,17 +37,12 @@ impl RawText {
         if v.as_bool() == Some(true) {
             return RawText::All;
         }
+        if let Some(f) = v.dyn_ref::<js_sys::Function>() {
+            return RawText::Js(f.clone());
+        }
         match v.dyn_ref::<Array>() {
             Some(a) => RawText::Types(a.iter().filter_map(|o| o.as_f64()).map(|o| o as u32).collect()),
             None => RawText::None,
-        }
-    }
-
-    fn columns(&self) -> TextColumns<'_> {
-        match self {
-            RawText::None => TextColumns::Default,
-            RawText::All => TextColumns::All,
-            RawText::Types(oids) => TextColumns::Types(oids),
         }
     }
 
@@ -53,6 +51,8 @@ impl RawText {
             RawText::None => false,
             RawText::All => true,
             RawText::Types(oids) => oids.contains(&c.type_().oid()),
+            // A throwing function counts as "no": the column is decoded.
+            RawText::Js(f) => f.call1(&JsValue::NULL, &JsValue::from(c.type_().oid())).is_ok_and(|v| v.is_truthy()),
         }
     }
 }
@@ -95,7 +95,13 @@ async fn run_query(
     decode: Decode,
     raw: RawText,
 ) -> Result<JsValue, JsValue> {
-    let results = js(conn.query_results(sql, &refs(&params), simple, raw.columns()).await)?;
+    let columns = match &raw {
+        RawText::None => TextColumns::Default,
+        RawText::All => TextColumns::All,
+        RawText::Types(oids) => TextColumns::Types(oids),
+        RawText::Js(_) => TextColumns::Pick(&|c: &Column| raw.wants(c)),
+    };
+    let results = js(conn.query_results(sql, &refs(&params), simple, columns).await)?;
     results_to_js(decode, &raw, &results)
 }
 
@@ -176,6 +182,62 @@ impl RawConnection {
             }
         });
         Ok(RawPgCursor { cmd: RefCell::new(Some(cmd_tx)) })
+    }
+}
+
+/// Every notification of one connection, whatever the channel (for pg's
+/// `notification` event: the user runs `LISTEN` as a query).
+#[wasm_bindgen]
+pub struct RawNotifications {
+    rx: Rc<RefCell<Option<mpsc::UnboundedReceiver<edgepg_core::client::Notification>>>>,
+    listener: Option<edgepg_core::client::NotificationListener>,
+    conn: Option<Rc<super::connection::Handle>>,
+}
+
+#[wasm_bindgen]
+impl RawConnection {
+    /// Starts collecting every notification (see [`RawNotifications`]).
+    #[wasm_bindgen(js_name = notificationStream)]
+    pub fn notification_stream(&self) -> Result<RawNotifications, JsValue> {
+        let h = self.handle()?;
+        let (tx, rx) = mpsc::unbounded();
+        let listener = h.add_notification_observer(move |n| {
+            let _ = tx.unbounded_send(n.clone());
+        });
+        Ok(RawNotifications { rx: Rc::new(RefCell::new(Some(rx))), listener: Some(listener), conn: Some(h) })
+    }
+}
+
+#[wasm_bindgen]
+impl RawNotifications {
+    /// The next notification as `[pid, channel, payload]`, or `null` once closed.
+    pub fn next(&self, cancel: JsValue) -> Promise {
+        let Some(mut rx) = self.rx.borrow_mut().take() else {
+            return Promise::resolve(&JsValue::NULL);
+        };
+        let slot = self.rx.clone();
+        promise(cancel, async move {
+            match rx.next().await {
+                Some(n) => {
+                    *slot.borrow_mut() = Some(rx);
+                    Ok(Array::of3(
+                        &JsValue::from(n.process_id),
+                        &JsValue::from_str(&n.channel),
+                        &JsValue::from_str(&n.payload),
+                    )
+                    .into())
+                }
+                None => Ok(JsValue::NULL),
+            }
+        })
+    }
+
+    /// Stops collecting.
+    pub fn close(&mut self) {
+        if let (Some(c), Some(l)) = (self.conn.take(), self.listener.take()) {
+            c.remove_notification_observer(&l);
+        }
+        self.rx.borrow_mut().take();
     }
 }
 
