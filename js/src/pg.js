@@ -4,7 +4,7 @@
 // pipelining, transactions and cursors are the core's (wasm/src/js/pg.rs
 // and the modules beside it); nothing here speaks the protocol.
 import { rawConnect, rawCreatePool } from "./edgepg.js";
-import { EdgepgError, InterfaceError, PostgresError, toError } from "./errors.js";
+import { EdgepgError, InterfaceError, PostgresError, TimeoutError, toError } from "./errors.js";
 
 // ------------------------------------------------------------ wasm guard
 
@@ -399,7 +399,7 @@ function settle(promise, callback) {
  * Runs one query on `target` (a raw connection or pool) and builds pg's
  * result: an array of results for a script of several statements.
  */
-async function runQuery(target, config, clientTypes) {
+async function runQuery(target, config, clientTypes, queryTimeout) {
   checkPoisoned();
   const text = config.text;
   if (typeof text !== "string") throw new TypeError("A query must have either text or a name (and text)");
@@ -408,11 +408,20 @@ async function runQuery(target, config, clientTypes) {
   // text, so a script of several statements works; otherwise one statement.
   const simple = !config.name && (!values || values.length === 0);
   const [rawText, parserOf] = parsing(config, clientTypes);
+  // pg's query_timeout: the core abandons the call (cancelling it on the
+  // server when that is safe) and the connection stays usable.
+  const limit = config.query_timeout ?? queryTimeout;
+  let timer;
+  const cancel = limit > 0
+    ? new Promise((resolve) => { timer = setTimeout(() => resolve(new TimeoutError("Query read timeout")), limit); })
+    : undefined;
   let raw;
   try {
-    raw = await target.pgQuery(text, values ?? [], simple, INT8_STRING, rawText, undefined);
+    raw = await target.pgQuery(text, values ?? [], simple, INT8_STRING, rawText, cancel);
   } catch (e) {
     throw pgError(e);
+  } finally {
+    if (timer !== undefined) clearTimeout(timer);
   }
   const arrayMode = config.rowMode === "array";
   if (raw.length === 0) return { command: null, rowCount: null, oid: null, rows: [], fields: [], rowAsArray: arrayMode };
@@ -449,13 +458,33 @@ function env(name) {
   return globalThis.process?.env?.[name];
 }
 
-const DSN_KEYS = ["host", "port", "user", "password", "database", "ssl", "application_name", "options", "connectionString"];
+const DSN_KEYS = ["host", "port", "user", "password", "database", "ssl", "application_name", "options", "connectionString", "statement_timeout", "lock_timeout", "idle_in_transaction_session_timeout", "query_timeout"];
+// pg config keys that are server settings, sent at startup (`-c name=value`).
+const SERVER_SETTINGS = ["statement_timeout", "lock_timeout", "idle_in_transaction_session_timeout"];
+
+/** `options` (libpq's) with the config's server settings added. */
+function startupOptions(config, existing) {
+  const parts = existing ? [existing] : [];
+  for (const k of SERVER_SETTINGS) {
+    const v = config[k];
+    if (v !== undefined && v !== null && v !== false) parts.push(`-c ${k}=${Number(v)}`);
+  }
+  return parts.join(" ");
+}
 
 /** The DSN for a pg config (a connection string or the usual fields). */
 function dsnOf(config) {
   if (config.connectionString) {
     let dsn = String(config.connectionString);
-    if (config.ssl !== undefined && !/[?&]sslmode=/.test(dsn)) dsn += (dsn.includes("?") ? "&" : "?") + `sslmode=${sslMode(config.ssl)}`;
+    const add = (k, v) => { dsn += (dsn.includes("?") ? "&" : "?") + `${k}=${encodeURIComponent(v)}`; };
+    if (config.ssl !== undefined && !/[?&]sslmode=/.test(dsn)) add("sslmode", sslMode(config.ssl));
+    const settings = startupOptions(config, "");
+    if (settings) {
+      if (!/^postgres(ql)?:\/\//.test(dsn) || /[?&]options=/.test(dsn)) {
+        throw new InterfaceError("statement_timeout & co need a postgres:// connection string without its own options= (or put them in options=)");
+      }
+      add("options", settings);
+    }
     return dsn;
   }
   const host = config.host ?? defaults.host ?? env("PGHOST") ?? "localhost";
@@ -469,7 +498,8 @@ function dsnOf(config) {
   params.set("sslmode", sslMode(config.ssl ?? defaults.ssl));
   const app = config.application_name ?? defaults.application_name;
   if (app) params.set("application_name", app);
-  if (config.options) params.set("options", config.options);
+  const options = startupOptions(config, config.options);
+  if (options) params.set("options", options);
   const h = String(host).includes(":") && !String(host).startsWith("[") ? `[${host}]` : host;
   return `postgres://${auth}@${h}:${port}/${e(database)}?${params}`;
 }
@@ -523,6 +553,7 @@ export class Client extends Emitter {
   #connecting = null;
   #ended = false;
   #stopNotices = null;
+  #named = new Map(); // statement name -> text
   /** @internal set for pool clients */
   _pooled = false;
 
@@ -652,7 +683,17 @@ export class Client extends Emitter {
       }
       return Promise.reject(e);
     }
-    const p = (async () => runQuery(this._target(), config, this.#config.types))();
+    if (config.name) {
+      // pg: one name, one text, per connection.
+      const known = this.#named.get(config.name);
+      if (known !== undefined && known !== config.text) {
+        const e = new InterfaceError(`Prepared statements must be unique - '${config.name}' was used for a different statement`);
+        if (callback) { queueMicrotask(() => callback(e)); return undefined; }
+        return Promise.reject(e);
+      }
+      this.#named.set(config.name, config.text);
+    }
+    const p = (async () => runQuery(this._target(), config, this.#config.types, this.#config.query_timeout))();
     return settle(p, callback);
   }
 
@@ -793,7 +834,7 @@ export class Pool extends Emitter {
     } catch (e) {
       return Promise.reject(e);
     }
-    const p = (async () => runQuery(await this.#pool(), config, this.options.types))();
+    const p = (async () => runQuery(await this.#pool(), config, this.options.types, this.options.query_timeout))();
     return settle(p, callback);
   }
 

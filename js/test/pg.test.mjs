@@ -102,6 +102,29 @@ test("a statement without values: text results the first time, binary from the s
   assert.deepEqual(second.rows[0].n, "42");
 });
 
+test("pg's timeouts: statement_timeout (a server setting), query_timeout (client side, connection usable after)", async () => {
+  const c = new Client({ ...config(), statement_timeout: 100, query_timeout: 2000 });
+  await c.connect();
+  try {
+    assert.deepEqual((await c.query("SHOW statement_timeout")).rows, [{ statement_timeout: "100ms" }]);
+    const e = await c.query("SELECT pg_sleep(1)").catch((err) => err);
+    assert.equal(e.code, "57014");
+  } finally {
+    await c.end();
+  }
+  const q = new Client(config());
+  await q.connect();
+  try {
+    const t0 = Date.now();
+    const e = await q.query({ text: "SELECT pg_sleep(5)", query_timeout: 100 }).catch((err) => err);
+    assert.ok(e instanceof Error && /timeout/i.test(e.message), String(e));
+    assert.ok(Date.now() - t0 < 3000, "rejected by the timeout, not after the sleep");
+    assert.deepEqual((await q.query("SELECT 1 AS ok")).rows, [{ ok: 1 }]);
+  } finally {
+    await q.end();
+  }
+});
+
 test("named statements: prepared once, run many times", async () => {
   for (let i = 0; i < 3; i++) {
     const r = await client.query({ name: "pg-named", text: "SELECT $1::int4 * 2 AS d", values: [i] });
@@ -109,6 +132,7 @@ test("named statements: prepared once, run many times", async () => {
   }
   const noArgs = await client.query({ name: "pg-named-0", text: "SELECT 5 AS f" });
   assert.deepEqual(noArgs.rows, [{ f: 5 }]);
+  await assert.rejects(client.query({ name: "pg-named", text: "SELECT 2" }), /Prepared statements must be unique/);
 });
 
 test("pg's default JS types, through both protocols", async () => {
