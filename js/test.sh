@@ -23,7 +23,8 @@ if [ ! -d test/orm/node_modules/drizzle-orm ] || [ ! -d test/orm/node_modules/ky
 fi
 # The Prisma client of test/orm/schema.prisma, generated offline (the schema
 # engine Prisma would download is not needed to generate a client).
-if [ ! -f test/orm/generated/index.js ] || [ test/orm/schema.prisma -nt test/orm/generated/index.js ]; then
+if [ ! -f test/orm/generated/index.js ] || [ test/orm/schema.prisma -nt test/orm/generated/index.js ] ||
+    [ ! -f test/orm/gen-workerd/client.ts ]; then
     (cd test/orm && CHECKPOINT_DISABLE=1 PRISMA_SCHEMA_ENGINE_BINARY=/bin/true \
         ./node_modules/.bin/prisma generate --schema schema.prisma >/dev/null)
 fi
