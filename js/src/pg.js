@@ -651,6 +651,12 @@ export class Client extends Emitter {
     };
   }
 
+  /** The raw connection; as in pg, a query made while connect() runs waits for it. */
+  async #whenConnected() {
+    if (!this.#raw && this.#connecting) await this.#connecting.catch(() => {});
+    return this._target();
+  }
+
   /** @internal the raw connection, or a clear error */
   _target() {
     if (this.#raw) return this.#raw;
@@ -693,7 +699,7 @@ export class Client extends Emitter {
       }
       this.#named.set(config.name, config.text);
     }
-    const p = (async () => runQuery(this._target(), config, this.#config.types, this.#config.query_timeout))();
+    const p = (async () => runQuery(await this.#whenConnected(), config, this.#config.types, this.#config.query_timeout))();
     return settle(p, callback);
   }
 

@@ -286,6 +286,17 @@ test("events: notification after LISTEN, from another session", async () => {
   }
 });
 
+test("queries made while connect() runs wait for it, as in pg; before connect() they fail clearly", async () => {
+  const c = new Client(config());
+  await assert.rejects(c.query("SELECT 1"), /not connected/);
+  const connecting = c.connect();
+  const early = c.query("SELECT 'early' AS s");
+  await connecting;
+  assert.deepEqual((await early).rows, [{ s: "early" }]);
+  await c.end();
+  await assert.rejects(c.query("SELECT 1"), /closed/);
+});
+
 test("a Client without an error listener whose connection dies does not crash the process", async () => {
   const c = new Client(config());
   await c.connect();
