@@ -699,7 +699,11 @@ export class Client extends Emitter {
       }
       this.#named.set(config.name, config.text);
     }
-    const p = (async () => runQuery(await this.#whenConnected(), config, this.#config.types, this.#config.query_timeout))();
+    // Connected: handed to the core now, so queries and cursors keep their
+    // call order on the connection (as pg's queue does).
+    const p = this.#raw
+      ? runQuery(this.#raw, config, this.#config.types, this.#config.query_timeout)
+      : (async () => runQuery(await this.#whenConnected(), config, this.#config.types, this.#config.query_timeout))();
     return settle(p, callback);
   }
 

@@ -382,6 +382,15 @@ test("Cursor (pg-cursor): returned synchronously, read(n) until [], outside and 
     assert.deepEqual(await inTx.read(5), []);
     await inTx.close();
     await c.query("COMMIT");
+    // BEGIN not awaited: the cursor still joins that transaction, and does not commit it.
+    const begin = c.query("BEGIN");
+    const joined = c.query(new Cursor("SELECT 1 AS one"));
+    await begin;
+    assert.deepEqual(await joined.read(5), [{ one: 1 }]);
+    await joined.close();
+    await c.query("INSERT INTO pg_owners (name) VALUES ('cursor-tx')");
+    await c.query("ROLLBACK");
+    assert.equal((await c.query("SELECT count(*)::int4 AS n FROM pg_owners WHERE name = 'cursor-tx'")).rows[0].n, 0);
     const failing = c.query(new Cursor("SELECT 1/0"));
     await assert.rejects(failing.read(1), (e) => e.code === "22012");
     await failing.close();

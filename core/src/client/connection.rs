@@ -231,6 +231,20 @@ impl Connection {
         self.inner.shared.status()
     }
 
+    /// The transaction status once everything sent before this call is
+    /// answered: the last ReadyForQuery's when nothing is in flight (no round
+    /// trip), otherwise a lone Sync queued behind the pending requests asks
+    /// the server. For deciding on a `BEGIN` while calls may still be in
+    /// flight (the last status seen may be stale then).
+    pub async fn settled_transaction_status(&self) -> Result<TransactionStatus> {
+        if !self.inner.shared.is_quiet() {
+            let mut buf = BytesMut::with_capacity(5);
+            frontend::sync(&mut buf);
+            self.inner.request(buf, 1, None).await?;
+        }
+        Ok(self.inner.shared.status())
+    }
+
     /// The process ID of the server backend serving this connection (0
     /// while a lazily started connection, see [`super::connect_pipelined`],
     /// has not finished its startup).

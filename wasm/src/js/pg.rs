@@ -9,6 +9,7 @@ use std::cell::RefCell;
 use std::rc::Rc;
 
 use edgepg_core::client::{Column, Connection, StatementResult, TextColumns};
+use edgepg_core::protocol::backend::TransactionStatus;
 use edgepg_core::types::{ToSql, Value};
 use edgepg_core::Error;
 use futures_channel::{mpsc, oneshot};
@@ -139,7 +140,14 @@ impl RawConnection {
         let (cmd_tx, mut cmd_rx) = mpsc::unbounded::<CursorCommand>();
         spawn_local(async move {
             let refs = refs(&params);
-            let own_tx = if h.is_in_transaction() { Ok(None) } else { h.transaction().start_owned().await.map(Some) };
+            // Decided on the status after everything sent before (a `BEGIN`
+            // still in flight counts), so a cursor never opens a transaction
+            // inside the caller's, nor commits it.
+            let own_tx = match h.settled_transaction_status().await {
+                Ok(TransactionStatus::Idle) => h.transaction().start_owned().await.map(Some),
+                Ok(_) => Ok(None),
+                Err(e) => Err(e),
+            };
             let opened = match &own_tx {
                 Ok(Some(tx)) => tx.cursor(&sql, &refs).open().await.map_err(|e| errors::to_js(&e)),
                 Ok(None) => h.cursor(&sql, &refs).open().await.map_err(|e| errors::to_js(&e)),
