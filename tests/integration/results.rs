@@ -128,3 +128,15 @@ async fn a_notification_observer_sees_every_channel_the_session_listens_to() {
     c.execute("SELECT 1", &[]).await.unwrap();
     assert_eq!(seen.lock().unwrap().len(), 2, "removed: nothing more");
 }
+
+#[tokio::test]
+async fn settled_transaction_status_sees_a_begin_still_in_flight() {
+    let c = conn_with("").await;
+    // Both futures polled together: BEGIN is queued first, unanswered when
+    // the status is asked for.
+    let (begun, status) = futures_util::join!(c.execute("BEGIN", &[]), c.settled_transaction_status());
+    begun.unwrap();
+    assert_eq!(status.unwrap(), edgepg::TransactionStatus::InTransaction);
+    c.execute("ROLLBACK", &[]).await.unwrap();
+    assert_eq!(c.settled_transaction_status().await.unwrap(), edgepg::TransactionStatus::Idle);
+}
