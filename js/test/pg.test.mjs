@@ -140,13 +140,16 @@ test("pg's default JS types, through both protocols", async () => {
     12345678901234567890.5::numeric AS n, true AS b, 'héllo' AS t, '\\x00ff'::bytea AS by, '{"a":[1]}'::json AS j,
     '{"b":2}'::jsonb AS jb, '2024-02-29 12:34:56.789+02'::timestamptz AS tz, '2024-02-29'::date AS d,
     '2024-02-29 12:34:56.789'::timestamp AS ts, ARRAY[1,2]::int8[] AS i8a, ARRAY[[1,2],[3,NULL]]::int4[] AS i4a,
-    ARRAY['a','b"c']::text[] AS ta, NULL::int4 AS nul, 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11'::uuid AS u`;
+    ARRAY['a','b"c']::text[] AS ta, NULL::int4 AS nul, 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11'::uuid AS u,
+    '-9223372036854775808'::int8 AS i8min, '9223372036854775807'::int8 AS i8max`;
   const simple = (await client.query(sql)).rows[0];
   const extended = (await client.query(sql + " WHERE $1::int4 = 1", [1])).rows[0];
   for (const row of [simple, extended]) {
     assert.equal(row.i2, 1);
     assert.equal(row.i4, 2);
     assert.equal(row.i8, "9007199254740993");
+    assert.equal(row.i8min, "-9223372036854775808");
+    assert.equal(row.i8max, "9223372036854775807");
     assert.equal(row.f8, 1.5);
     assert.equal(row.n, "12345678901234567890.5");
     assert.equal(row.b, true);

@@ -23,6 +23,8 @@
 //! `Date` (timestamptz), arrays (nested = multidimensional), and any other
 //! object as JSON (`JSON.stringify`).
 
+use std::fmt::Write as _;
+
 use edgepg_core::client::Row;
 use edgepg_core::protocol::Format;
 use edgepg_core::types::{write_numeric_text, ArrayValue, FromSql, TimestampTz, Type, Value};
@@ -259,6 +261,16 @@ impl Packed {
             // Binary bytea is the bytes themselves.
             self.bytes.extend_from_slice(raw);
             self.ends.push(offset(self.bytes.len())?);
+            return Ok(());
+        }
+        if self.kind == Kind::Text && self.ty == Type::INT8 && self.format == Format::Binary {
+            // int8 as a string (node-postgres's mapping): printed straight
+            // into the column's text, no String per value.
+            let n: i64 = FromSql::from_sql(self.ty, raw)?;
+            let before = self.text.len();
+            let _ = write!(self.text, "{n}"); // writing to a String cannot fail
+            self.text_units += self.text.len() - before; // ASCII digits
+            self.ends.push(offset(self.text_units)?);
             return Ok(());
         }
         if self.kind == Kind::Text && self.ty == Type::NUMERIC && self.format == Format::Binary {
