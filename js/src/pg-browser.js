@@ -1,6 +1,6 @@
-// edgepg/pg for this runtime: initialises the .wasm as ./browser.js does (inline, not
-// by importing ./browser.js: the package is "sideEffects": false, so a bundler may drop
-// a bare import), then exports ./pg.js.
+// edgepg/pg for this runtime: initialises the .wasm (and the TCP sockets) as ./browser.js
+// does, inline rather than by importing ./browser.js (a bundler may drop a bare import), then
+// exports ./pg.js.
 import init from "./edgepg.js";
 await init({ module_or_path: new URL("./edgepg_bg.wasm", import.meta.url) });
 export * from "./pg.js";

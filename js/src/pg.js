@@ -4,6 +4,7 @@
 // pipelining, transactions and cursors are the core's (wasm/src/js/pg.rs
 // and the modules beside it); nothing here speaks the protocol.
 import { rawConnect, rawCreatePool } from "./edgepg.js";
+import { withSockets } from "./api.js";
 import { EdgepgError, InterfaceError, PostgresError, TimeoutError, toError } from "./errors.js";
 
 // ------------------------------------------------------------ wasm guard
@@ -583,7 +584,7 @@ export class Client extends Emitter {
     this.#connecting = (async () => {
       const options = coreOptions(this.#config);
       try {
-        return await rawConnect(dsnOf(this.#config), options, undefined);
+        return await rawConnect(dsnOf(this.#config), withSockets(options), undefined);
       } catch (e) {
         throw pgError(e);
       }
@@ -769,7 +770,7 @@ export class Pool extends Emitter {
     if (c.min !== undefined) o.minSize = c.min;
     if (this.options.idleTimeoutMillis) o.maxInactiveConnectionLifetime = this.options.idleTimeoutMillis;
     if (c.connectionTimeoutMillis) o.acquireTimeout = c.connectionTimeoutMillis;
-    this.#ready = rawCreatePool(dsnOf(c), o, undefined).then((p) => (this.#raw = p));
+    this.#ready = rawCreatePool(dsnOf(c), withSockets(o), undefined).then((p) => (this.#raw = p));
     this.#ready.catch(() => {}); // reported by the first call
   }
 

@@ -1,6 +1,6 @@
-// edgepg/prisma for this runtime: initialises the .wasm as ./edge-light.js does (inline, not
-// by importing ./edge-light.js: the package is "sideEffects": false, so a bundler may drop
-// a bare import), then exports ./prisma.js.
+// edgepg/prisma for this runtime: initialises the .wasm (and the TCP sockets) as ./edge-light.js
+// does, inline rather than by importing ./edge-light.js (a bundler may drop a bare import), then
+// exports ./prisma.js.
 import wasm from "./edgepg_bg.wasm?module";
 import { initSync } from "./edgepg.js";
 initSync({ module: wasm });

@@ -80,7 +80,7 @@ test("drizzle and kysely on edgepg/pg in a Worker (workerd)", async () => {
     conditions: ["workerd", "worker", "browser"],
     mainFields: ["module", "main"],
     alias: { pg: "edgepg/pg" },
-    external: ["*.wasm"],
+    external: ["*.wasm", "cloudflare:*"],
     outfile: join(dir, "worker.mjs"),
     logLevel: "error",
   });

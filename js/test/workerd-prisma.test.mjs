@@ -82,6 +82,7 @@ test("prisma with edgepg/prisma in a Worker (workerd), bundled with esbuild", as
     // Prisma's runtime lives in js/test/orm/node_modules, beside the generated client.
     nodePaths: [join(ormDir, "node_modules")],
     logLevel: "error",
+    external: ["cloudflare:*"],
     outfile: join(dir, "worker.mjs"),
     plugins: [{
       // `.wasm` and wrangler's `.wasm?module`: compiled modules next to the bundle.
