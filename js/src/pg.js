@@ -516,6 +516,11 @@ function sslMode(ssl) {
 function coreOptions(config) {
   const o = { ...neonConfig };
   for (const [k, v] of Object.entries(config)) if (!DSN_KEYS.includes(k) && v !== undefined) o[k] = v;
+  // pg's `ssl: { ca }` (a PEM string or Buffer): the root certificates to verify the server with.
+  const ssl = config.ssl ?? defaults.ssl;
+  if (ssl && typeof ssl === "object" && ssl.ca !== undefined && o.sslrootcert === undefined) {
+    o.sslrootcert = Array.isArray(ssl.ca) ? ssl.ca.map(String).join("\n") : String(ssl.ca);
+  }
   const timeout = config.connectionTimeoutMillis ?? defaults.connectionTimeoutMillis;
   if (timeout && o.connectTimeout === undefined) o.connectTimeout = timeout;
   return o;

@@ -4,9 +4,10 @@
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
 import WebSocket from "ws";
+import { readFileSync } from "node:fs";
 import pg, { Client, Pool, Cursor, DatabaseError, types, neonConfig, escapeIdentifier, escapeLiteral } from "edgepg/pg";
 import { PostgresError } from "edgepg";
-import { dsn, opts, unhandled, wsPort } from "./helpers.mjs";
+import { dsn, opts, unhandled, wsPort, env, port, db } from "./helpers.mjs";
 
 const config = () => ({ connectionString: dsn(), ...opts() });
 
@@ -401,6 +402,26 @@ test("Cursor (pg-cursor): returned synchronously, read(n) until [], outside and 
   } finally {
     c.release();
     await pool.end();
+  }
+});
+
+test("pg's config fields over direct TCP: host/port/user/password/database, ssl with a CA verifies the server", async () => {
+  const base = { host: "localhost", port: Number(port), user: "edgepg", password: "edgepg_pw", database: db, transport: "tcp" };
+  const verified = new Client({ ...base, ssl: { ca: readFileSync(env.EDGEPG_TEST_CA) } });
+  await verified.connect();
+  try {
+    assert.deepEqual((await verified.query("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()")).rows, [{ ssl: true }]);
+  } finally {
+    await verified.end();
+  }
+  const wrongCa = new Client({ ...base, ssl: { ca: readFileSync(env.EDGEPG_TEST_WRONG_CA) } });
+  await assert.rejects(wrongCa.connect());
+  const plain = new Client({ ...base, ssl: false });
+  await plain.connect();
+  try {
+    assert.deepEqual((await plain.query("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()")).rows, [{ ssl: false }]);
+  } finally {
+    await plain.end();
   }
 });
 
