@@ -15,6 +15,21 @@ if [ ! -d node_modules/ws ] || [ ! -d node_modules/miniflare ] || [ ! -d node_mo
     npm ci --no-audit --no-fund --loglevel=error
 fi
 
+# The ORMs edgepg/pg and edgepg/prisma are tested with (drizzle-orm, pg for
+# drizzle's own import, kysely, prisma), pinned by test/orm/package-lock.json;
+# kept out of js/package.json so the package's own install stays lean. Once.
+if [ ! -d test/orm/node_modules/drizzle-orm ] || [ ! -d test/orm/node_modules/kysely ] ||
+    [ ! -d test/orm/node_modules/@prisma/client ]; then
+    (cd test/orm && npm ci --no-audit --no-fund --loglevel=error)
+fi
+# The Prisma client of test/orm/schema.prisma, generated offline (the schema
+# engine Prisma would download is not needed to generate a client).
+if [ ! -f test/orm/generated/index.js ] || [ test/orm/schema.prisma -nt test/orm/generated/index.js ] ||
+    [ ! -f test/orm/gen-workerd/client.ts ]; then
+    (cd test/orm && CHECKPOINT_DISABLE=1 PRISMA_SCHEMA_ENGINE_BINARY=/bin/true \
+        ./node_modules/.bin/prisma generate --schema schema.prisma >/dev/null)
+fi
+
 ./build.sh
 work="$(mktemp -d /tmp/edgepg-js-test.XXXXXX)"
 trap 'rm -rf "$work"' EXIT
@@ -24,12 +39,17 @@ echo "packed $(basename "$tarball"): $(wc -c <"$tarball") bytes"
 mkdir -p "$work/app/node_modules"
 (cd "$work/app" && echo '{"name":"edgepg-test-app","private":true,"type":"module"}' >package.json &&
     npm install --no-audit --no-fund --loglevel=error --no-save "$tarball")
-for dep in ws miniflare typescript; do
+for dep in ws miniflare typescript esbuild; do
     ln -s "$here/node_modules/$dep" "$work/app/node_modules/$dep"
 done
+for dep in "$here"/test/orm/node_modules/* "$here"/test/orm/node_modules/.bin; do
+    [ -e "$work/app/node_modules/$(basename "$dep")" ] || ln -s "$dep" "$work/app/node_modules/$(basename "$dep")"
+done
+export EDGEPG_ORM_DIR="$here/test/orm"
 cp test/*.mjs test/*.ts test/tsconfig.json "$work/app/" 2>/dev/null || cp test/*.mjs "$work/app/"
 cd "$work/app"
 # One file at a time keeps the proxies and relays of different files apart.
 node --test --test-concurrency=1 ./*.test.mjs
-# The API suites again over direct TCP (helpers.mjs: opts() without a wsProxy).
-EDGEPG_TEST_TRANSPORT=tcp node --test --test-concurrency=1 api.test.mjs tx-cursor-copy.test.mjs integrity.test.mjs
+# The API suites, edgepg/pg and the ORMs again over direct TCP (helpers.mjs: opts() without a wsProxy).
+EDGEPG_TEST_TRANSPORT=tcp node --test --test-concurrency=1 api.test.mjs tx-cursor-copy.test.mjs integrity.test.mjs \
+    pg.test.mjs orm-drizzle.test.mjs orm-kysely.test.mjs orm-prisma.test.mjs

@@ -330,7 +330,7 @@ ${sizes}
 * load average (1 / 5 / 15 min) at start: ${loadBefore.map((x) => x.toFixed(2)).join(" / ")}; at end: ${loadAfter.map((x) => x.toFixed(2)).join(" / ")} (the machine is shared with other engineers' builds: anything above ~1 is other work competing for the 2 CPUs)
 * ${sh(process.env.EDGEPG_TEST_PGBIN ? process.env.EDGEPG_TEST_PGBIN + "/postgres" : "postgres", ["--version"])} — throwaway cluster from \`tests/cluster/start.sh\` (fsync off), 127.0.0.1; websockify ${sh("websockify", ["--help"]).match(/v?\d+\.\d+\.\d+/)?.[0] ?? ""} (\`tests/cluster/websockify.sh\`) in front of it for edgepg and Neon
 * every client logs in as \`pw_user\` (pg_hba \`password\`: cleartext), so Neon's \`pipelineConnect: "password"\` applies and the auth is the same for all
-* clients: ${chosen.map((c) => { const base = c.name.replace(/-(ws|tcp)$/, ""); return `${c.name} ${base === "postgres.js" ? pkgVersion("postgres") : base === "neon" ? pkgVersion("@neondatabase/serverless") : base === "edgepg" ? pkgVersion("edgepg") + " (from the \`npm pack\` tarball of this checkout's js/)" : c.diagnostic ? "(yardstick)" : pkgVersion(base)} — ${c.transport}`; }).join("; ")}; ws ${pkgVersion("ws")}
+* clients: ${chosen.map((c) => { const base = c.name.replace(/-(ws|tcp)$/, "").replace(/^edgepg-pg$/, "edgepg"); return `${c.name} ${base === "postgres.js" ? pkgVersion("postgres") : base === "neon" ? pkgVersion("@neondatabase/serverless") : base === "edgepg" ? pkgVersion("edgepg") + " (from the \`npm pack\` tarball of this checkout's js/)" : c.diagnostic ? "(yardstick)" : pkgVersion(base)} — ${c.transport}`; }).join("; ")}; ws ${pkgVersion("ws")}
 * git commit: \`${sh("git", ["-C", here, "rev-parse", "--short=12", "HEAD"])}\`
 
 ### Workloads

@@ -20,6 +20,7 @@ import pg from "pg";
 import postgres from "postgres";
 import { Pool as NeonPool, neonConfig } from "@neondatabase/serverless";
 import { connect as edgepgConnect, createPool as edgepgPool } from "edgepg";
+import { Client as EdgepgPgClient, Pool as EdgepgPgPool } from "edgepg/pg";
 
 export function clients(env) {
   const host = env.EDGEPG_TEST_HOST ?? "127.0.0.1";
@@ -70,6 +71,41 @@ export function clients(env) {
     transport: "tcp",
     pipelineConnect: "password",
   });
+
+  // ---------------------------------------------------------------- edgepg/pg
+  // The same package through its node-postgres-shaped API (what Drizzle,
+  // Kysely and Prisma use), called exactly as pg and Neon are below.
+  const edgepgPgConfig = { connectionString: dsn, ...edgepgOptions };
+  const edgepgPg = {
+    name: "edgepg-pg",
+    transport: `edgepg/pg Client (same package, same wasm) over \`ws\` through websockify :${wsPort}`,
+    async open() {
+      const c = new EdgepgPgClient(edgepgPgConfig);
+      await c.connect();
+      return c;
+    },
+    close: (c) => c.end(),
+    async connectFirst() {
+      const t0 = performance.now();
+      const c = new EdgepgPgClient(edgepgPgConfig);
+      await c.connect();
+      const r = await c.query("SELECT 1 AS x");
+      const ms = performance.now() - t0;
+      await c.end();
+      check(r.rows[0].x, 1);
+      return ms;
+    },
+    select1: async (c) => (await c.query("SELECT 1 AS x")).rows[0].x,
+    fetchAll: async (c, sql) => (await c.query(sql)).rows,
+    addOne: async (c, i) => (await c.query("SELECT $1::int8 + 1 AS x", [i])).rows[0].x,
+    openPool: async (size) => {
+      const pool = new EdgepgPgPool({ ...edgepgPgConfig, max: size });
+      await warm(size, () => pool.query("SELECT 1"));
+      return pool;
+    },
+    closePool: (p) => p.end(),
+    poolAddOne: async (p, i) => (await p.query("SELECT $1::int8 + 1 AS x", [i])).rows[0].x,
+  };
 
   // ---------------------------------------------------------------- Neon
   neonConfig.webSocketConstructor = WebSocket;
@@ -198,7 +234,7 @@ export function clients(env) {
       s.once("error", reject);
     }));
 
-  return [edgepg, edgepgTcp, neon, nodePg, pgjs, nodePgWs, pgjsWs];
+  return [edgepg, edgepgPg, edgepgTcp, neon, nodePg, pgjs, nodePgWs, pgjsWs];
 }
 
 /** Opens a pool's `size` connections before the timing: `size` overlapping queries. */

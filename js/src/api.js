@@ -56,7 +56,8 @@ export function useSockets(adapter) {
   sockets = adapter;
 }
 
-function withSockets(options) {
+/** @internal also used by edgepg/pg (pg.js) */
+export function withSockets(options) {
   return { ...options, __edgepgSockets: sockets };
 }
 

@@ -37,8 +37,9 @@ pub use connector::TokioConnector;
 pub use edgepg_core::client::pool::{self, Pool, PoolConnection, PoolOptions};
 pub use edgepg_core::client::{
     Batch, BatchResult, CancelToken, Column, Connection, Cursor, CursorFactory, Isolation, LogListener, LoggedQuery,
-    Notification, NotificationListener, NotificationStream, Params, PreparedStatement, QueryLogger, Row, RowIndex,
-    ServerVersion, TerminationListener, Transaction, TransactionBuilder, WithTimeout,
+    Notification, NotificationListener, NotificationStream, Params, PickColumns, PreparedStatement, QueryLogger, Row,
+    RowIndex, ServerVersion, StatementResult, TerminationListener, TextColumns, Transaction, TransactionBuilder,
+    WithTimeout,
 };
 pub use edgepg_core::client::{BoxError, CopyFormat, CopyOptions, CopyOutStream};
 pub use edgepg_core::client::{BoxFuture, MaybeSend, MaybeSync, Runtime};

@@ -16,6 +16,7 @@ use futures_channel::oneshot;
 use super::cancel::{BackendKey, CancelToken};
 use super::params::{DynParams, Params};
 use super::request::{Request, RequestSender, Response};
+use super::results::TextColumns;
 use super::row::{Column, Row};
 use super::runtime::Runtime;
 use super::shared::{lock, LogListener, Shared};
@@ -228,6 +229,20 @@ impl Connection {
     /// The transaction status reported by the last ReadyForQuery.
     pub fn transaction_status(&self) -> TransactionStatus {
         self.inner.shared.status()
+    }
+
+    /// The transaction status once everything sent before this call is
+    /// answered: the last ReadyForQuery's when nothing is in flight (no round
+    /// trip), otherwise a lone Sync queued behind the pending requests asks
+    /// the server. For deciding on a `BEGIN` while calls may still be in
+    /// flight (the last status seen may be stale then).
+    pub async fn settled_transaction_status(&self) -> Result<TransactionStatus> {
+        if !self.inner.shared.is_quiet() {
+            let mut buf = BytesMut::with_capacity(5);
+            frontend::sync(&mut buf);
+            self.inner.request(buf, 1, None).await?;
+        }
+        Ok(self.inner.shared.status())
     }
 
     /// The process ID of the server backend serving this connection (0
@@ -536,12 +551,25 @@ impl ConnInner {
     /// statement went stale (its table was altered, or a pooler lost it) and
     /// no transaction is open, it is re-prepared and run once more.
     pub(crate) async fn query(&self, sql: &str, params: &(dyn Params + Sync), max_rows: i32) -> Result<Response> {
-        // Startup still pipelined: a cache miss goes in the same flight.
+        self.query_as(sql, params, max_rows, TextColumns::Default).await
+    }
+
+    /// [`ConnInner::query`] with the result columns `text` selects asked for
+    /// in text format instead of binary.
+    pub(crate) async fn query_as(
+        &self,
+        sql: &str,
+        params: &(dyn Params + Sync),
+        max_rows: i32,
+        text: TextColumns<'_>,
+    ) -> Result<Response> {
+        // Startup still pipelined: a cache miss goes in the same flight
+        // (every result column comes in text format then).
         if let Some(flight) = self.first_flight(sql, params, max_rows) {
             return self.run_first_flight(sql, flight?).await;
         }
         let stmt = self.prepare_cached(sql).await?;
-        match self.bind_execute(&stmt, params, max_rows).await {
+        match self.bind_execute_as(&stmt, params, max_rows, text).await {
             Err(e) if stmt.is_named() && is_stale_statement(&e) => {
                 lock(&self.cache).remove(sql);
                 if self.shared.status() != TransactionStatus::Idle {
@@ -551,7 +579,7 @@ impl ConnInner {
                     ));
                 }
                 let stmt = self.prepare_cached(sql).await?;
-                self.bind_execute(&stmt, params, max_rows).await
+                self.bind_execute_as(&stmt, params, max_rows, text).await
             }
             other => other,
         }
@@ -574,6 +602,27 @@ impl ConnInner {
         frontend::execute("", max_rows, &mut buf)?;
         frontend::sync(&mut buf);
         self.request(buf, 1, Some(stmt.columns.clone())).await
+    }
+
+    /// [`ConnInner::bind_execute`] with the columns `text` selects in text format.
+    pub(crate) async fn bind_execute_as(
+        &self,
+        stmt: &StatementInner,
+        params: &(dyn Params + Sync),
+        max_rows: i32,
+        text: TextColumns<'_>,
+    ) -> Result<Response> {
+        let Some((formats, columns)) = text.apply(&stmt.columns) else {
+            return self.bind_execute(stmt, params, max_rows).await;
+        };
+        let mut buf = BytesMut::with_capacity(64 + stmt.sql.len());
+        if !stmt.is_named() {
+            frontend::parse("", &stmt.sql, &type_oids(&stmt.params), &mut buf)?;
+        }
+        encode_bind_formats("", stmt, params, &formats, &mut buf)?;
+        frontend::execute("", max_rows, &mut buf)?;
+        frontend::sync(&mut buf);
+        self.request(buf, 1, Some(columns)).await
     }
 
     pub(crate) async fn executemany_stmt<I, P>(&self, stmt: &StatementInner, rows: I) -> Result<()>
@@ -611,6 +660,17 @@ pub(crate) fn encode_bind_to(
     params: &dyn Params,
     buf: &mut BytesMut,
 ) -> Result<()> {
+    encode_bind_formats(portal, stmt, params, &stmt.result_formats, buf)
+}
+
+/// Writes a Bind of `params` to `portal` asking for results in `result_formats`.
+fn encode_bind_formats(
+    portal: &str,
+    stmt: &StatementInner,
+    params: &dyn Params,
+    result_formats: &[i16],
+    buf: &mut BytesMut,
+) -> Result<()> {
     let n = params.len();
     if n != stmt.params.len() {
         return Err(Error::interface(format!(
@@ -632,7 +692,7 @@ pub(crate) fn encode_bind_to(
                 .to_sql_checked(stmt.params[i], out)
                 .map_err(|e| e.context(format_args!("argument ${}", i + 1)))
         },
-        &stmt.result_formats,
+        result_formats,
         buf,
     )
 }

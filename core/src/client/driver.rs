@@ -723,6 +723,7 @@ impl ResponseBuilder {
                                 format,
                                 f.table_oid,
                                 f.column_id,
+                                f.type_size,
                                 f.type_modifier,
                             )
                         })

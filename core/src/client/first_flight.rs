@@ -53,6 +53,15 @@ impl ConnInner {
         if !self.shared.is_starting() {
             return None;
         }
+        self.one_flight(sql, params, max_rows)
+    }
+
+    /// Encodes `sql` for the one-flight path whether or not startup is
+    /// pipelined (`query_results` uses it for a statement without
+    /// arguments: one round trip on a miss, like the simple protocol, and
+    /// binary results from the cache afterwards); `None` on a cache hit or
+    /// when an argument needs its type.
+    pub(crate) fn one_flight(&self, sql: &str, params: &dyn Params, max_rows: i32) -> Option<Result<FirstFlight>> {
         let named = {
             let mut cache = lock(&self.cache);
             if cache.get(sql, self.now()).is_some() {

@@ -83,6 +83,25 @@ impl Connection {
         })
     }
 
+    /// Calls `callback` for every notification this session receives,
+    /// whatever its channel, without sending `LISTEN` (for callers that run
+    /// `LISTEN` themselves, as node-postgres's users do). Returns a handle for
+    /// [`Connection::remove_notification_observer`]. Dropped when the
+    /// connection closes or its session is reset.
+    pub fn add_notification_observer(
+        &self,
+        callback: impl Fn(&Notification) + MaybeSend + MaybeSync + 'static,
+    ) -> NotificationListener {
+        let l: NotificationListener = Arc::new(callback);
+        self.inner.shared.add_notification_observer(l.clone());
+        l
+    }
+
+    /// Removes a callback added with [`Connection::add_notification_observer`].
+    pub fn remove_notification_observer(&self, listener: &NotificationListener) {
+        self.inner.shared.remove_notification_observer(listener);
+    }
+
     /// Calls `callback` once when the connection closes, whatever the reason
     /// (`close`, `terminate`, the server going away, a protocol error).
     pub fn add_termination_listener(

@@ -25,6 +25,7 @@
 //! | `transaction` | transactions, savepoints, rollback of dropped transactions |
 //! | `cursor` | server-side cursors: row streams with prefetch, cursor objects |
 //! | `batch` | explicit batches: several statements in one flight |
+//! | `results` | results statement by statement with tags and columns (`query_results`), chosen columns in text format |
 //! | `pool` | the connection pool ([`pool::Pool`]), generic over how connections are made |
 
 mod batch;
@@ -42,6 +43,7 @@ mod pipelined;
 pub mod pool;
 mod query_log;
 mod request;
+mod results;
 mod row;
 mod runtime;
 mod session_attrs;
@@ -62,6 +64,7 @@ pub use listeners::NotificationStream;
 pub use params::Params;
 pub use pipelined::connect_pipelined;
 pub use query_log::{LoggedQuery, QueryLogger};
+pub use results::{PickColumns, StatementResult, TextColumns};
 pub use row::{Column, RawValues, Row, RowIndex};
 pub use runtime::{BoxFuture, MaybeSend, MaybeSync, Runtime};
 pub use shared::{LogListener, Notification, NotificationListener, TerminationListener};

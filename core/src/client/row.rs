@@ -22,6 +22,7 @@ pub struct Column {
     format: Format,
     table_oid: u32,
     column_id: i16,
+    type_size: i16,
     type_modifier: i32,
 }
 
@@ -32,9 +33,10 @@ impl Column {
         format: Format,
         table_oid: u32,
         column_id: i16,
+        type_size: i16,
         type_modifier: i32,
     ) -> Column {
-        Column { name, type_, format, table_oid, column_id, type_modifier }
+        Column { name, type_, format, table_oid, column_id, type_size, type_modifier }
     }
 
     /// The column name (or alias).
@@ -61,6 +63,12 @@ impl Column {
     /// Attribute number of the column in its table, if it is a plain table column.
     pub fn column_id(&self) -> Option<i16> {
         (self.column_id != 0).then_some(self.column_id)
+    }
+
+    /// `pg_type.typlen` of the column's type: its size in bytes, negative
+    /// for variable-width types (-1 varlena, -2 C string).
+    pub fn type_size(&self) -> i16 {
+        self.type_size
     }
 
     /// The type modifier (e.g. `varchar(n)` length + 4), -1 when none.
@@ -314,7 +322,7 @@ mod tests {
     use super::*;
 
     fn cols(n: usize) -> Arc<[Column]> {
-        (0..n).map(|i| Column::new(format!("c{i}"), Type::TEXT, Format::Text, 0, 0, -1)).collect()
+        (0..n).map(|i| Column::new(format!("c{i}"), Type::TEXT, Format::Text, 0, 0, -1, -1)).collect()
     }
 
     #[test]

@@ -61,6 +61,8 @@ pub(crate) struct Shared {
     /// Whether `query_loggers` is non-empty: checked on every call without locking.
     pub(crate) has_query_loggers: AtomicBool,
     notification_listeners: Mutex<Vec<(String, NotificationListener)>>,
+    /// Callbacks for every notification, whatever its channel (they send no LISTEN).
+    notification_observers: Mutex<Vec<NotificationListener>>,
     termination_listeners: Mutex<Vec<TerminationListener>>,
     /// Query requests handed to the driver, and those it has finished: when
     /// equal, nothing is queued or in flight and the transaction status from
@@ -103,6 +105,7 @@ impl Shared {
             query_loggers: Mutex::new(Vec::new()),
             has_query_loggers: AtomicBool::new(false),
             notification_listeners: Mutex::new(Vec::new()),
+            notification_observers: Mutex::new(Vec::new()),
             termination_listeners: Mutex::new(Vec::new()),
             sent: AtomicU64::new(0),
             done: AtomicU64::new(0),
@@ -268,11 +271,21 @@ impl Shared {
     /// Forgets every notification callback (the session was reset).
     pub(crate) fn clear_notification_listeners(&self) {
         lock(&self.notification_listeners).clear();
+        lock(&self.notification_observers).clear();
+    }
+
+    pub(crate) fn add_notification_observer(&self, l: NotificationListener) {
+        lock(&self.notification_observers).push(l);
+    }
+
+    pub(crate) fn remove_notification_observer(&self, l: &NotificationListener) {
+        lock(&self.notification_observers).retain(|x| !Arc::ptr_eq(x, l));
     }
 
     pub(crate) fn notification(&self, process_id: i32, channel: &str, payload: &str) {
-        let listeners: Vec<NotificationListener> =
+        let mut listeners: Vec<NotificationListener> =
             lock(&self.notification_listeners).iter().filter(|(c, _)| c == channel).map(|(_, l)| l.clone()).collect();
+        listeners.extend(lock(&self.notification_observers).iter().cloned());
         if listeners.is_empty() {
             return;
         }
@@ -299,6 +312,7 @@ impl Shared {
     /// callbacks (which ends every `listen` stream).
     pub(crate) fn terminated(&self) {
         lock(&self.notification_listeners).clear();
+        lock(&self.notification_observers).clear();
         let listeners = std::mem::take(&mut *lock(&self.termination_listeners));
         for l in listeners {
             l();

@@ -13,6 +13,7 @@
 //! | `cursor` | `RawRowStream` (streamed cursor), `RawCursor` (`fetch`/`forward`) |
 //! | `copy` | COPY in (`copyToTable`, `copyRecordsToTable`) and out (`RawCopyOut`) |
 //! | `pool` | `RawPool` |
+//! | `pg` | what `edgepg/pg` (node-postgres's API) needs: results with tags and fields, pg-cursor's cursor |
 //! | `values` | PostgreSQL values ⇄ JS values (the BRIEF's type mapping) |
 //! | `errors` | `edgepg_core::Error` → a plain object the glue makes an Error of |
 //! | `options` | the options object of `connect`/`createPool` |
@@ -28,6 +29,7 @@ mod copy;
 mod cursor;
 mod errors;
 mod options;
+mod pg;
 mod pool;
 mod transaction;
 mod values;
@@ -42,6 +44,7 @@ use wasm_bindgen_futures::{future_to_promise, JsFuture};
 pub use connection::{RawConnection, RawListener, RawLogStream, RawStatement};
 pub use copy::RawCopyOut;
 pub use cursor::{RawCursor, RawRowStream};
+pub use pg::RawPgCursor;
 pub use pool::RawPool;
 pub use transaction::RawTransaction;
 

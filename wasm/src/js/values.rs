@@ -23,6 +23,8 @@
 //! `Date` (timestamptz), arrays (nested = multidimensional), and any other
 //! object as JSON (`JSON.stringify`).
 
+use std::fmt::Write as _;
+
 use edgepg_core::client::Row;
 use edgepg_core::protocol::Format;
 use edgepg_core::types::{write_numeric_text, ArrayValue, FromSql, TimestampTz, Type, Value};
@@ -188,11 +190,15 @@ struct Packed {
     values: Option<Array>,
     nulls: Option<Vec<u8>>,
     rows: usize,
+    /// A text-format column delivered as PostgreSQL sent it (for a JS text
+    /// parser of the caller's), not decoded.
+    raw_text: bool,
 }
 
 impl Packed {
-    fn new(decode: &Decode, column: &edgepg_core::client::Column, rows: usize) -> Packed {
-        let kind = decode.kind(column.type_());
+    fn new(decode: &Decode, column: &edgepg_core::client::Column, rows: usize, raw_text: bool) -> Packed {
+        let raw_text = raw_text && column.format() == Format::Text;
+        let kind = if raw_text { Kind::Text } else { decode.kind(column.type_()) };
         let mut p = Packed {
             kind,
             ty: column.type_(),
@@ -207,6 +213,7 @@ impl Packed {
             values: None,
             nulls: None,
             rows,
+            raw_text,
         };
         match kind {
             Kind::Number | Kind::Date => p.numbers.reserve_exact(rows),
@@ -237,6 +244,10 @@ impl Packed {
     }
 
     fn push_value(&mut self, decode: &Decode, i: usize, raw: &[u8]) -> Result<()> {
+        if self.raw_text {
+            let s = std::str::from_utf8(raw).map_err(|_| Error::conversion("a text value is not valid UTF-8"))?;
+            return self.push_text(s);
+        }
         // Text-like and JSON values need no decoding: their bytes are the
         // string (jsonb's version byte stripped); no String per value.
         if matches!(self.kind, Kind::Text | Kind::Json) && <&str as FromSql>::accepts(self.ty) {
@@ -250,6 +261,16 @@ impl Packed {
             // Binary bytea is the bytes themselves.
             self.bytes.extend_from_slice(raw);
             self.ends.push(offset(self.bytes.len())?);
+            return Ok(());
+        }
+        if self.kind == Kind::Text && self.ty == Type::INT8 && self.format == Format::Binary {
+            // int8 as a string (node-postgres's mapping): printed straight
+            // into the column's text, no String per value.
+            let n: i64 = FromSql::from_sql(self.ty, raw)?;
+            let before = self.text.len();
+            let _ = write!(self.text, "{n}"); // writing to a String cannot fail
+            self.text_units += self.text.len() - before; // ASCII digits
+            self.ends.push(offset(self.text_units)?);
             return Ok(());
         }
         if self.kind == Kind::Text && self.ty == Type::NUMERIC && self.format == Format::Binary {
@@ -365,8 +386,19 @@ fn offset(n: usize) -> Result<u32> {
 /// [`Kind`] says; the glue (`toRows` in `js/src/api.js`) builds the row
 /// objects (or arrays with `arrayMode`) from them.
 pub(crate) fn result(decode: Decode, columns: Option<&[edgepg_core::client::Column]>, rows: &[Row]) -> Result<JsValue> {
+    result_with_raw_text(decode, columns, rows, &|_| false)
+}
+
+/// [`result`], with the text-format columns `raw_text` picks passed on as
+/// the server's text (a kind `Text` column), not decoded.
+pub(crate) fn result_with_raw_text(
+    decode: Decode,
+    columns: Option<&[edgepg_core::client::Column]>,
+    rows: &[Row],
+    raw_text: &dyn Fn(&edgepg_core::client::Column) -> bool,
+) -> Result<JsValue> {
     let columns = columns.or_else(|| rows.first().map(|r| r.columns())).unwrap_or(&[]);
-    let mut packed: Vec<Packed> = columns.iter().map(|c| Packed::new(&decode, c, rows.len())).collect();
+    let mut packed: Vec<Packed> = columns.iter().map(|c| Packed::new(&decode, c, rows.len(), raw_text(c))).collect();
     for (i, row) in rows.iter().enumerate() {
         for (column, raw) in packed.iter_mut().zip(row.raw_values()) {
             column.push(&decode, i, raw)?;

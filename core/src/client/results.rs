@@ -1,0 +1,211 @@
+//! Results statement by statement, each with its command tag and column
+//! descriptions: what an API shaped like node-postgres's needs (`{ command,
+//! rowCount, rows, fields }`, one result per statement of a script), which
+//! [`Connection::fetch`] (rows only) and [`Connection::execute`] (tag only)
+//! split between them. Also lets the caller ask for chosen result columns
+//! in text format, so a text parser of its own sees PostgreSQL's own output.
+
+use std::sync::Arc;
+
+use bytes::BytesMut;
+
+use super::connection::{ConnInner, Connection};
+use super::params::DynParams;
+use super::request::Response;
+use super::row::{Column, Row};
+use super::runtime::MaybeSync;
+use crate::protocol::{frontend, Format};
+use crate::types::ToSql;
+use crate::Result;
+
+/// Which result columns to ask for in text format instead of binary.
+#[derive(Clone, Copy, Default)]
+pub enum TextColumns<'a> {
+    /// Binary wherever edgepg has a codec (as [`Connection::fetch`]).
+    #[default]
+    Default,
+    /// Every column in text format.
+    All,
+    /// Columns of these type OIDs in text format, the rest as by default.
+    Types(&'a [u32]),
+    /// The columns this function picks in text format (asked once per
+    /// column when the statement is bound).
+    Pick(&'a dyn PickColumns),
+}
+
+/// A function choosing columns for [`TextColumns::Pick`]: any
+/// `Fn(&Column) -> bool` (`Sync` on native targets, where futures are `Send`).
+pub trait PickColumns: MaybeSync {
+    /// True for a column wanted in text format.
+    fn pick(&self, column: &Column) -> bool;
+}
+
+impl<F: Fn(&Column) -> bool + MaybeSync> PickColumns for F {
+    fn pick(&self, column: &Column) -> bool {
+        self(column)
+    }
+}
+
+impl std::fmt::Debug for TextColumns<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            TextColumns::Default => f.write_str("Default"),
+            TextColumns::All => f.write_str("All"),
+            TextColumns::Types(oids) => f.debug_tuple("Types").field(oids).finish(),
+            TextColumns::Pick(_) => f.write_str("Pick(..)"),
+        }
+    }
+}
+
+impl TextColumns<'_> {
+    /// The result format codes and column descriptions for `columns`, or
+    /// `None` when nothing changes.
+    pub(crate) fn apply(self, columns: &[Column]) -> Option<(Vec<i16>, Arc<[Column]>)> {
+        let wants_text = |c: &Column| match self {
+            TextColumns::Default => false,
+            TextColumns::All => true,
+            TextColumns::Types(oids) => oids.contains(&c.type_().oid()),
+            TextColumns::Pick(pick) => pick.pick(c),
+        };
+        if !columns.iter().any(|c| wants_text(c) && c.format() != Format::Text) {
+            return None;
+        }
+        let columns: Vec<Column> = columns
+            .iter()
+            .map(|c| {
+                let mut c = c.clone();
+                if wants_text(&c) {
+                    c.set_format(Format::Text);
+                }
+                c
+            })
+            .collect();
+        let formats = columns.iter().map(|c| c.format().code()).collect();
+        Some((formats, columns.into()))
+    }
+}
+
+/// One statement's result: its columns, its rows and its command tag.
+#[derive(Debug, Clone)]
+pub struct StatementResult {
+    /// The result columns (empty for a statement that returns no rows).
+    pub columns: Arc<[Column]>,
+    /// The rows, decoded on access.
+    pub rows: Vec<Row>,
+    /// The CommandComplete tag (`"INSERT 0 3"`, `"SELECT 2"`); `None` for an
+    /// empty query.
+    pub tag: Option<String>,
+}
+
+impl Connection {
+    /// Runs `sql` and returns every statement's result with its tag.
+    ///
+    /// With `script` and no arguments, `sql` may hold several statements:
+    /// the simple query protocol runs them, one result per statement (values
+    /// in text format). A single statement (no `;` but a trailing one) runs
+    /// in one round trip either way: from the statement cache with binary
+    /// results, or on a miss as Parse + Describe + Bind + Execute in one
+    /// flight (text results), which caches it. Otherwise one statement runs
+    /// through the extended protocol and the statement cache. The columns
+    /// `text` selects come in text format.
+    ///
+    /// ```no_run
+    /// # async fn demo(conn: edgepg_core::client::Connection) -> edgepg_core::Result<()> {
+    /// use edgepg_core::client::TextColumns;
+    /// let results = conn.query_results("CREATE TEMP TABLE t (a int); INSERT INTO t VALUES (1)", &[], true,
+    ///     TextColumns::Default).await?;
+    /// assert_eq!(results[1].tag.as_deref(), Some("INSERT 0 1"));
+    /// # Ok(()) }
+    /// ```
+    pub async fn query_results(
+        &self,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+        script: bool,
+        text: TextColumns<'_>,
+    ) -> Result<Vec<StatementResult>> {
+        let inner = &self.inner;
+        let call = inner.timed(self.command_timeout(), async {
+            let response = if script && params.is_empty() && !is_single_statement(sql) {
+                inner.simple(sql).await?
+            } else if script && params.is_empty() {
+                inner.statement_one_flight(sql, text).await?
+            } else {
+                inner.query_as(sql, &DynParams(params), 0, text).await?
+            };
+            Ok(statement_results(response))
+        });
+        inner.logged(sql, params.len(), call).await
+    }
+}
+
+/// True when `sql` holds no `;` but trailing ones: one statement for sure.
+/// (A `;` inside a literal or a comment makes it look like a script, which
+/// the simple protocol runs correctly too.)
+fn is_single_statement(sql: &str) -> bool {
+    !sql.trim_end_matches(|c: char| c == ';' || c.is_whitespace()).contains(';')
+}
+
+impl ConnInner {
+    /// One statement without arguments in one round trip: a cached statement
+    /// is bound and executed (binary results), a new one goes as one flight.
+    async fn statement_one_flight(&self, sql: &str, text: TextColumns<'_>) -> Result<Response> {
+        match self.one_flight(sql, &DynParams(&[]), 0) {
+            Some(flight) => self.run_first_flight(sql, flight?).await,
+            None => self.query_as(sql, &DynParams(&[]), 0, text).await,
+        }
+    }
+
+    /// A simple Query: every statement's result.
+    async fn simple(&self, sql: &str) -> Result<Response> {
+        let mut buf = BytesMut::with_capacity(sql.len() + 6);
+        frontend::query(sql, &mut buf)?;
+        self.request(buf, 1, None).await
+    }
+}
+
+fn statement_results(response: Response) -> Vec<StatementResult> {
+    response
+        .results
+        .into_iter()
+        .map(|r| StatementResult {
+            columns: r.columns.unwrap_or_else(|| Arc::from(Vec::new())),
+            rows: r.rows,
+            tag: r.tag,
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::types::Type;
+
+    fn col(ty: Type, format: Format) -> Column {
+        Column::new("c".into(), ty, format, 0, 0, 4, -1)
+    }
+
+    #[test]
+    fn single_statements_are_told_from_scripts() {
+        assert!(is_single_statement("SELECT 1"));
+        assert!(is_single_statement("SELECT 1 ; \n ;"));
+        assert!(!is_single_statement("SELECT 1; SELECT 2"));
+        assert!(!is_single_statement("SELECT ';'"));
+    }
+
+    #[test]
+    fn text_columns_switch_only_what_is_asked() {
+        let cols = [col(Type::INT4, Format::Binary), col(Type::TIMESTAMPTZ, Format::Binary)];
+        assert!(TextColumns::Default.apply(&cols).is_none());
+        let (formats, changed) = TextColumns::Types(&[Type::TIMESTAMPTZ.oid()]).apply(&cols).unwrap();
+        assert_eq!(formats, [1, 0]);
+        assert_eq!(changed[1].format(), Format::Text);
+        let (formats, _) = TextColumns::All.apply(&cols).unwrap();
+        assert_eq!(formats, [0, 0]);
+        let pick = |c: &Column| c.type_() == Type::INT4;
+        let (formats, _) = TextColumns::Pick(&pick).apply(&cols).unwrap();
+        assert_eq!(formats, [0, 1]);
+        // Already text: nothing to change.
+        assert!(TextColumns::All.apply(&[col(Type::TEXT, Format::Text)]).is_none());
+    }
+}

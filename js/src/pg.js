@@ -1,0 +1,1012 @@
+// edgepg/pg: node-postgres's API (Client, Pool, types, Cursor...) over the
+// same wasm core as edgepg's own API. This file only adapts shapes: call
+// forms, result objects, events, type parsers. Connecting, pooling,
+// pipelining, transactions and cursors are the core's (wasm/src/js/pg.rs
+// and the modules beside it); nothing here speaks the protocol.
+import { rawConnect, rawCreatePool } from "./edgepg.js";
+import { withSockets } from "./api.js";
+import { EdgepgError, InterfaceError, PostgresError, TimeoutError, toError } from "./errors.js";
+
+// ------------------------------------------------------------ wasm guard
+
+// A trap (a Rust panic under panic=abort) leaves the instance unusable:
+// every later call then fails at once instead of misbehaving.
+let poisoned = null;
+
+/** Turns a raw rejection into the error pg users expect (DatabaseError for the server's). */
+function pgError(e) {
+  if (typeof WebAssembly !== "undefined" && e instanceof WebAssembly.RuntimeError) {
+    poisoned = new EdgepgError(
+      `edgepg's WebAssembly module trapped (${e.message}); this is a bug in edgepg, please report it. ` +
+        "The module instance cannot be used any more: restart the worker or process.",
+      "panic",
+      undefined,
+      { cause: e },
+    );
+    return poisoned;
+  }
+  if (e && e.edgepgError && e.code && (e.kind === "server" || e.kind === "auth")) return new DatabaseError(e);
+  if (e instanceof PostgresError && !(e instanceof DatabaseError)) return new DatabaseError(e);
+  return toError(e);
+}
+
+function checkPoisoned() {
+  if (poisoned) throw poisoned;
+}
+
+// ------------------------------------------------------------ errors
+
+/**
+ * A server ErrorResponse, with node-postgres's field names: `code`
+ * (SQLSTATE), `detail`, `hint`, `position`, `internalPosition`,
+ * `internalQuery`, `where`, `schema`, `table`, `column`, `dataType`,
+ * `constraint`, `file`, `line`, `routine`, `severity`. As in pg, the
+ * positions and `line` are strings, and `name` is "error" (the protocol
+ * message's name). Also an `instanceof` edgepg's PostgresError.
+ */
+export class DatabaseError extends PostgresError {
+  constructor(fields) {
+    super(fields);
+    this.name = "error";
+    for (const k of ["position", "internalPosition", "line"]) {
+      if (this[k] !== undefined && this[k] !== null) this[k] = String(this[k]);
+    }
+  }
+}
+
+// ------------------------------------------------------------ events
+
+/**
+ * The part of Node's EventEmitter that pg's classes use, so the facade runs
+ * where `node:events` does not exist (browsers, workerd without
+ * nodejs_compat). An 'error' with no listener is dropped, not thrown: an
+ * idle client's broken connection must never crash the process.
+ */
+class Emitter {
+  #events = new Map();
+  on(name, f) {
+    const list = this.#events.get(name);
+    if (list) list.push(f);
+    else this.#events.set(name, [f]);
+    return this;
+  }
+  addListener(name, f) { return this.on(name, f); }
+  once(name, f) {
+    const g = (...a) => { this.off(name, g); f.apply(this, a); };
+    g.listener = f;
+    return this.on(name, g);
+  }
+  off(name, f) {
+    const list = this.#events.get(name);
+    if (list) {
+      const i = list.findIndex((g) => g === f || g.listener === f);
+      if (i >= 0) list.splice(i, 1);
+    }
+    return this;
+  }
+  removeListener(name, f) { return this.off(name, f); }
+  removeAllListeners(name) {
+    if (name === undefined) this.#events.clear();
+    else this.#events.delete(name);
+    return this;
+  }
+  listenerCount(name) { return this.#events.get(name)?.length ?? 0; }
+  listeners(name) { return [...(this.#events.get(name) ?? [])]; }
+  emit(name, ...args) {
+    const list = this.#events.get(name);
+    if (!list || list.length === 0) return false;
+    for (const f of [...list]) {
+      try {
+        f.apply(this, args);
+      } catch (e) {
+        report(e);
+      }
+    }
+    return true;
+  }
+}
+
+function report(e) {
+  // A throwing listener must not become an unhandled rejection.
+  if (typeof globalThis.reportError === "function") globalThis.reportError(e);
+  else console.error(e);
+}
+
+// ------------------------------------------------------------ types
+
+/** Type OIDs by pg-types' names. */
+export const builtins = Object.freeze({
+  BOOL: 16, BYTEA: 17, CHAR: 18, INT8: 20, INT2: 21, INT4: 23, REGPROC: 24, TEXT: 25, OID: 26, TID: 27,
+  XID: 28, CID: 29, JSON: 114, XML: 142, PG_NODE_TREE: 194, SMGR: 210, PATH: 602, POLYGON: 604, CIDR: 650,
+  FLOAT4: 700, FLOAT8: 701, ABSTIME: 702, RELTIME: 703, TINTERVAL: 704, CIRCLE: 718, MACADDR8: 774,
+  MONEY: 790, MACADDR: 829, INET: 869, ACLITEM: 1033, BPCHAR: 1042, VARCHAR: 1043, DATE: 1082, TIME: 1083,
+  TIMESTAMP: 1114, TIMESTAMPTZ: 1184, INTERVAL: 1186, TIMETZ: 1266, BIT: 1560, VARBIT: 1562, NUMERIC: 1700,
+  REFCURSOR: 1790, REGPROCEDURE: 2202, REGOPER: 2203, REGOPERATOR: 2204, REGCLASS: 2205, REGTYPE: 2206,
+  UUID: 2950, TXID_SNAPSHOT: 2970, PG_LSN: 3220, PG_NDISTINCT: 3361, PG_DEPENDENCIES: 3402, TSVECTOR: 3614,
+  TSQUERY: 3615, GTSVECTOR: 3642, REGCONFIG: 3734, REGDICTIONARY: 3769, JSONB: 3802, REGNAMESPACE: 4089,
+  REGROLE: 4096,
+});
+
+const identity = (v) => v;
+
+// Text parsers returned by getTypeParser for types nobody set a parser for:
+// what a caller wrapping the default (`const d = getTypeParser(oid)`) gets.
+// The query path does not use them: without a custom parser, values are
+// decoded by the core (binary where it can) into the same JS values.
+const DEFAULT_TEXT = new Map([
+  [16, (v) => v === "t" || v === "true"],
+  [21, (v) => parseInt(v, 10)], [23, (v) => parseInt(v, 10)], [26, (v) => parseInt(v, 10)],
+  [700, parseFloat], [701, parseFloat],
+  [114, JSON.parse], [3802, JSON.parse],
+  [1184, (v) => new Date(v.replace(" ", "T").replace(/([+-]\d\d)$/, "$1:00"))],
+  // date and timestamp: local time, as pg reads them.
+  [1082, (v) => new Date(`${v}T00:00:00`)],
+  [1114, (v) => new Date(v.replace(" ", "T"))],
+]);
+
+const customText = new Map(); // oid -> parser set with setTypeParser (text format)
+let customOids = []; // the keys above, handed to the core with each query
+
+/**
+ * pg's `types`: `setTypeParser(oid, [format], parse)` makes every column of
+ * that type come through `parse(text)` as PostgreSQL prints it (the core
+ * asks for text format for it); `getTypeParser(oid, format)`.
+ */
+export const types = {
+  builtins,
+  setTypeParser(oid, format, parse) {
+    if (typeof format === "function") [format, parse] = ["text", format];
+    if (typeof parse !== "function") throw new TypeError("setTypeParser needs a parser function");
+    if (format === "binary") throw new InterfaceError("edgepg/pg: binary type parsers are not supported (set a text parser)");
+    // Setting a type's default parser back (`setTypeParser(oid,
+    // getTypeParser(oid))` done first) returns it to the core's decoding.
+    if (parse === defaultParser(Number(oid))) customText.delete(Number(oid));
+    else customText.set(Number(oid), parse);
+    customOids = [...customText.keys()];
+  },
+  getTypeParser(oid, format = "text") {
+    if (format === "binary") return identity;
+    return customText.get(Number(oid)) ?? defaultParser(Number(oid));
+  },
+  arrayParser: undefined,
+};
+
+// ------------------------------------------------------------ results
+
+// Column packing of the wasm side (wasm/src/js/values.rs `Kind`; the same
+// constants as api.js).
+const K_NUMBER = 1, K_BIGINT = 2, K_BOOL = 3, K_TEXT = 4, K_JSON = 5, K_DATE = 6, K_BYTES = 7;
+const INT8_STRING = 2; // decode flags: int8 as string (pg's default)
+
+const OID_DATE = 1082, OID_TIMESTAMP = 1114, OID_BYTEA = 17;
+const HasBuffer = typeof globalThis.Buffer === "function" ? globalThis.Buffer : null;
+
+function parseJson(text) {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
+}
+
+/**
+ * pg reads `date` and `timestamp` (no time zone) as local time; the core
+ * gives their wall-clock value as UTC. Same instant when the runtime is on
+ * UTC (Workers always are); otherwise the wall clock is moved to local time.
+ */
+function localDate(ms) {
+  const d = new Date(ms);
+  if (d.getTimezoneOffset() === 0) return d;
+  const local = new Date(0);
+  local.setFullYear(d.getUTCFullYear(), d.getUTCMonth(), d.getUTCDate());
+  local.setHours(d.getUTCHours(), d.getUTCMinutes(), d.getUTCSeconds(), d.getUTCMilliseconds());
+  return local;
+}
+
+/** Writes column `[kind, data, ends, nulls]` into `out[i][key]`, through `parse` when given. */
+function fillColumn(out, key, [kind, data, ends, nulls], oid, parse) {
+  const n = out.length;
+  switch (kind) {
+    case K_TEXT:
+      if (parse) {
+        for (let i = 0, a = 0; i < n; i++) {
+          const t = data.slice(a, (a = ends[i]));
+          out[i][key] = nulls !== undefined && nulls[i] ? null : parse(t);
+        }
+        return;
+      }
+      for (let i = 0, a = 0; i < n; i++) out[i][key] = data.slice(a, (a = ends[i]));
+      break;
+    case K_JSON:
+      for (let i = 0, a = 0; i < n; i++) {
+        const t = data.slice(a, (a = ends[i]));
+        out[i][key] = nulls !== undefined && nulls[i] ? null : parseJson(t);
+      }
+      break;
+    case K_BOOL:
+      for (let i = 0; i < n; i++) out[i][key] = data[i] !== 0;
+      break;
+    case K_DATE:
+      if (oid === OID_DATE || oid === OID_TIMESTAMP) {
+        for (let i = 0; i < n; i++) out[i][key] = Number.isFinite(data[i]) ? localDate(data[i]) : data[i];
+      } else {
+        for (let i = 0; i < n; i++) out[i][key] = Number.isFinite(data[i]) ? new Date(data[i]) : data[i];
+      }
+      break;
+    case K_BYTES:
+      // Views on one buffer, like pg's Buffers (no copy per value).
+      for (let i = 0, a = 0; i < n; i++) {
+        const b = ends[i];
+        out[i][key] = HasBuffer ? HasBuffer.from(data.buffer, data.byteOffset + a, b - a) : data.subarray(a, b);
+        a = b;
+      }
+      break;
+    default: // K_VALUES, K_NUMBER, K_BIGINT
+      if (kind !== 0 && kind !== K_NUMBER && kind !== K_BIGINT) {
+        throw new InterfaceError(`unknown result column kind ${kind} (mismatched edgepg .wasm and glue?)`);
+      }
+      for (let i = 0; i < n; i++) out[i][key] = data[i];
+  }
+  if (nulls !== undefined) for (let i = 0; i < n; i++) if (nulls[i]) out[i][key] = null;
+}
+
+const TAG = /^([A-Za-z]+)(?: (\d+))?(?: (\d+))?/;
+
+/**
+ * One raw result `[names, oids, count, columns, tag, fields]` → pg's
+ * `{ command, rowCount, oid, rows, fields }`. `parsers(oid)` gives the text
+ * parser of a column the core passed on as text, or null.
+ */
+function toResult(raw, arrayMode, parserOf) {
+  const [names, oids, count, columns, tag, meta] = raw;
+  const m = names.length;
+  const rows = new Array(count);
+  if (arrayMode) {
+    for (let i = 0; i < count; i++) rows[i] = new Array(m);
+  } else {
+    // Rows start as copies of one object that has every key (no hidden
+    // class change per value); keys defined, so "__proto__" stays a column.
+    const template = {};
+    for (let j = 0; j < m; j++) {
+      Object.defineProperty(template, names[j], { value: null, writable: true, enumerable: true, configurable: true });
+    }
+    for (let i = 0; i < count; i++) rows[i] = { ...template };
+  }
+  const fields = new Array(m);
+  for (let j = 0; j < m; j++) {
+    const oid = oids[j];
+    const column = columns[j];
+    let parse = null;
+    if (column[0] === K_TEXT && meta[j * 5 + 4] === 0) parse = parserOf(oid);
+    try {
+      fillColumn(rows, arrayMode ? j : names[j], column, oid, parse);
+    } catch (e) {
+      throw e instanceof EdgepgError ? e : new EdgepgError(`type parser for OID ${oid} (column "${names[j]}") threw: ${e?.message ?? e}`, "conversion", undefined, { cause: e });
+    }
+    fields[j] = {
+      name: names[j],
+      tableID: meta[j * 5],
+      columnID: meta[j * 5 + 1],
+      dataTypeID: oid,
+      dataTypeSize: meta[j * 5 + 2],
+      dataTypeModifier: meta[j * 5 + 3],
+      format: meta[j * 5 + 4] === 1 ? "binary" : "text",
+    };
+  }
+  // pg's reading of the command tag: "INSERT 0 3" → command INSERT, oid 0,
+  // rowCount 3; "SELECT 2" → rowCount 2; "CREATE TABLE" → rowCount null.
+  let command = null, rowCount = null, oid = null;
+  const t = tag === null ? null : TAG.exec(tag);
+  if (t) {
+    command = t[1];
+    if (t[3] !== undefined) {
+      oid = parseInt(t[2], 10);
+      rowCount = parseInt(t[3], 10);
+    } else if (t[2] !== undefined) {
+      rowCount = parseInt(t[2], 10);
+    }
+  }
+  return { command, rowCount, oid, rows, fields, rowAsArray: !!arrayMode };
+}
+
+// ------------------------------------------------------------ queries
+
+/**
+ * Normalises pg's call forms: `(text)`, `(text, values)`, `(config)`,
+ * `(config, values)` (drizzle), with or without a trailing callback.
+ */
+function queryArgs(a, b, c) {
+  let config;
+  let callback;
+  if (typeof a === "string") {
+    config = { text: a };
+  } else if (a && typeof a === "object") {
+    config = a;
+  } else {
+    throw new TypeError("Client was passed a null or undefined query");
+  }
+  if (typeof b === "function") {
+    callback = b;
+  } else {
+    if (b !== undefined) config = { ...config, values: b };
+    if (typeof c === "function") callback = c;
+  }
+  if (config.callback && !callback) callback = config.callback;
+  return [config, callback];
+}
+
+/** pg's `toPostgres()` hook on argument objects. */
+function prepareValues(values) {
+  if (values === undefined || values === null) return values;
+  if (!Array.isArray(values)) throw new TypeError("Query values must be an array");
+  let out = values;
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i];
+    if (v !== null && typeof v === "object" && typeof v.toPostgres === "function") {
+      if (out === values) out = values.slice();
+      out[i] = v.toPostgres(prepareValue);
+    }
+  }
+  return out;
+}
+
+function prepareValue(v) {
+  if (v !== null && typeof v === "object" && typeof v.toPostgres === "function") return v.toPostgres(prepareValue);
+  return v;
+}
+
+/**
+ * Which columns come as the server's text for a parser, and the parser of
+ * each: `[rawText, parserOf]`. A parser that is edgepg's own default for
+ * the type changes nothing (the core's decoding gives the same value), so
+ * only the columns with another parser are read as text.
+ */
+function parsing(config, clientTypes) {
+  const t = config.types ?? clientTypes;
+  if (t && typeof t.getTypeParser === "function") {
+    // A query's own parsers (drizzle's): asked about the columns the
+    // statement has, once each, when the core binds it.
+    const seen = new Map();
+    const parserOf = (oid) => {
+      let p = seen.get(oid);
+      if (p === undefined) {
+        const f = t.getTypeParser(oid, "text");
+        p = typeof f === "function" && f !== defaultParser(oid) ? f : null;
+        seen.set(oid, p);
+      }
+      return p;
+    };
+    return [(oid) => parserOf(oid) !== null, parserOf];
+  }
+  if (customOids.length === 0) return [undefined, noParser];
+  return [customOids, (oid) => customText.get(oid) ?? null];
+}
+
+/** What types.getTypeParser gives for a type nobody set a parser for. */
+function defaultParser(oid) {
+  return DEFAULT_TEXT.get(oid) ?? identity;
+}
+
+const noParser = () => null;
+
+/** Runs `promise` and settles `callback` (pg's callback style) or returns it. */
+function settle(promise, callback) {
+  if (!callback) return promise;
+  promise.then((r) => callback(null, r), (e) => callback(e));
+  return undefined;
+}
+
+/**
+ * Runs one query on `target` (a raw connection or pool) and builds pg's
+ * result: an array of results for a script of several statements.
+ */
+async function runQuery(target, config, clientTypes, queryTimeout) {
+  checkPoisoned();
+  const text = config.text;
+  if (typeof text !== "string") throw new TypeError("A query must have either text or a name (and text)");
+  const values = prepareValues(config.values);
+  // pg: without arguments (and without a name) the simple protocol runs the
+  // text, so a script of several statements works; otherwise one statement.
+  const simple = !config.name && (!values || values.length === 0);
+  const [rawText, parserOf] = parsing(config, clientTypes);
+  // pg's query_timeout: the core abandons the call (cancelling it on the
+  // server when that is safe) and the connection stays usable.
+  const limit = config.query_timeout ?? queryTimeout;
+  let timer;
+  const cancel = limit > 0
+    ? new Promise((resolve) => { timer = setTimeout(() => resolve(new TimeoutError("Query read timeout")), limit); })
+    : undefined;
+  let raw;
+  try {
+    raw = await target.pgQuery(text, values ?? [], simple, INT8_STRING, rawText, cancel);
+  } catch (e) {
+    throw pgError(e);
+  } finally {
+    if (timer !== undefined) clearTimeout(timer);
+  }
+  const arrayMode = config.rowMode === "array";
+  if (raw.length === 0) return { command: null, rowCount: null, oid: null, rows: [], fields: [], rowAsArray: arrayMode };
+  if (raw.length === 1) return toResult(raw[0], arrayMode, parserOf);
+  return raw.map((r) => toResult(r, arrayMode, parserOf));
+}
+
+// ------------------------------------------------------------ configuration
+
+/** pg's defaults (the ones that make sense here). */
+export const defaults = {
+  host: undefined,
+  user: undefined,
+  database: undefined,
+  password: undefined,
+  port: 5432,
+  max: 10,
+  idleTimeoutMillis: 10000,
+  connectionTimeoutMillis: 0,
+  ssl: false,
+  application_name: undefined,
+  parseInputDatesAsUTC: false,
+};
+
+/**
+ * Neon's `neonConfig`: connection settings every Client and Pool made
+ * afterwards starts from (`wsProxy`, `useSecureWebSocket`,
+ * `webSocketConstructor`, `pipelineConnect`...); a config object's own
+ * settings win. Settings edgepg has no use for are accepted and ignored.
+ */
+export const neonConfig = {};
+
+function env(name) {
+  return globalThis.process?.env?.[name];
+}
+
+const DSN_KEYS = ["host", "port", "user", "password", "database", "ssl", "application_name", "options", "connectionString", "statement_timeout", "lock_timeout", "idle_in_transaction_session_timeout", "query_timeout"];
+// pg config keys that are server settings, sent at startup (`-c name=value`).
+const SERVER_SETTINGS = ["statement_timeout", "lock_timeout", "idle_in_transaction_session_timeout"];
+
+/** `options` (libpq's) with the config's server settings added. */
+function startupOptions(config, existing) {
+  const parts = existing ? [existing] : [];
+  for (const k of SERVER_SETTINGS) {
+    const v = config[k];
+    if (v !== undefined && v !== null && v !== false) parts.push(`-c ${k}=${Number(v)}`);
+  }
+  return parts.join(" ");
+}
+
+/** The DSN for a pg config (a connection string or the usual fields). */
+function dsnOf(config) {
+  if (config.connectionString) {
+    let dsn = String(config.connectionString);
+    const add = (k, v) => { dsn += (dsn.includes("?") ? "&" : "?") + `${k}=${encodeURIComponent(v)}`; };
+    if (config.ssl !== undefined && !/[?&]sslmode=/.test(dsn)) add("sslmode", sslMode(config.ssl));
+    const settings = startupOptions(config, "");
+    if (settings) {
+      if (!/^postgres(ql)?:\/\//.test(dsn) || /[?&]options=/.test(dsn)) {
+        throw new InterfaceError("statement_timeout & co need a postgres:// connection string without its own options= (or put them in options=)");
+      }
+      add("options", settings);
+    }
+    return dsn;
+  }
+  const host = config.host ?? defaults.host ?? env("PGHOST") ?? "localhost";
+  const port = config.port ?? env("PGPORT") ?? defaults.port;
+  const user = config.user ?? defaults.user ?? env("PGUSER") ?? env("USER") ?? "postgres";
+  const password = config.password ?? defaults.password ?? env("PGPASSWORD");
+  const database = config.database ?? defaults.database ?? env("PGDATABASE") ?? user;
+  const e = encodeURIComponent;
+  const auth = password === undefined || password === null ? e(user) : `${e(user)}:${e(String(password))}`;
+  const params = new URLSearchParams();
+  params.set("sslmode", sslMode(config.ssl ?? defaults.ssl));
+  const app = config.application_name ?? defaults.application_name;
+  if (app) params.set("application_name", app);
+  const options = startupOptions(config, config.options);
+  if (options) params.set("options", options);
+  const h = String(host).includes(":") && !String(host).startsWith("[") ? `[${host}]` : host;
+  return `postgres://${auth}@${h}:${port}/${e(database)}?${params}`;
+}
+
+/** pg's `ssl` setting → sslmode. */
+function sslMode(ssl) {
+  if (!ssl) return "disable";
+  if (typeof ssl === "object" && ssl.rejectUnauthorized === false) return "require";
+  return typeof ssl === "object" ? "verify-full" : "require";
+}
+
+/** Options handed to the core: neonConfig, then the config's own (transport ones pass straight through). */
+function coreOptions(config) {
+  const o = { ...neonConfig };
+  for (const [k, v] of Object.entries(config)) if (!DSN_KEYS.includes(k) && v !== undefined) o[k] = v;
+  // pg's `ssl: { ca }` (a PEM string or Buffer): the root certificates to verify the server with.
+  const ssl = config.ssl ?? defaults.ssl;
+  if (ssl && typeof ssl === "object" && ssl.ca !== undefined && o.sslrootcert === undefined) {
+    o.sslrootcert = Array.isArray(ssl.ca) ? ssl.ca.map(String).join("\n") : String(ssl.ca);
+  }
+  const timeout = config.connectionTimeoutMillis ?? defaults.connectionTimeoutMillis;
+  if (timeout && o.connectTimeout === undefined) o.connectTimeout = timeout;
+  return o;
+}
+
+function normalise(config) {
+  if (typeof config === "string") return { connectionString: config };
+  return config ?? {};
+}
+
+// ------------------------------------------------------------ escaping
+
+/** `"ident"` with inner quotes doubled (pg's client.escapeIdentifier). */
+export function escapeIdentifier(s) {
+  return `"${String(s).replaceAll('"', '""')}"`;
+}
+
+/** `'literal'` with quotes doubled; with backslashes, an E'' string with them doubled. */
+export function escapeLiteral(s) {
+  s = String(s).replaceAll("'", "''");
+  return s.includes("\\") ? ` E'${s.replaceAll("\\", "\\\\")}'` : `'${s}'`;
+}
+
+// ------------------------------------------------------------ Client
+
+const kAttach = Symbol("attach");
+
+/**
+ * node-postgres's Client. `connect()`, `query()`, `end()`; events
+ * `connect`, `error`, `end`, `notice`, `notification` (after a `LISTEN`). Queries sent together are pipelined
+ * on the connection (the answers come back in order).
+ */
+export class Client extends Emitter {
+  #config;
+  #raw = null;
+  #connecting = null;
+  #ended = false;
+  #stopNotices = null;
+  #named = new Map(); // statement name -> text
+  /** @internal set for pool clients */
+  _pooled = false;
+
+  constructor(config) {
+    super();
+    this.#config = normalise(config);
+    const c = this.#config;
+    this.connectionParameters = c;
+    this.user = c.user ?? defaults.user;
+    this.database = c.database ?? defaults.database;
+    this.host = c.host ?? defaults.host;
+    this.port = c.port ?? defaults.port;
+    this.ssl = c.ssl ?? defaults.ssl;
+    this.processID = null;
+    this.secretKey = null;
+  }
+
+  /** Connects (resolves once the server accepted the password). */
+  connect(callback) {
+    return settle(this.#connect(), callback);
+  }
+
+  async #connect() {
+    checkPoisoned();
+    if (this.#raw || this.#connecting) throw new InterfaceError("Client has already been connected. You cannot reuse a client.");
+    if (this.#ended) throw new InterfaceError("Client was closed and is not queryable");
+    this.#connecting = (async () => {
+      const options = coreOptions(this.#config);
+      try {
+        return await rawConnect(dsnOf(this.#config), withSockets(options), undefined);
+      } catch (e) {
+        throw pgError(e);
+      }
+    })();
+    try {
+      this[kAttach](await this.#connecting);
+    } finally {
+      this.#connecting = null;
+    }
+    this.emit("connect");
+  }
+
+  /** @internal a connection the core opened (own or lent by a pool) */
+  [kAttach](raw) {
+    this.#raw = raw;
+    this.processID = raw.getServerPid();
+    if (this._pooled) return;
+    raw.waitClosed().then(() => {
+      if (this.#ended) return;
+      // Closed without end(): the server or the network went away.
+      this.#ended = true;
+      this.#stopNotices?.();
+      this.emit("error", new EdgepgError("Connection terminated unexpectedly", "closed"));
+      this.emit("end");
+    }, report);
+    this.#listenNotices(raw);
+  }
+
+  /** Server notices → `notice`, and every NOTIFY the session LISTENs to → `notification`. */
+  #listenNotices(raw) {
+    const streams = [];
+    let stopped = false;
+    let stop;
+    const stopping = new Promise((resolve) => { stop = () => resolve(null); });
+    const pump = (open, emit) => {
+      let stream;
+      try {
+        stream = open();
+      } catch {
+        return;
+      }
+      streams.push(stream);
+      (async () => {
+        while (!stopped) {
+          let item;
+          try {
+            item = await stream.next(stopping);
+          } catch {
+            break;
+          }
+          if (item === null) break;
+          emit(item);
+        }
+      })();
+    };
+    pump(() => raw.logStream(), (fields) => this.emit("notice", new DatabaseError(fields)));
+    pump(() => raw.notificationStream(), ([processId, channel, payload]) =>
+      this.emit("notification", { name: "notification", processId, channel, payload }));
+    this.#stopNotices = () => {
+      stopped = true;
+      stop();
+      for (const s of streams) {
+        try { s.close(); } catch { /* gone */ }
+      }
+    };
+  }
+
+  /** The raw connection; as in pg, a query made while connect() runs waits for it. */
+  async #whenConnected() {
+    if (!this.#raw && this.#connecting) await this.#connecting.catch(() => {});
+    return this._target();
+  }
+
+  /** @internal the raw connection, or a clear error */
+  _target() {
+    if (this.#raw) return this.#raw;
+    if (this._released) throw new InterfaceError("Client has already been released to the pool: get a new one with pool.connect()");
+    if (this.#ended) throw new InterfaceError("Client was closed and is not queryable");
+    throw new InterfaceError("Client is not connected: call client.connect() first");
+  }
+
+  /**
+   * pg's call forms: `(text)`, `(text, values)`, `({ text, values, rowMode,
+   * types, name })`, `(config, values)`, each with an optional callback; a
+   * Cursor is returned at once.
+   */
+  query(a, b, c) {
+    if (a instanceof Cursor) {
+      a[kAttach](this._target(), this.#config.types);
+      return a;
+    }
+    if (a && typeof a.submit === "function" && !(a instanceof Cursor)) {
+      throw new InterfaceError("edgepg/pg runs only its own Cursor (import { Cursor } from \"edgepg/pg\"), not pg-cursor's or another Submittable");
+    }
+    let config, callback;
+    try {
+      [config, callback] = queryArgs(a, b, c);
+    } catch (e) {
+      if (typeof b === "function" || typeof c === "function") {
+        const cb = typeof c === "function" ? c : b;
+        queueMicrotask(() => cb(e));
+        return undefined;
+      }
+      return Promise.reject(e);
+    }
+    if (config.name) {
+      // pg: one name, one text, per connection.
+      const known = this.#named.get(config.name);
+      if (known !== undefined && known !== config.text) {
+        const e = new InterfaceError(`Prepared statements must be unique - '${config.name}' was used for a different statement`);
+        if (callback) { queueMicrotask(() => callback(e)); return undefined; }
+        return Promise.reject(e);
+      }
+      this.#named.set(config.name, config.text);
+    }
+    // Connected: handed to the core now, so queries and cursors keep their
+    // call order on the connection (as pg's queue does).
+    const p = this.#raw
+      ? runQuery(this.#raw, config, this.#config.types, this.#config.query_timeout)
+      : (async () => runQuery(await this.#whenConnected(), config, this.#config.types, this.#config.query_timeout))();
+    return settle(p, callback);
+  }
+
+  /** Closes the connection (queries already sent finish first). */
+  end(callback) {
+    return settle(this.#end(), callback);
+  }
+
+  async #end() {
+    if (this.#ended && !this.#raw) return;
+    this.#ended = true;
+    this.#stopNotices?.();
+    const raw = this.#raw;
+    this.#raw = null;
+    if (raw) {
+      try {
+        await raw.close(undefined);
+      } catch (e) {
+        throw pgError(e);
+      } finally {
+        this.emit("end");
+      }
+    }
+  }
+
+  /** @internal detaches the raw connection (pool release) */
+  _detach() {
+    const raw = this.#raw;
+    this.#raw = null;
+    return raw;
+  }
+
+  escapeIdentifier(s) { return escapeIdentifier(s); }
+  escapeLiteral(s) { return escapeLiteral(s); }
+}
+
+// ------------------------------------------------------------ Pool
+
+/**
+ * node-postgres's Pool over the core's pool. `connect()` lends a client
+ * (`release()` it; `release(err)` or `release(true)` closes it instead),
+ * `query()` borrows one for the call, `end()`. Events `connect` (a new
+ * connection), `acquire`, `release`, `remove`. Connections that fail while
+ * idle are replaced by the core without an event: nothing can crash the
+ * process for want of an `error` listener.
+ */
+export class Pool extends Emitter {
+  #raw;
+  #ready;
+  #ending = false;
+  #ended = false;
+  #waiting = 0;
+  #seen = new Set();
+  #clients = new Set();
+
+  constructor(config) {
+    super();
+    const c = normalise(config);
+    this.options = { ...c, max: c.max ?? defaults.max, idleTimeoutMillis: c.idleTimeoutMillis ?? defaults.idleTimeoutMillis };
+    const o = coreOptions(c);
+    for (const k of ["max", "min", "idleTimeoutMillis", "connectionTimeoutMillis", "maxUses", "allowExitOnIdle", "maxLifetimeSeconds", "log", "Client", "Promise", "types"]) delete o[k];
+    o.maxSize = this.options.max;
+    if (c.min !== undefined) o.minSize = c.min;
+    if (this.options.idleTimeoutMillis) o.maxInactiveConnectionLifetime = this.options.idleTimeoutMillis;
+    if (c.connectionTimeoutMillis) o.acquireTimeout = c.connectionTimeoutMillis;
+    this.#ready = rawCreatePool(dsnOf(c), withSockets(o), undefined).then((p) => (this.#raw = p));
+    this.#ready.catch(() => {}); // reported by the first call
+  }
+
+  get totalCount() { return this.#raw ? this.#raw.getSize() : 0; }
+  get idleCount() { return this.#raw ? this.#raw.getIdleSize() : 0; }
+  get waitingCount() { return this.#waiting; }
+  get expiredCount() { return 0; }
+  get ending() { return this.#ending; }
+  get ended() { return this.#ended; }
+
+  async #pool() {
+    checkPoisoned();
+    if (this.#ending) throw new InterfaceError("Cannot use a pool after calling end on the pool");
+    try {
+      return await this.#ready;
+    } catch (e) {
+      throw pgError(e);
+    }
+  }
+
+  /** Lends a client; resolves once its connection is ready. */
+  connect(callback) {
+    return settle(this.#connect(), callback);
+  }
+
+  async #connect() {
+    const p = await this.#pool();
+    this.#waiting++;
+    let raw;
+    try {
+      raw = await p.acquire(false, undefined);
+    } catch (e) {
+      throw pgError(e);
+    } finally {
+      this.#waiting--;
+    }
+    const client = new PoolClient(this, this.options);
+    client[kAttach](raw);
+    this.#clients.add(client);
+    if (!this.#seen.has(client.processID)) {
+      this.#seen.add(client.processID);
+      this.emit("connect", client);
+    }
+    this.emit("acquire", client);
+    return client;
+  }
+
+  /** @internal */
+  _release(client, err) {
+    this.#clients.delete(client);
+    const raw = client._detach();
+    this.emit("release", err instanceof Error ? err : undefined, client);
+    if (!raw) return;
+    if (err) {
+      // A client given back with an error (or `true`) is closed, not reused.
+      this.#seen.delete(client.processID);
+      try { raw.terminate(); } catch { /* gone */ }
+      this.emit("remove", client);
+    } else {
+      raw.close(undefined).catch(() => {});
+    }
+  }
+
+  /** Runs one query on a connection borrowed for the call (pg's call forms). */
+  query(a, b, c) {
+    if (a instanceof Cursor || (a && typeof a.submit === "function")) {
+      throw new InterfaceError("pool.query does not run a Cursor: get a client with pool.connect() and call client.query(cursor)");
+    }
+    let config, callback;
+    try {
+      [config, callback] = queryArgs(a, b, c);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    const p = (async () => runQuery(await this.#pool(), config, this.options.types, this.options.query_timeout))();
+    return settle(p, callback);
+  }
+
+  /** Closes idle connections now and lent ones when they come back. */
+  end(callback) {
+    return settle(this.#end(), callback);
+  }
+
+  async #end() {
+    if (this.#ending) throw new InterfaceError("Called end on pool more than once");
+    this.#ending = true;
+    let p;
+    try {
+      p = await this.#ready;
+    } catch {
+      this.#ended = true;
+      return;
+    }
+    try {
+      await p.close(undefined);
+    } catch (e) {
+      throw pgError(e);
+    } finally {
+      this.#ended = true;
+      this.emit("end");
+    }
+  }
+}
+
+/** A client lent by a Pool: `release()` gives it back. */
+class PoolClient extends Client {
+  #pool;
+
+  constructor(pool, config) {
+    super(config);
+    this.#pool = pool;
+    this._pooled = true;
+    this._released = false;
+  }
+
+  /** Gives the client back; with an error (or `true`) its connection is closed instead. */
+  release(err) {
+    if (this._released) {
+      throw new InterfaceError("Release called on client which has already been released to the pool.");
+    }
+    this._released = true;
+    this.#pool._release(this, err);
+  }
+
+  connect() {
+    return Promise.reject(new InterfaceError("a pool's client is already connected"));
+  }
+
+  end(callback) {
+    // pg closes a pool client's connection on end(); here it is destroyed
+    // the same way release(true) does.
+    if (!this._released) this.release(true);
+    return settle(Promise.resolve(), callback);
+  }
+}
+
+// ------------------------------------------------------------ Cursor
+
+/**
+ * pg-cursor's Cursor: `client.query(new Cursor(text, values, { rowMode }))`
+ * returns it at once; `read(n)` resolves to up to `n` rows (`[]` at the
+ * end), `close()` ends it. Outside a transaction the core runs it inside one
+ * of its own, committed at `close()`.
+ */
+export class Cursor extends Emitter {
+  #raw = null;
+  #config;
+  #done = false;
+  #types;
+
+  constructor(text, values, config) {
+    super();
+    this.text = text;
+    this.values = values ? prepareValues(values) : [];
+    this.#config = config ?? {};
+    this._result = null;
+  }
+
+  /** @internal */
+  [kAttach](rawConnection, clientTypes) {
+    if (this.#raw) throw new InterfaceError("this Cursor was already submitted");
+    this.#types = this.#config.types ?? clientTypes;
+    try {
+      this.#raw = rawConnection.pgCursor(this.text, this.values);
+    } catch (e) {
+      throw pgError(e);
+    }
+  }
+
+  /** Up to `rows` rows; `[]` once all were read. */
+  read(rows, callback) {
+    return settle(this.#read(rows), callback);
+  }
+
+  async #read(n) {
+    checkPoisoned();
+    if (!this.#raw) throw new InterfaceError("this Cursor was not submitted: pass it to client.query() first");
+    if (this.#done) return [];
+    if (!Number.isInteger(n) || n < 1) throw new InterfaceError("Cursor.read needs a positive number of rows");
+    let raw;
+    try {
+      raw = await this.#raw.read(n, INT8_STRING, undefined);
+    } catch (e) {
+      throw pgError(e);
+    }
+    const result = toResult(raw, this.#config.rowMode === "array", noParser);
+    this.#checkParsers(result);
+    this._result = result;
+    if (result.rows.length < n) this.#done = true;
+    for (const row of result.rows) this.emit("row", row, result);
+    if (this.#done) this.emit("end", result);
+    return result.rows;
+  }
+
+  /**
+   * A cursor's rows come decoded by the core (its portal is bound once, in
+   * binary); a text parser for one of its columns is applied to the value's
+   * text when the value is one (int8, numeric, text...) and refused with an
+   * error otherwise, never skipped silently.
+   */
+  #checkParsers(result) {
+    const t = this.#types;
+    for (let j = 0; j < result.fields.length; j++) {
+      const oid = result.fields[j].dataTypeID;
+      const parse = t && typeof t.getTypeParser === "function" ? t.getTypeParser(oid, "text") : customText.get(oid);
+      if (!parse || parse === defaultParser(oid)) continue;
+      const key = result.rowAsArray ? j : result.fields[j].name;
+      for (const row of result.rows) {
+        const v = row[key];
+        if (v === null) continue;
+        if (typeof v !== "string") {
+          throw new InterfaceError(`a type parser is set for OID ${oid}, which a Cursor cannot apply to its decoded values: read it with client.query()`);
+        }
+        row[key] = parse(v);
+      }
+    }
+  }
+
+  /** Ends the cursor. */
+  close(callback) {
+    const raw = this.#raw;
+    this.#done = true;
+    const p = raw ? raw.close(undefined).catch((e) => { throw pgError(e); }) : Promise.resolve();
+    return settle(p, callback);
+  }
+}
+
+// ------------------------------------------------------------ default export
+
+/** `import pg from "edgepg/pg"` as with `import pg from "pg"`. */
+export default {
+  Client, Pool, Cursor, DatabaseError, types, defaults, neonConfig, escapeIdentifier, escapeLiteral,
+  native: null,
+};

@@ -1,0 +1,327 @@
+//! The raw calls behind `edgepg/pg`, the node-postgres-shaped API in
+//! `js/src/pg.js`: results statement by statement with their command tags
+//! and field descriptions (core `query_results`), chosen columns as the
+//! server's text for the caller's own type parsers, and pg-cursor's cursor
+//! (`read(n)` until no rows, `close()`), which works outside a transaction
+//! as pg-cursor does.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use edgepg_core::client::{Column, Connection, StatementResult, TextColumns};
+use edgepg_core::protocol::backend::TransactionStatus;
+use edgepg_core::types::{ToSql, Value};
+use edgepg_core::Error;
+use futures_channel::{mpsc, oneshot};
+use futures_util::StreamExt;
+use js_sys::{Array, Int32Array, Promise};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::spawn_local;
+
+use super::connection::RawConnection;
+use super::pool::RawPool;
+use super::values::{self, Decode};
+use super::{errors, js, promise};
+
+/// Which columns the JS side parses itself from the server's text: `true`
+/// for all of them, an array of type OIDs, or a function `(oid) => boolean`
+/// (a query's own `types`, asked about the columns it actually has).
+enum RawText {
+    None,
+    All,
+    Types(Vec<u32>),
+    Js(js_sys::Function),
+}
+
+impl RawText {
+    fn from_js(v: &JsValue) -> RawText {
+        if v.as_bool() == Some(true) {
+            return RawText::All;
+        }
+        if let Some(f) = v.dyn_ref::<js_sys::Function>() {
+            return RawText::Js(f.clone());
+        }
+        match v.dyn_ref::<Array>() {
+            Some(a) => RawText::Types(a.iter().filter_map(|o| o.as_f64()).map(|o| o as u32).collect()),
+            None => RawText::None,
+        }
+    }
+
+    fn wants(&self, c: &Column) -> bool {
+        match self {
+            RawText::None => false,
+            RawText::All => true,
+            RawText::Types(oids) => oids.contains(&c.type_().oid()),
+            // A throwing function counts as "no": the column is decoded.
+            RawText::Js(f) => f.call1(&JsValue::NULL, &JsValue::from(c.type_().oid())).is_ok_and(|v| v.is_truthy()),
+        }
+    }
+}
+
+fn refs(p: &[Value]) -> Vec<&(dyn ToSql + Sync)> {
+    p.iter().map(|v| v as _).collect()
+}
+
+/// Each result as `[names, oids, count, columns, tag, fields]`: the packed
+/// rows of `values::result`, the command tag (or null), and an Int32Array of
+/// five numbers per column: table OID, column number, type size, type
+/// modifier, format code.
+fn results_to_js(decode: Decode, raw: &RawText, results: &[StatementResult]) -> Result<JsValue, JsValue> {
+    let out = Array::new();
+    for r in results {
+        let packed = js(values::result_with_raw_text(decode, Some(&r.columns), &r.rows, &|c| raw.wants(c)))?;
+        let packed: Array = packed.unchecked_into();
+        packed.push(&r.tag.as_deref().map_or(JsValue::NULL, JsValue::from_str));
+        let mut meta = Vec::with_capacity(r.columns.len() * 5);
+        for c in r.columns.iter() {
+            meta.extend_from_slice(&[
+                c.table_oid().unwrap_or(0) as i32,
+                i32::from(c.column_id().unwrap_or(0)),
+                i32::from(c.type_size()),
+                c.type_modifier(),
+                i32::from(c.format().code()),
+            ]);
+        }
+        packed.push(&Int32Array::from(&meta[..]));
+        out.push(&packed);
+    }
+    Ok(out.into())
+}
+
+async fn run_query(
+    conn: &Connection,
+    sql: &str,
+    params: Vec<Value>,
+    simple: bool,
+    decode: Decode,
+    raw: RawText,
+) -> Result<JsValue, JsValue> {
+    let columns = match &raw {
+        RawText::None => TextColumns::Default,
+        RawText::All => TextColumns::All,
+        RawText::Types(oids) => TextColumns::Types(oids),
+        RawText::Js(_) => TextColumns::Pick(&|c: &Column| raw.wants(c)),
+    };
+    let results = js(conn.query_results(sql, &refs(&params), simple, columns).await)?;
+    results_to_js(decode, &raw, &results)
+}
+
+#[wasm_bindgen]
+impl RawConnection {
+    /// Runs `sql` (the simple protocol when `simple` and no arguments, so a
+    /// script gives one result per statement); resolves to an array of
+    /// results (see `results_to_js`). `rawText`: `true` or type OIDs whose
+    /// columns come as the server's text.
+    #[wasm_bindgen(js_name = pgQuery)]
+    pub fn pg_query(
+        &self,
+        sql: String,
+        args: JsValue,
+        simple: bool,
+        flags: u32,
+        raw_text: JsValue,
+        cancel: JsValue,
+    ) -> Promise {
+        let params = values::params(&args);
+        let raw = RawText::from_js(&raw_text);
+        self.call(cancel, move |c| async move {
+            run_query(&c, &sql, js(params)?, simple, Decode::from_flags(flags), raw).await
+        })
+    }
+
+    /// A pg-cursor-style cursor over `sql`. Returns at once; the statement
+    /// runs with the first `read`. Outside a transaction it opens one of its
+    /// own (a portal lives until the transaction ends), committed on
+    /// `close()` or at the end of the rows, rolled back after an error.
+    #[wasm_bindgen(js_name = pgCursor)]
+    pub fn pg_cursor(&self, sql: String, args: JsValue) -> Result<RawPgCursor, JsValue> {
+        let params = js(values::params(&args))?;
+        let h = self.handle()?;
+        let (cmd_tx, mut cmd_rx) = mpsc::unbounded::<CursorCommand>();
+        spawn_local(async move {
+            let refs = refs(&params);
+            // Decided on the status after everything sent before (a `BEGIN`
+            // still in flight counts), so a cursor never opens a transaction
+            // inside the caller's, nor commits it.
+            let own_tx = match h.settled_transaction_status().await {
+                Ok(TransactionStatus::Idle) => h.transaction().start_owned().await.map(Some),
+                Ok(_) => Ok(None),
+                Err(e) => Err(e),
+            };
+            let opened = match &own_tx {
+                Ok(Some(tx)) => tx.cursor(&sql, &refs).open().await.map_err(|e| errors::to_js(&e)),
+                Ok(None) => h.cursor(&sql, &refs).open().await.map_err(|e| errors::to_js(&e)),
+                Err(e) => Err(errors::to_js(e)),
+            };
+            // The first error is every later read's answer (as pg-cursor's).
+            let mut failed: Option<JsValue> = opened.as_ref().err().cloned();
+            let mut close_reply = None;
+            while let Some(cmd) = cmd_rx.next().await {
+                match cmd {
+                    CursorCommand::Read(n, reply) => {
+                        let result = match (&opened, &failed) {
+                            (_, Some(e)) => Err(e.clone()),
+                            (Ok(cursor), None) => cursor
+                                .fetch(n)
+                                .await
+                                .map(|rows| (rows, cursor.columns().to_vec()))
+                                .map_err(|e| errors::to_js(&e)),
+                            (Err(e), None) => Err(e.clone()),
+                        };
+                        if let Err(e) = &result {
+                            failed = Some(e.clone());
+                        }
+                        let _ = reply.send(result);
+                    }
+                    CursorCommand::Close(reply) => {
+                        close_reply = Some(reply);
+                        break;
+                    }
+                }
+            }
+            drop(opened);
+            let ended = match own_tx {
+                Ok(Some(tx)) if failed.is_none() => tx.commit().await,
+                Ok(Some(tx)) => tx.rollback().await,
+                _ => Ok(()),
+            };
+            if let Some(reply) = close_reply {
+                let _ = reply.send(ended.map_err(|e| errors::to_js(&e)));
+            }
+        });
+        Ok(RawPgCursor { cmd: RefCell::new(Some(cmd_tx)) })
+    }
+}
+
+/// Every notification of one connection, whatever the channel (for pg's
+/// `notification` event: the user runs `LISTEN` as a query).
+#[wasm_bindgen]
+pub struct RawNotifications {
+    rx: Rc<RefCell<Option<mpsc::UnboundedReceiver<edgepg_core::client::Notification>>>>,
+    listener: Option<edgepg_core::client::NotificationListener>,
+    conn: Option<Rc<super::connection::Handle>>,
+}
+
+#[wasm_bindgen]
+impl RawConnection {
+    /// Starts collecting every notification (see [`RawNotifications`]).
+    #[wasm_bindgen(js_name = notificationStream)]
+    pub fn notification_stream(&self) -> Result<RawNotifications, JsValue> {
+        let h = self.handle()?;
+        let (tx, rx) = mpsc::unbounded();
+        let listener = h.add_notification_observer(move |n| {
+            let _ = tx.unbounded_send(n.clone());
+        });
+        Ok(RawNotifications { rx: Rc::new(RefCell::new(Some(rx))), listener: Some(listener), conn: Some(h) })
+    }
+}
+
+#[wasm_bindgen]
+impl RawNotifications {
+    /// The next notification as `[pid, channel, payload]`, or `null` once closed.
+    pub fn next(&self, cancel: JsValue) -> Promise {
+        let Some(mut rx) = self.rx.borrow_mut().take() else {
+            return Promise::resolve(&JsValue::NULL);
+        };
+        let slot = self.rx.clone();
+        promise(cancel, async move {
+            match rx.next().await {
+                Some(n) => {
+                    *slot.borrow_mut() = Some(rx);
+                    Ok(Array::of3(
+                        &JsValue::from(n.process_id),
+                        &JsValue::from_str(&n.channel),
+                        &JsValue::from_str(&n.payload),
+                    )
+                    .into())
+                }
+                None => Ok(JsValue::NULL),
+            }
+        })
+    }
+
+    /// Stops collecting.
+    pub fn close(&mut self) {
+        if let (Some(c), Some(l)) = (self.conn.take(), self.listener.take()) {
+            c.remove_notification_observer(&l);
+        }
+        self.rx.borrow_mut().take();
+    }
+}
+
+#[wasm_bindgen]
+impl RawPool {
+    /// [`RawConnection::pg_query`] on a connection borrowed for the call.
+    #[wasm_bindgen(js_name = pgQuery)]
+    pub fn pg_query(
+        &self,
+        sql: String,
+        args: JsValue,
+        simple: bool,
+        flags: u32,
+        raw_text: JsValue,
+        cancel: JsValue,
+    ) -> Promise {
+        let (pool, params) = (self.pool.clone(), values::params(&args));
+        let raw = RawText::from_js(&raw_text);
+        promise(cancel, async move {
+            let params = js(params)?;
+            let conn = js(pool.acquire_lazy().await)?;
+            run_query(&conn, &sql, params, simple, Decode::from_flags(flags), raw).await
+        })
+    }
+}
+
+type Rows = (Vec<edgepg_core::client::Row>, Vec<Column>);
+
+enum CursorCommand {
+    Read(u32, oneshot::Sender<Result<Rows, JsValue>>),
+    Close(oneshot::Sender<Result<(), JsValue>>),
+}
+
+/// A pg-cursor-style cursor (see [`RawConnection::pg_cursor`]).
+#[wasm_bindgen]
+pub struct RawPgCursor {
+    cmd: RefCell<Option<mpsc::UnboundedSender<CursorCommand>>>,
+}
+
+fn closed_cursor() -> JsValue {
+    errors::to_js(&Error::interface("this cursor is closed"))
+}
+
+#[wasm_bindgen]
+impl RawPgCursor {
+    /// The next `n` rows as one result (see `results_to_js`; an empty one
+    /// at the end).
+    pub fn read(&self, n: u32, flags: u32, cancel: JsValue) -> Promise {
+        let (tx, rx) = oneshot::channel();
+        let sent = self.cmd.borrow().as_ref().is_some_and(|c| c.unbounded_send(CursorCommand::Read(n, tx)).is_ok());
+        if !sent {
+            return Promise::reject(&closed_cursor());
+        }
+        promise(cancel, async move {
+            let (rows, columns) = rx.await.map_err(|_| closed_cursor())??;
+            let result = StatementResult { columns: columns.into(), rows, tag: None };
+            let all = results_to_js(Decode::from_flags(flags), &RawText::None, std::slice::from_ref(&result))?;
+            Ok(all.unchecked_into::<Array>().get(0))
+        })
+    }
+
+    /// Closes the cursor (and commits the transaction it opened for itself);
+    /// resolves when that is done.
+    pub fn close(&self, cancel: JsValue) -> Promise {
+        let Some(cmd) = self.cmd.borrow_mut().take() else {
+            return Promise::resolve(&JsValue::UNDEFINED);
+        };
+        let (tx, rx) = oneshot::channel();
+        if cmd.unbounded_send(CursorCommand::Close(tx)).is_err() {
+            return Promise::resolve(&JsValue::UNDEFINED);
+        }
+        promise(cancel, async move {
+            if let Ok(r) = rx.await {
+                r?;
+            }
+            Ok(JsValue::UNDEFINED)
+        })
+    }
+}
