@@ -1,0 +1,57 @@
+//! `edgepg-proxy`: see `edgepg-proxy --help` and the crate documentation.
+
+use clap::Parser;
+use edgepg_proxy::server::Proxy;
+use edgepg_proxy::settings::{Flags, Settings};
+
+fn main() -> std::process::ExitCode {
+    let settings = match Settings::from_flags(Flags::parse()) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("edgepg-proxy: {e}");
+            return std::process::ExitCode::from(2);
+        }
+    };
+    edgepg_proxy::log::set_verbose(settings.verbose);
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("edgepg-proxy: starting the runtime failed: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(async {
+        let proxy = match Proxy::bind(settings).await {
+            Ok(p) => p,
+            Err(e) => {
+                eprintln!("edgepg-proxy: {e}");
+                return std::process::ExitCode::FAILURE;
+            }
+        };
+        proxy.run(shutdown_signal()).await;
+        std::process::ExitCode::SUCCESS
+    })
+}
+
+/// SIGINT (Ctrl-C) or SIGTERM.
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
