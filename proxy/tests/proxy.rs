@@ -581,3 +581,25 @@ async fn graceful_shutdown_lets_a_running_query_finish() {
     tokio::time::timeout(Duration::from_secs(10), server).await.unwrap().unwrap();
     assert!(TcpStream::connect(addr).await.is_err(), "no longer listening");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sql_client_vanishing_mid_transaction_rolls_back() {
+    let addr = start(|_| {}).await;
+    let admin = admin().await;
+    admin.execute("DROP TABLE IF EXISTS proxy_gone; CREATE TABLE proxy_gone (id int)", &[]).await.unwrap();
+    let body = json!({"queries": [{"query": "INSERT INTO proxy_gone VALUES (1)"}, {"query": "SELECT pg_sleep(2)"}]})
+        .to_string();
+    let mut s = TcpStream::connect(addr).await.unwrap();
+    let head = format!(
+        "POST /sql HTTP/1.1\r\nHost: x\r\nNeon-Connection-String: {}\r\nContent-Length: {}\r\n\r\n{body}",
+        conn_string("edgepg", "edgepg_pw"),
+        body.len()
+    );
+    s.write_all(head.as_bytes()).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    drop(s);
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let n: i64 = admin.fetchval("SELECT count(*) FROM proxy_gone", &[]).await.unwrap();
+    assert_eq!(n, 0, "the transaction of a client that went away is rolled back");
+    admin.execute("DROP TABLE proxy_gone", &[]).await.unwrap();
+}
