@@ -9,8 +9,10 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 cd "$here"
 : "${EDGEPG_TEST_WS_PORT:?source the test cluster env (tests/cluster/start.sh) first}"
 
-# Dev dependencies (ws, miniflare with its workerd binary, typescript), once.
-if [ ! -d node_modules/ws ] || [ ! -d node_modules/miniflare ] || [ ! -d node_modules/typescript ]; then
+# Dev dependencies (ws, miniflare with its workerd binary, typescript, Neon's driver for
+# proxy.test.mjs), once.
+if [ ! -d node_modules/ws ] || [ ! -d node_modules/miniflare ] || [ ! -d node_modules/typescript ] ||
+    [ ! -d node_modules/@neondatabase/serverless ]; then
     npm ci --no-audit --no-fund --loglevel=error
 fi
 
@@ -23,7 +25,8 @@ echo "packed $(basename "$tarball"): $(wc -c <"$tarball") bytes"
 mkdir -p "$work/app/node_modules"
 (cd "$work/app" && echo '{"name":"edgepg-test-app","private":true,"type":"module"}' >package.json &&
     npm install --no-audit --no-fund --loglevel=error --no-save "$tarball")
-for dep in ws miniflare typescript; do
+mkdir -p "$work/app/node_modules/@neondatabase"
+for dep in ws miniflare typescript @neondatabase/serverless; do
     ln -s "$here/node_modules/$dep" "$work/app/node_modules/$dep"
 done
 cp test/*.mjs test/*.ts test/tsconfig.json "$work/app/" 2>/dev/null || cp test/*.mjs "$work/app/"
