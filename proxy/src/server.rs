@@ -157,9 +157,9 @@ async fn serve_connection(
         }
         Some(acceptor) => {
             let accepted = match handshake {
-                Some(t) => tokio::time::timeout(t, acceptor.accept(tcp)).await.unwrap_or_else(|_| {
-                    Err(io::Error::new(io::ErrorKind::TimedOut, "TLS handshake timed out"))
-                }),
+                Some(t) => tokio::time::timeout(t, acceptor.accept(tcp))
+                    .await
+                    .unwrap_or_else(|_| Err(io::Error::new(io::ErrorKind::TimedOut, "TLS handshake timed out"))),
                 None => acceptor.accept(tcp).await,
             };
             match accepted {
@@ -217,8 +217,10 @@ fn tls_acceptor(cert: &std::path::Path, key: &std::path::Path) -> io::Result<Tls
     let bad = |what: &std::path::Path, e: &dyn std::fmt::Display| {
         io::Error::new(io::ErrorKind::InvalidInput, format!("{}: {e}", what.display()))
     };
-    let certs: Vec<CertificateDer<'static>> =
-        CertificateDer::pem_file_iter(cert).map_err(|e| bad(cert, &e))?.collect::<Result<_, _>>().map_err(|e| bad(cert, &e))?;
+    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert)
+        .map_err(|e| bad(cert, &e))?
+        .collect::<Result<_, _>>()
+        .map_err(|e| bad(cert, &e))?;
     if certs.is_empty() {
         return Err(bad(cert, &"no certificate in the file"));
     }

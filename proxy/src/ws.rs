@@ -9,14 +9,16 @@
 //! message boundaries. A text frame is a protocol violation and closes the
 //! WebSocket (code 1003). Either side closing closes the other.
 
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use bytes::BytesMut;
 use futures_util::{SinkExt, StreamExt};
 use hyper::body::Incoming;
-use hyper::header::{HeaderValue, CONNECTION, HOST, SEC_WEBSOCKET_ACCEPT, SEC_WEBSOCKET_KEY, SEC_WEBSOCKET_VERSION, UPGRADE};
+use hyper::header::{
+    HeaderValue, CONNECTION, HOST, SEC_WEBSOCKET_ACCEPT, SEC_WEBSOCKET_KEY, SEC_WEBSOCKET_VERSION, UPGRADE,
+};
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -61,9 +63,8 @@ pub struct Target {
 /// The target of a request: `address=host:port` from the query string, or
 /// the `Host` header's name and `default_port`.
 pub fn target(query: Option<&str>, host_header: Option<&str>, default_port: u16) -> Result<Target, String> {
-    let address = query.and_then(|q| {
-        q.split('&').find_map(|kv| kv.strip_prefix("address=")).map(|a| percent_decode(a))
-    });
+    let address =
+        query.and_then(|q| q.split('&').find_map(|kv| kv.strip_prefix("address=")).map(|a| percent_decode(a)));
     let (host, port) = match &address {
         Some(a) => {
             let (h, p) = split_host_port(a).ok_or_else(|| format!("address {a:?}: expected host:port"))?;
@@ -137,9 +138,9 @@ pub async fn upgrade(state: Arc<State>, mut req: Request<Incoming>, peer: Socket
     }
     let connect = TcpStream::connect((target.host.as_str(), target.port));
     let tcp = match settings.connect_timeout {
-        Some(t) => tokio::time::timeout(t, connect).await.unwrap_or_else(|_| {
-            Err(std::io::Error::new(std::io::ErrorKind::TimedOut, "connecting timed out"))
-        }),
+        Some(t) => tokio::time::timeout(t, connect)
+            .await
+            .unwrap_or_else(|_| Err(std::io::Error::new(std::io::ErrorKind::TimedOut, "connecting timed out"))),
         None => connect.await,
     };
     let tcp = match tcp {

@@ -119,7 +119,10 @@ async fn sql_query_types_and_modes() {
     assert!(row["ts"].as_str().unwrap().starts_with("2024-01-02"), "{}", row["ts"]);
     let fields = v["fields"].as_array().unwrap();
     assert_eq!(fields.len(), 12);
-    assert_eq!(fields[0], json!({"name": "i", "dataTypeID": 23, "tableID": 0, "columnID": 0, "dataTypeSize": 4, "dataTypeModifier": -1, "format": "text"}));
+    assert_eq!(
+        fields[0],
+        json!({"name": "i", "dataTypeID": 23, "tableID": 0, "columnID": 0, "dataTypeSize": 4, "dataTypeModifier": -1, "format": "text"})
+    );
     assert_eq!(fields[2]["dataTypeID"], 20);
 
     // Raw text and array mode: every value as the server printed it.
@@ -366,7 +369,8 @@ async fn ws_open(addr: SocketAddr, path: &str) -> Result<Ws, tokio_tungstenite::
 async fn until_ready(ws: &mut Ws) -> Vec<u8> {
     let mut got = Vec::new();
     loop {
-        let msg = tokio::time::timeout(Duration::from_secs(10), ws.next()).await.expect("reply").expect("open").unwrap();
+        let msg =
+            tokio::time::timeout(Duration::from_secs(10), ws.next()).await.expect("reply").expect("open").unwrap();
         if let Message::Binary(b) = msg {
             got.extend_from_slice(&b);
         }
@@ -494,7 +498,10 @@ async fn ws_client_vanishing_mid_transaction_rolls_back() {
     for _ in 0..50 {
         // The backend is gone once the proxy closed its side.
         let live: i64 = admin
-            .fetchval("SELECT count(*) FROM pg_stat_activity WHERE usename = 'trust_user' AND state LIKE 'idle in%'", &[])
+            .fetchval(
+                "SELECT count(*) FROM pg_stat_activity WHERE usename = 'trust_user' AND state LIKE 'idle in%'",
+                &[],
+            )
             .await
             .unwrap();
         n = admin.fetchval("SELECT count(*) FROM proxy_ws_tx", &[]).await.unwrap();
@@ -518,11 +525,12 @@ async fn tls_termination_serves_https_and_wss() {
     for c in rustls::pki_types::CertificateDer::pem_file_iter(&pg().ca).unwrap() {
         roots.add(c.unwrap()).unwrap();
     }
-    let config = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(rustls::crypto::ring::default_provider()))
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_root_certificates(roots)
-        .with_no_client_auth();
+    let config =
+        rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(rustls::crypto::ring::default_provider()))
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_root_certificates(roots)
+            .with_no_client_auth();
     let connector = tokio_rustls::TlsConnector::from(std::sync::Arc::new(config));
     let tcp = TcpStream::connect(addr).await.unwrap();
     let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();

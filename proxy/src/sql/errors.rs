@@ -80,7 +80,9 @@ impl ApiError {
         };
         let (position, internal_position, internal_query) = match &db.position {
             Some(ErrorPosition::Original(p)) => (Some(p.to_string()), None, None),
-            Some(ErrorPosition::Internal { position, query }) => (None, Some(position.to_string()), Some(query.clone())),
+            Some(ErrorPosition::Internal { position, query }) => {
+                (None, Some(position.to_string()), Some(query.clone()))
+            }
             None => (None, None, None),
         };
         let body = json!({

@@ -139,7 +139,8 @@ async fn run(
         return Err(too_large());
     }
     let mode = BatchMode::from_headers(&headers)?;
-    let format = Format { raw_text: header_is_true(&headers, RAW_TEXT), array_mode: header_is_true(&headers, ARRAY_MODE) };
+    let format =
+        Format { raw_text: header_is_true(&headers, RAW_TEXT), array_mode: header_is_true(&headers, ARRAY_MODE) };
 
     // The body and the connection at once: a cold connection's handshake
     // overlaps the upload.
@@ -249,18 +250,17 @@ struct BatchMode {
 
 impl BatchMode {
     fn from_headers(h: &HeaderMap) -> Result<BatchMode, ApiError> {
-        let isolation = match h.get(ISOLATION).map(|v| v.to_str().unwrap_or("")) {
-            None => None,
-            Some("ReadUncommitted") => Some(Isolation::ReadUncommitted),
-            Some("ReadCommitted") => Some(Isolation::ReadCommitted),
-            Some("RepeatableRead") => Some(Isolation::RepeatableRead),
-            Some("Serializable") => Some(Isolation::Serializable),
-            Some(_) => {
-                return Err(ApiError::bad_request(
+        let isolation =
+            match h.get(ISOLATION).map(|v| v.to_str().unwrap_or("")) {
+                None => None,
+                Some("ReadUncommitted") => Some(Isolation::ReadUncommitted),
+                Some("ReadCommitted") => Some(Isolation::ReadCommitted),
+                Some("RepeatableRead") => Some(Isolation::RepeatableRead),
+                Some("Serializable") => Some(Isolation::Serializable),
+                Some(_) => return Err(ApiError::bad_request(
                     "Neon-Batch-Isolation-Level must be ReadUncommitted, ReadCommitted, RepeatableRead or Serializable",
-                ))
-            }
-        };
+                )),
+            };
         Ok(BatchMode { isolation, read_only: header_bool(h, READ_ONLY)?, deferrable: header_bool(h, DEFERRABLE)? })
     }
 }

@@ -111,7 +111,9 @@ fn type_size(ty: Type) -> i16 {
     match ty {
         Type::BOOL | Type::CHAR => 1,
         Type::INT2 => 2,
-        Type::INT4 | Type::OID | Type::FLOAT4 | Type::DATE | Type::XID | Type::CID | Type::REGCLASS | Type::REGTYPE => 4,
+        Type::INT4 | Type::OID | Type::FLOAT4 | Type::DATE | Type::XID | Type::CID | Type::REGCLASS | Type::REGTYPE => {
+            4
+        }
         Type::INT8 | Type::FLOAT8 | Type::TIME | Type::TIMESTAMP | Type::TIMESTAMPTZ | Type::MONEY | Type::PG_LSN => 8,
         Type::TIMETZ => 12,
         Type::UUID | Type::INTERVAL | Type::POINT => 16,

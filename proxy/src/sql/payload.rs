@@ -36,7 +36,10 @@ pub enum Payload {
 pub fn parse(body: &[u8]) -> Result<Payload, String> {
     let json: Json = serde_json::from_slice(body).map_err(|e| format!("the request body is not valid JSON: {e}"))?;
     let Json::Object(mut obj) = json else {
-        return Err("the request body must be a JSON object: {\"query\": ..., \"params\": [...]} or {\"queries\": [...]}".into());
+        return Err(
+            "the request body must be a JSON object: {\"query\": ..., \"params\": [...]} or {\"queries\": [...]}"
+                .into(),
+        );
     };
     if let Some(queries) = obj.remove("queries") {
         let Json::Array(list) = queries else { return Err("\"queries\" must be an array".into()) };

@@ -134,7 +134,8 @@ impl Connector for NoPgpass {
 /// Run on every connection given back: besides the pool's default clean-up
 /// (`RESET ALL`, `UNLISTEN *`, `CLOSE ALL`, advisory locks), temporary tables
 /// and sequence state go, so the next request starts clean.
-const RESET_SQL: &str = "SELECT pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *; RESET ALL; DISCARD TEMP; DISCARD SEQUENCES;";
+const RESET_SQL: &str =
+    "SELECT pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *; RESET ALL; DISCARD TEMP; DISCARD SEQUENCES;";
 
 impl Pools {
     /// Empty pools with the settings' limits.
