@@ -63,8 +63,7 @@ pub struct Target {
 /// The target of a request: `address=host:port` from the query string, or
 /// the `Host` header's name and `default_port`.
 pub fn target(query: Option<&str>, host_header: Option<&str>, default_port: u16) -> Result<Target, String> {
-    let address =
-        query.and_then(|q| q.split('&').find_map(|kv| kv.strip_prefix("address=")).map(|a| percent_decode(a)));
+    let address = query.and_then(|q| q.split('&').find_map(|kv| kv.strip_prefix("address=")).map(percent_decode));
     let (host, port) = match &address {
         Some(a) => {
             let (h, p) = split_host_port(a).ok_or_else(|| format!("address {a:?}: expected host:port"))?;

@@ -22,7 +22,7 @@ pub struct ApiError {
     /// SQLSTATE, when one applies.
     pub code: Option<String>,
     /// The full PostgreSQL error, when the server sent one.
-    db: Option<edgepg::DbError>,
+    db: Option<Box<edgepg::DbError>>,
 }
 
 impl ApiError {
@@ -52,7 +52,7 @@ impl ApiError {
                 status: StatusCode::BAD_REQUEST,
                 message: db.message.clone(),
                 code: Some(db.code.code().to_owned()),
-                db: Some(db.clone()),
+                db: Some(Box::new(db.clone())),
             };
         }
         let code = e.code().map(|c| c.code().to_owned());
