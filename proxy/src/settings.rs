@@ -63,8 +63,9 @@ pub struct Flags {
     /// Seconds a client may take for TLS and the request head (slow clients are cut off) [default: 10].
     #[arg(long, value_name = "SECS")]
     pub handshake_timeout: Option<u64>,
-    /// Seconds without traffic after which a keep-alive HTTP connection or a WebSocket relay is closed
-    /// [default: 300].
+    /// Seconds without traffic after which a WebSocket relay is closed, and an idle pooled PostgreSQL
+    /// connection of SQL over HTTP [default: 300]. (A keep-alive HTTP connection that sends nothing is
+    /// closed by --handshake-timeout.)
     #[arg(long, value_name = "SECS")]
     pub idle_timeout: Option<u64>,
     /// Seconds one POST /sql may take (body, connecting and every query); it is cancelled and rolled back
