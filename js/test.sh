@@ -33,3 +33,9 @@ cp test/*.mjs test/*.ts test/tsconfig.json "$work/app/" 2>/dev/null || cp test/*
 cd "$work/app"
 # One file at a time keeps the proxies and relays of different files apart.
 node --test --test-concurrency=1 ./*.test.mjs
+# The WebSocket API suites again, through edgepg-proxy instead of websockify (the same tests, the
+# other relay; proxy.test.mjs covers what is specific to the proxy).
+if [ -n "${EDGEPG_TEST_PROXY_PORT:-}" ]; then
+    echo "again through edgepg-proxy (:$EDGEPG_TEST_PROXY_PORT): api.test.mjs tx-cursor-copy.test.mjs"
+    EDGEPG_TEST_WS_PORT="$EDGEPG_TEST_PROXY_PORT" node --test --test-concurrency=1 ./api.test.mjs ./tx-cursor-copy.test.mjs
+fi
