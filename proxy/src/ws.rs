@@ -230,7 +230,11 @@ where
     let to_client = async {
         let mut buf = BytesMut::with_capacity(READ_CHUNK);
         loop {
-            buf.reserve(READ_CHUNK);
+            // `split()` hands the bytes read to the frame and keeps the rest of
+            // the allocation: grow only when little of it is left.
+            if buf.capacity() - buf.len() < READ_CHUNK / 16 {
+                buf.reserve(READ_CHUNK);
+            }
             match rd.read_buf(&mut buf).await {
                 Ok(0) => return End::ServerClosed,
                 Ok(_) => {

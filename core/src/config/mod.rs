@@ -477,7 +477,7 @@ impl Config {
     /// writes a connection string must not change what a program reads.
     ///
     /// ```
-    /// let mut config = edgepg_core::Config::new();
+    /// let mut config = edgepg_core::config::Config::new();
     /// assert!(config.text_results(true).get_text_results());
     /// ```
     pub fn text_results(&mut self, text: bool) -> &mut Config {
