@@ -1,5 +1,5 @@
 // Types of edgepg/http: one-shot queries over HTTP, compatible with neon() of @neondatabase/serverless.
-import { EdgepgError, PostgresError, ConnectionError, AbortError, InterfaceError } from "./errors.js";
+import { EdgepgError, PostgresError, ConnectionError, AbortError, InterfaceError } from "./index.js";
 export { EdgepgError, PostgresError, ConnectionError, AbortError, InterfaceError };
 
 export interface HttpField {
