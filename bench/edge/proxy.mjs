@@ -15,6 +15,7 @@ import WebSocket from "ws";
 import { connect } from "edgepg";
 import { neon } from "edgepg/http";
 import { Pool as NeonPool, neon as neonHttp, neonConfig } from "@neondatabase/serverless";
+import { floorClients } from "./floor.mjs";
 
 const args = process.argv.slice(2);
 const flag = (name, d) => {
@@ -137,6 +138,35 @@ async function runRelays() {
   return results;
 }
 
+// ------------------------------------------------------------------ the relay's own cost
+// bench/edge/floor.mjs's minimal client (no decoding, simple protocol) through each relay and over
+// plain TCP: per round trip, (floor through the relay) - (floor over TCP) is what the relay adds.
+async function runFloors() {
+  const viaWebsockify = floorClients(env);
+  const viaProxy = floorClients({ ...env, EDGEPG_TEST_WS_PORT: proxyPort });
+  const contenders = [
+    { name: "websockify", client: viaWebsockify[0] },
+    { name: "edgepg-proxy", client: viaProxy[0] },
+    { name: "TCP (no relay)", client: viaWebsockify[1] },
+  ];
+  const out = new Map(contenders.map((c) => [c.name, []]));
+  const handles = new Map();
+  for (const c of contenders) handles.set(c.name, await c.client.open());
+  for (let rep = 0; rep < WARMUP + REPS; rep++) {
+    const order = rep % 2 ? [...contenders].reverse() : contenders;
+    for (const c of order) {
+      const h = handles.get(c.name);
+      const t0 = performance.now();
+      for (let i = 0; i < SEQ; i++) if ((await c.client.select1(h)) !== 1) throw new Error("bad result");
+      if (rep >= WARMUP) out.get(c.name).push(performance.now() - t0);
+    }
+  }
+  for (const c of contenders) await c.client.close(handles.get(c.name));
+  const us = new Map([...out].map(([k, v]) => [k, (median(v) / SEQ) * 1000]));
+  console.log(`floor seq_select1 µs per round trip: ${[...us].map(([k, v]) => `${k} ${v.toFixed(1)}`).join(", ")}`);
+  return us;
+}
+
 // ------------------------------------------------------------------ HTTP one-shot vs WebSocket connect + first query
 async function runLatency() {
   neonConfig.webSocketConstructor = WebSocket;
@@ -209,6 +239,7 @@ function fmtRate(ops, ms) {
 
 const started = Date.now();
 const relayResults = await runRelays();
+const floors = await runFloors();
 const latency = await runLatency();
 const seconds = Math.round((Date.now() - started) / 1000);
 
@@ -224,7 +255,8 @@ lines.push("");
 lines.push(
   `Written by \`bench/edge/proxy.sh\` on ${now} UTC (commit \`${commit}\`, ${seconds} s). The same client — edgepg's npm package in Node ${process.version} over \`ws\`, ` +
     "role `pw_user` (cleartext password, `pipelineConnect: \"password\"`) — through each relay to the same server in the same run; " +
-    `${WARMUP} warm-up + ${REPS} timed repetitions, relays alternating which goes first; figures at the median. edgepg-proxy is a release build; ` +
+    `${WARMUP} warm-up + ${REPS} timed repetitions, relays alternating which goes first; figures at the median. edgepg-proxy is a release build` +
+    (env.EDGEPG_BENCH_PROXY_ARGS ? ` run with \`${env.EDGEPG_BENCH_PROXY_ARGS}\`; ` : "; ") +
     `websockify is Debian's (Python). CPU: ${os.cpus()[0]?.model ?? "?"}, nproc ${os.cpus().length} (shared by Node, the relay and PostgreSQL; load average at the end ${os.loadavg()[0].toFixed(2)}).`,
 );
 lines.push("");
@@ -241,6 +273,16 @@ lines.push(
   `Workloads: \`seq_select1\` ${SEQ} sequential \`SELECT 1\`; \`pipelined_10k\` ${PIPELINED} \`SELECT $1::int8 + 1\` with ${IN_FLIGHT} in flight on one connection; ` +
     `\`decode_200k\` one query of ${ROWS.toLocaleString("en-US")} rows (int8, text, float8, timestamptz, numeric), every value read; ` +
     `\`connections\` ${CONNECTS} new connections (WebSocket open, startup + password + \`SELECT 1\` in one flight), the close not timed.`,
+);
+lines.push("");
+const tcp = floors.get("TCP (no relay)");
+const addW = floors.get("websockify") - tcp;
+const addP = floors.get("edgepg-proxy") - tcp;
+lines.push(
+  `The relay's own cost, measured with bench/edge/floor.mjs's minimal client (no decoding) doing ${SEQ} sequential \`SELECT 1\`: ` +
+    `${floors.get("websockify").toFixed(1)} µs per round trip through websockify, ${floors.get("edgepg-proxy").toFixed(1)} µs through edgepg-proxy, ` +
+    `${tcp.toFixed(1)} µs over plain TCP — websockify adds **${addW.toFixed(1)} µs**, edgepg-proxy **${addP.toFixed(1)} µs** ` +
+    `(${addP > 0 ? `${(addW / addP).toFixed(1)}× less` : "nothing measurable"}). The rows above include the client's own work (edgepg's glue and wasm, \`ws\`), which no relay can remove: that is why they gain less than the relay's own cost shrinks.`,
 );
 lines.push("");
 lines.push("One query from a fresh start, through edgepg-proxy (ms per query; HTTP keeps its connection alive between queries, as `fetch` does in a warm edge function; the proxy's PostgreSQL pool is warm):");

@@ -44,9 +44,11 @@ bash "$root/tests/cluster/start.sh" "$dir"
 . "$dir/env"
 : "${EDGEPG_TEST_WS_PORT:?websockify did not start (scripts/setup.sh installs it)}"
 port="$(pick_port)"
-"$bin" --listen "127.0.0.1:$port" --allow "127.0.0.1:$EDGEPG_TEST_PORT" >"$dir/bench-proxy.log" 2>&1 &
+# EDGEPG_BENCH_PROXY_ARGS: extra edgepg-proxy flags, e.g. "--threads 1".
+# shellcheck disable=SC2086 # word splitting of the flags is intended
+"$bin" --listen "127.0.0.1:$port" --allow "127.0.0.1:$EDGEPG_TEST_PORT" ${EDGEPG_BENCH_PROXY_ARGS:-} >"$dir/bench-proxy.log" 2>&1 &
 proxy_pid=$!
 for _ in $(seq 1 50); do port_in_use "$port" && break; sleep 0.1; done
 port_in_use "$port" || { cat "$dir/bench-proxy.log" >&2; die "edgepg-proxy did not start"; }
 export EDGEPG_BENCH_PROXY_PORT="$port"
-node --expose-gc "$here/proxy.mjs" "$@"
+EDGEPG_BENCH_PROXY_ARGS="${EDGEPG_BENCH_PROXY_ARGS:-}" node --expose-gc "$here/proxy.mjs" "$@"

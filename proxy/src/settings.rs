@@ -88,6 +88,10 @@ pub struct Flags {
     /// Seconds running requests get to finish after SIGINT/SIGTERM [default: 30].
     #[arg(long, value_name = "SECS")]
     pub shutdown_timeout: Option<u64>,
+    /// Worker threads; 1 runs everything on one thread (lowest latency on a small machine shared with
+    /// PostgreSQL) [default: one per CPU].
+    #[arg(long, value_name = "N")]
+    pub threads: Option<usize>,
     /// Log one line per request (never a password or a query's text).
     #[arg(long)]
     pub verbose: bool,
@@ -113,6 +117,7 @@ struct FileSettings {
     max_pools: Option<usize>,
     upstream_sslmode: Option<String>,
     shutdown_timeout: Option<u64>,
+    threads: Option<usize>,
     verbose: Option<bool>,
 }
 
@@ -158,6 +163,8 @@ pub struct Settings {
     pub upstream_tls: UpstreamTls,
     /// Grace period of a shutdown.
     pub shutdown_timeout: Duration,
+    /// Runtime worker threads (`None`: one per CPU; 1: a single-threaded runtime).
+    pub threads: Option<usize>,
     /// One log line per request.
     pub verbose: bool,
 }
@@ -179,6 +186,7 @@ impl Default for Settings {
             max_pools: 100,
             upstream_tls: UpstreamTls::Prefer,
             shutdown_timeout: Duration::from_secs(30),
+            threads: None,
             verbose: false,
         }
     }
@@ -237,6 +245,7 @@ impl Settings {
                 .or(file.shutdown_timeout)
                 .map(Duration::from_secs)
                 .unwrap_or(d.shutdown_timeout),
+            threads: flags.threads.or(file.threads).filter(|&n| n > 0),
             verbose: flags.verbose || file.verbose.unwrap_or(false),
         })
     }
