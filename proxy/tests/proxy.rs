@@ -611,3 +611,75 @@ async fn sql_client_vanishing_mid_transaction_rolls_back() {
     assert_eq!(n, 0, "the transaction of a client that went away is rolled back");
     admin.execute("DROP TABLE proxy_gone", &[]).await.unwrap();
 }
+
+/// A TCP forwarder to PostgreSQL that can go down (every connection cut, the
+/// port refusing) and come back on the same port: a server restart, as the
+/// proxy sees it, without restarting the cluster other tests share.
+struct Flaky {
+    port: u16,
+    stop: Option<tokio::sync::watch::Sender<bool>>,
+}
+
+impl Flaky {
+    async fn up(port: u16) -> Flaky {
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let (tx, rx) = tokio::sync::watch::channel(false);
+        tokio::spawn(async move {
+            loop {
+                let mut stop = rx.clone();
+                let (mut client, _) = tokio::select! {
+                    c = listener.accept() => c.unwrap(),
+                    _ = stop.wait_for(|s| *s) => return,
+                };
+                let mut stop = rx.clone();
+                tokio::spawn(async move {
+                    let mut server = TcpStream::connect((pg().host.as_str(), pg().port)).await.unwrap();
+                    tokio::select! {
+                        _ = tokio::io::copy_bidirectional(&mut client, &mut server) => {}
+                        _ = stop.wait_for(|s| *s) => {}
+                    }
+                });
+            }
+        });
+        Flaky { port, stop: Some(tx) }
+    }
+
+    fn down(&mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(true);
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sql_survives_a_server_restart() {
+    let mut flaky = Flaky::up(0).await;
+    let port = flaky.port;
+    let addr = start(move |s| s.allow = AllowList::parse(&[format!("127.0.0.1:{port}")]).unwrap()).await;
+    let conn = format!("postgresql://edgepg:edgepg_pw@127.0.0.1:{port}/{}", pg().db);
+    let q = json!({"query": "SELECT 1 AS one"});
+    assert_eq!(sql(addr, &conn, &[], q.clone()).await.json()["rows"][0]["one"], 1);
+    // Down: pooled connections are cut and the port refuses.
+    flaky.down();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    for _ in 0..2 {
+        let r = sql(addr, &conn, &[], q.clone()).await;
+        assert_eq!(r.status, 502, "{}", String::from_utf8_lossy(&r.body));
+        let code = r.json()["code"].as_str().unwrap().to_owned();
+        assert!(code.starts_with("08"), "a connection-class SQLSTATE: {code}");
+    }
+    // The proxy still serves other targets meanwhile.
+    assert_eq!(request(addr, "GET", "/health", &[], b"").await.status, 200);
+    // Back on the same port: requests succeed again.
+    let _flaky = Flaky::up(port).await;
+    let mut ok = false;
+    for _ in 0..3 {
+        let r = sql(addr, &conn, &[], q.clone()).await;
+        if r.status == 200 {
+            ok = true;
+            break;
+        }
+    }
+    assert!(ok, "requests succeed once the server is back");
+}
