@@ -1,6 +1,6 @@
 // Types of edgepg/http: one-shot queries over HTTP, compatible with neon() of @neondatabase/serverless.
-import { EdgepgError, PostgresError, ConnectionError, AbortError, InterfaceError } from "./index.js";
-export { EdgepgError, PostgresError, ConnectionError, AbortError, InterfaceError };
+import { EdgepgError, PostgresError, ConnectionError, AbortError, InterfaceError, ConversionError } from "./index.js";
+export { EdgepgError, PostgresError, ConnectionError, AbortError, InterfaceError, ConversionError };
 
 export interface HttpField {
   name: string;

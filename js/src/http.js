@@ -7,7 +7,7 @@
 // Uint8Array, json parsed, arrays nested, NULL → null; the same `int8` and
 // `dates` options), so this import stays a few KB instead of the whole
 // .wasm. js/test/proxy.test.mjs checks that both paths agree on a wide row.
-import { EdgepgError, PostgresError, ConnectionError, AbortError, InterfaceError } from "./errors.js";
+import { EdgepgError, PostgresError, ConnectionError, AbortError, InterfaceError, ConversionError } from "./errors.js";
 
 // ------------------------------------------------------------ SQL building
 
@@ -78,7 +78,10 @@ function hex(bytes) {
 function prepareValue(v) {
   if (v === null || v === undefined) return null;
   if (typeof v === "bigint") return v.toString();
-  if (v instanceof Date) return Number.isFinite(v.getTime()) ? v.toISOString() : String(v.getTime() > 0 ? "infinity" : "-infinity");
+  if (v instanceof Date) {
+    if (Number.isNaN(v.getTime())) throw new ConversionError("an invalid Date cannot be a query parameter");
+    return v.toISOString();
+  }
   if (v instanceof Uint8Array) return hex(v);
   if (v instanceof ArrayBuffer) return hex(new Uint8Array(v));
   if (ArrayBuffer.isView(v)) return hex(new Uint8Array(v.buffer, v.byteOffset, v.byteLength));
@@ -288,7 +291,7 @@ export function neon(connectionString, options = {}) {
     return results(json);
   };
 
-  const runOne = (qp) => {
+  const runOne = async (qp) => {
     const opts = qp.opts;
     const body = { query: qp.parameterizedQuery.query, params: qp.parameterizedQuery.params.map(prepareValue) };
     return execute(body, opts, (json) => shape(json, opts));
@@ -320,14 +323,18 @@ export function neon(connectionString, options = {}) {
       throw new InterfaceError("sql.transaction() takes an array of sql`...` / sql.query(...) queries (or a function returning one)");
     }
     const opts = { ...defaults, ...txOptions };
-    const body = {
-      queries: queries.map((q) => ({ query: q.parameterizedQuery.query, params: q.parameterizedQuery.params.map(prepareValue) })),
-    };
-    return execute(body, opts, (json) => {
+    // Parameters are prepared inside the promise: a bad one rejects, never throws.
+    return Promise.resolve().then(() => {
+      const body = {
+        queries: queries.map((q) => ({ query: q.parameterizedQuery.query, params: q.parameterizedQuery.params.map(prepareValue) })),
+      };
+      return execute(body, opts, results);
+    });
+    function results(json) {
       if (!Array.isArray(json.results)) throw new ConnectionError("the gateway's answer has no results array", "protocol");
       // Each query keeps its own arrayMode/fullResults unless the transaction sets them.
       return json.results.map((r, i) => shape(r, { ...queries[i].opts, ...txOptions }));
-    });
+    }
   };
   return sql;
 }
@@ -379,4 +386,4 @@ function httpError(status, json, text) {
   return e;
 }
 
-export { EdgepgError, PostgresError, ConnectionError, AbortError, InterfaceError };
+export { EdgepgError, PostgresError, ConnectionError, AbortError, InterfaceError, ConversionError };

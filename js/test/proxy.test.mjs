@@ -157,6 +157,7 @@ test("edgepg/http: templates, query(), modes, transactions", async () => {
   const composed = await sql`SELECT n FROM generate_series(1, 3) n WHERE ${cond} ORDER BY ${sql.unsafe("n")} DESC`;
   assert.deepEqual(composed, [{ n: 3 }, { n: 2 }]);
   assert.throws(() => sql("SELECT 1"), /tagged template/);
+  await assert.rejects(sql`SELECT ${new Date(NaN)}::timestamptz`, (e) => e.name === "ConversionError");
 
   assert.deepEqual(await sql.query("SELECT $1::int AS a, $2::text AS b", [1, "x"], { arrayMode: true }), [[1, "x"]]);
   const full = await sql.query("SELECT 1 AS a", [], { fullResults: true });
