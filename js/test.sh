@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds the npm package, packs it, installs the tarball into a temp dir and
 # runs the JS tests there with `node --test` (Node API, faults, round trips,
-# workerd via miniflare, tsc over a typed example). Needs a running test
+# workerd via miniflare, tsc over a typed example), then the API suites again
+# over direct TCP. Needs a running test
 # cluster with websockify: source its env first (tests/cluster/start.sh);
 # scripts/test.sh does all of that. Last line: node's test summary.
 set -euo pipefail
@@ -33,6 +34,8 @@ cp test/*.mjs test/*.ts test/tsconfig.json "$work/app/" 2>/dev/null || cp test/*
 cd "$work/app"
 # One file at a time keeps the proxies and relays of different files apart.
 node --test --test-concurrency=1 ./*.test.mjs
+# The API suites again over direct TCP (helpers.mjs: opts() without a wsProxy).
+EDGEPG_TEST_TRANSPORT=tcp node --test --test-concurrency=1 api.test.mjs tx-cursor-copy.test.mjs integrity.test.mjs
 # The WebSocket API suites again, through edgepg-proxy instead of websockify (the same tests, the
 # other relay; proxy.test.mjs covers what is specific to the proxy).
 if [ -n "${EDGEPG_TEST_PROXY_PORT:-}" ]; then

@@ -84,6 +84,8 @@ impl fmt::Display for ErrorKind {
 }
 
 type Source = Box<dyn StdError + Send + Sync + 'static>;
+/// Shared so that copies of an error for several receivers keep the cause.
+type SharedSource = std::sync::Arc<dyn StdError + Send + Sync + 'static>;
 
 /// An error from edgepg. Cheap to move (one pointer).
 pub struct Error(Box<Inner>);
@@ -92,7 +94,9 @@ struct Inner {
     kind: ErrorKind,
     message: Cow<'static, str>,
     db: Option<DbError>,
-    source: Option<Source>,
+    source: Option<SharedSource>,
+    /// Nothing of the request this error answers reached the server.
+    unsent: bool,
 }
 
 /// Shorthand for `Result<T, edgepg_core::Error>`.
@@ -101,13 +105,35 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 impl Error {
     /// A new error of `kind` with a human-readable message.
     pub fn new(kind: ErrorKind, message: impl Into<Cow<'static, str>>) -> Error {
-        Error(Box::new(Inner { kind, message: message.into(), db: None, source: None }))
+        Error(Box::new(Inner { kind, message: message.into(), db: None, source: None, unsent: false }))
     }
 
     /// Attaches an underlying cause (shown by [`std::error::Error::source`]).
     pub fn with_source(mut self, source: impl Into<Source>) -> Error {
-        self.0.source = Some(source.into());
+        self.0.source = Some(SharedSource::from(source.into()));
         self
+    }
+
+    /// Marks the error as one that happened before any byte of the request
+    /// reached the server (a transport refused the write outright), so the
+    /// request may safely run again on another connection. The pool does that
+    /// for its shortcuts; see [`is_unsent`](Error::is_unsent).
+    ///
+    /// ```
+    /// use edgepg_core::{Error, ErrorKind};
+    /// let e = Error::new(ErrorKind::Io, "the socket belongs to another request").unsent();
+    /// assert!(e.is_unsent());
+    /// assert!(!Error::closed().is_unsent());
+    /// ```
+    pub fn unsent(mut self) -> Error {
+        self.0.unsent = true;
+        self
+    }
+
+    /// True when nothing of the failed request reached the server (see
+    /// [`unsent`](Error::unsent)): running it again cannot run it twice.
+    pub fn is_unsent(&self) -> bool {
+        self.0.unsent
     }
 
     /// A configuration error about the option or DSN part `part`.
@@ -207,13 +233,20 @@ impl Error {
         }
     }
 
-    /// A copy of this error for another receiver: same kind, message and
-    /// server error (SQLSTATE and fields); the underlying `source` is not
-    /// copied (it cannot be cloned).
+    /// A copy of this error for another receiver: same kind, message,
+    /// server error (SQLSTATE and fields), source and unsent mark.
     pub(crate) fn duplicate(&self) -> Error {
         let mut e = Error::new(self.0.kind, self.0.message.clone());
         e.0.db = self.0.db.clone();
+        e.0.source = self.0.source.clone();
+        e.0.unsent = self.0.unsent;
         e
+    }
+
+    /// This error without the unsent mark (for a request that was sent).
+    pub(crate) fn sent(mut self) -> Error {
+        self.0.unsent = false;
+        self
     }
 
     /// Prefixes the message with context, keeping kind, server error and source.

@@ -36,6 +36,30 @@ function checkPoisoned() {
   if (poisoned) throw poisoned;
 }
 
+// ------------------------------------------------------------ sockets
+
+// The runtime's TCP sockets, adapted to the duplex contract of the wasm side
+// (wasm/src/socket.rs). Each entry point installs its runtime's adapter; a
+// runtime without one (browsers) uses WebSockets only.
+let sockets = {
+  name: typeof EdgeRuntime === "string" ? "Vercel Edge" : typeof document !== "undefined" ? "a browser" : "this JavaScript runtime",
+};
+
+/**
+ * Installs the socket adapter for `transport: "tcp"`: `{ name, connect(host,
+ * port, { tls }) => Promise<duplex> }` (see wasm/src/socket.rs for the
+ * duplex). The entry points do this for Node, Bun, Deno and Workers; call it
+ * to bring another runtime's sockets.
+ */
+export function useSockets(adapter) {
+  if (!adapter || typeof adapter.connect !== "function") throw new InterfaceError("useSockets needs { name, connect }");
+  sockets = adapter;
+}
+
+function withSockets(options) {
+  return { ...options, __edgepgSockets: sockets };
+}
+
 // ------------------------------------------------------------ options
 
 const INT8 = { bigint: 0, number: 1, string: 2 };
@@ -887,7 +911,7 @@ function callDefaults(options) {
  */
 export async function connect(dsn, options = {}) {
   const defaults = sync(() => callDefaults(options));
-  const rawConnection = await run(options, (c) => rawConnect(String(dsn), options, c));
+  const rawConnection = await run(options, (c) => rawConnect(String(dsn), withSockets(options), c));
   return new Connection(rawConnection, defaults);
 }
 
@@ -926,7 +950,7 @@ export class Pool {
   /** @internal use createPool() */
   constructor(dsn, options = {}) {
     this.#defaults = callDefaults(options);
-    this.#ready = run({}, (c) => rawCreatePool(String(dsn), options, c)).then((p) => (this.#raw = p));
+    this.#ready = run({}, (c) => rawCreatePool(String(dsn), withSockets(options), c)).then((p) => (this.#raw = p));
     // Creation errors surface on the first call; never as an unhandled rejection.
     this.#ready.catch(() => {});
   }
@@ -987,7 +1011,13 @@ export class Pool {
   /** Runs `callback(tx)` in a transaction on a borrowed connection (see Connection.transaction). */
   async transaction(callback, options) {
     if (typeof callback !== "function") throw new InterfaceError("pool.transaction needs a callback: acquire a connection for a manual transaction");
-    return this.#with(options, (conn) => conn.transaction(callback, options));
+    let entered = false;
+    const body = (tx) => {
+      entered = true;
+      return callback(tx);
+    };
+    // Once the callback ran, a failure is the caller's to handle.
+    return this.#with(options, (conn) => conn.transaction(body, options), () => !entered);
   }
   /** copyRecordsToTable on a borrowed connection. */
   async copyRecordsToTable(table, options = {}) {
@@ -1007,12 +1037,22 @@ export class Pool {
     return this.#stream(options, (conn) => conn.copyFromQuery(sql, args, options));
   }
 
-  async #with(options, f) {
-    const conn = await this.#acquire(options?.signal ? { signal: options.signal } : undefined, true);
-    try {
-      return await f(conn);
-    } finally {
-      await conn.close().catch(() => {});
+  /**
+   * Runs `f` on a borrowed connection. A call that failed before any byte of
+   * it reached the server (`error.unsent`: the socket refused the write, as
+   * a Worker's socket opened by an earlier request does) runs again on
+   * another connection, like the core pool's shortcuts, while `retryable()`.
+   */
+  async #with(options, f, retryable = () => true) {
+    for (let retries = 0; ; retries++) {
+      const conn = await this.#acquire(options?.signal ? { signal: options.signal } : undefined, true);
+      try {
+        return await f(conn);
+      } catch (e) {
+        if (!(e?.unsent && retryable() && retries < this.getMaxSize())) throw e;
+      } finally {
+        await conn.close().catch(() => {});
+      }
     }
   }
 

@@ -17,7 +17,7 @@ export class EdgepgError extends Error {
 /** The server answered with an ErrorResponse; every field is kept. */
 export class PostgresError extends EdgepgError {
   constructor(fields) {
-    super(fields.message, fields.kind, fields.code);
+    super(fields.message, fields.kind, fields.code, causeOf(fields));
     this.name = "PostgresError";
     for (const key of POSTGRES_FIELDS) {
       this[key] = fields[key];
@@ -31,11 +31,11 @@ const POSTGRES_FIELDS = [
 
 /** The WebSocket or the session failed: cannot connect, closed, broken, or a protocol violation. */
 export class ConnectionError extends EdgepgError {
-  constructor(message, kind) { super(message, kind); this.name = "ConnectionError"; }
+  constructor(message, kind, options) { super(message, kind, undefined, options); this.name = "ConnectionError"; }
 }
 /** An operation ran past its `timeout` (or a connect/acquire timeout). */
 export class TimeoutError extends EdgepgError {
-  constructor(message) { super(message, "timeout"); this.name = "TimeoutError"; }
+  constructor(message, options) { super(message, "timeout", undefined, options); this.name = "TimeoutError"; }
 }
 /** The caller's AbortSignal fired; `cause` is the signal's reason. */
 export class AbortError extends EdgepgError {
@@ -46,15 +46,15 @@ export class AbortError extends EdgepgError {
 }
 /** A bad DSN or option. */
 export class ConfigError extends EdgepgError {
-  constructor(message) { super(message, "config"); this.name = "ConfigError"; }
+  constructor(message, options) { super(message, "config", undefined, options); this.name = "ConfigError"; }
 }
 /** A value that cannot be converted to or from its PostgreSQL type. */
 export class ConversionError extends EdgepgError {
-  constructor(message) { super(message, "conversion"); this.name = "ConversionError"; }
+  constructor(message, options) { super(message, "conversion", undefined, options); this.name = "ConversionError"; }
 }
 /** The API was used wrongly (bad argument, released connection...). */
 export class InterfaceError extends EdgepgError {
-  constructor(message) { super(message, "interface"); this.name = "InterfaceError"; }
+  constructor(message, options) { super(message, "interface", undefined, options); this.name = "InterfaceError"; }
 }
 
 /** Turns whatever a raw call rejected with into an Error. */
@@ -62,15 +62,29 @@ export function toError(e) {
   if (e instanceof Error) return e;
   if (e && e.edgepgError) {
     if (e.code && (e.kind === "server" || e.kind === "auth")) return new PostgresError(e);
-    switch (e.kind) {
-      case "connect": case "io": case "closed": case "protocol": case "tls":
-        return new ConnectionError(e.message, e.kind);
-      case "timeout": return new TimeoutError(e.message);
-      case "config": return new ConfigError(e.message);
-      case "conversion": return new ConversionError(e.message);
-      case "interface": return new InterfaceError(e.message);
-      default: return new EdgepgError(e.message, e.kind);
-    }
+    const error = fromKind(e);
+    // Nothing of the call reached the server (its socket refused the write):
+    // running it again elsewhere cannot run it twice.
+    if (e.unsent) error.unsent = true;
+    return error;
   }
   return new EdgepgError(String(e), "unknown");
+}
+
+function causeOf(fields) {
+  return "cause" in fields ? { cause: fields.cause } : undefined;
+}
+
+function fromKind(e) {
+  // The JS exception behind the error (a socket's, a callback's), if any.
+  const options = causeOf(e);
+  switch (e.kind) {
+    case "connect": case "io": case "closed": case "protocol": case "tls":
+      return new ConnectionError(e.message, e.kind, options);
+    case "timeout": return new TimeoutError(e.message, options);
+    case "config": return new ConfigError(e.message, options);
+    case "conversion": return new ConversionError(e.message, options);
+    case "interface": return new InterfaceError(e.message, options);
+    default: return new EdgepgError(e.message, e.kind, undefined, options);
+  }
 }

@@ -14,7 +14,15 @@ export function dsn(user = "edgepg", password = "edgepg_pw") {
   return `postgres://${auth}@${host}:${port}/${db}`;
 }
 
+/**
+ * The transport the API suites run over: WebSocket through websockify by
+ * default, direct TCP with EDGEPG_TEST_TRANSPORT=tcp (js/test.sh runs the
+ * API suites both ways).
+ */
+export const transport = env.EDGEPG_TEST_TRANSPORT === "tcp" ? "tcp" : "websocket";
+
 export function opts(extra = {}, proxyPort = wsPort) {
+  if (transport === "tcp" && proxyPort === wsPort) return { transport: "tcp", ...extra };
   return { wsProxy: `127.0.0.1:${proxyPort}/v1`, useSecureWebSocket: false, webSocketConstructor: WebSocket, ...extra };
 }
 

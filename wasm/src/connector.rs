@@ -42,9 +42,11 @@ impl WsConnector {
             Some(WsProxy::Url(prefix)) => Target::Prefix(prefix),
             Some(WsProxy::Fn(f)) => Target::Computed(f(host, port)),
             Some(WsProxy::Js(f)) => {
-                let value = f
-                    .call2(&JsValue::NULL, &JsValue::from_str(host), &JsValue::from(port))
-                    .map_err(|e| Error::config("ws_proxy", format!("the wsProxy function threw: {e:?}")))?;
+                let value = f.call2(&JsValue::NULL, &JsValue::from_str(host), &JsValue::from(port)).map_err(|e| {
+                    let cause = crate::js_cause::JsCause::new(e);
+                    Error::config("ws_proxy", format!("the wsProxy function threw: {}", cause.message()))
+                        .with_source(cause)
+                })?;
                 Target::Computed(value.as_string().ok_or_else(|| {
                     Error::config("ws_proxy", "the wsProxy function must return a string (host:port/path)")
                 })?)

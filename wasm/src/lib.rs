@@ -46,9 +46,15 @@
 
 #[cfg(target_arch = "wasm32")]
 mod connector;
+#[cfg(target_arch = "wasm32")]
+mod edge;
 /// The JS API's wasm-bindgen exports (wrapped by the npm package's glue).
 #[cfg(target_arch = "wasm32")]
 pub mod js;
+/// JS exceptions as error causes (`error.cause` in JS), never Debug dumps.
+// Used by the transports, which need a JS host; compiles everywhere.
+#[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
+pub mod js_cause;
 mod options;
 #[cfg(target_arch = "wasm32")]
 mod runtime;
@@ -56,6 +62,10 @@ mod runtime;
 #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
 mod timer;
 // Used by the connector, which needs a JS host; the URL tests run anywhere.
+#[cfg(target_arch = "wasm32")]
+mod socket;
+#[cfg(target_arch = "wasm32")]
+mod tcp;
 #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
 mod url;
 mod websocket;
@@ -68,9 +78,15 @@ pub use edgepg_core::{types, DbError, Error, ErrorKind, ErrorPosition, Result, S
 
 #[cfg(target_arch = "wasm32")]
 pub use connector::WsConnector;
+#[cfg(target_arch = "wasm32")]
+pub use edge::{EdgeConnector, EdgeStream};
 pub use options::{UrlFn, WsLimits, WsOptions, WsProxy};
 #[cfg(target_arch = "wasm32")]
 pub use runtime::JsRuntime;
+#[cfg(target_arch = "wasm32")]
+pub use socket::{JsDuplex, SocketLimits, SocketStream};
+#[cfg(target_arch = "wasm32")]
+pub use tcp::{SocketFactory, TcpConnector, TcpOptions};
 pub use websocket::WsStream;
 
 /// Connects through a WebSocket using a libpq-style DSN (URI or key/value).
@@ -99,12 +115,19 @@ pub async fn connect_pipelined(dsn: &str, options: WsOptions) -> Result<Connecti
 /// [`connect_pipelined`] with a [`Config`]: the entry point for the JS
 /// layer's `pipelineConnect: "password"` connections and one-shot queries.
 #[cfg(target_arch = "wasm32")]
-pub async fn connect_pipelined_with(mut config: Config, options: WsOptions) -> Result<Connection> {
+pub async fn connect_pipelined_with(config: Config, options: WsOptions) -> Result<Connection> {
+    connect_pipelined_via(config, WsConnector::new(options).into()).await
+}
+
+/// [`connect_pipelined_with`] over any edge transport: a WebSocket or a
+/// runtime's TCP sockets ([`TcpConnector`]).
+#[cfg(target_arch = "wasm32")]
+pub async fn connect_pipelined_via(mut config: Config, connector: EdgeConnector) -> Result<Connection> {
     if config.get_hosts().is_empty() {
         config.host("localhost");
     }
     let runtime: std::sync::Arc<dyn edgepg_core::client::Runtime> = std::sync::Arc::new(JsRuntime);
-    edgepg_core::client::connect_pipelined(&config, &WsConnector::new(options), runtime).await
+    edgepg_core::client::connect_pipelined(&config, &connector, runtime).await
 }
 
 /// Connects through a WebSocket with a [`Config`] (see [`connect`]).

@@ -40,6 +40,7 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use web_sys::{BinaryType, CloseEvent, MessageEvent, WebSocket};
 
+use crate::js_cause::JsCause;
 use crate::options::WsLimits;
 use crate::timer::{sleep, Sleep};
 
@@ -109,6 +110,10 @@ pub struct WsStream {
     send_blocked: bool,
     /// The timer that re-polls a blocked send.
     retry: Option<Sleep>,
+    /// A frame went out since the last completed flush (a large batch is
+    /// sent in several frames): a failing send can no longer say that
+    /// nothing of the batch was sent.
+    sent_since_flush: bool,
     _handlers: Handlers,
 }
 
@@ -182,6 +187,7 @@ impl WsStream {
             limits,
             send_blocked: false,
             retry: None,
+            sent_since_flush: false,
             _handlers: Handlers { _open: open, _message: message, _close: close },
         };
         // If this future is dropped (connect_timeout), Drop closes the socket.
@@ -237,17 +243,49 @@ impl WsStream {
             self.send_blocked = true;
             self.retry = Some(sleep(SEND_RETRY));
         }
-        let sent = self.ws.send_with_u8_array(&self.out);
+        // Hand the socket a copy that JS owns, never a view of wasm memory:
+        // `send` may read its argument after returning (workerd does for
+        // large frames), and by then `out` holds the next frame's bytes, or a
+        // grown wasm memory has detached the view. See ARCHITECTURE.md,
+        // "Bytes handed to JS".
+        let sent = self.ws.send_with_array_buffer(&js_copy(&self.out));
         // Don't keep a huge batch's buffer around.
         if self.out.capacity() > 2 * self.limits.send_high_water.max(1 << 16) {
             self.out = Vec::new();
         } else {
             self.out.clear();
         }
+        if sent.is_ok() {
+            self.sent_since_flush = true;
+        }
+        let unsent = !self.sent_since_flush;
         Poll::Ready(sent.map_err(|e| {
-            io::Error::other(format!("WebSocket send failed: {}", e.as_string().unwrap_or_else(|| format!("{e:?}"))))
+            let cause = JsCause::new(e);
+            let message = if cause.message().contains("different request") {
+                // Workers: an I/O object belongs to the request that opened it.
+                format!(
+                    "could not send to the WebSocket to {}: it was opened by another request, and Cloudflare \
+                     Workers let only that request use it (nothing was sent; open connections inside the \
+                     request, or use a pool, which replaces such connections)",
+                    self.url
+                )
+            } else {
+                format!("could not send to the WebSocket to {}: {}", self.url, cause.message())
+            };
+            let error = Error::new(ErrorKind::Io, message).with_source(cause);
+            // `send` throws before queueing anything: if no frame of this
+            // batch went out before, none of it reached the server.
+            io::Error::other(if unsent { error.unsent() } else { error })
         }))
     }
+}
+
+/// A fresh `ArrayBuffer` holding a copy of `bytes`: JS owns it, so nothing
+/// wasm does afterwards (reusing the buffer, growing memory) can change it.
+pub(crate) fn js_copy(bytes: &[u8]) -> ArrayBuffer {
+    let copy = Uint8Array::new_with_length(bytes.len() as u32);
+    copy.copy_from(bytes);
+    copy.buffer()
 }
 
 /// The error for a closed or failed socket, `None` while open. Typed edgepg
@@ -428,10 +466,11 @@ impl Transport for WsStream {
     }
 
     fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        if self.out.is_empty() {
-            return Poll::Ready(Ok(()));
+        if !self.out.is_empty() {
+            ready!(self.poll_send(cx))?;
         }
-        self.poll_send(cx)
+        self.sent_since_flush = false;
+        Poll::Ready(Ok(()))
     }
 
     fn poll_close(&mut self, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
@@ -523,7 +562,7 @@ mod tests {
     fn fake_stream(limits: WsLimits) -> (WsStream, js_sys::Object) {
         let fake: js_sys::Object = js_sys::Function::new_no_args(
             "return { bufferedAmount: 0, sent: [], \
-                      send(d) { this.sent.push(d.length); this.bufferedAmount += d.length; }, \
+                      send(d) { this.sent.push(d.byteLength); this.bufferedAmount += d.byteLength; }, \
                       close() {} };",
         )
         .call0(&JsValue::NULL)
@@ -537,6 +576,7 @@ mod tests {
             limits,
             send_blocked: false,
             retry: None,
+            sent_since_flush: false,
             _handlers: Handlers {
                 _open: Closure::new(|_: JsValue| {}),
                 _message: Closure::new(|_: MessageEvent| {}),

@@ -70,6 +70,10 @@ pub(crate) struct Driver<T> {
     requests: RequestReceiver,
     requests_done: bool,
     in_flight: VecDeque<InFlight>,
+    /// How many of `in_flight` (from the front) were handed to the transport
+    /// and flushed. The others, if a write fails with an unsent error
+    /// ([`Error::is_unsent`]), never reached the server.
+    flushed: usize,
     rbuf: BytesMut,
     wbuf: BytesMut,
     needs_flush: bool,
@@ -110,6 +114,7 @@ impl<T: Transport> Driver<T> {
             requests,
             requests_done: false,
             in_flight: VecDeque::new(),
+            flushed: 0,
             rbuf,
             wbuf: BytesMut::with_capacity(8 * 1024),
             needs_flush: false,
@@ -242,7 +247,11 @@ impl<T: Transport> Driver<T> {
             }
             if io_allowed && self.wbuf.is_empty() && self.needs_flush {
                 match self.transport.poll_flush(cx) {
-                    Poll::Ready(Ok(())) => self.needs_flush = false,
+                    Poll::Ready(Ok(())) => {
+                        self.needs_flush = false;
+                        // The write buffer was empty: every request taken so far went out.
+                        self.flushed = self.in_flight.len();
+                    }
                     Poll::Ready(Err(e)) => return Poll::Ready(Err(Error::io(e))),
                     Poll::Pending => {}
                 }
@@ -436,6 +445,7 @@ impl<T: Transport> Driver<T> {
                 front.syncs_left = front.syncs_left.saturating_sub(1);
                 if front.syncs_left == 0 {
                     if let Some(done) = self.in_flight.pop_front() {
+                        self.flushed = self.flushed.saturating_sub(1);
                         self.shared.note_done();
                         self.front_changed();
                         if done.copy_in.is_some() {
@@ -538,9 +548,13 @@ impl<T: Transport> Driver<T> {
 
     /// Fails every pending request with `error` (or its own server error).
     fn fail_all(&mut self, error: &Error) {
-        for f in self.in_flight.drain(..) {
+        let flushed = std::mem::take(&mut self.flushed);
+        for (i, f) in self.in_flight.drain(..).enumerate() {
             let e = match f.builder.response.error {
                 Some(e) => e,
+                // A transport's "nothing was sent" covers only what it had
+                // not flushed yet: earlier requests did reach the server.
+                None if i < flushed => error.duplicate().sent(),
                 None => error.duplicate(),
             };
             match f.sink {
@@ -744,5 +758,77 @@ impl ResponseBuilder {
             self.response.results.push(current);
         }
         self.response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! The driver over a scripted transport: which requests a failed write
+    //! reports as never sent.
+    use std::collections::HashMap;
+    use std::io;
+    use std::sync::Mutex;
+
+    use futures_channel::{mpsc, oneshot};
+
+    use super::*;
+    use crate::client::request::RequestSender;
+
+    /// Accepts every write; a flush fails with an unsent error once `refuse` is set.
+    #[derive(Clone, Default)]
+    struct Refusing {
+        refuse: Arc<Mutex<bool>>,
+        written: Arc<Mutex<usize>>,
+    }
+
+    impl Transport for Refusing {
+        fn poll_read_buf(&mut self, _: &mut Context<'_>, _: &mut BytesMut) -> Poll<std::io::Result<usize>> {
+            Poll::Pending
+        }
+        fn poll_write(&mut self, _: &mut Context<'_>, data: &[u8]) -> Poll<std::io::Result<usize>> {
+            *self.written.lock().unwrap() += data.len();
+            Poll::Ready(Ok(data.len()))
+        }
+        fn poll_flush(&mut self, _: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+            if *self.refuse.lock().unwrap() {
+                let e = Error::new(ErrorKind::Io, "the socket refused the write").unsent();
+                return Poll::Ready(Err(io::Error::other(e)));
+            }
+            Poll::Ready(Ok(()))
+        }
+        fn poll_close(&mut self, _: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+            Poll::Ready(Ok(()))
+        }
+    }
+
+    fn query(tx: &RequestSender) -> oneshot::Receiver<Result<Response>> {
+        let (rtx, rrx) = oneshot::channel();
+        tx.unbounded_send(Request::collect(BytesMut::from(&b"Q\0\0\0\x0dSELECT 1\0"[..]), 1, None, rtx)).unwrap();
+        rrx
+    }
+
+    #[test]
+    fn a_refused_write_marks_only_the_requests_not_flushed_yet_as_unsent() {
+        let transport = Refusing::default();
+        let shared = Arc::new(Shared::new(HashMap::new(), TransactionStatus::Idle));
+        let (tx, rx) = mpsc::unbounded();
+        let mut driver = Box::pin(Driver::new(transport.clone(), BytesMut::new(), rx, shared.clone(), 1 << 20));
+        let mut cx = Context::from_waker(futures_util::task::noop_waker_ref());
+
+        // `first` is written and flushed; its answer has not arrived.
+        let mut first = query(&tx);
+        assert!(driver.as_mut().poll(&mut cx).is_pending());
+        assert_eq!(*transport.written.lock().unwrap(), 14);
+        // The socket then refuses everything: `second` never left.
+        *transport.refuse.lock().unwrap() = true;
+        let mut second = query(&tx);
+        assert!(driver.as_mut().poll(&mut cx).is_ready(), "a refused write ends the driver");
+
+        let first = first.try_recv().unwrap().unwrap().unwrap_err();
+        assert_eq!(first.kind(), ErrorKind::Io);
+        assert!(!first.is_unsent(), "the first request reached the server: it must not run again");
+        let second = second.try_recv().unwrap().unwrap().unwrap_err();
+        assert!(second.is_unsent(), "{second}");
+        assert!(shared.is_closed());
     }
 }

@@ -23,6 +23,14 @@ pub trait Transport: Unpin {
 
     /// Flushes buffered writes to the peer. A WebSocket transport sends one
     /// frame per flush, so the client flushes once per batch of requests.
+    ///
+    /// A transport that knows that nothing written since the last successful
+    /// flush reached the peer (the socket refused the write outright, as a
+    /// Cloudflare Worker's socket does when used by another request) reports
+    /// `io::Error::other(edgepg_error.unsent())` from `poll_write` or here:
+    /// the requests not flushed yet then fail with
+    /// [`Error::is_unsent`](crate::Error::is_unsent), and the pool runs them
+    /// again on another connection.
     fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>>;
 
     /// Closes the stream (TLS close_notify, WebSocket close, TCP FIN).

@@ -52,5 +52,13 @@ pub(crate) fn to_js(e: &Error) -> JsValue {
         }
         None => set(&o, "message", JsValue::from_str(e.message())),
     }
+    // The JS exception behind the error, if any, as `error.cause`.
+    if let Some(cause) = crate::js_cause::find(e) {
+        set(&o, "cause", cause);
+    }
+    // Nothing of the call reached the server: safe to run again elsewhere.
+    if e.is_unsent() {
+        set(&o, "unsent", JsValue::TRUE);
+    }
     o.into()
 }

@@ -98,11 +98,11 @@ fn js<T>(r: edgepg_core::Result<T>) -> Result<T, JsValue> {
 pub fn raw_connect(dsn: String, options: JsValue, cancel: JsValue) -> Promise {
     promise(cancel, async move {
         let config = js(options::config(&dsn, &options))?;
-        let ws = js(options::ws_options(&options))?;
+        let connector = js(options::connector(&options, &config))?;
         let lazy = js(options::lazy(&options))?;
         let limit = config.get_connect_timeout();
         let connecting = async move {
-            let conn = crate::connect_pipelined_with(config, ws).await?;
+            let conn = crate::connect_pipelined_via(config, connector).await?;
             if !lazy && conn.is_starting() {
                 conn.ready().await?;
             }

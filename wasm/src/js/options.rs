@@ -12,6 +12,72 @@ use js_sys::Reflect;
 use wasm_bindgen::{JsCast, JsValue};
 
 use crate::options::{WsOptions, WsProxy};
+use crate::tcp::{SocketFactory, TcpConnector, TcpOptions};
+use crate::{EdgeConnector, WsConnector};
+
+/// The option under which the entry point of each runtime (`js/src/node.js`,
+/// `workerd.js`, ...) passes its socket adapter: `{ name, connect? }`.
+const SOCKETS: &str = "__edgepgSockets";
+
+/// Which transport a connection uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Transport {
+    WebSocket,
+    Tcp,
+}
+
+/// `transport` ("tcp" | "websocket"), or the default: WebSocket for Neon
+/// hosts, when `wsProxy` is set, and where the runtime has no sockets
+/// (browsers); TCP otherwise.
+pub(crate) fn transport(options: &JsValue, config: &Config) -> Result<Transport> {
+    let t = get(options, "transport");
+    match t.as_string().as_deref() {
+        Some("tcp") => Ok(Transport::Tcp),
+        Some("websocket") => Ok(Transport::WebSocket),
+        _ if present(&t) => Err(Error::config("transport", "must be \"tcp\" or \"websocket\"")),
+        _ => {
+            let neon = config.get_hosts().iter().any(|h| match h {
+                edgepg_core::config::Host::Tcp(name) => name.ends_with(".neon.tech"),
+                edgepg_core::config::Host::Unix(_) => false,
+            });
+            let websocket = neon || present(&get(options, "wsProxy")) || sockets(options).is_none();
+            Ok(if websocket { Transport::WebSocket } else { Transport::Tcp })
+        }
+    }
+}
+
+/// The runtime's socket adapter, if it has sockets.
+fn sockets(options: &JsValue) -> Option<SocketFactory> {
+    let s = get(options, SOCKETS);
+    get(&s, "connect").is_function().then(|| s.unchecked_into())
+}
+
+/// The connector the options and DSN ask for.
+pub(crate) fn connector(options: &JsValue, config: &Config) -> Result<EdgeConnector> {
+    match transport(options, config)? {
+        Transport::WebSocket => Ok(WsConnector::new(ws_options(options)?).into()),
+        Transport::Tcp => {
+            let Some(factory) = sockets(options) else {
+                let runtime = get(&get(options, SOCKETS), "name").as_string();
+                return Err(Error::config(
+                    "transport",
+                    format!(
+                        "\"tcp\" needs sockets, and {} has none: use transport \"websocket\" with a wsProxy",
+                        runtime.as_deref().unwrap_or("this JavaScript runtime")
+                    ),
+                ));
+            };
+            let mut tcp = TcpOptions::default();
+            let root = get(options, "sslrootcert");
+            if let Some(r) = root.as_string() {
+                tcp.ssl_root_cert = Some(r);
+            } else if present(&root) {
+                return Err(Error::config("sslrootcert", "must be a string: PEM text, or a file path"));
+            }
+            Ok(TcpConnector::new(factory, tcp).into())
+        }
+    }
+}
 
 fn get(options: &JsValue, key: &str) -> JsValue {
     if !options.is_object() {
@@ -106,6 +172,10 @@ pub(crate) fn lazy(options: &JsValue) -> Result<bool> {
     }
 }
 
+/// `connectTimeout` in Cloudflare Workers when neither the DSN nor the
+/// options set one.
+pub(crate) const WORKERD_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// The DSN with the options that override it.
 pub(crate) fn config(dsn: &str, options: &JsValue) -> Result<Config> {
     let mut config = Config::parse(dsn)?;
@@ -113,7 +183,8 @@ pub(crate) fn config(dsn: &str, options: &JsValue) -> Result<Config> {
         config.host("localhost");
     }
     let pipeline = get(options, "pipelineConnect");
-    if !present(&pipeline) && !pipeline_connect_in_dsn(&config) && secure_websocket(options) {
+    let websocket = transport(options, &config)? == Transport::WebSocket;
+    if !present(&pipeline) && !pipeline_connect_in_dsn(&config) && websocket && secure_websocket(options) {
         // The default, like Neon's driver: the password goes out with the
         // StartupMessage and the first query joins them (one flight after the
         // WebSocket opens). A server that wants SCRAM/MD5/trust is reconnected
@@ -137,9 +208,24 @@ pub(crate) fn config(dsn: &str, options: &JsValue) -> Result<Config> {
     }
     if let Some(t) = millis(options, "connectTimeout")? {
         config.connect_timeout(t);
+    } else if config.get_connect_timeout().is_none() && is_workerd() {
+        // A Worker's 7th simultaneous connection waits until another one
+        // closes: bound that wait so it fails clearly instead of hanging.
+        config.connect_timeout(WORKERD_CONNECT_TIMEOUT);
     }
     if let Some(n) = count(options, "statementCacheSize")? {
         config.statement_cache_size(n);
     }
     Ok(config)
+}
+
+/// True inside Cloudflare Workers (workerd sets this user agent, as
+/// node-postgres and postgres.js also check).
+pub(crate) fn is_workerd() -> bool {
+    let navigator = Reflect::get(&js_sys::global(), &JsValue::from_str("navigator")).unwrap_or(JsValue::UNDEFINED);
+    if navigator.is_undefined() || navigator.is_null() {
+        return false;
+    }
+    Reflect::get(&navigator, &JsValue::from_str("userAgent")).ok().and_then(|ua| ua.as_string()).as_deref()
+        == Some("Cloudflare-Workers")
 }

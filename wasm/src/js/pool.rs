@@ -12,21 +12,31 @@ use super::options::{self, count, millis};
 use super::values::{self, Decode};
 use super::{js, promise};
 
+/// The default `maxSize` in Cloudflare Workers: one less than the 6
+/// simultaneous outgoing connections a request may have.
+pub(crate) const WORKERD_MAX_SIZE: usize = 5;
+
 /// Creates the pool described by the JS options object.
 pub(crate) async fn create(dsn: &str, opts: &JsValue) -> Result<RawPool> {
     let config = options::config(dsn, opts)?;
-    let ws = options::ws_options(opts)?;
+    let connector = options::connector(opts, &config)?;
     // On wasm32 the core's ConnectFn need not be Send + Sync, so it can hold
-    // the WebSocket options (a JS constructor, a JS proxy function) itself.
+    // the connector (a JS constructor, a JS proxy function, a socket adapter) itself.
     #[allow(clippy::arc_with_non_send_sync)]
     // Lazily started connections (with `pipelineConnect: "password"`): the
     // pool's shortcuts (`pool.fetch`...) on a fresh pool then cost one flight
     // for connect + query. The core pool checks the password of the
     // `minSize` connections it opens up front itself.
-    let connect: ConnectFn = Arc::new(move || Box::pin(crate::connect_pipelined_with(config.clone(), ws.clone())));
+    let connect: ConnectFn =
+        Arc::new(move || Box::pin(crate::connect_pipelined_via(config.clone(), connector.clone())));
     // Lazy by default, like node-postgres and Neon: edge requests are short
     // and may open only a few connections (6 per request on Workers).
     let mut o = PoolOptions { min_size: 0, ..PoolOptions::default() };
+    if options::is_workerd() {
+        // A Worker may have 6 connections open at once per request; keep
+        // one for the CancelRequest of a timed-out or abandoned query.
+        o.max_size = WORKERD_MAX_SIZE;
+    }
     if let Some(n) = count(opts, "minSize")? {
         o.min_size = n;
     }

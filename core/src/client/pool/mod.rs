@@ -294,7 +294,7 @@ impl Pool {
 
     /// [`Connection::execute`] on a connection borrowed for the call.
     pub async fn execute(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<String> {
-        self.acquire_lazy().await?.execute(sql, params).await
+        self.with_retry(|c| async move { c.execute(sql, params).await }).await
     }
 
     /// [`Connection::executemany`] on a connection borrowed for the call.
@@ -316,17 +316,39 @@ impl Pool {
     /// empty pool whose connections start lazily (`pipeline_connect=password`),
     /// connecting and the query take one round trip together.
     pub async fn fetch(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Vec<Row>> {
-        self.acquire_lazy().await?.fetch(sql, params).await
+        self.with_retry(|c| async move { c.fetch(sql, params).await }).await
     }
 
     /// [`Connection::fetchrow`] on a connection borrowed for the call.
     pub async fn fetchrow(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Option<Row>> {
-        self.acquire_lazy().await?.fetchrow(sql, params).await
+        self.with_retry(|c| async move { c.fetchrow(sql, params).await }).await
     }
 
     /// [`Connection::fetchval`] on a connection borrowed for the call.
     pub async fn fetchval<T: FromSqlOwned>(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<T> {
-        self.acquire_lazy().await?.fetchval(sql, params).await
+        self.with_retry(|c| async move { c.fetchval(sql, params).await }).await
+    }
+
+    /// Runs `call` on a borrowed connection (see [`Pool::acquire_lazy`]).
+    /// When the call fails before any byte of it reached the server
+    /// ([`Error::is_unsent`]: the socket refused the write, as a Cloudflare
+    /// Worker's socket does when a later request uses it), the broken
+    /// connection leaves the pool and the call runs again on another one:
+    /// at most `max_size` times, so even a pool full of such connections is
+    /// drained and the call ends on a fresh one. Anything that reached the
+    /// server is never run twice.
+    pub async fn with_retry<T, F, Fut>(&self, mut call: F) -> Result<T>
+    where
+        F: FnMut(PoolConnection) -> Fut,
+        Fut: std::future::Future<Output = Result<T>>,
+    {
+        let mut retries = 0;
+        loop {
+            match call(self.acquire_lazy().await?).await {
+                Err(e) if e.is_unsent() && retries < self.inner.options.max_size => retries += 1,
+                result => return result,
+            }
+        }
     }
 }
 

@@ -1,0 +1,202 @@
+// Direct TCP in Node (issue #9): libpq's sslmode semantics over node:tls,
+// SCRAM with channel binding, the transport choice, and bad input from the
+// network — each a typed error within its timeout, never a hang, an
+// unhandled rejection or a wasm trap; the pool never lends a broken
+// connection again.
+import { test, after } from "node:test";
+import assert from "node:assert/strict";
+import net from "node:net";
+import { readFileSync } from "node:fs";
+import {
+  connect, createPool, ConnectionError, ConfigError, PostgresError, TimeoutError, EdgepgError,
+} from "edgepg";
+import { env, host, port, db, unhandled } from "./helpers.mjs";
+
+const closers = [];
+after(async () => {
+  for (const c of closers) await c();
+  assert.deepEqual(unhandled, [], "no unhandled promise rejections");
+});
+
+const TCP = { transport: "tcp" };
+const url = (user, password, h = host, query = "") =>
+  `postgres://${user}:${password}@${h}:${port}/${db}${query}`;
+const sslOf = (c) => c.fetchval("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()");
+
+test("sslmode: disable, prefer (default), require, verify-ca and verify-full with sslrootcert", async () => {
+  const expect = { disable: false, allow: false, prefer: true, require: true };
+  for (const [mode, ssl] of Object.entries(expect)) {
+    const c = await connect(url("edgepg", "edgepg_pw", host, `?sslmode=${mode}`), TCP);
+    assert.equal(await sslOf(c), ssl, mode);
+    await c.close();
+  }
+  const dflt = await connect(url("edgepg", "edgepg_pw"), TCP);
+  assert.equal(await sslOf(dflt), true, "prefer is the default, as libpq");
+  await dflt.close();
+  // The server certificate is for DNS:localhost, signed by the test CA.
+  for (const mode of ["verify-ca", "verify-full"]) {
+    const viaPath = await connect(url("edgepg", "edgepg_pw", "localhost", `?sslmode=${mode}`), { ...TCP, sslrootcert: env.EDGEPG_TEST_CA });
+    assert.equal(await sslOf(viaPath), true, mode);
+    await viaPath.close();
+  }
+  const pemText = readFileSync(env.EDGEPG_TEST_CA, "utf8");
+  const viaPem = await connect(url("edgepg", "edgepg_pw", "localhost", "?sslmode=verify-full"), { ...TCP, sslrootcert: pemText });
+  assert.equal(await sslOf(viaPem), true);
+  await viaPem.close();
+  // The DSN's sslrootcert works too.
+  const viaDsn = await connect(url("edgepg", "edgepg_pw", "localhost", `?sslmode=verify-full&sslrootcert=${encodeURIComponent(env.EDGEPG_TEST_CA)}`), TCP);
+  assert.equal(await sslOf(viaDsn), true);
+  await viaDsn.close();
+});
+
+test("TLS failures are typed: wrong CA, host name mismatch, missing sslrootcert file", async () => {
+  const wrongCa = await connect(url("edgepg", "edgepg_pw", "localhost", "?sslmode=verify-ca"), { ...TCP, sslrootcert: env.EDGEPG_TEST_WRONG_CA }).catch((e) => e);
+  assert.ok(wrongCa instanceof ConnectionError && wrongCa.kind === "tls", String(wrongCa));
+  assert.ok(wrongCa.cause, "the runtime's TLS error is the cause");
+  // 127.0.0.1 is not a name in the certificate: verify-full refuses, verify-ca accepts.
+  const mismatch = await connect(url("edgepg", "edgepg_pw", "127.0.0.1", "?sslmode=verify-full"), { ...TCP, sslrootcert: env.EDGEPG_TEST_CA }).catch((e) => e);
+  assert.ok(mismatch instanceof ConnectionError && mismatch.kind === "tls", String(mismatch));
+  assert.match(mismatch.message, /127\.0\.0\.1/);
+  const chainOnly = await connect(url("edgepg", "edgepg_pw", "127.0.0.1", "?sslmode=verify-ca"), { ...TCP, sslrootcert: env.EDGEPG_TEST_CA });
+  assert.equal(await sslOf(chainOnly), true);
+  await chainOnly.close();
+  const missing = await connect(url("edgepg", "edgepg_pw", "localhost", "?sslmode=verify-full"), { ...TCP, sslrootcert: "/nonexistent/ca.pem" }).catch((e) => e);
+  assert.ok(missing instanceof EdgepgError, String(missing));
+  assert.match(missing.message, /\/nonexistent\/ca\.pem/);
+});
+
+test("SCRAM over TCP, with channel binding (SCRAM-SHA-256-PLUS) over TLS", async () => {
+  const plain = await connect(url("scram_user", "scram_pw", host, "?sslmode=disable"), TCP);
+  assert.equal(await plain.fetchval("SELECT current_user"), "scram_user");
+  await plain.close();
+  const bound = await connect(url("scram_user", "scram_pw", "localhost", "?sslmode=require&channel_binding=require"), TCP);
+  assert.equal(await bound.fetchval("SELECT current_user"), "scram_user");
+  await bound.close();
+  const unbound = await connect(url("scram_user", "scram_pw", host, "?sslmode=disable&channel_binding=require"), TCP).catch((e) => e);
+  assert.ok(unbound instanceof EdgepgError, String(unbound));
+  assert.match(unbound.message, /channel.binding/i);
+  const wrong = await connect(url("scram_user", "nope", host), TCP).catch((e) => e);
+  assert.ok(wrong instanceof PostgresError && wrong.code === "28P01", String(wrong));
+});
+
+test("transport option: validation, and WebSocket where wsProxy is set", async () => {
+  const bad = await connect(url("edgepg", "edgepg_pw"), { transport: "carrier-pigeon" }).catch((e) => e);
+  assert.ok(bad instanceof ConfigError, String(bad));
+  assert.match(bad.message, /transport/);
+  // wsProxy given and no transport: WebSocket (an unreachable proxy shows which was used).
+  const ws = await connect(url("edgepg", "edgepg_pw"), { wsProxy: `127.0.0.1:${await freePort()}/v1`, useSecureWebSocket: false, connectTimeout: 3000 }).catch((e) => e);
+  assert.ok(ws instanceof ConnectionError, String(ws));
+  assert.match(ws.message, /WebSocket/);
+  // A Unix socket directory is not reachable from the edge package.
+  const unix = await connect(`postgres://edgepg:edgepg_pw@/${db}?host=/tmp`, TCP).catch((e) => e);
+  assert.ok(unix instanceof ConfigError, String(unix));
+});
+
+async function freePort() {
+  const s = net.createServer();
+  await new Promise((r) => s.listen(0, "127.0.0.1", r));
+  const { port: p } = s.address();
+  await new Promise((r) => s.close(r));
+  return p;
+}
+
+/** A TCP server that treats each client with `behave(socket, firstChunk)`. */
+async function fakeServer(behave) {
+  const sockets = [];
+  const server = net.createServer((s) => {
+    sockets.push(s);
+    s.on("error", () => {});
+    s.once("data", (d) => behave(s, d));
+  });
+  await new Promise((r) => server.listen(0, "127.0.0.1", r));
+  closers.push(() => new Promise((r) => { sockets.forEach((s) => s.destroy()); server.close(r); }));
+  return server.address().port;
+}
+
+const fake = (p, query = "?sslmode=disable") => `postgres://u:p@127.0.0.1:${p}/db${query}`;
+
+test("bad input from the network: refused, unknown host, silence, garbage, a wrong SSLRequest answer", async () => {
+  const refused = await connect(fake(await freePort()), { ...TCP, connectTimeout: 5000 }).catch((e) => e);
+  assert.ok(refused instanceof ConnectionError && refused.kind === "connect", String(refused));
+  assert.match(refused.message, /ECONNREFUSED|refused/);
+
+  const unknown = await connect("postgres://u:p@no-such-host.invalid:5432/db", { ...TCP, connectTimeout: 5000 }).catch((e) => e);
+  assert.ok(unknown instanceof ConnectionError, String(unknown));
+  assert.match(unknown.message, /no-such-host\.invalid/);
+
+  const silent = await fakeServer(() => {});
+  const t0 = Date.now();
+  const hang = await connect(fake(silent), { ...TCP, connectTimeout: 300 }).catch((e) => e);
+  assert.ok(hang instanceof EdgepgError && hang.kind === "timeout", String(hang));
+  assert.ok(Date.now() - t0 < 5000);
+
+  const garbage = await fakeServer((s) => s.write(Buffer.from("HTTP/1.1 400 Bad Request\r\n\r\n")));
+  const g = await connect(fake(garbage), { ...TCP, connectTimeout: 5000 }).catch((e) => e);
+  assert.ok(g instanceof ConnectionError && g.kind === "protocol", String(g));
+
+  // More than the one-byte answer to SSLRequest (CVE-2021-23222): refused.
+  const injected = await fakeServer((s) => s.write(Buffer.from("SZ\0\0\0\x05I")));
+  const inj = await connect(fake(injected, "?sslmode=require"), { ...TCP, connectTimeout: 5000 }).catch((e) => e);
+  assert.ok(inj instanceof ConnectionError && inj.kind === "protocol", String(inj));
+
+  // A server without TLS under sslmode=require: a clear TLS error; prefer goes on in clear.
+  const noTls = await fakeServer((s) => s.write("N"));
+  const nt = await connect(fake(noTls, "?sslmode=require"), { ...TCP, connectTimeout: 5000 }).catch((e) => e);
+  assert.ok(nt instanceof ConnectionError && nt.kind === "tls", String(nt));
+  assert.match(nt.message, /does not support TLS/);
+});
+
+test("the server drops the socket mid-query and mid-COPY: typed errors, the pool lends a fresh connection", async () => {
+  const pool = createPool(url("edgepg", "edgepg_pw", host, "?sslmode=disable"), { ...TCP, maxSize: 1 });
+  const pid = await pool.fetchval("SELECT pg_backend_pid()");
+  const killer = await connect(url("edgepg", "edgepg_pw", host, "?sslmode=disable"), TCP);
+  const running = pool.fetchval("SELECT pg_sleep(30)::text").catch((e) => e);
+  await new Promise((r) => setTimeout(r, 200));
+  await killer.fetchval("SELECT pg_terminate_backend($1)", [pid]);
+  const e = await running;
+  assert.ok(e instanceof EdgepgError, String(e));
+  assert.notEqual(await pool.fetchval("SELECT pg_backend_pid()"), pid, "the broken connection is not lent again");
+
+  // Mid-COPY: the copy fails, no row lands.
+  await pool.execute("CREATE TABLE IF NOT EXISTS tcp_copy (n int)");
+  await pool.execute("TRUNCATE tcp_copy");
+  const copyPid = await pool.fetchval("SELECT pg_backend_pid()");
+  let sent = 0;
+  const source = new ReadableStream({
+    async pull(c) {
+      if (sent === 5) await killer.fetchval("SELECT pg_terminate_backend($1)", [copyPid]);
+      if (sent > 2000) return c.close();
+      c.enqueue(new TextEncoder().encode(`${sent++}\n`.repeat(100)));
+      await new Promise((r) => setTimeout(r, 1));
+    },
+  });
+  const copyError = await pool.copyToTable("tcp_copy", { source }).catch((e) => e);
+  assert.ok(copyError instanceof EdgepgError, String(copyError));
+  assert.equal(await pool.fetchval("SELECT count(*)::int4 FROM tcp_copy"), 0, "nothing half-written");
+  await killer.close();
+  await pool.close();
+});
+
+test("reading pauses under a slow consumer: the server waits instead of memory filling up", async () => {
+  const c = await connect(url("edgepg", "edgepg_pw", host, "?sslmode=disable"), TCP);
+  const watcher = await connect(url("edgepg", "edgepg_pw", host, "?sslmode=disable"), TCP);
+  const pid = await c.fetchval("SELECT pg_backend_pid()");
+  // 40 MB, far more than the socket buffers and the 1 MiB pause threshold.
+  const stream = c.copyFromQuery("SELECT repeat('x', 1000) FROM generate_series(1, 40000)", []);
+  const reader = stream.getReader();
+  let total = 0;
+  for (let i = 0; i < 3; i++) total += (await reader.read()).value.length;
+  // Nobody reads now: a paused socket leaves the server blocked writing.
+  await new Promise((r) => setTimeout(r, 500));
+  const activity = await watcher.fetchrow("SELECT state, wait_event FROM pg_stat_activity WHERE pid = $1", [pid]);
+  assert.deepEqual(activity, { state: "active", wait_event: "ClientWrite" });
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    total += value.length;
+  }
+  assert.equal(total, 40000 * 1001);
+  assert.equal(await c.fetchval("SELECT 1"), 1, "the connection is usable after the stream");
+  await c.close();
+  await watcher.close();
+});
