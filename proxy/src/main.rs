@@ -5,6 +5,13 @@ use edgepg_proxy::server::Proxy;
 use edgepg_proxy::settings::{Flags, Settings};
 
 fn main() -> std::process::ExitCode {
+    // The proxy connects to PostgreSQL on behalf of its clients: libpq's
+    // per-user files (`~/.postgresql/postgresql.crt` and its key, `root.crt`,
+    // which edgepg's native TLS reads like libpq) are the operator's and must
+    // never be presented for a stranger's request. Without HOME (and APPDATA)
+    // the client finds none. Done first, before any thread exists.
+    std::env::remove_var("HOME");
+    std::env::remove_var("APPDATA");
     let settings = match Settings::from_flags(Flags::parse()) {
         Ok(s) => s,
         Err(e) => {
