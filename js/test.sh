@@ -10,8 +10,10 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 cd "$here"
 : "${EDGEPG_TEST_WS_PORT:?source the test cluster env (tests/cluster/start.sh) first}"
 
-# Dev dependencies (ws, miniflare with its workerd binary, typescript), once.
-if [ ! -d node_modules/ws ] || [ ! -d node_modules/miniflare ] || [ ! -d node_modules/typescript ]; then
+# Dev dependencies (ws, miniflare with its workerd binary, typescript, Neon's driver for
+# proxy.test.mjs), once.
+if [ ! -d node_modules/ws ] || [ ! -d node_modules/miniflare ] || [ ! -d node_modules/typescript ] ||
+    [ ! -d node_modules/@neondatabase/serverless ]; then
     npm ci --no-audit --no-fund --loglevel=error
 fi
 
@@ -39,7 +41,8 @@ echo "packed $(basename "$tarball"): $(wc -c <"$tarball") bytes"
 mkdir -p "$work/app/node_modules"
 (cd "$work/app" && echo '{"name":"edgepg-test-app","private":true,"type":"module"}' >package.json &&
     npm install --no-audit --no-fund --loglevel=error --no-save "$tarball")
-for dep in ws miniflare typescript esbuild; do
+mkdir -p "$work/app/node_modules/@neondatabase"
+for dep in ws miniflare typescript esbuild @neondatabase/serverless; do
     ln -s "$here/node_modules/$dep" "$work/app/node_modules/$dep"
 done
 for dep in "$here"/test/orm/node_modules/* "$here"/test/orm/node_modules/.bin; do
@@ -53,3 +56,9 @@ node --test --test-concurrency=1 ./*.test.mjs
 # The API suites, edgepg/pg and the ORMs again over direct TCP (helpers.mjs: opts() without a wsProxy).
 EDGEPG_TEST_TRANSPORT=tcp node --test --test-concurrency=1 api.test.mjs tx-cursor-copy.test.mjs integrity.test.mjs \
     pg.test.mjs orm-drizzle.test.mjs orm-kysely.test.mjs orm-prisma.test.mjs
+# The WebSocket API suites again, through edgepg-proxy instead of websockify (the same tests, the
+# other relay; proxy.test.mjs covers what is specific to the proxy).
+if [ -n "${EDGEPG_TEST_PROXY_PORT:-}" ]; then
+    echo "again through edgepg-proxy (:$EDGEPG_TEST_PROXY_PORT): api.test.mjs tx-cursor-copy.test.mjs"
+    EDGEPG_TEST_WS_PORT="$EDGEPG_TEST_PROXY_PORT" node --test --test-concurrency=1 ./api.test.mjs ./tx-cursor-copy.test.mjs
+fi

@@ -35,6 +35,12 @@ for f in edgepg_bg.wasm edgepg.js api.js errors.js browser.js; do
 done
 rows+=("total|$t_raw|$t_gz|.wasm + JS of one entry point (browser.js)")
 
+# The HTTP-only import (edgepg/http): http.js and errors.js, no .wasm.
+if [ -f "$dist/http.js" ]; then
+    add http.js "$dist/http.js" "edgepg/http: neon() over HTTP"
+    rows+=("total edgepg/http|$(( $(raw "$dist/http.js") + $(raw "$dist/errors.js") ))|$(( $(gz "$dist/http.js") + $(gz "$dist/errors.js") ))|http.js + errors.js, no .wasm")
+fi
+
 # Neon's driver: its whole runtime code is one minified bundle (index.mjs for
 # ESM, index.js for CommonJS); the ESM one is what an edge bundle includes.
 neon_gz=""

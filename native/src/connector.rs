@@ -22,6 +22,19 @@ pub struct TokioConnector {
     pub(crate) sslmode: Option<SslMode>,
 }
 
+impl TokioConnector {
+    /// A connector that honours the configured `sslmode`.
+    pub fn new() -> TokioConnector {
+        TokioConnector { sslmode: None }
+    }
+}
+
+impl Default for TokioConnector {
+    fn default() -> TokioConnector {
+        TokioConnector::new()
+    }
+}
+
 impl Connector for TokioConnector {
     type Stream = Stream;
 

@@ -99,6 +99,7 @@ cluster_teardown() {
     check_wipeable "$real"
     pgbouncer_teardown "$real"
     websockify_stop "$real"
+    edgepg_proxy_stop "$real"
     if [ -f "$real/data/postmaster.pid" ]; then
         # Run server commands as whoever owns the data directory: that is who started it.
         SERVER_USER="$(stat -c %U "$real/data")"
@@ -132,6 +133,23 @@ pgbouncer_teardown() {
         kill -TERM "$pid" 2>/dev/null || true
         for _ in $(seq 1 50); do
             grep -q pgbouncer "/proc/$pid/comm" 2>/dev/null || break
+            sleep 0.1
+        done
+        kill -KILL "$pid" 2>/dev/null || true
+    fi
+    rm -f "$pidfile"
+}
+
+# Stops the edgepg-proxy that tests/cluster/edgepg-proxy.sh started in cluster directory RUN, if
+# any (only if its pid file names a live edgepg-proxy process). Safe when there is none.
+edgepg_proxy_stop() {
+    local pidfile="$1/edgepg-proxy.pid" pid
+    [ -f "$pidfile" ] || return 0
+    pid="$(cat "$pidfile" 2>/dev/null || true)"
+    if [ -n "$pid" ] && grep -q edgepg-proxy "/proc/$pid/comm" 2>/dev/null; then
+        kill -TERM "$pid" 2>/dev/null || true
+        for _ in $(seq 1 50); do
+            grep -q edgepg-proxy "/proc/$pid/comm" 2>/dev/null || break
             sleep 0.1
         done
         kill -KILL "$pid" 2>/dev/null || true

@@ -244,5 +244,12 @@ q() { printf "'%s'" "${1//\'/\'\\\'\'}"; } # shell single-quoting
 } > "$RUN/env.tmp"
 mv "$RUN/env.tmp" "$RUN/env"
 
+# edgepg-proxy beside websockify (builds the binary; appends EDGEPG_TEST_PROXY_PORT to the env).
+if command -v cargo >/dev/null 2>&1; then
+    "$here/edgepg-proxy.sh" start "$DIR" >/dev/null || say "edgepg-proxy did not start (see above)"
+else
+    say "cargo not found: no edgepg-proxy"
+fi
+
 version="$("$PGBIN/postgres" --version | awk '{print $3}')"
 say "PostgreSQL $version running on 127.0.0.1:$PORT (socket $RUN/sock, as $SERVER_USER); env in $RUN/env"

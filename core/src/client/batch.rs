@@ -27,7 +27,7 @@ use futures_util::future::try_join_all;
 use super::connection::{encode_bind, type_oids, ConnInner, Connection};
 use super::params::DynParams;
 use super::request::{QueryResult, Request, Response, Segment};
-use super::row::Row;
+use super::row::{Column, Row};
 use super::statement::StatementInner;
 use super::transaction::{is_idle, send_and_forget, Isolation, TransactionOptions};
 use crate::protocol::backend::TransactionStatus;
@@ -225,9 +225,17 @@ impl<'a> Batch<'a> {
 pub struct BatchResult {
     rows: Vec<Row>,
     status: String,
+    columns: Option<Arc<[Column]>>,
 }
 
 impl BatchResult {
+    /// The statement's result columns (also when it returned no rows);
+    /// empty for a statement without a result set (`INSERT` without
+    /// `RETURNING`, DDL) and for statements added with [`Batch::execute`].
+    pub fn columns(&self) -> &[Column] {
+        self.columns.as_deref().unwrap_or(&[])
+    }
+
     /// The rows (empty for statements added with [`Batch::execute`]).
     pub fn rows(&self) -> &[Row] {
         &self.rows
@@ -312,7 +320,11 @@ fn encode_plain(sql: &str, buf: &mut BytesMut) -> Result<()> {
 }
 
 fn to_result(r: QueryResult, keep_rows: bool) -> BatchResult {
-    BatchResult { rows: if keep_rows { r.rows } else { Vec::new() }, status: r.tag.unwrap_or_default() }
+    BatchResult {
+        rows: if keep_rows { r.rows } else { Vec::new() },
+        status: r.tag.unwrap_or_default(),
+        columns: if keep_rows { r.columns } else { None },
+    }
 }
 
 fn independent_results(segments: Vec<Segment>, keep: &[bool]) -> Result<Vec<Result<BatchResult>>> {

@@ -274,6 +274,7 @@ where
     }
     let info = startup.into_info();
     let shared = Arc::new(Shared::new(info.parameters, info.status.unwrap_or(TransactionStatus::Idle)));
+    shared.set_text_results(config.get_text_results());
     for n in &info.notices {
         shared.notice(n);
     }

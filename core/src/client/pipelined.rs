@@ -174,6 +174,7 @@ where
         return connect::startup_and_spawn_plain(connected, config, options.password, runtime, cancel).await;
     }
     let shared = Arc::new(Shared::new(HashMap::new(), TransactionStatus::Idle));
+    shared.set_text_results(config.get_text_results());
     shared.set_starting(true);
     let backend: BackendKey = Arc::default();
     let cancel_timeout = config.get_connect_timeout().unwrap_or(DEFAULT_CANCEL_TIMEOUT);

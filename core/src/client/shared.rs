@@ -75,6 +75,8 @@ pub(crate) struct Shared {
     /// to run once it has moved on: the connection then serves someone else.
     /// Never bumped for a connection outside a pool.
     lease: AtomicU64,
+    /// `Config::text_results`: statements ask for text-format results.
+    text_results: AtomicBool,
 }
 
 /// Locks a mutex, ignoring poisoning: every critical section here leaves the
@@ -93,6 +95,15 @@ impl std::fmt::Debug for Shared {
 }
 
 impl Shared {
+    /// Set once, from the config, before the connection runs any statement.
+    pub(crate) fn set_text_results(&self, text: bool) {
+        self.text_results.store(text, Ordering::Relaxed);
+    }
+
+    pub(crate) fn text_results(&self) -> bool {
+        self.text_results.load(Ordering::Relaxed)
+    }
+
     pub(crate) fn new(parameters: HashMap<String, String>, status: TransactionStatus) -> Shared {
         let s = Shared {
             closed: AtomicBool::new(false),
@@ -110,6 +121,7 @@ impl Shared {
             sent: AtomicU64::new(0),
             done: AtomicU64::new(0),
             lease: AtomicU64::new(0),
+            text_results: AtomicBool::new(false),
         };
         s.set_status(status);
         s

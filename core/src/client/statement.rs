@@ -44,9 +44,11 @@ impl StatementInner {
         shared: Arc<Shared>,
     ) -> StatementInner {
         // Ask for binary where we can decode it, text for everything else
-        // (enums, extension types): every column stays readable.
+        // (enums, extension types): every column stays readable. Text for
+        // all when the config says so (`Config::text_results`).
+        let text = shared.text_results();
         for c in &mut columns {
-            c.set_format(if c.type_().has_binary_codec() { Format::Binary } else { Format::Text });
+            c.set_format(if !text && c.type_().has_binary_codec() { Format::Binary } else { Format::Text });
         }
         let result_formats = if columns.iter().all(|c| c.format() == Format::Binary) {
             if columns.is_empty() {

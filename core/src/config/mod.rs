@@ -148,6 +148,8 @@ pub struct Config {
     pub(crate) max_cacheable_statement_size: usize,
     pub(crate) server_settings: Vec<(String, String)>,
     pub(crate) max_message_size: usize,
+    /// Every result column in text format (see [`Config::text_results`]).
+    pub(crate) text_results: bool,
 }
 
 impl Default for Config {
@@ -196,6 +198,7 @@ impl Config {
             max_cacheable_statement_size: DEFAULT_MAX_CACHEABLE_STATEMENT_SIZE,
             server_settings: Vec::new(),
             max_message_size: DEFAULT_MAX_MESSAGE_SIZE,
+            text_results: false,
         }
     }
 
@@ -571,6 +574,26 @@ impl Config {
     pub fn command_timeout(&mut self, timeout: Duration) -> &mut Config {
         self.command_timeout = Some(timeout).filter(|t| !t.is_zero());
         self
+    }
+
+    /// Asks for every result column in PostgreSQL's text output format
+    /// instead of binary (default `false`). For gateways that pass values on
+    /// as the server prints them (edgepg-proxy's SQL over HTTP); `Row::get`
+    /// still decodes them, with the text decoders. Not a DSN key: whoever
+    /// writes a connection string must not change what a program reads.
+    ///
+    /// ```
+    /// let mut config = edgepg_core::config::Config::new();
+    /// assert!(config.text_results(true).get_text_results());
+    /// ```
+    pub fn text_results(&mut self, text: bool) -> &mut Config {
+        self.text_results = text;
+        self
+    }
+
+    /// Whether results are asked for in text format ([`Config::text_results`]).
+    pub fn get_text_results(&self) -> bool {
+        self.text_results
     }
 
     /// Sets how many prepared statements each connection caches; 0 turns the
