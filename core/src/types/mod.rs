@@ -32,16 +32,20 @@
 mod array;
 mod bounded;
 mod codec;
+mod custom;
 mod datetime;
 mod from_sql;
 mod json;
 mod net;
 mod numeric;
 mod primitives;
+mod range;
+mod record;
 mod text;
 mod text_decode;
 mod to_sql;
 mod ty;
+mod type_info;
 mod uuid;
 mod value;
 #[cfg(feature = "with-chrono")]
@@ -55,13 +59,17 @@ mod with_uuid;
 
 pub use array::{Array, MAX_DIMENSIONS};
 pub use bounded::Bounded;
+pub use custom::{codec_fn, HstoreCodec, TypeCodec};
 pub use datetime::{Date, Interval, Time, TimeTz, Timestamp, TimestampTz};
 pub use from_sql::{FromSql, FromSqlOwned};
 pub use json::RawJson;
 pub use net::Inet;
 pub use numeric::{encode_numeric_str, numeric_to_string, write_numeric_text, Numeric};
+pub use range::Range;
+pub use record::{encode_composite, Composite, FieldIndex, Record};
 pub use to_sql::ToSql;
 pub use ty::Type;
+pub use type_info::{current_type_map, with_type_map, Field, TypeInfo, TypeKind, TypeMap};
 pub use uuid::Uuid16;
 pub use value::{ArrayValue, Value};
 #[cfg(feature = "with-serde-json")]
