@@ -40,6 +40,7 @@ pub use edgepg_core::client::{
 };
 pub use edgepg_core::client::{BoxError, CopyFormat, CopyOptions, CopyOutStream};
 pub use edgepg_core::client::{BoxFuture, MaybeSend, MaybeSync, Runtime};
+pub use edgepg_core::client::{FromRow, TypeTarget};
 pub use edgepg_core::config::{self, Config};
 pub use edgepg_core::protocol::backend::TransactionStatus;
 pub use edgepg_core::sqlstate;

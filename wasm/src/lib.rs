@@ -61,6 +61,7 @@ mod url;
 mod websocket;
 
 pub use edgepg_core::client::{Column, Connection, Params, PreparedStatement, Row, RowIndex, ServerVersion};
+pub use edgepg_core::client::{FromRow, TypeTarget};
 pub use edgepg_core::config::{self, Config};
 pub use edgepg_core::protocol::backend::TransactionStatus;
 pub use edgepg_core::sqlstate;

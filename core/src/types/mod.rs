@@ -57,6 +57,8 @@ mod with_time;
 #[cfg(feature = "with-uuid")]
 mod with_uuid;
 
+/// The wire format of a value (what a [`TypeCodec`] reads and writes).
+pub use crate::protocol::Format;
 pub use array::{Array, MAX_DIMENSIONS};
 pub use bounded::Bounded;
 pub use custom::{codec_fn, HstoreCodec, TypeCodec};

@@ -353,7 +353,7 @@ impl fmt::Display for Record {
             }
             match self.value(i) {
                 Ok(Value::Null) => {}
-                Ok(v) => write_quoted(f, &v.to_string())?,
+                Ok(v) => write_quoted(f, &super::value::pg_text(&v))?,
                 Err(_) => write_quoted(f, &String::from_utf8_lossy(self.raw_at(i).unwrap_or_default()))?,
             }
         }

@@ -115,7 +115,11 @@ macro_rules! owned_str_from_sql {
                     return super::numeric::numeric_to_string(raw).map(Into::into);
                 }
                 if binary_is_structured(ty) {
-                    return Ok(<super::Value as FromSql>::from_sql(ty, raw)?.to_string().into());
+                    return Ok(match <super::Value as FromSql>::from_sql(ty, raw)? {
+                        super::Value::Array(a) => super::value::pg_array_text(&a),
+                        v => v.to_string(),
+                    }
+                    .into());
                 }
                 <&str>::from_sql(ty, raw).map(Into::into)
             }

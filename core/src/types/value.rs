@@ -244,9 +244,16 @@ impl Value {
                 TypeKind::Domain(_) => Value::decode_binary(t.base(), raw)?,
                 // An enum's binary form is its label.
                 TypeKind::Enum => Value::Text(utf8(raw)?.to_owned()),
-                // The client never asks for binary for the others; if a server sends it
-                // anyway, the binary form of most text-ish types is their text.
-                _ => Value::Unknown { type_oid: t.oid(), text: utf8(raw)?.to_owned() },
+                // The client asks for binary only for types it can decode; these
+                // arrive so only as fields of an anonymous record (`ROW(...)`), whose
+                // field types the client cannot know in advance.
+                _ => {
+                    return Err(Error::conversion(format!(
+                        "no binary decoder for PostgreSQL type {} (a field of an anonymous record?): \
+                         cast it to text in the query",
+                        t.display_name()
+                    )))
+                }
             },
         })
     }
@@ -637,7 +644,34 @@ fn write_float(f: &mut fmt::Formatter<'_>, v: f64, shortest: &str) -> fmt::Resul
     }
 }
 
+/// The server's output text of a value where it differs from
+/// [`Display`](fmt::Display) (the input syntax used when sending): booleans
+/// print as `t`/`f`, arrays quote only what needs it.
+pub(crate) fn pg_text(v: &Value) -> String {
+    match v {
+        Value::Bool(b) => (if *b { "t" } else { "f" }).to_owned(),
+        Value::Array(a) => pg_array_text(a),
+        v => v.to_string(),
+    }
+}
+
+/// array_out's text of `a`: elements quoted only when they need it, as
+/// PostgreSQL prints arrays (what a `String` read of a binary array returns).
+pub(crate) fn pg_array_text(a: &ArrayValue) -> String {
+    struct Pg<'a>(&'a ArrayValue);
+    impl fmt::Display for Pg<'_> {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            write_array_styled(f, self.0, false)
+        }
+    }
+    Pg(a).to_string()
+}
+
 fn write_array(f: &mut fmt::Formatter<'_>, a: &ArrayValue) -> fmt::Result {
+    write_array_styled(f, a, true)
+}
+
+fn write_array_styled(f: &mut fmt::Formatter<'_>, a: &ArrayValue, quote_all: bool) -> fmt::Result {
     if a.dims.is_empty() || a.dims.iter().any(|&(len, _)| len <= 0) {
         return f.write_str("{}");
     }
@@ -648,13 +682,14 @@ fn write_array(f: &mut fmt::Formatter<'_>, a: &ArrayValue) -> fmt::Result {
         f.write_str("=")?;
     }
     let mut elements = a.elements.iter();
-    write_level(f, &a.dims, &mut elements)
+    write_level(f, &a.dims, &mut elements, quote_all)
 }
 
 fn write_level<'v>(
     f: &mut fmt::Formatter<'_>,
     dims: &[(i32, i32)],
     elements: &mut impl Iterator<Item = &'v Value>,
+    quote_all: bool,
 ) -> fmt::Result {
     let Some((&(len, _), inner)) = dims.split_first() else {
         return Ok(());
@@ -668,10 +703,19 @@ fn write_level<'v>(
             match elements.next() {
                 None | Some(Value::Null) => f.write_str("NULL")?,
                 Some(v) => {
-                    // Always quote: valid for every element type, and safe for
-                    // strings that look like NULL or contain delimiters.
+                    // Quote everything when sending: valid for every element type, and
+                    // safe for strings that look like NULL or contain delimiters.
+                    let text = if quote_all { v.to_string() } else { pg_text(v) };
+                    let bare = !quote_all
+                        && !text.is_empty()
+                        && !text.eq_ignore_ascii_case("NULL")
+                        && !text.chars().any(|c| matches!(c, '{' | '}' | ',' | '"' | '\\') || c.is_whitespace());
+                    if bare {
+                        f.write_str(&text)?;
+                        continue;
+                    }
                     f.write_str("\"")?;
-                    for c in v.to_string().chars() {
+                    for c in text.chars() {
                         if c == '"' || c == '\\' {
                             f.write_str("\\")?;
                         }
@@ -681,7 +725,7 @@ fn write_level<'v>(
                 }
             }
         } else {
-            write_level(f, inner, elements)?;
+            write_level(f, inner, elements, quote_all)?;
         }
     }
     f.write_str("}")
