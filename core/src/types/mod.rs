@@ -35,6 +35,8 @@ mod codec;
 mod custom;
 mod datetime;
 mod from_sql;
+#[cfg(test)]
+mod hostile_user_types;
 mod json;
 mod net;
 mod numeric;
