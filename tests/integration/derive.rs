@@ -153,6 +153,21 @@ async fn structs_from_rows() {
     assert_eq!(one.unwrap().note.as_deref(), Some("n"));
     let none: Option<Item> = c.fetchrow_as("SELECT * FROM items WHERE id = 99", &[]).await.unwrap();
     assert!(none.is_none());
+    // A cursor stream of structs; a row that does not fit ends it with an error.
+    {
+        use futures_util::TryStreamExt;
+        let tx = c.transaction().start().await.unwrap();
+        let streamed: Vec<Item> =
+            tx.cursor("SELECT * FROM items ORDER BY id", &[]).prefetch(1).rows_as().try_collect().await.unwrap();
+        assert_eq!(streamed, items);
+        let bad: Vec<edgepg::Result<Item>> = futures_util::StreamExt::collect(
+            tx.cursor("SELECT id, NULL::text AS label, note, mood, moods, pair, pos, created FROM items", &[])
+                .rows_as::<Item>(),
+        )
+        .await;
+        assert!(bad.len() == 1 && bad[0].is_err(), "{bad:?}");
+        tx.commit().await.unwrap();
+    }
     // Tuples by position.
     let pairs: Vec<(i64, String)> = c.fetch_as("SELECT id, label FROM items ORDER BY id", &[]).await.unwrap();
     assert_eq!(pairs[1], (2, "second".to_owned()));
