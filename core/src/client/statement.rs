@@ -37,6 +37,8 @@ pub(crate) struct StatementInner {
 }
 
 impl StatementInner {
+    // Every argument is a distinct part of the description; a builder would only add noise.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn new(
         name: String,
         sql: String,

@@ -26,11 +26,8 @@ impl Rng {
 
 fn map() -> Arc<TypeMap> {
     let mut m = TypeMap::default();
-    let pair: Arc<[Field]> = vec![
-        Field { name: "k".into(), type_: Type::TEXT },
-        Field { name: "r".into(), type_: Type::INT4_RANGE },
-    ]
-    .into();
+    let pair: Arc<[Field]> =
+        vec![Field { name: "k".into(), type_: Type::TEXT }, Field { name: "r".into(), type_: Type::INT4_RANGE }].into();
     m.insert(TypeInfo::new(90200, "s", "pair", TypeKind::Composite(pair)));
     m.insert(TypeInfo::new(90201, "s", "_pair", TypeKind::Array(Type::from_oid(90200))));
     m.insert(TypeInfo::new(90202, "s", "hstore", TypeKind::Simple));
@@ -52,11 +49,20 @@ fn mutated_structured_values_never_panic() {
         let one = enc(&Composite::new().field("k", &"a").field("r", &Range::from(1..5)), pair);
         let fixtures: Vec<(Type, Vec<u8>)> = vec![
             (Type::INT4_RANGE, enc(&Range::from(1..5), Type::INT4_RANGE)),
-            (Type::NUM_RANGE, enc(&Range::new(std::ops::Bound::Unbounded, std::ops::Bound::Included("1.5")), Type::NUM_RANGE)),
+            (
+                Type::NUM_RANGE,
+                enc(&Range::new(std::ops::Bound::Unbounded, std::ops::Bound::Included("1.5")), Type::NUM_RANGE),
+            ),
             (Type::INT8MULTI_RANGE, enc(&vec![Range::<i64>::from(1..2), Range::from(5..)], Type::INT8MULTI_RANGE)),
             (pair, one.clone()),
             (Type::RECORD, one.clone()),
-            (Type::from_oid(90201), enc(&vec![Some(Composite::new().field("k", &"b").field("r", &Range::<i32>::empty())), None], Type::from_oid(90201))),
+            (
+                Type::from_oid(90201),
+                enc(
+                    &vec![Some(Composite::new().field("k", &"b").field("r", &Range::<i32>::empty())), None],
+                    Type::from_oid(90201),
+                ),
+            ),
             (Type::from_oid(90202), {
                 let mut h = HashMap::new();
                 h.insert("k".to_owned(), Some("v".to_owned()));
