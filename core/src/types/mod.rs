@@ -16,7 +16,12 @@
 //! | `float4` / `float8` | `f32` / `f64` (NaN, ±Infinity) |
 //! | `numeric` | [`Numeric`] (lossless), `String`, `rust_decimal::Decimal` (range-checked) |
 //! | `text`, `varchar`, `bpchar`, `name`, `unknown` | `&str` (zero-copy), `String`, `Box<str>`, `Cow<str>` |
-//! | enums, `citext`, other types without a binary codec | `&str`/`String` (text format), [`Value::Unknown`] |
+//! | enums | `&str`/`String` (binary: the label), `Value::Text`; Rust enums with `#[derive(FromSql, ToSql)]` |
+//! | domains | as their base type (arrays of domains too) |
+//! | ranges / multiranges | [`Range<T>`] / `Vec<Range<T>>`, [`Value::Range`] / [`Value::Multirange`] |
+//! | composites, `record` | [`Record`] (decode), [`Composite`] (encode), [`Value::Record`]; structs with the derive |
+//! | `hstore` | `HashMap<String, Option<String>>` (binary; [`HstoreCodec`] for the `Value`) |
+//! | `citext`, other types without a binary codec | `&str`/`String` (text format), [`Value::Unknown`] |
 //! | `bytea` | `&[u8]` (zero-copy), `Vec<u8>`, `Box<[u8]>`, `bytes::Bytes` |
 //! | `json` / `jsonb` | [`RawJson`], `&str`, `String`; `serde_json::Value`, `Json<T>` with `with-serde-json` |
 //! | `uuid` | [`Uuid16`]; `uuid::Uuid` with `with-uuid` |
@@ -24,6 +29,9 @@
 //! | `inet` / `cidr` | [`Inet`], `std::net::IpAddr` (host addresses) |
 //! | arrays | `Vec<T>`, `&[T]` (1-D), [`Array<T>`] (N-D, lower bounds), `Option<T>` elements for NULLs |
 //! | NULL | `Option<T>` |
+//!
+//! User types need the connection's catalog facts ([`TypeMap`], made current
+//! by the client while decoding, see [`with_type_map`]).
 //!
 //! Text-format decoders (`from_sql_text`) exist for `bool`, the integers and
 //! floats, `numeric`, strings, `bytea`, `uuid`, json and `Value`, so
