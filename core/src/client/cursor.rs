@@ -136,7 +136,8 @@ impl<'a> CursorFactory<'a> {
     /// # async fn demo(conn: edgepg_core::client::Connection) -> edgepg_core::Result<()> {
     /// use futures_util::TryStreamExt;
     /// let tx = conn.transaction().start().await?;
-    /// let ids: Vec<(i32,)> = tx.cursor("SELECT g FROM generate_series(1, 3) g", &[]).rows_as().try_collect().await?;
+    /// let rows = tx.cursor("SELECT g FROM generate_series(1, 3) g", &[]).rows_as::<(i32,)>();
+    /// let ids: Vec<(i32,)> = rows.try_collect().await?;
     /// # let _ = ids; Ok(()) }
     /// ```
     pub fn rows_as<T: FromRow>(self) -> impl Stream<Item = Result<T>> + 'a {
