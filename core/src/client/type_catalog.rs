@@ -148,38 +148,34 @@ impl ConnInner {
         let mut results = response.results.into_iter();
         let types = results.next().map(|r| r.rows).unwrap_or_default();
         let attributes = results.next().map(|r| r.rows).unwrap_or_default();
-        let oid = |v: i64| u32::try_from(v).map_err(|_| Error::protocol("pg_type returned an invalid OID"));
         let mut out = Vec::with_capacity(types.len());
         for row in &types {
-            let type_oid = oid(row.get(0)?)?;
-            let schema: String = row.get(1)?;
-            let name: String = row.get(2)?;
-            let typtype: String = row.get(3)?;
-            let elem = Type::from_oid(oid(row.get(4)?)?);
-            let base = Type::from_oid(oid(row.get(5)?)?);
-            let subtype = Type::from_oid(oid(row.get(6)?)?);
-            let range = Type::from_oid(oid(row.get(7)?)?);
-            let category: String = row.get(8)?;
-            let kind = match typtype.as_str() {
+            let type_oid = oid_at(row, 0)?;
+            let schema = text_at(row, 1)?;
+            let name = text_at(row, 2)?;
+            let typtype = text_at(row, 3)?;
+            let [elem, base, subtype, range] = [4, 5, 6, 7].map(|i| oid_at(row, i).map(Type::from_oid));
+            let kind = match typtype {
                 "e" => TypeKind::Enum,
-                "d" => TypeKind::Domain(base),
-                "r" => TypeKind::Range(subtype),
-                "m" => TypeKind::Multirange(range),
+                "d" => TypeKind::Domain(base?),
+                "r" => TypeKind::Range(subtype?),
+                "m" => TypeKind::Multirange(range?),
                 "c" => {
                     let mut fields = Vec::new();
                     for a in &attributes {
-                        if oid(a.get(0)?)? == type_oid {
-                            fields.push(Field { name: a.get(1)?, type_: Type::from_oid(oid(a.get(2)?)?) });
+                        if oid_at(a, 0)? == type_oid {
+                            fields
+                                .push(Field { name: text_at(a, 1)?.to_owned(), type_: Type::from_oid(oid_at(a, 2)?) });
                         }
                     }
                     TypeKind::Composite(fields.into())
                 }
                 // Arrays: category 'A' with an element (fixed-length types
                 // such as `point` also have a typelem, but are not arrays).
-                "b" if category == "A" && elem.oid() != 0 => TypeKind::Array(elem),
+                "b" if text_at(row, 8)? == "A" && elem.as_ref().is_ok_and(|e| e.oid() != 0) => TypeKind::Array(elem?),
                 _ => TypeKind::Simple,
             };
-            out.push(TypeInfo::new(type_oid, &schema, &name, kind));
+            out.push(TypeInfo::new(type_oid, schema, name, kind));
         }
         Ok(out)
     }
@@ -211,11 +207,10 @@ impl ConnInner {
     async fn type_oid(&self, name: &str) -> Result<u32> {
         let literal = name.replace('\'', "''");
         let mut buf = BytesMut::new();
-        frontend::query(&format!("SELECT '{literal}'::pg_catalog.regtype::oid::int8"), &mut buf)?;
+        frontend::query(&format!("SELECT '{literal}'::pg_catalog.regtype::oid"), &mut buf)?;
         let response = self.request(buf, 1, None).await?;
         let row = response.results.into_iter().next().and_then(|r| r.rows.into_iter().next());
-        let oid: i64 = row.ok_or_else(|| Error::interface(format!("no type named {name}")))?.get(0)?;
-        u32::try_from(oid).map_err(|_| Error::protocol("regtype returned an invalid OID"))
+        oid_at(&row.ok_or_else(|| Error::interface(format!("no type named {name}")))?, 0)
     }
 
     /// Forgets the learnt types (asyncpg's `reload_schema_state`); codecs stay.
@@ -234,6 +229,17 @@ impl ConnInner {
             .and_then(|v| super::connection::ServerVersion::parse(&v))
             .map_or(0, |v| v.major)
     }
+}
+
+/// A catalog query's text value (simple-query results are text); plain
+/// functions rather than `Row::get` keep this rarely run code small.
+fn text_at(row: &super::row::Row, i: usize) -> Result<&str> {
+    let raw = row.raw(&i)?.ok_or_else(|| Error::protocol("the type catalog query returned NULL"))?;
+    std::str::from_utf8(raw).map_err(|_| Error::protocol("the type catalog query returned invalid UTF-8"))
+}
+
+fn oid_at(row: &super::row::Row, i: usize) -> Result<u32> {
+    text_at(row, i)?.parse().map_err(|_| Error::protocol("the type catalog query returned an invalid OID"))
 }
 
 /// Which type a codec is for: a name resolved by the server, or an OID.

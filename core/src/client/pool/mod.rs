@@ -425,7 +425,11 @@ impl PoolInner {
         slot.armed = false;
         let mut conn = PoolConnection::new(self.clone(), conn, meta);
         for (name, codec) in &self.options.type_codecs {
-            if let Err(e) = conn.inner.set_type_codec(name.as_str().into(), Some(codec.clone())).await {
+            // Boxed: one copy of the catalog lookup's state machine instead of
+            // one inlined into every future that opens a connection (wasm size).
+            let register: super::runtime::BoxFuture<'_, Result<()>> =
+                Box::pin(conn.inner.set_type_codec(name.as_str().into(), Some(codec.clone())));
+            if let Err(e) = register.await {
                 self.discard(conn.take());
                 return Err(e.context(format_args!("registering the pool's codec for type {name}")));
             }
