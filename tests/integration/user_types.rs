@@ -89,7 +89,10 @@ async fn builtin_ranges_round_trip() {
         .unwrap();
     assert_eq!(flags, Some((true, false, true)));
     // A range whose lower bound is above its upper one is the server's error.
-    let e = c.fetchval::<Range<i32>>("SELECT $1::int4range", &[&Range::new(Bound::Included(5), Bound::Excluded(1))]).await.unwrap_err();
+    let e = c
+        .fetchval::<Range<i32>>("SELECT $1::int4range", &[&Range::new(Bound::Included(5), Bound::Excluded(1))])
+        .await
+        .unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Server, "{e}");
     still_usable(&c).await;
     // A range type into the wrong Rust type: a Conversion error naming the column.
