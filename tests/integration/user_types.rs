@@ -378,6 +378,11 @@ async fn hstore_codec() {
     c.execute("CREATE EXTENSION IF NOT EXISTS hstore", &[]).await.unwrap();
     // Without a codec hstore is text, as before.
     assert_eq!(c.fetchval::<String>("SELECT 'a=>1'::hstore", &[]).await.unwrap(), "\"a\"=>\"1\"");
+    // ... and its text form decodes into a map.
+    let text_map: HashMap<String, Option<String>> =
+        c.fetchval(r#"SELECT 'a=>1, "b \"q"=>NULL'::hstore"#, &[]).await.unwrap();
+    assert_eq!(text_map.get("b \"q"), Some(&None));
+    assert_eq!(text_map.get("a"), Some(&Some("1".to_owned())));
     c.set_type_codec("hstore", Arc::new(HstoreCodec)).await.unwrap();
     let mut m: HashMap<String, Option<String>> = HashMap::new();
     m.insert("k é".into(), Some("v \"q\"".into()));

@@ -120,6 +120,54 @@ fn decode_hstore(raw: &[u8]) -> Result<Vec<(String, Option<String>)>> {
     Ok(out)
 }
 
+/// Parses hstore_out's text: `"k"=>"v"` pairs separated by `, `, values
+/// `NULL` unquoted; `\"` and `\\` escaped inside quotes.
+fn parse_hstore_text(s: &str) -> Result<Vec<(String, Option<String>)>> {
+    let bad = || Error::conversion("invalid hstore text");
+    let mut chars = s.chars().peekable();
+    let mut out = Vec::new();
+    let quoted = |chars: &mut std::iter::Peekable<std::str::Chars<'_>>| -> Result<String> {
+        let mut v = String::new();
+        loop {
+            match chars.next().ok_or_else(bad)? {
+                '"' => return Ok(v),
+                '\\' => v.push(chars.next().ok_or_else(bad)?),
+                c => v.push(c),
+            }
+        }
+    };
+    loop {
+        while chars.peek().is_some_and(|c| c.is_whitespace()) {
+            chars.next();
+        }
+        match chars.next() {
+            None => return Ok(out),
+            Some('"') => {}
+            Some(_) => return Err(bad()),
+        }
+        let key = quoted(&mut chars)?;
+        if (chars.next(), chars.next()) != (Some('='), Some('>')) {
+            return Err(bad());
+        }
+        let value = match chars.next() {
+            Some('"') => Some(quoted(&mut chars)?),
+            Some('N') => {
+                if chars.by_ref().take(3).collect::<String>() != "ULL" {
+                    return Err(bad());
+                }
+                None
+            }
+            _ => return Err(bad()),
+        };
+        out.push((key, value));
+        match chars.next() {
+            None => return Ok(out),
+            Some(',') => {}
+            Some(_) => return Err(bad()),
+        }
+    }
+}
+
 fn encode_hstore<'k>(
     pairs: impl ExactSizeIterator<Item = (&'k str, Option<&'k str>)>,
     out: &mut BytesMut,
@@ -145,6 +193,11 @@ fn encode_hstore<'k>(
 impl<'a, S: std::hash::BuildHasher + Default> FromSql<'a> for HashMap<String, Option<String>, S> {
     fn from_sql(_ty: Type, raw: &'a [u8]) -> Result<Self> {
         Ok(decode_hstore(raw)?.into_iter().collect())
+    }
+    /// hstore's text output (`"a"=>"1", "b"=>NULL`): columns of a connection
+    /// without a binary codec for hstore, and simple-query results.
+    fn from_sql_text(_ty: Type, raw: &'a [u8]) -> Result<Self> {
+        Ok(parse_hstore_text(utf8(raw)?)?.into_iter().collect())
     }
     fn accepts(ty: Type) -> bool {
         is_hstore(ty)
@@ -308,6 +361,19 @@ mod tests {
         assert!(HstoreCodec.encode(Type::from_oid(1), &Value::Json("[1]".into()), &mut again).is_err());
         assert!(HstoreCodec.encode(Type::from_oid(1), &Value::Json(r#"{"a":1}"#.into()), &mut again).is_err());
         assert_eq!(parse_flat_json_object(" { } ").unwrap(), vec![]);
+    }
+
+    #[test]
+    fn hstore_text() {
+        let pairs = parse_hstore_text(r#""a"=>"1", "b\"q"=>NULL, "c"=>"x\\y""#).unwrap();
+        assert_eq!(
+            pairs,
+            vec![("a".into(), Some("1".into())), ("b\"q".into(), None), ("c".into(), Some("x\\y".into()))]
+        );
+        assert_eq!(parse_hstore_text("").unwrap(), vec![]);
+        for bad in [r#""a"=>"#, r#""a"=>NUL"#, r#""a"->"1""#, r#"a=>"1""#, r#""a"=>"1" "b"=>"2""#, "\"a"] {
+            assert!(parse_hstore_text(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -20,7 +20,7 @@
 //! | domains | as their base type (arrays of domains too) |
 //! | ranges / multiranges | [`Range<T>`] / `Vec<Range<T>>`, [`Value::Range`] / [`Value::Multirange`] |
 //! | composites, `record` | [`Record`] (decode), [`Composite`] (encode), [`Value::Record`]; structs with the derive |
-//! | `hstore` | `HashMap<String, Option<String>>` (binary; [`HstoreCodec`] for the `Value`) |
+//! | `hstore` | `HashMap<String, Option<String>>` (text, or binary with [`HstoreCodec`], which also gives the `Value`) |
 //! | `citext`, other types without a binary codec | `&str`/`String` (text format), [`Value::Unknown`] |
 //! | `bytea` | `&[u8]` (zero-copy), `Vec<u8>`, `Box<[u8]>`, `bytes::Bytes` |
 //! | `json` / `jsonb` | [`RawJson`], `&str`, `String`; `serde_json::Value`, `Json<T>` with `with-serde-json` |
