@@ -43,10 +43,14 @@ pub use edgepg_core::client::{
 };
 pub use edgepg_core::client::{BoxError, CopyFormat, CopyOptions, CopyOutStream};
 pub use edgepg_core::client::{BoxFuture, MaybeSend, MaybeSync, Runtime};
+pub use edgepg_core::client::{FromRow, TypeTarget};
 pub use edgepg_core::config::{self, Config};
 pub use edgepg_core::protocol::backend::TransactionStatus;
 pub use edgepg_core::sqlstate;
 pub use edgepg_core::{types, DbError, Error, ErrorKind, ErrorPosition, Result, Severity, SqlState};
+/// `#[derive(FromRow)]`, `#[derive(FromSql)]`, `#[derive(ToSql)]` (feature `derive`).
+#[cfg(feature = "derive")]
+pub use edgepg_derive::{FromRow, FromSql, ToSql};
 pub use runtime::TokioRuntime;
 pub use stream::Stream;
 

@@ -71,10 +71,14 @@ mod url;
 mod websocket;
 
 pub use edgepg_core::client::{Column, Connection, Params, PreparedStatement, Row, RowIndex, ServerVersion};
+pub use edgepg_core::client::{FromRow, TypeTarget};
 pub use edgepg_core::config::{self, Config};
 pub use edgepg_core::protocol::backend::TransactionStatus;
 pub use edgepg_core::sqlstate;
 pub use edgepg_core::{types, DbError, Error, ErrorKind, ErrorPosition, Result, Severity, SqlState};
+/// `#[derive(FromRow)]`, `#[derive(FromSql)]`, `#[derive(ToSql)]` (feature `derive`).
+#[cfg(feature = "derive")]
+pub use edgepg_derive::{FromRow, FromSql, ToSql};
 
 #[cfg(target_arch = "wasm32")]
 pub use connector::WsConnector;

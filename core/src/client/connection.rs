@@ -14,6 +14,7 @@ use bytes::BytesMut;
 use futures_channel::oneshot;
 
 use super::cancel::{BackendKey, CancelToken};
+use super::from_row::FromRow;
 use super::params::{DynParams, Params};
 use super::request::{Request, RequestSender, Response};
 use super::results::TextColumns;
@@ -21,9 +22,10 @@ use super::row::{Column, Row};
 use super::runtime::Runtime;
 use super::shared::{lock, LogListener, Shared};
 use super::statement::{PreparedStatement, StatementCache, StatementInner};
+use super::type_catalog::TypeTarget;
 use crate::protocol::backend::TransactionStatus;
 use crate::protocol::{frontend, IsNull};
-use crate::types::{FromSqlOwned, RawJson, ToSql, Type};
+use crate::types::{with_type_map, FromSqlOwned, RawJson, ToSql, Type, TypeMap};
 use crate::{DbError, Error, Result, SqlState};
 
 /// The server's version, from the `server_version` parameter.
@@ -75,8 +77,8 @@ pub(crate) struct ConnInner {
     pub(crate) shared: Arc<Shared>,
     runtime: Arc<dyn Runtime>,
     pub(crate) cache: Mutex<StatementCache>,
-    /// Domain OID -> base type OID (0: not a domain), learnt while preparing.
-    domains: Mutex<HashMap<u32, u32>>,
+    /// User types learnt from the catalog and custom codecs (see `type_catalog`).
+    pub(crate) types: Mutex<Arc<TypeMap>>,
     pub(crate) next_statement: AtomicU64,
     /// BackendKeyData (set when startup ends).
     backend: BackendKey,
@@ -141,7 +143,7 @@ impl Connection {
                 shared,
                 runtime,
                 cache: Mutex::new(cache),
-                domains: Mutex::new(HashMap::new()),
+                types: Mutex::new(Arc::new(TypeMap::default())),
                 next_statement: AtomicU64::new(1),
                 backend,
                 requests: AtomicU64::new(0),
@@ -198,6 +200,60 @@ impl Connection {
     /// Prepares a statement for repeated execution.
     pub async fn prepare(&self, sql: &str) -> Result<PreparedStatement> {
         self.default_timeout().prepare(sql).await
+    }
+
+    /// Runs a query and builds a `T` from every row (`#[derive(FromRow)]`, a
+    /// tuple, or your own [`FromRow`] impl).
+    ///
+    /// ```no_run
+    /// # async fn demo(conn: &edgepg_core::client::Connection) -> edgepg_core::Result<()> {
+    /// let pairs: Vec<(i32, String)> = conn.fetch_as("SELECT 1, 'a'", &[]).await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn fetch_as<T: FromRow>(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Vec<T>> {
+        self.fetch(sql, params).await?.iter().map(T::from_row).collect()
+    }
+
+    /// Runs a query and builds a `T` from its first row, if any.
+    pub async fn fetchrow_as<T: FromRow>(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Option<T>> {
+        self.fetchrow(sql, params).await?.as_ref().map(T::from_row).transpose()
+    }
+
+    /// Registers a custom codec (asyncpg's `set_type_codec`) for a type given
+    /// by name (`"hstore"`, `"public.mood"`: resolved by the server with
+    /// `::regtype`) or OID. From then on columns of that type are requested
+    /// in the codec's format and decode into a [`Value`](crate::types::Value)
+    /// through it; [`Value`](crate::types::Value) parameters of that type are
+    /// encoded by it. Typed Rust access (`row.get::<T>`) still uses `T`'s
+    /// [`FromSql`](crate::types::FromSql), in the codec's wire format.
+    /// Statements cached before are re-prepared.
+    ///
+    /// ```no_run
+    /// # async fn demo(conn: &edgepg_core::client::Connection) -> edgepg_core::Result<()> {
+    /// use std::sync::Arc;
+    /// use edgepg_core::types::HstoreCodec;
+    /// conn.execute("CREATE EXTENSION IF NOT EXISTS hstore", &[]).await?;
+    /// conn.set_type_codec("hstore", Arc::new(HstoreCodec)).await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn set_type_codec<'t>(
+        &self,
+        type_: impl Into<TypeTarget<'t>>,
+        codec: Arc<dyn crate::types::TypeCodec>,
+    ) -> Result<()> {
+        self.inner.set_type_codec(type_.into(), Some(codec)).await
+    }
+
+    /// Removes a codec set with [`Connection::set_type_codec`].
+    pub async fn reset_type_codec<'t>(&self, type_: impl Into<TypeTarget<'t>>) -> Result<()> {
+        self.inner.set_type_codec(type_.into(), None).await
+    }
+
+    /// Forgets what this connection learnt about user types and its cached
+    /// statements (asyncpg's `reload_schema_state`): call it after
+    /// `ALTER TYPE` changed a composite used before on this connection.
+    pub fn reload_schema_state(&self) {
+        self.inner.reload_types();
     }
 
     /// Closes the connection gracefully: requests already sent are answered,
@@ -481,11 +537,13 @@ impl ConnInner {
         frontend::sync(&mut buf);
         let response = self.request(buf, 1, None).await?;
         let mut params = response.params.unwrap_or_default();
-        if params.iter().any(|t| t.name().is_none()) {
-            self.resolve_domains(&mut params).await?;
-        }
-        let columns =
+        let columns: Vec<Column> =
             response.results.into_iter().next().and_then(|r| r.columns).map(|c| c.to_vec()).unwrap_or_default();
+        let types = self.resolve_types(params.iter().copied().chain(columns.iter().map(|c| c.type_()))).await?;
+        // Parameters of domain types are described as their base types, so a
+        // typed value (an `i32` for a domain over int4) encodes in binary like
+        // the base type; the server still checks the domain's constraints.
+        with_type_map(&types, || params.iter_mut().for_each(|t| *t = t.base()));
         Ok(Arc::new(StatementInner::new(
             name,
             sql.to_owned(),
@@ -494,57 +552,8 @@ impl ConnInner {
             self.now(),
             self.sender.clone(),
             self.shared.clone(),
+            types,
         )))
-    }
-
-    /// Replaces parameter types that are domains by their base types, so a
-    /// typed value (an `i32` for a domain over int4) encodes in binary like
-    /// the base type; the server still checks the domain's constraints.
-    /// Costs one round trip the first time a statement has an unknown type.
-    async fn resolve_domains(&self, params: &mut [Type]) -> Result<()> {
-        // Domains over domains: follow a few levels.
-        for _ in 0..4 {
-            let unknown: Vec<u32> = {
-                let known = lock(&self.domains);
-                params
-                    .iter()
-                    .map(|t| t.oid())
-                    .filter(|o| !known.contains_key(o) && Type::from_oid(*o).name().is_none())
-                    .collect()
-            };
-            if !unknown.is_empty() {
-                let list = unknown.iter().map(|o| o.to_string()).collect::<Vec<_>>().join(",");
-                let mut buf = BytesMut::new();
-                frontend::query(
-                    &format!("SELECT oid::int8, CASE WHEN typtype = 'd' THEN typbasetype ELSE 0 END::int8 FROM pg_catalog.pg_type WHERE oid IN ({list})"),
-                    &mut buf,
-                )?;
-                let response = self.request(buf, 1, None).await?;
-                let mut known = lock(&self.domains);
-                for o in &unknown {
-                    known.insert(*o, 0);
-                }
-                for row in response.results.iter().flat_map(|r| r.rows.iter()) {
-                    let oid: i64 = row.get(0)?;
-                    let base: i64 = row.get(1)?;
-                    known.insert(oid as u32, base as u32);
-                }
-            }
-            let known = lock(&self.domains);
-            let mut changed = false;
-            for t in params.iter_mut() {
-                if let Some(&base) = known.get(&t.oid()) {
-                    if base != 0 {
-                        *t = Type::from_oid(base);
-                        changed = true;
-                    }
-                }
-            }
-            if !changed {
-                break;
-            }
-        }
-        Ok(())
     }
 
     /// Runs `sql` with `params` through the statement cache. When a cached
@@ -680,6 +689,21 @@ fn encode_bind_formats(
             abbreviate(&stmt.sql)
         )));
     }
+    match &stmt.types {
+        // User types (composites, ranges of user types, codecs) need the map while encoding.
+        Some(map) => with_type_map(map, || bind_params(portal, stmt, params, result_formats, buf)),
+        None => bind_params(portal, stmt, params, result_formats, buf),
+    }
+}
+
+fn bind_params(
+    portal: &str,
+    stmt: &StatementInner,
+    params: &dyn Params,
+    result_formats: &[i16],
+    buf: &mut BytesMut,
+) -> Result<()> {
+    let n = params.len();
     let formats: Vec<i16> = (0..n).map(|i| params.param(i).encode_format(stmt.params[i]).code()).collect();
     frontend::bind(
         portal,

@@ -24,6 +24,7 @@ use futures_core::Stream;
 use futures_util::FutureExt;
 
 use super::connection::{encode_bind_to, type_oids, ConnInner, Connection};
+use super::from_row::FromRow;
 use super::params::DynParams;
 use super::request::{Request, Response};
 use super::row::{Column, Row};
@@ -125,6 +126,30 @@ impl<'a> CursorFactory<'a> {
     pub fn prefetch(mut self, rows: u32) -> Self {
         self.prefetch = Some(rows);
         self
+    }
+
+    /// The stream of rows as `T`s (`#[derive(FromRow)]`, tuples, ...): each
+    /// row is converted as it is yielded; a row that does not fit is an
+    /// error item, and streaming ends after it.
+    ///
+    /// ```no_run
+    /// # async fn demo(conn: edgepg_core::client::Connection) -> edgepg_core::Result<()> {
+    /// use futures_util::TryStreamExt;
+    /// let tx = conn.transaction().start().await?;
+    /// let rows = tx.cursor("SELECT g FROM generate_series(1, 3) g", &[]).rows_as::<(i32,)>();
+    /// let ids: Vec<(i32,)> = rows.try_collect().await?;
+    /// # let _ = ids; Ok(()) }
+    /// ```
+    pub fn rows_as<T: FromRow>(self) -> impl Stream<Item = Result<T>> + 'a {
+        let mut failed = false;
+        futures_util::stream::StreamExt::take_while(
+            futures_util::stream::StreamExt::map(self, |row| row.and_then(|r| T::from_row(&r))),
+            move |item| {
+                let go = !failed;
+                failed |= item.is_err();
+                futures_util::future::ready(go)
+            },
+        )
     }
 
     /// Declares the cursor (Bind of a named portal, no rows yet) and returns

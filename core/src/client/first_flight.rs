@@ -110,7 +110,7 @@ impl ConnInner {
         let columns = response.results.first().and_then(|r| r.columns.as_ref()).map(|c| c.to_vec()).unwrap_or_default();
         // Parameters of domain types would need a lookup to encode later
         // calls in binary; leave those to the normal prepare path.
-        let typed = params.iter().all(|t| t.name().is_some());
+        let typed = params.iter().copied().chain(columns.iter().map(|c| c.type_())).all(|t| t.name().is_some());
         let stmt = Arc::new(StatementInner::new(
             name,
             sql.to_owned(),
@@ -119,6 +119,7 @@ impl ConnInner {
             self.now(),
             self.sender(),
             self.shared.clone(),
+            self.type_map(),
         ));
         if stmt.is_named() && typed {
             lock(&self.cache).insert(stmt);

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 
 use crate::protocol::Format;
-use crate::types::{FromSql, Type};
+use crate::types::{with_type_map, FromSql, Type, TypeMap};
 use crate::{Error, Result};
 
 /// One result column: name, type and the wire format its values arrive in.
@@ -24,7 +24,24 @@ pub struct Column {
     column_id: i16,
     type_size: i16,
     type_modifier: i32,
+    /// The connection's user types, for columns whose decoding needs them.
+    types: ColumnTypes,
 }
+
+/// The type map of a column (compared by identity: it is shared, immutable).
+#[derive(Debug, Clone, Default)]
+struct ColumnTypes(Option<Arc<TypeMap>>);
+
+impl PartialEq for ColumnTypes {
+    fn eq(&self, other: &ColumnTypes) -> bool {
+        match (&self.0, &other.0) {
+            (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+            (None, None) => true,
+            _ => false,
+        }
+    }
+}
+impl Eq for ColumnTypes {}
 
 impl Column {
     pub(crate) fn new(
@@ -36,7 +53,7 @@ impl Column {
         type_size: i16,
         type_modifier: i32,
     ) -> Column {
-        Column { name, type_, format, table_oid, column_id, type_size, type_modifier }
+        Column { name, type_, format, table_oid, column_id, type_size, type_modifier, types: ColumnTypes::default() }
     }
 
     /// The column name (or alias).
@@ -78,6 +95,25 @@ impl Column {
 
     pub(crate) fn set_format(&mut self, format: Format) {
         self.format = format;
+    }
+
+    pub(crate) fn set_types(&mut self, types: Arc<TypeMap>) {
+        self.types = ColumnTypes(Some(types));
+    }
+
+    /// The connection's knowledge of user types (enums, domains, composites,
+    /// ranges, custom codecs) when this column's values need it to decode.
+    pub fn type_map(&self) -> Option<&Arc<TypeMap>> {
+        self.types.0.as_ref()
+    }
+
+    /// Runs `f` with this column's type map current (see
+    /// [`with_type_map`]), for decoding its values outside [`Row::get`].
+    pub fn with_types<R>(&self, f: impl FnOnce() -> R) -> R {
+        match &self.types.0 {
+            Some(map) => with_type_map(map, f),
+            None => f(),
+        }
     }
 }
 
@@ -185,23 +221,25 @@ impl Row {
     {
         let i = self.position(&idx)?;
         let column = &self.columns[i];
-        let ty = column.type_;
-        if !T::accepts(ty) {
-            return Err(Error::conversion(format!(
-                "cannot decode column \"{}\" of type {} into {}",
-                column.name,
-                type_name(ty),
-                std::any::type_name::<T>()
-            )));
-        }
-        let result = match self.raw_at(i) {
-            None => T::from_sql_null(ty),
-            Some(raw) => match column.format {
-                Format::Binary => T::from_sql(ty, raw),
-                Format::Text => T::from_sql_text(ty, raw),
-            },
-        };
-        result.map_err(|e| e.context(format_args!("column \"{}\"", column.name)))
+        column.with_types(|| {
+            let ty = column.type_;
+            if !T::accepts(ty) {
+                return Err(Error::conversion(format!(
+                    "cannot decode column \"{}\" of type {} into {}",
+                    column.name,
+                    type_name(ty),
+                    std::any::type_name::<T>()
+                )));
+            }
+            let result = match self.raw_at(i) {
+                None => T::from_sql_null(ty),
+                Some(raw) => match column.format {
+                    Format::Binary => T::from_sql(ty, raw),
+                    Format::Text => T::from_sql_text(ty, raw),
+                },
+            };
+            result.map_err(|e| e.context(format_args!("column \"{}\"", column.name)))
+        })
     }
 
     fn position<I: RowIndex + ?Sized>(&self, idx: &I) -> Result<usize> {
@@ -259,7 +297,7 @@ impl Row {
 pub(crate) fn type_name(ty: Type) -> String {
     match ty.name() {
         Some(n) => n.to_owned(),
-        None => format!("oid {}", ty.oid()),
+        None => ty.display_name(),
     }
 }
 

@@ -14,8 +14,9 @@ use bytes::BytesMut;
 use super::request::{Request, RequestSender};
 use super::row::Column;
 use super::shared::Shared;
+use super::type_catalog::{uses_map, wire_format};
 use crate::protocol::{frontend, Format};
-use crate::types::Type;
+use crate::types::{Type, TypeMap};
 
 /// The server's description of a prepared statement.
 #[derive(Debug)]
@@ -27,6 +28,8 @@ pub(crate) struct StatementInner {
     pub(crate) columns: Arc<[Column]>,
     /// Result format codes for Bind: empty (all text), `[1]` (all binary) or one per column.
     pub(crate) result_formats: Vec<i16>,
+    /// The user types and codecs the parameters or columns need, if any.
+    pub(crate) types: Option<Arc<TypeMap>>,
     /// When the statement was prepared (runtime clock), for the cache lifetime.
     pub(crate) prepared_at: Duration,
     sender: RequestSender,
@@ -34,6 +37,8 @@ pub(crate) struct StatementInner {
 }
 
 impl StatementInner {
+    // Every argument is a distinct part of the description; a builder would only add noise.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn new(
         name: String,
         sql: String,
@@ -42,13 +47,22 @@ impl StatementInner {
         prepared_at: Duration,
         sender: RequestSender,
         shared: Arc<Shared>,
+        type_map: Arc<TypeMap>,
     ) -> StatementInner {
         // Ask for binary where we can decode it, text for everything else
-        // (enums, extension types): every column stays readable. Text for
-        // all when the config says so (`Config::text_results`).
+        // (extension types without a codec): every column stays readable. Text
+        // for all when the config says so (`Config::text_results`).
         let text = shared.text_results();
+        let mut types = None;
         for c in &mut columns {
-            c.set_format(if !text && c.type_().has_binary_codec() { Format::Binary } else { Format::Text });
+            c.set_format(if text { Format::Text } else { wire_format(c.type_(), &type_map) });
+            if uses_map(c.type_(), &type_map) {
+                c.set_types(type_map.clone());
+                types = Some(type_map.clone());
+            }
+        }
+        if params.iter().any(|t| uses_map(*t, &type_map)) {
+            types = Some(type_map.clone());
         }
         let result_formats = if columns.iter().all(|c| c.format() == Format::Binary) {
             if columns.is_empty() {
@@ -59,7 +73,17 @@ impl StatementInner {
         } else {
             columns.iter().map(|c| c.format().code()).collect()
         };
-        StatementInner { name, sql, params, columns: columns.into(), result_formats, prepared_at, sender, shared }
+        StatementInner {
+            name,
+            sql,
+            params,
+            columns: columns.into(),
+            result_formats,
+            types,
+            prepared_at,
+            sender,
+            shared,
+        }
     }
 
     pub(crate) fn is_named(&self) -> bool {

@@ -10,6 +10,7 @@ use bytes::{BufMut, BytesMut};
 
 use super::codec::Reader;
 use super::from_sql::cannot_decode;
+use super::range::{encode_multirange, multirange_range, parse_multirange};
 use super::{FromSql, ToSql, Type};
 use crate::protocol::IsNull;
 use crate::{to_sql_checked, Error, Result};
@@ -107,7 +108,8 @@ impl<'a> RawArray<'a> {
             return Err(Error::conversion("invalid binary array value: bad flags"));
         }
         if let Some(expected) = ty.element() {
-            if expected != element_type {
+            // Arrays of domains may carry the domain's or the base type's OID.
+            if expected != element_type && expected.base() != element_type.base() {
                 return Err(Error::conversion(format!(
                     "binary {ty} value has elements of type {element_type}, expected {expected}"
                 )));
@@ -150,9 +152,11 @@ impl<'a> RawArray<'a> {
     /// Decodes every element with `T`, then checks nothing trails.
     pub(crate) fn decode_all<T>(mut self, mut f: impl FnMut(Type, Option<&'a [u8]>) -> Result<T>) -> Result<Vec<T>> {
         let mut out = Vec::with_capacity(self.count);
+        // Elements of a domain type decode as the domain's base type.
+        let element_type = self.element_type.base();
         for _ in 0..self.count {
             let e = self.next_element()?;
-            out.push(f(self.element_type, e)?);
+            out.push(f(element_type, e)?);
         }
         self.reader.finish()?;
         Ok(out)
@@ -160,7 +164,7 @@ impl<'a> RawArray<'a> {
 }
 
 fn array_accepts<'a, T: FromSql<'a>>(ty: Type) -> bool {
-    ty.element().is_some_and(T::accepts)
+    ty.element().is_some_and(|e| T::accepts(e.base()))
 }
 
 fn check_accepts<'a, T: FromSql<'a>, A>(ty: Type) -> Result<()> {
@@ -189,6 +193,10 @@ impl<'a, T: FromSql<'a>> FromSql<'a> for Array<T> {
 /// decode it into [`Array<T>`]. NULL elements need `Vec<Option<T>>`.
 impl<'a, T: FromSql<'a>> FromSql<'a> for Vec<T> {
     fn from_sql(ty: Type, raw: &'a [u8]) -> Result<Vec<T>> {
+        // `Vec<Range<T>>` is also how multiranges decode.
+        if let Some(range) = multirange_range(ty) {
+            return parse_multirange(raw)?.into_iter().map(|b| T::from_sql(range, b)).collect();
+        }
         check_accepts::<T, Self>(ty)?;
         let a = RawArray::parse(ty, raw)?;
         if a.dims.len() > 1 {
@@ -201,7 +209,7 @@ impl<'a, T: FromSql<'a>> FromSql<'a> for Vec<T> {
         a.decode_all(T::from_sql_nullable)
     }
     fn accepts(ty: Type) -> bool {
-        array_accepts::<T>(ty)
+        array_accepts::<T>(ty) || multirange_range(ty).is_some_and(T::accepts)
     }
 }
 
@@ -227,7 +235,7 @@ pub(crate) fn encode_array<'e, T: ToSql + 'e>(
     for e in elements {
         let len_at = out.len();
         out.put_i32(0);
-        match e.to_sql(element_type, out)? {
+        match e.to_sql(element_type.base(), out)? {
             IsNull::Yes => {
                 has_nulls = true;
                 out[len_at..len_at + 4].copy_from_slice(&(-1i32).to_be_bytes());
@@ -245,7 +253,7 @@ pub(crate) fn encode_array<'e, T: ToSql + 'e>(
 }
 
 fn to_sql_accepts<T: ToSql>(ty: Type) -> bool {
-    ty.element().is_some_and(T::accepts)
+    ty.element().is_some_and(|e| T::accepts(e.base()))
 }
 
 fn one_dim(len: usize) -> Result<Vec<(i32, i32)>> {
@@ -254,10 +262,13 @@ fn one_dim(len: usize) -> Result<Vec<(i32, i32)>> {
 
 impl<T: ToSql> ToSql for &[T] {
     fn to_sql(&self, ty: Type, out: &mut BytesMut) -> Result<IsNull> {
+        if let Some(range) = multirange_range(ty) {
+            return encode_multirange(self.iter(), out, |r, out| r.to_sql_checked(range, out));
+        }
         encode_array(ty, &one_dim(self.len())?, self.iter(), out)
     }
     fn accepts(ty: Type) -> bool {
-        to_sql_accepts::<T>(ty)
+        to_sql_accepts::<T>(ty) || multirange_range(ty).is_some_and(T::accepts)
     }
     to_sql_checked!();
 }
@@ -267,7 +278,7 @@ impl<T: ToSql> ToSql for Vec<T> {
         self.as_slice().to_sql(ty, out)
     }
     fn accepts(ty: Type) -> bool {
-        to_sql_accepts::<T>(ty)
+        <&[T]>::accepts(ty)
     }
     to_sql_checked!();
 }

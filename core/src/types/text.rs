@@ -7,7 +7,7 @@ use bytes::{BufMut, Bytes, BytesMut};
 
 use super::codec::utf8;
 use super::from_sql::cannot_decode;
-use super::{FromSql, ToSql, Type};
+use super::{FromSql, ToSql, Type, TypeKind};
 use crate::protocol::{Format, IsNull};
 use crate::{to_sql_checked, Error, Result};
 
@@ -72,9 +72,25 @@ fn check_str<T: ?Sized>(ty: Type) -> Result<()> {
     }
 }
 
+/// Types whose binary form is structured (user arrays, ranges, records) or
+/// belongs to a custom codec: an owned string gets their text form from
+/// [`Value`](super::Value)'s `Display`; a borrowed one cannot.
+fn binary_is_structured(ty: Type) -> bool {
+    if ty.name().is_none() && super::type_info::current_codec(ty.oid()).is_some() {
+        return true;
+    }
+    matches!(
+        ty.kind(),
+        TypeKind::Range(_) | TypeKind::Multirange(_) | TypeKind::Composite(_) | TypeKind::Record | TypeKind::Array(_)
+    ) && !ty.has_binary_codec()
+}
+
 impl<'a> FromSql<'a> for &'a str {
     fn from_sql(ty: Type, raw: &'a [u8]) -> Result<&'a str> {
         check_str::<&str>(ty)?;
+        if binary_is_structured(ty) {
+            return Err(cannot_decode::<&str>(ty, "its binary form is not text; decode it into String or Value"));
+        }
         decode_str(ty, raw)
     }
     /// Any type's text output.
@@ -97,6 +113,13 @@ macro_rules! owned_str_from_sql {
             fn from_sql(ty: Type, raw: &'a [u8]) -> Result<$t> {
                 if ty == Type::NUMERIC {
                     return super::numeric::numeric_to_string(raw).map(Into::into);
+                }
+                if binary_is_structured(ty) {
+                    return Ok(match <super::Value as FromSql>::from_sql(ty, raw)? {
+                        super::Value::Array(a) => super::value::pg_array_text(&a),
+                        v => v.to_string(),
+                    }
+                    .into());
                 }
                 <&str>::from_sql(ty, raw).map(Into::into)
             }

@@ -190,8 +190,21 @@ impl Type {
         }
     }
 
-    /// The element type, when this is a known array type.
+    /// The element type, when this is an array type: a built-in one, or a
+    /// user one (arrays of enums, domains, composites...) inside a
+    /// [`with_type_map`](super::with_type_map) scope.
     pub fn element(self) -> Option<Type> {
+        match self.builtin_element() {
+            Some(e) => Some(e),
+            None => match self.kind() {
+                super::TypeKind::Array(e) => Some(e),
+                _ => None,
+            },
+        }
+    }
+
+    /// The element type of a built-in array type.
+    pub(crate) fn builtin_element(self) -> Option<Type> {
         match lookup(self.0)? {
             Entry::Array { element, .. } => Some(Type(element)),
             Entry::Scalar { .. } => None,

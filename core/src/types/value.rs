@@ -7,13 +7,19 @@ use bytes::{BufMut, BytesMut};
 
 use super::array::{check_dims, RawArray};
 use super::codec::{exact, utf8};
+use super::custom::decode_with;
 use super::datetime::{decode_date, decode_interval, decode_time, decode_timetz, decode_ts_micros};
 use super::net::decode_inet;
 use super::numeric::{encode_numeric_str, numeric_to_string};
+use super::range::{encode_multirange, encode_range, multirange_range, parse_multirange, range_subtype};
+use super::record::is_composite;
 use super::text::{parse_bytea_text, strip_jsonb_version, write_bytea_hex, JSONB_VERSION};
 use super::text_decode;
+use super::type_info::current_codec;
 use super::uuid::Uuid16;
-use super::{Date, FromSql, Inet, Interval, Time, TimeTz, Timestamp, TimestampTz, ToSql, Type};
+use super::{
+    Date, FromSql, Inet, Interval, Range, Record, Time, TimeTz, Timestamp, TimestampTz, ToSql, Type, TypeKind,
+};
 use crate::protocol::{Format, IsNull};
 use crate::{to_sql_checked, Error, Result};
 
@@ -98,6 +104,12 @@ pub enum Value {
     Inet(Inet),
     /// An array of any dimension.
     Array(ArrayValue),
+    /// A range (built-in range types and user ranges); bounds are never `Null`.
+    Range(Box<Range<Value>>),
+    /// A multirange: its ranges in order.
+    Multirange(Vec<Range<Value>>),
+    /// A composite value or anonymous record.
+    Record(Record),
     /// A value of a type without a decoder here, as the server's text output.
     Unknown {
         /// The column's type OID.
@@ -185,6 +197,9 @@ fn char_text(b: u8) -> String {
 impl Value {
     /// Decodes a binary value of any type with a binary codec.
     fn decode_binary(ty: Type, raw: &[u8]) -> Result<Value> {
+        if let Some(codec) = current_codec(ty.oid()).filter(|c| c.format() == Format::Binary) {
+            return decode_with(&*codec, ty, raw);
+        }
         Ok(match ty {
             Type::BOOL => Value::Bool(bool::from_sql(ty, raw)?),
             Type::INT2 => Value::Int2(i16::from_sql(ty, raw)?),
@@ -207,7 +222,7 @@ impl Value {
             Type::INTERVAL => Value::Interval(decode_interval(raw)?),
             Type::INET | Type::CIDR => Value::Inet(decode_inet(raw)?),
             t if t.is_text_like() => Value::Text(utf8(raw)?.to_owned()),
-            t if t.element().is_some_and(Type::has_binary_codec) => {
+            t if t.element().is_some() => {
                 let a = RawArray::parse(t, raw)?;
                 let element_type = a.element_type;
                 let dims = a.dims.clone();
@@ -217,14 +232,37 @@ impl Value {
                 })?;
                 Value::Array(ArrayValue { element_type, dims, elements })
             }
-            // The client never asks for binary for these; if a server sends it
-            // anyway, the binary form of enums and most text-ish types is their text.
-            t => Value::Unknown { type_oid: t.oid(), text: utf8(raw)?.to_owned() },
+            t => match t.kind() {
+                TypeKind::Range(_) => Value::Range(Box::new(Range::<Value>::from_sql(t, raw)?)),
+                TypeKind::Multirange(r) => Value::Multirange(
+                    parse_multirange(raw)?
+                        .into_iter()
+                        .map(|b| Range::<Value>::from_sql(r, b))
+                        .collect::<Result<_>>()?,
+                ),
+                TypeKind::Composite(_) | TypeKind::Record => Value::Record(Record::from_sql(t, raw)?),
+                TypeKind::Domain(_) => Value::decode_binary(t.base(), raw)?,
+                // An enum's binary form is its label.
+                TypeKind::Enum => Value::Text(utf8(raw)?.to_owned()),
+                // The client asks for binary only for types it can decode; these
+                // arrive so only as fields of an anonymous record (`ROW(...)`), whose
+                // field types the client cannot know in advance.
+                _ => {
+                    return Err(Error::conversion(format!(
+                        "no binary decoder for PostgreSQL type {} (a field of an anonymous record?): \
+                         cast it to text in the query",
+                        t.display_name()
+                    )))
+                }
+            },
         })
     }
 
     /// Decodes a text-format value of any type.
     fn decode_text(ty: Type, raw: &[u8]) -> Result<Value> {
+        if let Some(codec) = current_codec(ty.oid()).filter(|c| c.format() == Format::Text) {
+            return decode_with(&*codec, ty, raw);
+        }
         Ok(match ty {
             Type::BOOL => Value::Bool(bool::from_sql_text(ty, raw)?),
             Type::INT2 => Value::Int2(i16::from_sql_text(ty, raw)?),
@@ -264,7 +302,13 @@ impl Value {
                     .collect::<Result<Vec<Value>>>()?;
                 Value::Array(ArrayValue { element_type, dims: a.dims, elements })
             }
-            t => Value::Unknown { type_oid: t.oid(), text: utf8(raw)?.to_owned() },
+            t => match t.kind() {
+                TypeKind::Range(_) => Value::Range(Box::new(Range::<Value>::from_sql_text(t, raw)?)),
+                TypeKind::Composite(_) | TypeKind::Record => Value::Record(Record::from_sql_text(t, raw)?),
+                TypeKind::Domain(_) => Value::decode_text(t.base(), raw)?,
+                TypeKind::Enum => Value::Text(utf8(raw)?.to_owned()),
+                _ => Value::Unknown { type_oid: t.oid(), text: utf8(raw)?.to_owned() },
+            },
         })
     }
 }
@@ -325,6 +369,15 @@ impl Value {
                 }),
                 None => false,
             },
+            Value::Range(r) => match range_subtype(ty) {
+                Some(sub) => range_binary_for(r, sub),
+                None => false,
+            },
+            Value::Multirange(rs) => match multirange_range(ty).and_then(range_subtype) {
+                Some(sub) => rs.iter().all(|r| range_binary_for(r, sub)),
+                None => false,
+            },
+            Value::Record(r) => r.format() == Format::Binary && is_composite(ty),
         }
     }
 
@@ -359,12 +412,23 @@ impl Value {
             // Only text-like element types reach here (see binary_for).
             Value::Text(s) if ty.is_text_like() => out.put_slice(s.as_bytes()),
             Value::Text(_) | Value::Unknown { .. } => return Err(cannot()),
+            Value::Range(r) => {
+                let sub = range_subtype(ty).ok_or_else(cannot)?;
+                return encode_range(r, out, |v, out| v.encode_binary(sub, out));
+            }
+            Value::Multirange(rs) => {
+                let sub = multirange_range(ty).and_then(range_subtype).ok_or_else(cannot)?;
+                return encode_multirange(rs.iter(), out, |r, out| {
+                    encode_range(r, out, |v, out| v.encode_binary(sub, out))
+                });
+            }
+            Value::Record(r) => return r.to_sql(ty, out),
         }
         Ok(IsNull::No)
     }
 
     /// A short name of the variant for messages.
-    fn kind_name(&self) -> &'static str {
+    pub(crate) fn kind_name(&self) -> &'static str {
         match self {
             Value::Null => "null",
             Value::Bool(_) => "a boolean",
@@ -383,8 +447,23 @@ impl Value {
             Value::Interval(_) => "an interval",
             Value::Inet(_) => "an inet",
             Value::Array(_) => "an array",
+            Value::Range(_) => "a range",
+            Value::Multirange(_) => "a multirange",
+            Value::Record(_) => "a record",
         }
     }
+}
+
+/// Whether every bound of `r` has a binary encoding as `sub`.
+fn range_binary_for(r: &Range<Value>, sub: Type) -> bool {
+    [r.lower(), r.upper()].into_iter().flatten().all(|b| match b {
+        std::ops::Bound::Included(v) | std::ops::Bound::Excluded(v) => match v {
+            Value::Null => false,
+            Value::Text(_) => sub.is_text_like(),
+            v => v.binary_for(sub),
+        },
+        std::ops::Bound::Unbounded => true,
+    })
 }
 
 fn encode_i64(v: i64, ty: Type, out: &mut BytesMut) -> Result<IsNull> {
@@ -459,6 +538,15 @@ fn encode_f64(v: f64, shortest: &str, ty: Type, out: &mut BytesMut) -> Result<Is
 
 impl ToSql for Value {
     fn to_sql(&self, ty: Type, out: &mut BytesMut) -> Result<IsNull> {
+        if let Some(codec) = current_codec(ty.oid()) {
+            if *self == Value::Null {
+                return Ok(IsNull::Yes);
+            }
+            codec
+                .encode(ty, self, out)
+                .map_err(|e| e.context(format_args!("custom codec of type {}", ty.display_name())))?;
+            return Ok(IsNull::No);
+        }
         match self.encode_format(ty) {
             Format::Binary => self.encode_binary(ty, out),
             Format::Text => {
@@ -475,6 +563,9 @@ impl ToSql for Value {
         true
     }
     fn encode_format(&self, ty: Type) -> Format {
+        if let Some(codec) = current_codec(ty.oid()) {
+            return codec.format();
+        }
         if self.binary_for(ty) {
             Format::Binary
         } else {
@@ -527,6 +618,18 @@ impl fmt::Display for Value {
             Value::Interval(v) => write!(f, "{v}"),
             Value::Inet(v) => write!(f, "{v}"),
             Value::Array(a) => write_array(f, a),
+            Value::Range(r) => write!(f, "{r}"),
+            Value::Multirange(rs) => {
+                f.write_str("{")?;
+                for (i, r) in rs.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str(",")?;
+                    }
+                    write!(f, "{r}")?;
+                }
+                f.write_str("}")
+            }
+            Value::Record(r) => write!(f, "{r}"),
         }
     }
 }
@@ -541,7 +644,34 @@ fn write_float(f: &mut fmt::Formatter<'_>, v: f64, shortest: &str) -> fmt::Resul
     }
 }
 
+/// The server's output text of a value where it differs from
+/// [`Display`](fmt::Display) (the input syntax used when sending): booleans
+/// print as `t`/`f`, arrays quote only what needs it.
+pub(crate) fn pg_text(v: &Value) -> String {
+    match v {
+        Value::Bool(b) => (if *b { "t" } else { "f" }).to_owned(),
+        Value::Array(a) => pg_array_text(a),
+        v => v.to_string(),
+    }
+}
+
+/// array_out's text of `a`: elements quoted only when they need it, as
+/// PostgreSQL prints arrays (what a `String` read of a binary array returns).
+pub(crate) fn pg_array_text(a: &ArrayValue) -> String {
+    struct Pg<'a>(&'a ArrayValue);
+    impl fmt::Display for Pg<'_> {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            write_array_styled(f, self.0, false)
+        }
+    }
+    Pg(a).to_string()
+}
+
 fn write_array(f: &mut fmt::Formatter<'_>, a: &ArrayValue) -> fmt::Result {
+    write_array_styled(f, a, true)
+}
+
+fn write_array_styled(f: &mut fmt::Formatter<'_>, a: &ArrayValue, quote_all: bool) -> fmt::Result {
     if a.dims.is_empty() || a.dims.iter().any(|&(len, _)| len <= 0) {
         return f.write_str("{}");
     }
@@ -552,13 +682,14 @@ fn write_array(f: &mut fmt::Formatter<'_>, a: &ArrayValue) -> fmt::Result {
         f.write_str("=")?;
     }
     let mut elements = a.elements.iter();
-    write_level(f, &a.dims, &mut elements)
+    write_level(f, &a.dims, &mut elements, quote_all)
 }
 
 fn write_level<'v>(
     f: &mut fmt::Formatter<'_>,
     dims: &[(i32, i32)],
     elements: &mut impl Iterator<Item = &'v Value>,
+    quote_all: bool,
 ) -> fmt::Result {
     let Some((&(len, _), inner)) = dims.split_first() else {
         return Ok(());
@@ -572,10 +703,19 @@ fn write_level<'v>(
             match elements.next() {
                 None | Some(Value::Null) => f.write_str("NULL")?,
                 Some(v) => {
-                    // Always quote: valid for every element type, and safe for
-                    // strings that look like NULL or contain delimiters.
+                    // Quote everything when sending: valid for every element type, and
+                    // safe for strings that look like NULL or contain delimiters.
+                    let text = if quote_all { v.to_string() } else { pg_text(v) };
+                    let bare = !quote_all
+                        && !text.is_empty()
+                        && !text.eq_ignore_ascii_case("NULL")
+                        && !text.chars().any(|c| matches!(c, '{' | '}' | ',' | '"' | '\\') || c.is_whitespace());
+                    if bare {
+                        f.write_str(&text)?;
+                        continue;
+                    }
                     f.write_str("\"")?;
-                    for c in v.to_string().chars() {
+                    for c in text.chars() {
                         if c == '"' || c == '\\' {
                             f.write_str("\\")?;
                         }
@@ -585,7 +725,7 @@ fn write_level<'v>(
                 }
             }
         } else {
-            write_level(f, inner, elements)?;
+            write_level(f, inner, elements, quote_all)?;
         }
     }
     f.write_str("}")

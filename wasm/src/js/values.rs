@@ -27,9 +27,14 @@ use std::fmt::Write as _;
 
 use edgepg_core::client::Row;
 use edgepg_core::protocol::Format;
-use edgepg_core::types::{write_numeric_text, ArrayValue, FromSql, TimestampTz, Type, Value};
+use std::ops::Bound;
+use std::sync::Arc;
+
+use edgepg_core::types::{
+    with_type_map, write_numeric_text, ArrayValue, FromSql, Range, Record, TimestampTz, Type, TypeKind, TypeMap, Value,
+};
 use edgepg_core::{Error, Result};
-use js_sys::{Array, BigInt, Date, Uint8Array, JSON};
+use js_sys::{Array, BigInt, Date, Object, Reflect, Uint8Array, JSON};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
@@ -64,9 +69,9 @@ impl Decode {
         Decode { int8, dates_as_strings: flags & 4 != 0 }
     }
 
-    /// One value as JS.
-    pub(crate) fn value(&self, v: Value) -> JsValue {
-        match v {
+    /// One value as JS. Fails only for composite fields that do not decode.
+    pub(crate) fn value(&self, v: Value) -> Result<JsValue> {
+        Ok(match v {
             Value::Null => JsValue::NULL,
             Value::Bool(b) => JsValue::from_bool(b),
             Value::Int2(i) => JsValue::from(i),
@@ -91,32 +96,67 @@ impl Decode {
                     false => JsValue::from_f64(ms), // ±Infinity
                 }
             }
-            Value::Array(a) => self.array(a),
+            Value::Array(a) => self.array(a)?,
+            Value::Range(r) => self.range(*r)?,
+            Value::Multirange(rs) => rs.into_iter().map(|r| self.range(r)).collect::<Result<Array>>()?.into(),
+            Value::Record(r) => self.record(&r)?,
             other => JsValue::from_str(&other.to_string()),
-        }
+        })
     }
 
-    fn array(&self, a: ArrayValue) -> JsValue {
+    fn array(&self, a: ArrayValue) -> Result<JsValue> {
         let mut elements = a.elements.into_iter();
         if a.dims.is_empty() {
-            return Array::new().into();
+            return Ok(Array::new().into());
         }
         let lens: Vec<usize> = a.dims.iter().map(|&(len, _)| usize::try_from(len).unwrap_or(0)).collect();
-        self.nest(&lens, &mut elements).into()
+        Ok(self.nest(&lens, &mut elements)?.into())
     }
 
     /// Builds one dimension level, consuming elements in row-major order.
-    fn nest(&self, lens: &[usize], elements: &mut impl Iterator<Item = Value>) -> Array {
+    fn nest(&self, lens: &[usize], elements: &mut impl Iterator<Item = Value>) -> Result<Array> {
         let out = Array::new();
-        let Some((&len, rest)) = lens.split_first() else { return out };
+        let Some((&len, rest)) = lens.split_first() else { return Ok(out) };
         for _ in 0..len {
             if rest.is_empty() {
-                out.push(&self.value(elements.next().unwrap_or(Value::Null)));
+                out.push(&self.value(elements.next().unwrap_or(Value::Null))?);
             } else {
-                out.push(&self.nest(rest, elements));
+                out.push(&self.nest(rest, elements)?.into());
             }
         }
-        out
+        Ok(out)
+    }
+
+    /// `{ lower, upper, lowerInclusive, upperInclusive, empty }`; an
+    /// unbounded (infinite) bound is `null` and not inclusive.
+    fn range(&self, r: Range<Value>) -> Result<JsValue> {
+        let o = Object::new();
+        set(&o, "empty", &JsValue::from_bool(r.is_empty()));
+        let (lower, upper) = match r {
+            Range::Empty => (Bound::Unbounded, Bound::Unbounded),
+            Range::Bounds { lower, upper } => (lower, upper),
+        };
+        for (key, inc_key, b) in [("lower", "lowerInclusive", lower), ("upper", "upperInclusive", upper)] {
+            let (v, inc) = match b {
+                Bound::Included(v) => (self.value(v)?, true),
+                Bound::Excluded(v) => (self.value(v)?, false),
+                Bound::Unbounded => (JsValue::NULL, false),
+            };
+            set(&o, key, &v);
+            set(&o, inc_key, &JsValue::from_bool(inc));
+        }
+        Ok(o.into())
+    }
+
+    /// A composite as an object keyed by field name (`f1`, `f2`, ... for
+    /// anonymous records, as PostgreSQL names their columns).
+    fn record(&self, r: &Record) -> Result<JsValue> {
+        let o = Object::new();
+        for (i, v) in r.values()?.into_iter().enumerate() {
+            let key = r.name(i).map_or_else(|| format!("f{}", i + 1), str::to_owned);
+            set(&o, &key, &self.value(v)?);
+        }
+        Ok(o.into())
     }
 
     /// How a column of type `ty` travels to JS.
@@ -133,8 +173,32 @@ impl Decode {
             Type::JSON | Type::JSONB => Kind::Json,
             Type::BYTEA => Kind::Bytes,
             _ if ty.element().is_some() => Kind::Values,
+            // Ranges, multiranges and composites become objects (see `range`, `record`).
+            _ if matches!(
+                ty.kind(),
+                TypeKind::Range(_) | TypeKind::Multirange(_) | TypeKind::Composite(_) | TypeKind::Record
+            ) =>
+            {
+                Kind::Values
+            }
             _ => Kind::Text,
         }
+    }
+}
+
+/// `o[key] = v` as an own property, also for the key `__proto__` (a field
+/// name must not replace the object's prototype).
+fn set(o: &Object, key: &str, v: &JsValue) {
+    let key = JsValue::from_str(key);
+    if key == "__proto__" {
+        let d = Object::new();
+        let _ = Reflect::set(&d, &JsValue::from_str("value"), v);
+        for flag in ["enumerable", "writable", "configurable"] {
+            let _ = Reflect::set(&d, &JsValue::from_str(flag), &JsValue::TRUE);
+        }
+        let _ = Reflect::define_property(o, &key, &d);
+    } else {
+        let _ = Reflect::set(o, &key, v);
     }
 }
 
@@ -193,12 +257,20 @@ struct Packed {
     /// A text-format column delivered as PostgreSQL sent it (for a JS text
     /// parser of the caller's), not decoded.
     raw_text: bool,
+    /// The connection's user types, for columns that need them to decode.
+    types: Option<Arc<TypeMap>>,
 }
 
 impl Packed {
     fn new(decode: &Decode, column: &edgepg_core::client::Column, rows: usize, raw_text: bool) -> Packed {
         let raw_text = raw_text && column.format() == Format::Text;
-        let kind = if raw_text { Kind::Text } else { decode.kind(column.type_()) };
+        let types = column.type_map().cloned();
+        let kind = match &types {
+            _ if raw_text => Kind::Text,
+            // A custom codec decides the value (hstore's is a JSON object).
+            Some(map) if map.codec(column.type_().oid()).is_some() => Kind::Values,
+            _ => column.with_types(|| decode.kind(column.type_())),
+        };
         let mut p = Packed {
             kind,
             ty: column.type_(),
@@ -214,6 +286,7 @@ impl Packed {
             nulls: None,
             rows,
             raw_text,
+            types,
         };
         match kind {
             Kind::Number | Kind::Date => p.numbers.reserve_exact(rows),
@@ -240,7 +313,11 @@ impl Packed {
         if let Some(nulls) = &mut self.nulls {
             nulls.push(0);
         }
-        self.push_value(decode, i, raw).map_err(|e| e.context(format_args!("column \"{}\"", self.name)))
+        let result = match self.types.clone() {
+            Some(map) => with_type_map(&map, || self.push_value(decode, i, raw)),
+            None => self.push_value(decode, i, raw),
+        };
+        result.map_err(|e| e.context(format_args!("column \"{}\"", self.name)))
     }
 
     fn push_value(&mut self, decode: &Decode, i: usize, raw: &[u8]) -> Result<()> {
@@ -296,7 +373,7 @@ impl Packed {
             }
             (Kind::Values, v) => {
                 if let Some(values) = &self.values {
-                    values.set(i as u32, decode.value(v));
+                    values.set(i as u32, decode.value(v)?);
                 }
             }
             (Kind::Text | Kind::Json, Value::Numeric(s) | Value::Text(s) | Value::Json(s)) => self.push_text(&s)?,

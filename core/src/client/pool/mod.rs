@@ -33,6 +33,7 @@ use futures_util::future::{select, Either};
 use self::state::{AfterFree, Grant, Pooled, State};
 use super::connection::Connection;
 use super::duration_text::Shown;
+use super::from_row::FromRow;
 use super::params::Params;
 use super::row::Row;
 use super::runtime::{timeout, Runtime};
@@ -324,6 +325,16 @@ impl Pool {
         self.with_retry(|c| async move { c.fetchrow(sql, params).await }).await
     }
 
+    /// [`Connection::fetch_as`] on a connection borrowed for the call.
+    pub async fn fetch_as<T: FromRow>(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Vec<T>> {
+        self.acquire_lazy().await?.fetch_as(sql, params).await
+    }
+
+    /// [`Connection::fetchrow_as`] on a connection borrowed for the call.
+    pub async fn fetchrow_as<T: FromRow>(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Option<T>> {
+        self.acquire_lazy().await?.fetchrow_as(sql, params).await
+    }
+
     /// [`Connection::fetchval`] on a connection borrowed for the call.
     pub async fn fetchval<T: FromSqlOwned>(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<T> {
         self.with_retry(|c| async move { c.fetchval(sql, params).await }).await
@@ -435,6 +446,16 @@ impl PoolInner {
         };
         slot.armed = false;
         let mut conn = PoolConnection::new(self.clone(), conn, meta);
+        for (name, codec) in &self.options.type_codecs {
+            // Boxed: one copy of the catalog lookup's state machine instead of
+            // one inlined into every future that opens a connection (wasm size).
+            let register: super::runtime::BoxFuture<'_, Result<()>> =
+                Box::pin(conn.inner.set_type_codec(name.as_str().into(), Some(codec.clone())));
+            if let Err(e) = register.await {
+                self.discard(conn.take());
+                return Err(e.context(format_args!("registering the pool's codec for type {name}")));
+            }
+        }
         if let Some(init) = &self.options.init {
             if let Err(e) = init(Connection { inner: conn.inner.clone() }).await {
                 self.discard(conn.take());

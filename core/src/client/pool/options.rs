@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use super::super::connection::Connection;
 use super::super::runtime::BoxFuture;
+use crate::types::TypeCodec;
 use crate::Result;
 
 /// Makes a new connection for the pool (e.g. `edgepg::connect_with(config)`).
@@ -154,6 +155,10 @@ pub struct PoolOptions {
     /// transaction mode); the rollback still happens. When it fails, the
     /// connection is discarded.
     pub reset: Option<Hook>,
+    /// Custom codecs registered on every new connection before `init`
+    /// (see `Connection::set_type_codec`): a type name (or an OID as text)
+    /// and its codec.
+    pub type_codecs: Vec<(String, Arc<dyn TypeCodec>)>,
 }
 
 impl Default for PoolOptions {
@@ -171,6 +176,7 @@ impl Default for PoolOptions {
             init: None,
             setup: None,
             reset: Some(default_reset()),
+            type_codecs: Vec::new(),
         }
     }
 }
@@ -190,6 +196,7 @@ impl std::fmt::Debug for PoolOptions {
             .field("init", &self.init.is_some())
             .field("setup", &self.setup.is_some())
             .field("reset", &self.reset.is_some())
+            .field("type_codecs", &self.type_codecs.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>())
             .finish()
     }
 }

@@ -1,0 +1,6 @@
+#[derive(edgepg::FromRow)]
+enum NotAStruct {
+    A,
+}
+
+fn main() {}
