@@ -5,7 +5,9 @@
 #     (wasm-bindgen-test browser tests), binaryen (wasm-opt, shrinks the release .wasm);
 #   * the Rust target wasm32-unknown-unknown (the core must build for it);
 #   * wasm-bindgen-cli at the exact version of the wasm-bindgen crate in Cargo.lock
-#     (`cargo install`, about 5 minutes on 2 cores; only when the installed one differs).
+#     (`cargo install`, about 5 minutes on 2 cores; only when the installed one differs);
+#   * the JS runtimes of the test matrix — Node 22, Node 24, Bun, Deno — from npm, pinned in
+#     tools/runtimes/, into a cache folder outside the clone (scripts/runtimes.sh).
 # Idempotent and silent when everything is already there. `apt-get update` runs at most
 # once, and only when a package is missing. Uses sudo only when not root and sudo exists.
 set -euo pipefail
@@ -71,3 +73,6 @@ if [ -n "$wb_version" ]; then
             || die "cargo install wasm-bindgen-cli --version $wb_version failed"
     fi
 fi
+
+# Node 22/24, Bun and Deno for the JS runtime matrix (js/test/runtimes.test.mjs).
+"$EDGEPG_ROOT/scripts/runtimes.sh"
