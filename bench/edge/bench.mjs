@@ -4,7 +4,7 @@
 // starts the cluster and installs the packages; usage:
 //
 //   node --expose-gc bench.mjs [--reps 5] [--warmup 1] [--only a,b] [--clients a,b]
-//        [--connects 20] [--seq 2000] [--pipelined 3000] [--no-floors] [--no-write]
+//        [--connects 20] [--seq 2000] [--pipelined 3000] [--pool 10000] [--no-floors] [--no-write]
 //
 // Per workload: every client opens ONE connection, then rounds run with the
 // client order rotated each round (A B C D, B C D A, ...) so none always goes
@@ -29,6 +29,9 @@ const CONNECTS = int(args.connects, 20);
 const SEQ = int(args.seq, 2000);
 const PIPELINED = int(args.pipelined, 3000);
 const IN_FLIGHT = 10;
+const POOL = int(args.pool, 10000);
+const POOL_SIZE = 10;
+const POOL_CALLERS = 50;
 const ROWS = 200000;
 
 function parseArgs(argv) {
@@ -129,7 +132,8 @@ const workloads = [
       const loop = async () => {
         while (next < PIPELINED) {
           const i = next++;
-          sum += Number(await c.addOne(h, i)) - i;
+          const v = Number(await c.addOne(h, i)); // read sum only after the await
+          sum += v - i;
         }
       };
       await Promise.all(Array.from({ length: IN_FLIGHT }, loop));
@@ -137,7 +141,33 @@ const workloads = [
       return { ms, checksum: sum };
     },
   },
+  {
+    name: "pool_10k",
+    unit: "queries",
+    ops: POOL,
+    describe: `${POOL.toLocaleString("en-US")} \`SELECT $1::int8 + 1\` through each client's pool of ${POOL_SIZE} connections (opened before the timing) by ${POOL_CALLERS} concurrent callers. ` +
+      "edgepg: `createPool` + `pool.fetchval`; pg / Neon: `Pool` + `pool.query`; postgres.js: `postgres(dsn, { max: 10 })`.",
+    perConnection: "pool",
+    async run(c, p) {
+      let next = 0, sum = 0;
+      const t0 = performance.now();
+      const loop = async () => {
+        while (next < POOL) {
+          const i = next++;
+          const v = Number(await c.poolAddOne(p, i)); // read sum only after the await
+          sum += v - i;
+        }
+      };
+      await Promise.all(Array.from({ length: POOL_CALLERS }, loop));
+      const ms = performance.now() - t0;
+      return { ms, checksum: sum };
+    },
+  },
 ];
+
+// Which edgepg each contender is compared with: the same transport.
+const TCP_CONTENDERS = new Set(["pg", "postgres.js", "tcp-floor"]);
+const refFor = (name) => (TCP_CONTENDERS.has(name) ? "edgepg-tcp" : "edgepg");
 
 // ------------------------------------------------------------------ main
 const all = [...clients(process.env), ...(args["no-floors"] ? [] : floorClients(process.env))];
@@ -153,10 +183,13 @@ const runStart = performance.now();
 
 for (const w of wanted) {
   const handles = new Map();
-  if (w.perConnection) for (const c of chosen) handles.set(c, await c.open());
-  const byClient = new Map(chosen.map((c) => [c, { workload: w, client: c, reps: [], checksums: new Set() }]));
+  // A pool workload runs only for clients that have a pool.
+  const runners = w.perConnection === "pool" ? chosen.filter((c) => c.openPool) : chosen;
+  if (w.perConnection === "pool") for (const c of runners) handles.set(c, await c.openPool(POOL_SIZE));
+  else if (w.perConnection) for (const c of chosen) handles.set(c, await c.open());
+  const byClient = new Map(runners.map((c) => [c, { workload: w, client: c, reps: [], checksums: new Set() }]));
   for (let round = 0; round < WARMUP + REPS; round++) {
-    const order = chosen.map((_, i) => chosen[(i + round) % chosen.length]);
+    const order = runners.map((_, i) => runners[(i + round) % runners.length]);
     for (const c of order) {
       gc();
       const cpu0 = process.cpuUsage();
@@ -168,7 +201,7 @@ for (const w of wanted) {
     }
     process.stderr.write(`${w.name}: round ${round + 1}/${WARMUP + REPS} done\n`);
   }
-  for (const c of chosen) if (handles.has(c)) await c.close(handles.get(c));
+  for (const c of chosen) if (handles.has(c)) await (w.perConnection === "pool" ? c.closePool : c.close)(handles.get(c));
   const sums = new Set([...byClient.values()].filter((r) => !r.client.diagnostic || w.name !== "decode_200k").flatMap((r) => [...r.checksums]));
   if (sums.size !== 1) throw new Error(`${w.name}: clients disagree on the result: ${[...sums].join(" | ")}`);
   results.push(...byClient.values());
@@ -194,14 +227,17 @@ const cell = (r) => {
   return `${fmt(r.rate)} ${r.workload.unit}/s`;
 };
 const names = chosen.map((c) => c.name);
-const others = chosen.filter((c) => c.name !== "edgepg" && !c.diagnostic).map((c) => c.name);
+const others = chosen.filter((c) => !c.name.startsWith("edgepg") && !c.diagnostic).map((c) => c.name);
 const get = (w, n) => results.find((r) => r.workload === w && r.client.name === n);
 
-let table = `| workload | ${names.join(" | ")} | ${others.map((o) => `edgepg / ${o}`).join(" | ")} |\n`;
+let table = `| workload | ${names.join(" | ")} | ${others.map((o) => `${refFor(o)} / ${o}`).join(" | ")} |\n`;
 table += `|---|${names.map(() => "---:").join("|")}|${others.map(() => "---:").join("|")}|\n`;
 for (const w of wanted) {
-  const e = get(w, "edgepg");
-  const ratios = others.map((o) => (e ? fmt(e.medianMs / get(w, o).medianMs, 2) : "—"));
+  const ratios = others.map((o) => {
+    const e = get(w, refFor(o));
+    const x = get(w, o);
+    return e && x ? fmt(e.medianMs / x.medianMs, 2) : "—";
+  });
   table += `| ${w.name} | ${names.map((n) => cell(get(w, n))).join(" | ")} | ${ratios.join(" | ")} |\n`;
 }
 
@@ -209,9 +245,11 @@ for (const w of wanted) {
 // then the median; less sensitive to load that changes during the run.
 let paired = "Paired ratio (median over rounds of edgepg's time / the other's in the same round; less sensitive to load changing during the run):";
 for (const w of wanted) {
-  const e = get(w, "edgepg");
-  if (!e) continue;
-  paired += ` \`${w.name}\` ${others.map((o) => `vs ${o} ${fmt(median(e.reps.map((x, i) => x.ms / get(w, o).reps[i].ms)), 2)}`).join(", ")};`;
+  const pairs = others.filter((o) => get(w, refFor(o)) && get(w, o)).map((o) => {
+    const e = get(w, refFor(o));
+    return `${refFor(o)} vs ${o} ${fmt(median(e.reps.map((x, i) => x.ms / get(w, o).reps[i].ms)), 2)}`;
+  });
+  if (pairs.length) paired += ` \`${w.name}\` ${pairs.join(", ")};`;
 }
 paired = paired.replace(/;$/, ".");
 
@@ -255,7 +293,7 @@ const section = `## Edge: the npm package in Node vs Neon's driver, node-postgre
 
 Written by \`bench/edge/run.sh${argStr ? " " + argStr : ""}\` on ${date}. All clients run in ONE Node process against the same server in the same run, ` +
 `one connection each, in rotating order (A B C D, B C D A, ...), ${WARMUP} warm-up round(s) then ${REPS} timed repetitions; each figure is the rate (or time) at the median time. ` +
-`**Ratio = edgepg median time / other client's median time: < 1.00 means edgepg is faster.** ` +
+`**Ratio = edgepg median time / other client's median time: < 1.00 means edgepg is faster**; the TCP contenders (pg, postgres.js) are compared with edgepg over TCP (\`edgepg-tcp\`), the others with edgepg through websockify. ` +
 `Whole run: ${fmt(totalS, 0)} s.
 
 ${table}
@@ -269,7 +307,7 @@ ${sizes}
 * load average (1 / 5 / 15 min) at start: ${loadBefore.map((x) => x.toFixed(2)).join(" / ")}; at end: ${loadAfter.map((x) => x.toFixed(2)).join(" / ")} (the machine is shared with other engineers' builds: anything above ~1 is other work competing for the 2 CPUs)
 * ${sh(process.env.EDGEPG_TEST_PGBIN ? process.env.EDGEPG_TEST_PGBIN + "/postgres" : "postgres", ["--version"])} — throwaway cluster from \`tests/cluster/start.sh\` (fsync off), 127.0.0.1; websockify ${sh("websockify", ["--help"]).match(/v?\d+\.\d+\.\d+/)?.[0] ?? ""} (\`tests/cluster/websockify.sh\`) in front of it for edgepg and Neon
 * every client logs in as \`pw_user\` (pg_hba \`password\`: cleartext), so Neon's \`pipelineConnect: "password"\` applies and the auth is the same for all
-* clients: ${chosen.map((c) => { const base = c.name.replace(/-ws$/, ""); return `${c.name} ${base === "postgres.js" ? pkgVersion("postgres") : base === "neon" ? pkgVersion("@neondatabase/serverless") : base === "edgepg" ? pkgVersion("edgepg") + " (from the \`npm pack\` tarball of this checkout's js/)" : c.diagnostic ? "(yardstick)" : pkgVersion(base)} — ${c.transport}`; }).join("; ")}; ws ${pkgVersion("ws")}
+* clients: ${chosen.map((c) => { const base = c.name.replace(/-(ws|tcp)$/, ""); return `${c.name} ${base === "postgres.js" ? pkgVersion("postgres") : base === "neon" ? pkgVersion("@neondatabase/serverless") : base === "edgepg" ? pkgVersion("edgepg") + " (from the \`npm pack\` tarball of this checkout's js/)" : c.diagnostic ? "(yardstick)" : pkgVersion(base)} — ${c.transport}`; }).join("; ")}; ws ${pkgVersion("ws")}
 * git commit: \`${sh("git", ["-C", here, "rev-parse", "--short=12", "HEAD"])}\`
 
 ### Workloads

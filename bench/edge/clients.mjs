@@ -19,7 +19,7 @@ import WebSocket from "ws";
 import pg from "pg";
 import postgres from "postgres";
 import { Pool as NeonPool, neonConfig } from "@neondatabase/serverless";
-import { connect as edgepgConnect } from "edgepg";
+import { connect as edgepgConnect, createPool as edgepgPool } from "edgepg";
 
 export function clients(env) {
   const host = env.EDGEPG_TEST_HOST ?? "127.0.0.1";
@@ -36,15 +36,17 @@ export function clients(env) {
     webSocketConstructor: WebSocket,
     pipelineConnect: "password",
   };
-  const edgepg = {
-    name: "edgepg",
-    transport: `npm package (wasm) over \`ws\` through websockify :${wsPort}`,
-    open: () => edgepgConnect(dsn, edgepgOptions),
+  // Twice: through websockify (against Neon and the -ws contenders) and over
+  // direct TCP (against pg and postgres.js over TCP; TLS off like theirs).
+  const makeEdgepg = (name, transport, dsnFor, options) => ({
+    name,
+    transport,
+    open: () => edgepgConnect(dsnFor, options),
     close: (c) => c.close(),
     async connectFirst() {
       const t0 = performance.now();
       // lazy: the startup waits for the first query, so both go in one flight.
-      const c = await edgepgConnect(dsn, { ...edgepgOptions, lazy: true });
+      const c = await edgepgConnect(dsnFor, { ...options, lazy: true });
       const v = await c.fetchval("SELECT 1");
       const ms = performance.now() - t0;
       await c.close();
@@ -54,7 +56,18 @@ export function clients(env) {
     select1: (c) => c.fetchval("SELECT 1"),
     fetchAll: (c, sql) => c.fetch(sql),
     addOne: (c, i) => c.fetchval("SELECT $1::int8 + 1", [i]),
-  };
+    openPool: async (size) => {
+      const pool = edgepgPool(dsnFor, { ...options, maxSize: size, minSize: size });
+      return pool.ready();
+    },
+    closePool: (p) => p.close(),
+    poolAddOne: (p, i) => p.fetchval("SELECT $1::int8 + 1", [i]),
+  });
+  const edgepg = makeEdgepg("edgepg", `npm package (wasm) over \`ws\` through websockify :${wsPort}`, dsn, edgepgOptions);
+  const edgepgTcp = makeEdgepg("edgepg-tcp", `npm package (wasm) over node:net, TCP :${port}`, `${dsn}?sslmode=disable`, {
+    transport: "tcp",
+    pipelineConnect: "password",
+  });
 
   // ---------------------------------------------------------------- Neon
   neonConfig.webSocketConstructor = WebSocket;
@@ -88,6 +101,13 @@ export function clients(env) {
     select1: async (h) => (await h.client.query("SELECT 1 AS x")).rows[0].x,
     fetchAll: async (h, sql) => (await h.client.query(sql)).rows,
     addOne: async (h, i) => (await h.client.query("SELECT $1::int8 + 1 AS x", [i])).rows[0].x,
+    openPool: async (size) => {
+      const pool = new NeonPool({ connectionString: dsn, max: size });
+      await warm(size, () => pool.query("SELECT 1"));
+      return pool;
+    },
+    closePool: (p) => p.end(),
+    poolAddOne: async (p, i) => (await p.query("SELECT $1::int8 + 1 AS x", [i])).rows[0].x,
   };
 
   // ---------------------------------------------------------------- node-postgres
@@ -119,6 +139,13 @@ export function clients(env) {
       select1: async (c) => (await c.query("SELECT 1 AS x")).rows[0].x,
       fetchAll: async (c, sql) => (await c.query(sql)).rows,
       addOne: async (c, i) => (await c.query("SELECT $1::int8 + 1 AS x", [i])).rows[0].x,
+      openPool: async (size) => {
+        const pool = new pg.Pool({ ...config, max: size });
+        await warm(size, () => pool.query("SELECT 1"));
+        return pool;
+      },
+      closePool: (p) => p.end(),
+      poolAddOne: async (p, i) => (await p.query("SELECT $1::int8 + 1 AS x", [i])).rows[0].x,
     };
   };
   const nodePg = makePg("pg", `node-postgres Client, TCP :${port}`);
@@ -150,6 +177,13 @@ export function clients(env) {
       select1: async (sql) => (await sql`SELECT 1 AS x`)[0].x,
       fetchAll: (sql, text) => sql.unsafe(text),
       addOne: async (sql, i) => (await sql`SELECT ${i}::int8 + 1 AS x`)[0].x,
+      openPool: async (size) => {
+        const sql = postgres(dsn, { ...options, max: size });
+        await warm(size, () => sql`SELECT pg_sleep(0.01)`);
+        return sql;
+      },
+      closePool: (sql) => sql.end({ timeout: 5 }),
+      poolAddOne: async (sql, i) => (await sql`SELECT ${i}::int8 + 1 AS x`)[0].x,
     };
   };
   const pgjs = makePgjs("postgres.js", `postgres.js, TCP :${port}`);
@@ -162,7 +196,12 @@ export function clients(env) {
       s.once("error", reject);
     }));
 
-  return [edgepg, neon, nodePg, pgjs, nodePgWs, pgjsWs];
+  return [edgepg, edgepgTcp, neon, nodePg, pgjs, nodePgWs, pgjsWs];
+}
+
+/** Opens a pool's `size` connections before the timing: `size` overlapping queries. */
+async function warm(size, query) {
+  await Promise.all(Array.from({ length: size }, query));
 }
 
 /**

@@ -6,8 +6,10 @@
 #   4. a throwaway cluster + websockify in bench/edge/.edgepg-bench-edge/ (stopped on exit),
 #   5. node --expose-gc bench.mjs: prints the table, writes the "Edge" section of bench/RESULTS.md.
 # Usage: bench/edge/run.sh [bench.mjs options]   (e.g. --only decode_200k --reps 9; see --help)
+#        bench/edge/run.sh coldstart [--starts 20]  (workerd cold starts: coldstart.mjs)
 #   EDGEPG_BENCH_SKIP_BUILD=1 reuses js/dist as it is (no js/build.sh);
-#   EDGEPG_BENCH_NODE_FLAGS adds node flags (profiling: see the end of this file).
+#   EDGEPG_BENCH_NODE_FLAGS adds node flags (profiling: see the end of this file);
+#   EDGEPG_BENCH_NODE runs another node binary (Node 22, 24).
 # The cluster directory can be moved with EDGEPG_BENCH_EDGE_DIR.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -18,7 +20,7 @@ bash "$root/scripts/setup.sh"
 
 cd "$here"
 if [ ! -d node_modules/ws ] || [ ! -d node_modules/pg ] || [ ! -d node_modules/postgres ] ||
-    [ ! -d node_modules/@neondatabase/serverless ]; then
+    [ ! -d node_modules/@neondatabase/serverless ] || [ ! -d node_modules/miniflare ]; then
     npm ci --no-audit --no-fund --loglevel=error
 fi
 
@@ -43,4 +45,10 @@ bash "$root/tests/cluster/start.sh" "$dir"
 #     bench/edge/run.sh --clients edgepg --only seq_select1 --no-floors --no-write
 #   node bench/edge/cpuprofile.mjs bench/edge/prof/*.cpuprofile   (the dir is relative to bench/edge)
 # shellcheck disable=SC2086 # word splitting of the flags is intended
-node --expose-gc ${EDGEPG_BENCH_NODE_FLAGS:-} "$here/bench.mjs" "$@"
+# `run.sh coldstart [--starts N]`: fresh workerd isolates to the first row instead (coldstart.mjs).
+if [ "${1:-}" = coldstart ]; then
+    shift
+    exec node "$here/coldstart.mjs" "$@"
+fi
+# EDGEPG_BENCH_NODE: another Node binary (e.g. Node 22 from scripts/setup.sh's runtimes).
+"${EDGEPG_BENCH_NODE:-node}" --expose-gc ${EDGEPG_BENCH_NODE_FLAGS:-} "$here/bench.mjs" "$@"

@@ -41,7 +41,9 @@ function checkPoisoned() {
 // The runtime's TCP sockets, adapted to the duplex contract of the wasm side
 // (wasm/src/socket.rs). Each entry point installs its runtime's adapter; a
 // runtime without one (browsers) uses WebSockets only.
-let sockets = { name: "this runtime (it has no TCP sockets)" };
+let sockets = {
+  name: typeof EdgeRuntime === "string" ? "Vercel Edge" : typeof document !== "undefined" ? "a browser" : "this JavaScript runtime",
+};
 
 /**
  * Installs the socket adapter for `transport: "tcp"`: `{ name, connect(host,

@@ -44,6 +44,19 @@ export type WebSocketConstructor = new (url: string) => unknown;
 export interface ConnectOptions extends CallOptions, DecodeOptions {
   /** Rows as arrays by default. */
   arrayMode?: boolean;
+  /**
+   * How to reach PostgreSQL. "tcp": the runtime's sockets (node:net/node:tls in
+   * Node, Bun and Deno; cloudflare:sockets in Workers), with libpq's sslmode
+   * semantics. "websocket": through a WebSocket proxy. Default: "websocket"
+   * for Neon hosts, when `wsProxy` is set, and where the runtime has no sockets
+   * (browsers); "tcp" otherwise.
+   */
+  transport?: "tcp" | "websocket";
+  /**
+   * TCP only: the CA certificate(s) to trust for sslmode verify-ca/verify-full,
+   * as PEM text or a file path (Node, Bun, Deno). Overrides the DSN's sslrootcert.
+   */
+  sslrootcert?: string;
   /** `host:port/path` of a WebSocket proxy (`?address=host:port` is appended), or `(host, port) => url`. Default: Neon's `<host>/v2`. */
   wsProxy?: string | ((host: string, port: number) => string);
   /** wss (default true) or ws. */
@@ -324,12 +337,35 @@ export declare function query(dsn: string, sql: string, args: readonly PgParam[]
 export declare function query<T = Row>(dsn: string, sql: string, options?: OneShotOptions & { arrayMode?: false }): Promise<T[]>;
 export declare function createPool(dsn: string, options?: PoolOptions): Pool;
 
+/** A connected byte stream from a socket adapter (see wasm/src/socket.rs for the contract). */
+export interface SocketDuplex {
+  write(bytes: Uint8Array): boolean;
+  listen(onData: (chunk: Uint8Array) => void, onEnd: () => void, onError: (error: unknown) => void, onDrain: () => void): void;
+  pause(): void;
+  resume(): void;
+  startTls(options: { servername: string; verify: "none" | "chain" | "full"; sslmode: string; ca?: string; alpn?: string }): Promise<void>;
+  peerCertificate(): Uint8Array | null;
+  close(): void;
+}
+/** A runtime's sockets for `transport: "tcp"`. */
+export interface SocketAdapter {
+  name: string;
+  connect(host: string, port: number, options: { tls: object | null; starttls: boolean }): Promise<SocketDuplex>;
+}
+/**
+ * Installs the sockets used by `transport: "tcp"`. The package's entry points
+ * install node:net (Node, Bun, Deno) and cloudflare:sockets (Workers) already.
+ */
+export declare function useSockets(adapter: SocketAdapter): void;
+
 export type ErrorKind =
   | "connect" | "io" | "closed" | "protocol" | "tls" | "auth" | "server" | "timeout"
   | "config" | "conversion" | "interface" | "aborted" | "panic" | "unknown";
 
 export declare class EdgepgError extends Error {
   readonly kind: ErrorKind;
+  /** true when nothing of the call reached the server (its socket refused the write). */
+  readonly unsent?: boolean;
   /** `EDGEPG_<KIND>`, or the SQLSTATE for a PostgresError. */
   readonly code: string;
 }

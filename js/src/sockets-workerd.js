@@ -94,14 +94,13 @@ class WorkerdDuplex {
     }
   }
 
+  /**
+   * Returns the write's promise: Rust's flush waits for it, and a rejection
+   * means these bytes were not written (Workers reject a socket used by
+   * another request this way, before anything is sent).
+   */
   write(bytes) {
-    const w = this.#writer;
-    w.write(bytes).catch((e) => this.#handlers?.onError(e));
-    if (w.desiredSize !== null && w.desiredSize <= 0) {
-      w.ready.then(() => this.#handlers?.onDrain(), () => {});
-      return false;
-    }
-    return true;
+    return this.#writer.write(bytes);
   }
 
   pause() { this.#paused = true; }

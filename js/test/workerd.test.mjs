@@ -128,18 +128,21 @@ export default {
 // request. A pool at module scope must still answer every request: the
 // connection opened by an earlier request refuses the write before anything
 // is sent, so the call runs again on a fresh connection.
-test("workerd: a module-scope pool serves every request; a module-scope connection fails clearly", async () => {
+for (const transport of ["websocket", "tcp"]) test(`workerd, ${transport}: a module-scope pool serves every request; a module-scope connection fails clearly`, async () => {
+  const options = transport === "tcp"
+    ? { transport: "tcp" }
+    : { wsProxy: `127.0.0.1:${wsPort}/v1`, useSecureWebSocket: false };
   const mf = worker(`
 import { createPool, connect } from ENTRY;
-const options = { wsProxy: "127.0.0.1:${wsPort}/v1", useSecureWebSocket: false };
-const pool = createPool(${JSON.stringify(dsn())}, options);
+const options = ${JSON.stringify(options)};
+const pool = createPool(${JSON.stringify(dsn() + "?sslmode=disable")}, options);
 let conn;
 export default {
   async fetch(request) {
     const path = new URL(request.url).pathname;
     try {
       if (path === "/conn") {
-        conn ??= await connect(${JSON.stringify(dsn())}, options);
+        conn ??= await connect(${JSON.stringify(dsn() + "?sslmode=disable")}, options);
         return Response.json({ value: await conn.fetchval("SELECT 1") });
       }
       if (path === "/tx") {

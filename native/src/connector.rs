@@ -13,7 +13,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use crate::stream::Stream;
-use crate::tls::{self, TlsOptions, Verification};
+use crate::tls::{self, ClientCertOptions, TlsOptions, Verification};
 
 /// Opens TCP, Unix-socket and TLS streams for the core client.
 #[derive(Debug, Clone)]
@@ -46,13 +46,16 @@ impl Connector for TokioConnector {
 
 impl TokioConnector {
     async fn connect_tcp(&self, name: &str, port: u16, config: &Config) -> Result<Connected<Stream>> {
-        let tcp = open_tcp(name, port, config).await?;
         let mode = self.sslmode.unwrap_or(config.get_ssl_mode());
         let direct = config.get_ssl_negotiation() == SslNegotiation::Direct;
         if mode == SslMode::Disable || mode == SslMode::Allow {
+            let tcp = open_tcp(name, port, config).await?;
             return Ok(Connected { stream: Stream::Tcp(tcp), tls_server_end_point: None });
         }
-        let mut tcp = tcp;
+        // Certificate and key files are read before any connection is opened:
+        // a bad file is the user's to fix and needs no network traffic.
+        let prepared = tls::prepare(&tls_options(config, mode, name, direct))?;
+        let mut tcp = open_tcp(name, port, config).await?;
         if !direct {
             // SSLRequest: the server answers one byte, 'S' (go ahead) or 'N'.
             let mut buf = BytesMut::with_capacity(8);
@@ -81,21 +84,30 @@ impl TokioConnector {
                 }
             }
         }
-        let verification = match mode {
-            SslMode::VerifyFull => Verification::Full,
-            SslMode::VerifyCa => Verification::Chain,
-            // libpq: with a root certificate file given, require verifies the chain.
-            _ if config.get_ssl_root_cert().is_some() => Verification::Chain,
-            _ => Verification::None,
-        };
-        let root_cert = config.get_ssl_root_cert().map(|r| match r {
-            SslRootCert::System => "system",
-            SslRootCert::File(path) => path.as_str(),
-        });
-        let opts = TlsOptions { verify: verification, root_cert, server_name: name, direct };
-        let (tls, end_point) = tls::handshake(tcp, &opts).await?;
+        let (tls, end_point) = tls::handshake(tcp, &prepared).await?;
         Ok(Connected { stream: Stream::Tls(Box::new(tls)), tls_server_end_point: end_point })
     }
+}
+
+/// The TLS settings of `config` for host `name` under `mode`.
+fn tls_options<'a>(config: &'a Config, mode: SslMode, name: &'a str, direct: bool) -> TlsOptions<'a> {
+    let verify = match mode {
+        SslMode::VerifyFull => Verification::Full,
+        SslMode::VerifyCa => Verification::Chain,
+        // libpq: with a root certificate file given, require verifies the chain.
+        _ if config.get_ssl_root_cert().is_some() => Verification::Chain,
+        _ => Verification::None,
+    };
+    let root_cert = config.get_ssl_root_cert().map(|r| match r {
+        SslRootCert::System => "system",
+        SslRootCert::File(path) => path.as_str(),
+    });
+    let client_cert = ClientCertOptions {
+        cert: config.get_ssl_cert(),
+        key: config.get_ssl_key(),
+        password: config.get_ssl_password(),
+    };
+    TlsOptions { verify, root_cert, server_name: name, direct, client_cert }
 }
 
 async fn open_tcp(name: &str, port: u16, config: &Config) -> Result<TcpStream> {

@@ -19,13 +19,15 @@
 //! ```
 //!
 //! Configuration follows libpq: URIs (`postgres://...`), key/value strings
-//! (`host=... dbname=...`), the `PG*` environment variables and `~/.pgpass`.
+//! (`host=... dbname=...`), connection service files (`service=`,
+//! `pg_service.conf`), the `PG*` environment variables and `~/.pgpass`.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 mod connector;
 mod pgpass;
 mod runtime;
+mod service;
 mod stream;
 mod tls;
 
@@ -72,7 +74,8 @@ pub mod compat {
 }
 
 /// Connects using a libpq-style DSN (URI or key/value), completed by the
-/// `PG*` environment variables and `~/.pgpass`.
+/// connection service file (`service=` or `PGSERVICE`), the `PG*`
+/// environment variables and `~/.pgpass`.
 ///
 /// Must be called inside a tokio runtime (the connection's driver task is
 /// spawned on it).
@@ -115,8 +118,11 @@ pub async fn connect_pipelined_with(mut config: Config) -> Result<Connection> {
     }
 }
 
-/// The environment (`PG*`, `USER`) and libpq's default hosts.
+/// The connection service file, the environment (`PG*`, `USER`) and libpq's
+/// default hosts, in libpq's order: what the DSN gives wins over the service,
+/// which wins over the environment.
 fn complete_config(config: &mut Config) -> Result<()> {
+    service::apply(config, |k| std::env::var(k).ok(), service::home_dir().as_deref())?;
     config.apply_env(|k| std::env::var(k).ok())?;
     if config.get_user().is_none() {
         if let Some(u) = std::env::var("USER").ok().or_else(|| std::env::var("LOGNAME").ok()) {

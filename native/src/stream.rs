@@ -42,7 +42,12 @@ impl<T: AsyncRead + AsyncWrite + Unpin> AsyncReadWrite for T {}
 impl Transport for Stream {
     fn poll_read_buf(&mut self, cx: &mut Context<'_>, buf: &mut BytesMut) -> Poll<io::Result<usize>> {
         // Reads straight into the spare capacity, no zeroing.
-        tokio_util::io::poll_read_buf(self.io(), cx, buf)
+        match tokio_util::io::poll_read_buf(self.io(), cx, buf) {
+            Poll::Ready(Err(e)) if matches!(self, Stream::Tls(_)) => {
+                Poll::Ready(Err(crate::tls::explain_read_error(e)))
+            }
+            other => other,
+        }
     }
 
     fn poll_write(&mut self, cx: &mut Context<'_>, data: &[u8]) -> Poll<io::Result<usize>> {

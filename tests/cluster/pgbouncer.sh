@@ -12,6 +12,9 @@
 #   trust would not work: PgBouncer still needs a password for the server side.)
 #   Only `edgepg` is in auth_file; clients must turn the statement cache off
 #   (statement_cache_size=0), as with any transaction-mode pooler.
+#   TLS (client_tls_sslmode = allow): PgBouncer serves a *self-signed* certificate that is its
+#   own CA (CA:TRUE, DNS:localhost only), the usual self-hosted setup, appended to DIR/env as
+#   EDGEPG_TEST_PGBOUNCER_SELF_SIGNED_CERT for the tests of sslrootcert=<server certificate>.
 # stop: stops it (safe when it is not running) and removes the variable from DIR/env.
 set -euo pipefail
 here="$(dirname "${BASH_SOURCE[0]}")"
@@ -28,7 +31,7 @@ BDIR="$RUN/pgbouncer"
 
 env_value() { sed -n "s/^export $1='\(.*\)'$/\1/p" "$RUN/env"; }
 drop_env_line() {
-    grep -v '^export EDGEPG_TEST_PGBOUNCER_PORT=' "$RUN/env" > "$RUN/env.tmp" || true
+    grep -v '^export EDGEPG_TEST_PGBOUNCER_' "$RUN/env" > "$RUN/env.tmp" || true
     mv "$RUN/env.tmp" "$RUN/env"
 }
 
@@ -45,6 +48,12 @@ case "$cmd" in
         mkdir -p "$BDIR"
         printf '"edgepg" "edgepg_pw"\n' > "$BDIR/userlist.txt"
         chmod 0600 "$BDIR/userlist.txt"
+        openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -sha256 -days 825 \
+            -keyout "$BDIR/selfsigned.key" -out "$BDIR/selfsigned.crt" -subj "/CN=localhost" \
+            -addext "basicConstraints=critical,CA:TRUE" -addext "subjectAltName=DNS:localhost" \
+            >/dev/null 2>&1 || die "openssl: creating PgBouncer's self-signed certificate failed"
+        chmod 0600 "$BDIR/selfsigned.key"
+        chmod 0644 "$BDIR/selfsigned.crt"
         if [ "$(id -u)" -eq 0 ]; then chown -R "$SERVER_USER" "$BDIR"; fi
         PORT=""
         for attempt in 1 2 3 4 5; do
@@ -63,6 +72,9 @@ pool_mode = transaction
 max_client_conn = 500
 default_pool_size = 20
 server_tls_sslmode = disable
+client_tls_sslmode = allow
+client_tls_key_file = $BDIR/selfsigned.key
+client_tls_cert_file = $BDIR/selfsigned.crt
 logfile = $BDIR/pgbouncer.log
 pidfile = $BDIR/pgbouncer.pid
 INI
@@ -81,6 +93,7 @@ INI
             die "pgbouncer did not start (logs above)"
         fi
         echo "export EDGEPG_TEST_PGBOUNCER_PORT='$PORT'" >> "$RUN/env"
+        echo "export EDGEPG_TEST_PGBOUNCER_SELF_SIGNED_CERT='$BDIR/selfsigned.crt'" >> "$RUN/env"
         say "PgBouncer (transaction mode) on 127.0.0.1:$PORT in front of port $PGPORT_"
         ;;
     stop)

@@ -81,6 +81,45 @@ chmod 0644 "$RUN/ca.crt" "$RUN/wrong-ca.crt" "$RUN/server.crt"
 chmod 0600 "$RUN/ca.key" "$RUN/wrong-ca.key" "$RUN/server.key"
 if [ "$(id -u)" -eq 0 ]; then chown "$SERVER_USER" "$RUN/server.key"; fi
 
+# Client certificates for role cert_user (pg_hba: hostssl ... cert), in $RUN/client, owned by
+# the caller (who runs the tests) with keys at 0600 as libpq demands:
+#   client.crt + client.key (EC P-256, PKCS#8), client-sec1.key (the same key as SEC1),
+#   client-enc.key (the same key, encrypted PKCS#8, passphrase client_key_pw),
+#   client-rsa.crt + client-rsa.key (RSA, PKCS#1), client-wrong-ca.crt (client.key's public key
+#   certified by wrong-ca), client-other-cn.crt (CN=someone_else, by the test CA).
+CLIENT="$RUN/client"
+mkdir -p "$CLIENT"
+cat > "$CLIENT/client.ext" <<'EXT'
+basicConstraints = critical, CA:FALSE
+keyUsage = critical, digitalSignature
+extendedKeyUsage = clientAuth
+EXT
+sign_client() { # csr, out, ca
+    openssl x509 -req -sha256 -days 825 -in "$CLIENT/$1" -CA "$RUN/$3.crt" -CAkey "$RUN/$3.key" \
+        -set_serial "0x$(openssl rand -hex 8)" -extfile "$CLIENT/client.ext" -out "$CLIENT/$2" \
+        >/dev/null 2>&1 || die "openssl: signing client certificate $2 failed"
+}
+openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$CLIENT/client.key" \
+    -out "$CLIENT/client.csr" -subj "/CN=cert_user" >/dev/null 2>&1 || die "openssl: client key failed"
+sign_client client.csr client.crt ca
+sign_client client.csr client-wrong-ca.crt wrong-ca
+openssl req -new -key "$CLIENT/client.key" -out "$CLIENT/other-cn.csr" -subj "/CN=someone_else" \
+    >/dev/null 2>&1 || die "openssl: client csr failed"
+sign_client other-cn.csr client-other-cn.crt ca
+openssl ec -in "$CLIENT/client.key" -out "$CLIENT/client-sec1.key" >/dev/null 2>&1 \
+    || die "openssl: SEC1 key failed"
+openssl pkcs8 -topk8 -v2 aes-256-cbc -in "$CLIENT/client.key" -out "$CLIENT/client-enc.key" \
+    -passout pass:client_key_pw >/dev/null 2>&1 || die "openssl: encrypted key failed"
+openssl genrsa -traditional -out "$CLIENT/client-rsa.key" 2048 >/dev/null 2>&1 \
+    || die "openssl: RSA client key failed"
+openssl req -new -key "$CLIENT/client-rsa.key" -out "$CLIENT/client-rsa.csr" -subj "/CN=cert_user" \
+    >/dev/null 2>&1 || die "openssl: RSA client csr failed"
+sign_client client-rsa.csr client-rsa.crt ca
+rm -f "$CLIENT"/*.csr "$CLIENT/client.ext"
+chmod 0755 "$CLIENT"
+chmod 0644 "$CLIENT"/*.crt
+chmod 0600 "$CLIENT"/*.key
+
 # ---------------------------------------------------------------------------------------------
 # initdb. The bootstrap superuser is `postgres` whatever the OS user is, so setup SQL is the same
 # everywhere. -N: no fsync, this cluster is thrown away.
@@ -95,6 +134,9 @@ host  all trust_user 127.0.0.1/32 trust
 host  all md5_user   127.0.0.1/32 md5
 host  all pw_user    127.0.0.1/32 password
 host  all scram_user 127.0.0.1/32 scram-sha-256
+# Only with a client certificate issued by the test CA whose CN is the role name.
+hostssl all cert_user 127.0.0.1/32 cert
+host  all cert_user  127.0.0.1/32 reject
 host  all all        127.0.0.1/32 scram-sha-256
 HBA
 echo "include 'edgepg.conf'" >> "$RUN/data/postgresql.conf"
@@ -118,6 +160,8 @@ log_filename = 'server.log'
 ssl = on
 ssl_cert_file = '$RUN/server.crt'
 ssl_key_file = '$RUN/server.key'
+# Ask TLS clients for a certificate (optional unless pg_hba says cert/clientcert).
+ssl_ca_file = '$RUN/ca.crt'
 CONF
 }
 
@@ -163,10 +207,12 @@ CREATE ROLE pw_user LOGIN PASSWORD 'pw_pw';
 SET password_encryption = 'md5';
 CREATE ROLE md5_user LOGIN PASSWORD 'md5_pw';
 RESET password_encryption;
+-- No password at all: only a client certificate gets it in (pg_hba.conf: cert).
+CREATE ROLE cert_user LOGIN;
 CREATE DATABASE edgepg_test OWNER edgepg;
 \connect edgepg_test
 -- PostgreSQL 15 no longer lets every role create objects in schema public.
-GRANT ALL ON SCHEMA public TO edgepg, trust_user, md5_user, pw_user, scram_user;
+GRANT ALL ON SCHEMA public TO edgepg, trust_user, md5_user, pw_user, scram_user, cert_user;
 SQL
 
 # ---------------------------------------------------------------------------------------------
@@ -189,6 +235,7 @@ q() { printf "'%s'" "${1//\'/\'\\\'\'}"; } # shell single-quoting
     echo "export EDGEPG_TEST_DB=$(q edgepg_test)"
     echo "export EDGEPG_TEST_CA=$(q "$RUN/ca.crt")"
     echo "export EDGEPG_TEST_WRONG_CA=$(q "$RUN/wrong-ca.crt")"
+    echo "export EDGEPG_TEST_CLIENT_CERTS=$(q "$CLIENT")"
     echo "export EDGEPG_TEST_DATA=$(q "$RUN/data")"
     echo "export EDGEPG_TEST_PGBIN=$(q "$PGBIN")"
     echo "export EDGEPG_TEST_SERVER_USER=$(q "$SERVER_USER")"

@@ -105,3 +105,74 @@ async fn channel_binding_disabled_over_tls_still_authenticates() {
     let dsn = dsn_for("scram_user", Some("scram_pw"), "sslmode=require&channel_binding=disable");
     assert_eq!(whoami(&dsn).await.unwrap(), "scram_user");
 }
+
+// ---- require_auth ------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn require_auth_allows_the_methods_it_names() {
+    for (user, password, require) in [
+        ("scram_user", Some("scram_pw"), "scram-sha-256"),
+        ("md5_user", Some("md5_pw"), "md5"),
+        ("pw_user", Some("pw_pw"), "password"),
+        ("pw_user", Some("pw_pw"), "md5,password"),
+        ("scram_user", Some("scram_pw"), "!password,!md5"),
+        ("trust_user", None, "none"),
+        ("trust_user", None, "!password"),
+    ] {
+        let dsn = dsn_for(user, password, &format!("sslmode=disable&require_auth={require}"));
+        assert_eq!(whoami(&dsn).await.unwrap_or_else(|e| panic!("{user} {require}: {e}")), user);
+    }
+}
+
+#[tokio::test]
+async fn require_auth_refuses_other_methods_before_sending_the_password() {
+    for (user, password, require, method) in [
+        ("pw_user", "pw_pw", "scram-sha-256", "password"),
+        ("md5_user", "md5_pw", "scram-sha-256", "md5"),
+        ("scram_user", "scram_pw", "password,md5", "scram-sha-256"),
+        ("pw_user", "pw_pw", "!password", "password"),
+        ("md5_user", "md5_pw", "none", "md5"),
+    ] {
+        let dsn = dsn_for(user, Some(password), &format!("sslmode=disable&require_auth={require}"));
+        let err = whoami(&dsn).await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Auth, "{user}: {err}");
+        assert!(err.message().contains(&format!("require_auth={require} failed")), "{err}");
+        assert!(err.message().contains(&format!("\"{method}\"")), "{err}");
+        assert!(!err.to_string().contains(password), "{err}");
+    }
+}
+
+#[tokio::test]
+async fn require_auth_and_trust() {
+    for require in ["scram-sha-256", "password,md5", "!none"] {
+        let dsn = dsn_for("trust_user", None, &format!("sslmode=disable&require_auth={require}"));
+        let err = whoami(&dsn).await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Auth, "{require}: {err}");
+        assert!(err.message().contains("without authentication"), "{err}");
+    }
+}
+
+#[tokio::test]
+async fn require_auth_stops_a_pipelined_password() {
+    // The password is not pipelined when `password` is not allowed; the server's request for it
+    // is then refused like any other.
+    let dsn = dsn_for("pw_user", Some("pw_pw"), "sslmode=disable&pipeline_connect=password&require_auth=scram-sha-256");
+    let result = match edgepg::connect_pipelined(&dsn).await {
+        Ok(conn) => conn.fetchval::<i32>("SELECT 1", &[]).await.map(|_| ()),
+        Err(e) => Err(e),
+    };
+    let err = result.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Auth, "{err}");
+    assert!(err.message().contains("require_auth=scram-sha-256 failed"), "{err}");
+    // Allowed: the pipelined path still works.
+    let dsn = dsn_for("pw_user", Some("pw_pw"), "sslmode=disable&pipeline_connect=password&require_auth=password");
+    let conn = edgepg::connect_pipelined(&dsn).await.unwrap();
+    assert_eq!(conn.fetchval::<i32>("SELECT 1", &[]).await.unwrap(), 1);
+}
+
+#[tokio::test]
+async fn require_auth_unknown_method_is_a_config_error() {
+    let err = edgepg::connect(&dsn_for("scram_user", Some("scram_pw"), "require_auth=scram")).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Config, "{err}");
+    assert!(err.message().contains("`require_auth`") && err.message().contains("\"scram\""), "{err}");
+}

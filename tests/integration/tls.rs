@@ -84,3 +84,59 @@ async fn direct_tls_against_a_server_without_it_fails_cleanly() {
         assert!(matches!(err.kind(), ErrorKind::Tls | ErrorKind::Io | ErrorKind::Closed | ErrorKind::Connect), "{err}");
     }
 }
+
+// ---- self-signed server certificates ---------------------------------------------------------
+//
+// PgBouncer (tests/cluster/pgbouncer.sh) serves a self-signed certificate that is its own CA
+// (CA:TRUE), valid for DNS:localhost only: libpq accepts it with sslrootcert=<that certificate>,
+// and so must edgepg.
+
+fn bouncer_dsn(host: &str, extra: &str) -> String {
+    let e = env();
+    format!(
+        "postgres://edgepg:edgepg_pw@{host}:{}/{}?statement_cache_size=0&{extra}",
+        edgepg_tests::pgbouncer_port(),
+        e.db
+    )
+}
+
+fn self_signed() -> String {
+    edgepg_tests::cluster_var("EDGEPG_TEST_PGBOUNCER_SELF_SIGNED_CERT")
+}
+
+async fn one(dsn: &str) -> edgepg::Result<i32> {
+    let conn = edgepg::connect(dsn).await?;
+    let v: i32 = conn.fetchval("SELECT 1", &[]).await?;
+    conn.close().await?;
+    Ok(v)
+}
+
+#[tokio::test]
+async fn self_signed_server_certificate_as_its_own_root() {
+    let root = format!("sslrootcert={}", self_signed());
+    assert_eq!(one(&bouncer_dsn("localhost", &format!("sslmode=verify-full&{root}"))).await.unwrap(), 1);
+    assert_eq!(one(&bouncer_dsn("127.0.0.1", &format!("sslmode=verify-ca&{root}"))).await.unwrap(), 1);
+    // sslmode=require with a root file verifies the chain too (libpq), and accepts it.
+    assert_eq!(one(&bouncer_dsn("127.0.0.1", &format!("sslmode=require&{root}"))).await.unwrap(), 1);
+}
+
+#[tokio::test]
+async fn self_signed_server_certificate_with_a_wrong_name() {
+    let extra = format!("sslmode=verify-full&sslrootcert={}", self_signed());
+    let err = one(&bouncer_dsn("127.0.0.1", &extra)).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Tls, "{err}");
+    assert!(err.message().contains("not valid for host \"127.0.0.1\""), "{err}");
+}
+
+#[tokio::test]
+async fn self_signed_server_certificate_not_trusted() {
+    for mode in ["verify-ca", "verify-full"] {
+        let extra = format!("sslmode={mode}&sslrootcert={}", env().ca);
+        let err = one(&bouncer_dsn("localhost", &extra)).await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Tls, "{err}");
+        let text = err.to_string();
+        assert!(text.contains("presented a CA certificate as its own certificate"), "{text}");
+        assert!(text.contains("sslrootcert"), "{text}");
+        assert!(!text.contains("Other(") && !text.contains("CaUsedAsEndEntity"), "a Debug dump: {text}");
+    }
+}

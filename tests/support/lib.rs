@@ -291,6 +291,20 @@ pub fn pgbouncer_port() -> u16 {
     }
 }
 
+/// Any `EDGEPG_TEST_*` variable the cluster scripts write (e.g. `EDGEPG_TEST_CLIENT_CERTS`, the
+/// directory of the client certificates for role `cert_user`, or
+/// `EDGEPG_TEST_PGBOUNCER_SELF_SIGNED_CERT`): from the environment, else from the env file.
+///
+/// # Panics
+/// When neither has it: tests must never silently skip.
+pub fn cluster_var(key: &str) -> String {
+    let value = std::env::var(key).ok().filter(|v| !v.is_empty()).or_else(|| {
+        let text = std::fs::read_to_string(env_file_path()).ok()?;
+        parse_env_file(&text).remove(key)
+    });
+    value.unwrap_or_else(|| panic!("{key} is not set by the test cluster scripts; {NO_CLUSTER}"))
+}
+
 /// A `postgres://` URI for the `edgepg` role through the test PgBouncer, with `extra` as the
 /// query string.
 pub fn pgbouncer_dsn(extra: &str) -> String {

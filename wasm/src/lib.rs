@@ -52,7 +52,8 @@ mod edge;
 #[cfg(target_arch = "wasm32")]
 pub mod js;
 /// JS exceptions as error causes (`error.cause` in JS), never Debug dumps.
-#[cfg(target_arch = "wasm32")]
+// Used by the transports, which need a JS host; compiles everywhere.
+#[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
 pub mod js_cause;
 mod options;
 #[cfg(target_arch = "wasm32")]

@@ -6,6 +6,8 @@
 //!
 //! ```text
 //! write(bytes: Uint8Array) -> boolean   false: wait for onDrain before writing more
+//!                        | Promise      or: the write is done when it settles (a
+//!                                       rejection means these bytes were not written)
 //! listen(onData(Uint8Array), onEnd(), onError(error), onDrain())
 //! pause() / resume()                    stop / restart delivering data
 //!                                       (with connect's `starttls`, the adapter stops
@@ -32,6 +34,7 @@
 
 use std::cell::RefCell;
 use std::collections::VecDeque;
+use std::future::Future;
 use std::io;
 use std::rc::Rc;
 use std::task::{Context, Poll, Waker};
@@ -51,7 +54,7 @@ extern "C" {
     #[derive(Clone, Debug)]
     pub type JsDuplex;
     #[wasm_bindgen(method, catch)]
-    fn write(this: &JsDuplex, data: &Uint8Array) -> std::result::Result<bool, JsValue>;
+    fn write(this: &JsDuplex, data: &Uint8Array) -> std::result::Result<JsValue, JsValue>;
     #[wasm_bindgen(method, catch)]
     fn listen(
         this: &JsDuplex,
@@ -135,6 +138,12 @@ pub struct SocketStream {
     peer: String,
     shared: Rc<RefCell<Shared>>,
     out: Vec<u8>,
+    /// A write went out since the last completed flush: a failing write can
+    /// no longer say that nothing of the batch was sent.
+    sent_since_flush: bool,
+    /// A write whose promise has not settled (adapters whose writes are
+    /// promises: Workers' streams); the flush waits for it.
+    pending: Option<JsFuture>,
     closed: bool,
     _callbacks: Callbacks,
 }
@@ -205,6 +214,8 @@ impl SocketStream {
             peer,
             shared,
             out: Vec::new(),
+            sent_since_flush: false,
+            pending: None,
             closed: false,
             _callbacks: Callbacks { _data: data, _end: end, _error: error, _drain: drain },
         })
@@ -244,7 +255,43 @@ impl SocketStream {
     }
 
     /// Sends `out` (a JS-owned copy of it) when the socket has room.
+    /// Waits for the write in progress, if its adapter returned a promise.
+    fn poll_pending(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        if let Some(write) = self.pending.as_mut() {
+            let settled = std::task::ready!(std::pin::Pin::new(write).poll(cx));
+            self.pending = None;
+            match settled {
+                Ok(_) => self.sent_since_flush = true,
+                Err(e) => return Poll::Ready(Err(self.write_error(e))),
+            }
+        }
+        Poll::Ready(Ok(()))
+    }
+
+    /// A write that failed: these bytes were not written. If nothing of the
+    /// batch went out before them, none of it reached the server (unsent).
+    fn write_error(&self, e: JsValue) -> io::Error {
+        let cause = JsCause::new(e);
+        let error = if cause.message().contains("different request") {
+            // Workers: an I/O object belongs to the request that opened it.
+            Error::new(
+                ErrorKind::Io,
+                format!(
+                    "could not write to {}: the socket was opened by another request, and Cloudflare Workers \
+                     let only that request use it (nothing was sent; open connections inside the request, or use \
+                     a pool, which replaces such connections)",
+                    self.peer
+                ),
+            )
+        } else {
+            Error::new(ErrorKind::Io, format!("could not write to {}: {}", self.peer, cause.message()))
+        };
+        let error = error.with_source(cause);
+        io::Error::other(if self.sent_since_flush { error } else { error.unsent() })
+    }
+
     fn poll_send(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        std::task::ready!(self.poll_pending(cx))?;
         {
             let mut s = self.shared.borrow_mut();
             if let Some(e) = s.failure() {
@@ -262,17 +309,21 @@ impl SocketStream {
         copy.copy_from(&self.out);
         self.out.clear();
         match self.socket.write(&copy) {
-            Ok(true) => Poll::Ready(Ok(())),
-            Ok(false) => {
-                // Accepted, but the socket's buffer is full: later writes wait.
-                self.shared.borrow_mut().blocked = true;
+            Ok(written) => {
+                if let Some(promise) = written.dyn_ref::<Promise>() {
+                    // Done when it settles; the flush waits for it.
+                    self.pending = Some(JsFuture::from(promise.clone()));
+                } else {
+                    self.sent_since_flush = true;
+                    if written.as_bool() == Some(false) {
+                        // Accepted, but the socket's buffer is full: later writes wait.
+                        self.shared.borrow_mut().blocked = true;
+                    }
+                }
                 Poll::Ready(Ok(()))
             }
-            Err(e) => Poll::Ready(Err(io::Error::other(js_error(
-                ErrorKind::Io,
-                &format!("could not write to {}", self.peer),
-                e,
-            )))),
+            // A write that throws wrote nothing.
+            Err(e) => Poll::Ready(Err(self.write_error(e))),
         }
     }
 }
@@ -336,10 +387,12 @@ impl Transport for SocketStream {
     }
 
     fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        if self.out.is_empty() {
-            return Poll::Ready(Ok(()));
+        if !self.out.is_empty() {
+            std::task::ready!(self.poll_send(cx))?;
         }
-        self.poll_send(cx)
+        std::task::ready!(self.poll_pending(cx))?;
+        self.sent_since_flush = false;
+        Poll::Ready(Ok(()))
     }
 
     fn poll_close(&mut self, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {

@@ -170,7 +170,7 @@ impl ScramSha256 {
 
     /// The general constructor; PostgreSQL wants `user` empty, tests use the
     /// RFC's `"user"`.
-    fn with_user(password: &[u8], channel_binding: ChannelBinding, nonce: &str, user: &str) -> ScramSha256 {
+    pub(crate) fn with_user(password: &[u8], channel_binding: ChannelBinding, nonce: &str, user: &str) -> ScramSha256 {
         let client_first_bare = format!("n={},r={nonce}", escape_saslname(user));
         let mut message = Vec::with_capacity(32 + client_first_bare.len());
         message.extend_from_slice(channel_binding.gs2_header().as_bytes());

@@ -461,6 +461,7 @@ mod tests {
             channel_binding: ChannelBindingMode::Prefer,
             tls_server_end_point: None,
             pipeline_password: true,
+            require_auth: None,
         };
         let mut startup = Startup::new(options.clone());
         let mut first = BytesMut::new();

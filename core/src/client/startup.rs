@@ -29,6 +29,21 @@
 //! [`Startup::pipeline_rejected`] turns true; the client's connect then opens
 //! a new connection without pipelining (which costs the round trips pipelining
 //! was meant to save, plus a failed-login line in the server's log).
+//!
+//! # `require_auth`
+//!
+//! With [`StartupOptions::require_auth`] every authentication request is
+//! checked against the allowed methods *before* anything is answered, so no
+//! password, hash or SCRAM message reaches a server that asked for a method
+//! the user did not allow; an `AuthenticationOk` without any exchange counts
+//! as the method `none`. A password is never pipelined when `password` is not
+//! allowed.
+//!
+//! Independently of `require_auth`, once a SCRAM exchange has completed (the
+//! server proved it knows the password) the server may only say
+//! `AuthenticationOk`: asking for another method then (say, a cleartext
+//! password) is refused, as libpq does, so a server cannot use a finished
+//! SCRAM exchange to collect the password in another form.
 
 use std::collections::HashMap;
 
@@ -36,7 +51,7 @@ use bytes::{Bytes, BytesMut};
 
 use crate::auth::md5::md5_password;
 use crate::auth::scram::{ChannelBinding, ScramSha256};
-use crate::config::ChannelBindingMode;
+use crate::config::{AuthMethod, ChannelBindingMode, RequireAuth};
 use crate::protocol::backend::{Message, TransactionStatus};
 use crate::protocol::frontend;
 use crate::{DbError, Error, Result};
@@ -57,8 +72,11 @@ pub struct StartupOptions {
     pub tls_server_end_point: Option<Vec<u8>>,
     /// Send the cleartext password right after the StartupMessage, without
     /// waiting for AuthenticationCleartextPassword (`pipeline_connect=password`).
-    /// Ignored without a password or with `channel_binding=require`.
+    /// Ignored without a password, with `channel_binding=require`, or when
+    /// `require_auth` does not allow `password`.
     pub pipeline_password: bool,
+    /// `require_auth`: the methods the server may use; `None` allows all.
+    pub require_auth: Option<RequireAuth>,
 }
 
 impl StartupOptions {
@@ -81,6 +99,7 @@ impl StartupOptions {
             channel_binding: config.get_channel_binding(),
             tls_server_end_point,
             pipeline_password,
+            require_auth: config.get_require_auth().cloned(),
         })
     }
 }
@@ -94,6 +113,7 @@ impl std::fmt::Debug for StartupOptions {
             .field("channel_binding", &self.channel_binding)
             .field("tls", &self.tls_server_end_point.is_some())
             .field("pipeline_password", &self.pipeline_password)
+            .field("require_auth", &self.require_auth.as_ref().map(|r| r.to_string()))
             .finish()
     }
 }
@@ -119,6 +139,9 @@ enum State {
     Start,
     Authenticating,
     Sasl(Box<ScramSha256>),
+    /// The SCRAM exchange completed (server signature verified): only
+    /// AuthenticationOk may follow.
+    SaslDone,
     Settling,
     Done,
 }
@@ -134,6 +157,9 @@ pub struct Startup {
     password_in_flight: bool,
     /// The server asked for something other than the pipelined password.
     pipeline_rejected: bool,
+    /// Tests: a fixed SCRAM nonce and user name, so an RFC 7677 exchange can be replayed.
+    #[cfg(test)]
+    scram_fixture: Option<(&'static str, &'static str)>,
 }
 
 impl std::fmt::Debug for Startup {
@@ -161,6 +187,8 @@ impl Startup {
             used_channel_binding: false,
             password_in_flight: false,
             pipeline_rejected: false,
+            #[cfg(test)]
+            scram_fixture: None,
         }
     }
 
@@ -169,7 +197,10 @@ impl Startup {
     pub fn start(&mut self, out: &mut BytesMut) -> Result<()> {
         frontend::startup_message(self.options.params.iter().map(|(k, v)| (k.as_str(), v.as_str())), out)?;
         // channel_binding=require must never reveal the password in cleartext.
-        let pipeline = self.options.pipeline_password && self.options.channel_binding != ChannelBindingMode::Require;
+        // Nor may a password go ahead when require_auth does not allow `password`.
+        let pipeline = self.options.pipeline_password
+            && self.options.channel_binding != ChannelBindingMode::Require
+            && self.allows(AuthMethod::Password);
         if let (true, Some(password)) = (pipeline, self.options.password.as_deref()) {
             frontend::password_message(password, out)?;
             self.password_in_flight = true;
@@ -217,11 +248,12 @@ impl Startup {
                     self.info.notices.push(notice);
                 }
             }
-            (State::Authenticating, Message::AuthenticationOk) => {
+            (State::Authenticating | State::SaslDone, Message::AuthenticationOk) => {
                 // Trust: the unclaimed PasswordMessage would arrive after
                 // startup as an invalid message and end the session.
                 self.check_pipeline("no authentication (trust)")?;
                 if self.info.auth_method.is_empty() {
+                    self.require(AuthMethod::None, "let the connection in without authentication")?;
                     self.info.auth_method = "trust";
                 }
                 if self.options.channel_binding == ChannelBindingMode::Require && !self.used_channel_binding {
@@ -233,7 +265,15 @@ impl Startup {
                 }
                 self.state = State::Settling;
             }
+            (State::SaslDone, m) if is_auth_request(&m) => {
+                return Err(Error::auth(format!(
+                    "the server asked for more authentication ({}) after SCRAM authentication had completed; \
+                     nothing was sent (a server may only accept the connection at this point)",
+                    m.name()
+                )));
+            }
             (State::Authenticating, Message::AuthenticationCleartextPassword) => {
+                self.require(AuthMethod::Password, "asked for a cleartext password")?;
                 self.refuse_without_binding("password")?;
                 self.info.auth_method = "password";
                 if self.password_in_flight {
@@ -244,6 +284,7 @@ impl Startup {
                 }
             }
             (State::Authenticating, Message::AuthenticationMd5Password { salt }) => {
+                self.require(AuthMethod::Md5, "asked for an MD5-hashed password")?;
                 self.refuse_without_binding("md5")?;
                 self.check_pipeline("md5")?;
                 self.info.auth_method = "md5";
@@ -251,6 +292,7 @@ impl Startup {
                 frontend::password_message(hash.as_bytes(), out)?;
             }
             (State::Authenticating, Message::AuthenticationSasl(mechanisms)) => {
+                self.require(AuthMethod::ScramSha256, "asked for SASL (SCRAM-SHA-256) authentication")?;
                 self.check_pipeline("SCRAM-SHA-256 (SASL)")?;
                 let mut scram = false;
                 let mut scram_plus = false;
@@ -281,6 +323,12 @@ impl Startup {
                     return Err(Error::auth("the server asked for SASL authentication without offering SCRAM-SHA-256"));
                 }
                 let password = self.password("scram-sha-256")?;
+                #[cfg(test)]
+                let s = match self.scram_fixture {
+                    Some((nonce, user)) => ScramSha256::with_user(password, binding, nonce, user),
+                    None => ScramSha256::new(password, binding)?,
+                };
+                #[cfg(not(test))]
                 let s = ScramSha256::new(password, binding)?;
                 frontend::sasl_initial_response(s.mechanism(), s.message(), out)?;
                 self.used_channel_binding = is_plus;
@@ -293,7 +341,7 @@ impl Startup {
             }
             (State::Sasl(s), Message::AuthenticationSaslFinal(data)) => {
                 s.finish(&data)?;
-                self.state = State::Authenticating;
+                self.state = State::SaslDone;
             }
             (
                 State::Authenticating,
@@ -302,6 +350,11 @@ impl Startup {
                 | Message::AuthenticationSspi
                 | Message::AuthenticationGssContinue(_)),
             ) => {
+                match m {
+                    Message::AuthenticationSspi => self.require(AuthMethod::Sspi, "asked for SSPI authentication")?,
+                    Message::AuthenticationKerberosV5 => {}
+                    _ => self.require(AuthMethod::Gss, "asked for GSSAPI authentication")?,
+                }
                 return Err(Error::auth(format!(
                     "the server asked for an authentication method edgepg does not support ({}); \
                      use scram-sha-256, md5 or password in pg_hba.conf",
@@ -347,6 +400,23 @@ impl Startup {
         })
     }
 
+    fn allows(&self, method: AuthMethod) -> bool {
+        self.options.require_auth.as_ref().map_or(true, |r| r.allows(method))
+    }
+
+    /// Fails when `require_auth` does not allow `method`, which the server
+    /// `did` (e.g. "asked for a cleartext password"). Called before anything
+    /// is answered, so nothing has been sent.
+    fn require(&self, method: AuthMethod, did: &str) -> Result<()> {
+        match &self.options.require_auth {
+            Some(r) if !r.allows(method) => Err(Error::auth(format!(
+                "authentication method requirement require_auth={r} failed: the server {did} \
+                 (method \"{method}\"), which require_auth does not allow; nothing was sent"
+            ))),
+            _ => Ok(()),
+        }
+    }
+
     fn refuse_without_binding(&self, method: &str) -> Result<()> {
         if self.options.channel_binding == ChannelBindingMode::Require {
             return Err(Error::auth(format!(
@@ -356,6 +426,22 @@ impl Startup {
         }
         Ok(())
     }
+}
+
+/// True for the messages by which a server asks for (more) authentication.
+fn is_auth_request(m: &Message) -> bool {
+    matches!(
+        m,
+        Message::AuthenticationCleartextPassword
+            | Message::AuthenticationMd5Password { .. }
+            | Message::AuthenticationSasl(_)
+            | Message::AuthenticationSaslContinue(_)
+            | Message::AuthenticationSaslFinal(_)
+            | Message::AuthenticationKerberosV5
+            | Message::AuthenticationGss
+            | Message::AuthenticationSspi
+            | Message::AuthenticationGssContinue(_)
+    )
 }
 
 fn method_name(m: &Message) -> &'static str {
@@ -397,6 +483,7 @@ mod tests {
             channel_binding: ChannelBindingMode::Prefer,
             tls_server_end_point: None,
             pipeline_password: pipeline,
+            require_auth: None,
         }
     }
 
@@ -509,6 +596,152 @@ mod tests {
         let mut out = BytesMut::new();
         s.start(&mut out).unwrap();
         assert_eq!(out.to_vec(), startup_bytes());
+    }
+
+    fn with_require_auth(require: &str, password: &[u8], pipeline: bool) -> (Startup, Vec<u8>) {
+        let mut o = options(pipeline, Some(password));
+        o.require_auth = Some(require.parse().unwrap());
+        let mut s = Startup::new(o);
+        let mut out = BytesMut::new();
+        s.start(&mut out).unwrap();
+        (s, out.to_vec())
+    }
+
+    #[test]
+    fn require_auth_refuses_a_method_before_answering() {
+        for (require, request, method) in [
+            ("scram-sha-256", AUTH_CLEARTEXT, "password"),
+            ("scram-sha-256", AUTH_MD5, "md5"),
+            ("password", AUTH_MD5, "md5"),
+            ("md5", AUTH_SASL, "scram-sha-256"),
+            ("!password", AUTH_CLEARTEXT, "password"),
+            ("!md5,!password", AUTH_MD5, "md5"),
+            ("!scram-sha-256", AUTH_SASL, "scram-sha-256"),
+            ("none", AUTH_CLEARTEXT, "password"),
+            ("password", b"R\0\0\0\x08\0\0\0\x07", "gss"),
+            ("password", b"R\0\0\0\x08\0\0\0\x09", "sspi"),
+        ] {
+            let (mut s, _) = with_require_auth(require, b"pw_pw", false);
+            let (step, out) = feed(&mut s, request);
+            let e = step.unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::Auth, "{require}");
+            assert!(e.message().contains(&format!("require_auth={require} failed")), "{e}");
+            assert!(e.message().contains(&format!("\"{method}\"")), "{require}: {e}");
+            assert!(out.is_empty(), "{require}: something was sent: {out:?}");
+            assert!(!e.message().contains("pw_pw"));
+        }
+    }
+
+    #[test]
+    fn require_auth_lets_allowed_methods_through() {
+        for (require, request) in [
+            ("password", AUTH_CLEARTEXT),
+            ("md5,password", AUTH_MD5),
+            ("scram-sha-256", AUTH_SASL),
+            ("!md5", AUTH_CLEARTEXT),
+            ("!password,!md5", AUTH_SASL),
+        ] {
+            let (mut s, _) = with_require_auth(require, b"pw_pw", false);
+            let (step, out) = feed(&mut s, request);
+            assert_eq!(step.unwrap(), Step::Continue, "{require}");
+            assert!(out.starts_with(b"p"), "{require}: {out:?}");
+        }
+    }
+
+    #[test]
+    fn require_auth_and_servers_that_skip_authentication() {
+        // Trust (AuthenticationOk straight away) is the method "none".
+        for (require, ok) in
+            [("none", true), ("!md5", true), ("scram-sha-256,none", true), ("password", false), ("!none", false)]
+        {
+            let (mut s, _) = with_require_auth(require, b"pw_pw", false);
+            let (step, _) = feed(&mut s, &[AUTH_OK, READY_IDLE].concat());
+            match step {
+                Ok(step) => assert!(ok && step == Step::Done, "{require}"),
+                Err(e) => {
+                    assert!(!ok, "{require}: {e}");
+                    assert!(e.message().contains("without authentication"), "{e}");
+                    assert!(e.message().contains("\"none\""), "{e}");
+                }
+            }
+        }
+        // After a password exchange, AuthenticationOk is fine even when "none" is not allowed.
+        let (mut s, _) = with_require_auth("password", b"pw_pw", false);
+        let (step, _) = feed(&mut s, &[AUTH_CLEARTEXT, AUTH_OK, READY_IDLE].concat());
+        assert_eq!(step.unwrap(), Step::Done);
+    }
+
+    #[test]
+    fn require_auth_without_password_keeps_the_password_back() {
+        let (s, out) = with_require_auth("scram-sha-256", b"pw_pw", true);
+        assert_eq!(out, startup_bytes());
+        assert!(!s.password_pipelined());
+        let (s, out) = with_require_auth("password", b"pw_pw", true);
+        assert_eq!(out, [startup_bytes(), PASSWORD.to_vec()].concat());
+        assert!(s.password_pipelined());
+    }
+
+    // RFC 7677's SCRAM-SHA-256 exchange (password "pencil", user "user").
+    const RFC_NONCE: &str = "rOprNGfwEbeRWgbNEkqO";
+    const RFC_SERVER_FIRST: &[u8] =
+        b"r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096";
+    const RFC_SERVER_FINAL: &[u8] = b"v=6rriTRBi23WpRR/wtup+mMhUZUn/dB5nLTJRsjl95G4=";
+
+    fn auth(code: u32, data: &[u8]) -> Vec<u8> {
+        msg(b'R', &[&code.to_be_bytes()[..], data].concat())
+    }
+
+    /// A startup that has finished the RFC 7677 SCRAM exchange.
+    fn after_scram(require: Option<&str>) -> Startup {
+        let mut o = options(false, Some(b"pencil"));
+        o.require_auth = require.map(|r| r.parse().unwrap());
+        let mut s = Startup::new(o);
+        s.scram_fixture = Some((RFC_NONCE, "user"));
+        s.start(&mut BytesMut::new()).unwrap();
+        let (step, out) = feed(&mut s, AUTH_SASL);
+        assert_eq!(step.unwrap(), Step::Continue);
+        assert!(out.ends_with(b"n,,n=user,r=rOprNGfwEbeRWgbNEkqO"), "{out:?}");
+        let (step, out) = feed(&mut s, &auth(11, RFC_SERVER_FIRST));
+        assert_eq!(step.unwrap(), Step::Continue);
+        assert!(out.ends_with(b"p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ="), "{out:?}");
+        let (step, out) = feed(&mut s, &auth(12, RFC_SERVER_FINAL));
+        assert_eq!(step.unwrap(), Step::Continue);
+        assert!(out.is_empty());
+        s
+    }
+
+    #[test]
+    fn after_scram_completes_only_authentication_ok_may_follow() {
+        let mut s = after_scram(None);
+        let (step, out) = feed(&mut s, &[AUTH_OK, KEY_DATA, READY_IDLE].concat());
+        assert_eq!(step.unwrap(), Step::Done);
+        assert!(out.is_empty());
+        assert_eq!(s.into_info().auth_method, "scram-sha-256");
+
+        for (request, name) in [
+            (AUTH_CLEARTEXT.to_vec(), "AuthenticationCleartextPassword"),
+            (AUTH_MD5.to_vec(), "AuthenticationMD5Password"),
+            (AUTH_SASL.to_vec(), "AuthenticationSASL"),
+            (auth(11, RFC_SERVER_FIRST), "AuthenticationSASLContinue"),
+            (auth(12, RFC_SERVER_FINAL), "AuthenticationSASLFinal"),
+        ] {
+            for require in [None, Some("scram-sha-256,password,md5")] {
+                let mut s = after_scram(require);
+                let (step, out) = feed(&mut s, &request);
+                let e = step.unwrap_err();
+                assert_eq!(e.kind(), ErrorKind::Auth, "{name}");
+                assert!(e.message().contains("after SCRAM authentication had completed"), "{e}");
+                assert!(e.message().contains(name), "{name}: {e}");
+                assert!(out.is_empty(), "{name}: answered {out:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn authentication_ok_in_the_middle_of_scram_is_refused() {
+        let (mut s, _) = started(false);
+        let (step, _) = feed(&mut s, &[AUTH_SASL, AUTH_OK].concat());
+        assert!(step.is_err());
     }
 
     #[test]

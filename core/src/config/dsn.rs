@@ -572,7 +572,7 @@ mod tests {
             ("postgres://h?a%zz=1", "query"),
             ("postgres://h?replication=database", "replication"),
             ("postgres://h?gssencmode=require", "gssencmode"),
-            ("postgres://h?service=x", "service"),
+            ("postgres://h?sslcrl=x", "sslcrl"),
             ("postgres://h?sslrootcert=system&sslmode=require", "sslmode"),
             ("postgres://h?sslnegotiation=direct", "sslnegotiation"),
             ("postgres://h?client_encoding=LATIN1", "client_encoding"),

@@ -23,6 +23,7 @@ const VARS: &[(&str, &str)] = &[
     ("PGSSLCERT", "sslcert"),
     ("PGSSLKEY", "sslkey"),
     ("PGSSLNEGOTIATION", "sslnegotiation"),
+    ("PGREQUIREAUTH", "require_auth"),
     ("PGCHANNELBINDING", "channel_binding"),
     ("PGCONNECT_TIMEOUT", "connect_timeout"),
     ("PGTARGETSESSIONATTRS", "target_session_attrs"),
@@ -74,6 +75,7 @@ mod tests {
             ("PGSSLCERT", "/env/cert.pem"),
             ("PGSSLKEY", "/env/key.pem"),
             ("PGSSLNEGOTIATION", "direct"),
+            ("PGREQUIREAUTH", "!password"),
             ("PGCHANNELBINDING", "require"),
             ("PGCONNECT_TIMEOUT", "7"),
             ("PGTARGETSESSIONATTRS", "read-only"),
@@ -98,6 +100,7 @@ mod tests {
         assert_eq!(c.get_ssl_cert(), Some("/env/cert.pem"));
         assert_eq!(c.get_ssl_key(), Some("/env/key.pem"));
         assert_eq!(c.get_ssl_negotiation(), SslNegotiation::Direct);
+        assert_eq!(c.get_require_auth().map(|r| r.to_string()).as_deref(), Some("!password"));
         assert_eq!(c.get_channel_binding(), ChannelBindingMode::Require);
         assert_eq!(c.get_connect_timeout(), Some(Duration::from_secs(7)));
         assert_eq!(c.get_target_session_attrs(), TargetSessionAttrs::ReadOnly);
@@ -111,7 +114,7 @@ mod tests {
             "postgres://dsnuser:dsnpass@dsnhost:1/dsndb?sslmode=disable&application_name=dsnapp\
              &connect_timeout=0&target_session_attrs=any&options=x&channel_binding=disable\
              &sslnegotiation=postgres&load_balance_hosts=disable&passfile=/p&sslcert=/c&sslkey=/k\
-             &sslrootcert=/r",
+             &sslrootcert=/r&require_auth=md5",
         )
         .unwrap();
         let before = c.clone();
@@ -159,6 +162,7 @@ mod tests {
             ("PGTARGETSESSIONATTRS", "master"),
             ("PGHOSTADDR", "host.name"),
             ("PGCHANNELBINDING", "x"),
+            ("PGREQUIREAUTH", "kerberos"),
         ] {
             let e = Config::new().apply_env(env(&[(var, value)])).unwrap_err();
             assert_eq!(e.kind(), ErrorKind::Config);

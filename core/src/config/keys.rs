@@ -7,8 +7,8 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use super::{
-    ChannelBindingMode, Config, Host, LoadBalanceHosts, PipelineConnect, SslMode, SslNegotiation, SslRootCert,
-    TargetSessionAttrs, DEFAULT_MAX_CACHEABLE_STATEMENT_SIZE, DEFAULT_MAX_CACHED_STATEMENT_LIFETIME,
+    ChannelBindingMode, Config, Host, LoadBalanceHosts, PipelineConnect, RequireAuth, SslMode, SslNegotiation,
+    SslRootCert, TargetSessionAttrs, DEFAULT_MAX_CACHEABLE_STATEMENT_SIZE, DEFAULT_MAX_CACHED_STATEMENT_LIFETIME,
     DEFAULT_MAX_MESSAGE_SIZE, DEFAULT_PORT, DEFAULT_STATEMENT_CACHE_SIZE,
 };
 use crate::error::{Error, Result};
@@ -21,17 +21,13 @@ const IGNORED: &[&str] = &["sslcompression", "sslsni", "gsslib", "krbsrvname", "
 /// libpq options whose meaning edgepg cannot honour. Ignoring them could
 /// weaken security or silently connect somewhere else, so they are errors.
 const UNSUPPORTED: &[&str] = &[
-    "service",
-    "servicefile",
     "sslcrl",
     "sslcrldir",
-    "sslpassword",
     "sslcertmode",
     "sslkeylogfile",
     "ssl_min_protocol_version",
     "ssl_max_protocol_version",
     "requirepeer",
-    "require_auth",
     "tcp_user_timeout",
     "min_protocol_version",
     "max_protocol_version",
@@ -58,6 +54,7 @@ const KNOWN: &[&str] = &[
     "passfile",
     "sslcert",
     "sslkey",
+    "sslpassword",
     "sslrootcert",
     "sslmode",
     "sslnegotiation",
@@ -79,6 +76,9 @@ const KNOWN: &[&str] = &[
     "max_cacheable_statement_size",
     "max_message_size",
     "pipeline_connect",
+    "require_auth",
+    "service",
+    "servicefile",
 ];
 
 /// True when `key` is an option name edgepg accepts.
@@ -86,10 +86,29 @@ pub(crate) fn is_known(key: &str) -> bool {
     KNOWN.contains(&key) || IGNORED.contains(&key)
 }
 
-/// True when `key` (an option name) already has a value, so the environment must
-/// not override it.
+/// True when `key` (an option name) already has a value, so neither a service
+/// file nor the environment may override it. Options that always hold a value
+/// (the statement cache settings, `max_message_size`) count as set when they
+/// differ from their default.
 pub(crate) fn is_set(config: &Config, key: &str) -> bool {
     match key {
+        "fallback_application_name" => config.fallback_application_name.is_some(),
+        "requiressl" => config.ssl_mode.is_some() || config.require_ssl.is_some(),
+        "sslpassword" => config.ssl_password.is_some(),
+        "require_auth" => config.require_auth.is_some(),
+        "service" => config.service.is_some(),
+        "servicefile" => config.servicefile.is_some(),
+        "keepalives" => config.keepalives.is_some(),
+        "keepalives_idle" => config.keepalives_idle.is_some(),
+        "keepalives_interval" => config.keepalives_interval.is_some(),
+        "keepalives_count" => config.keepalives_count.is_some(),
+        "command_timeout" => config.command_timeout.is_some(),
+        "statement_cache_size" => config.statement_cache_size != DEFAULT_STATEMENT_CACHE_SIZE,
+        "max_cached_statement_lifetime" => {
+            config.max_cached_statement_lifetime != DEFAULT_MAX_CACHED_STATEMENT_LIFETIME
+        }
+        "max_cacheable_statement_size" => config.max_cacheable_statement_size != DEFAULT_MAX_CACHEABLE_STATEMENT_SIZE,
+        "max_message_size" => config.max_message_size != DEFAULT_MAX_MESSAGE_SIZE,
         "host" => !config.hosts.is_empty(),
         "hostaddr" => !config.hostaddrs.is_empty(),
         "port" => !config.ports.is_empty(),
@@ -137,6 +156,14 @@ pub(crate) fn set(config: &mut Config, key: &str, value: &[u8], part: &str) -> R
         "passfile" => config.passfile = text(),
         "sslcert" => config.ssl_cert = text(),
         "sslkey" => config.ssl_key = text(),
+        // Never echoed: it is a secret.
+        "sslpassword" => config.ssl_password = text(),
+        "require_auth" => config.require_auth = if empty { None } else { Some(RequireAuth::parse(value, part)?) },
+        "service" => {
+            config.service = text();
+            config.service_loaded = false;
+        }
+        "servicefile" => config.servicefile = text(),
         "sslrootcert" => config.ssl_root_cert = (!empty).then(|| SslRootCert::parse(value)),
         "sslmode" => config.ssl_mode = parse_enum::<SslMode>(value, part, SslMode::ALL)?,
         "sslnegotiation" => config.ssl_negotiation = parse_enum::<SslNegotiation>(value, part, SslNegotiation::ALL)?,
@@ -392,8 +419,8 @@ mod tests {
         apply("client_encoding", "utf-8").unwrap();
         assert!(err("client_encoding", "LATIN1").contains("UTF8"));
         apply("sslcompression", "1").unwrap();
-        assert!(err("service", "mydb").contains("not supported"));
-        assert!(err("require_auth", "scram-sha-256").contains("not supported"));
+        assert!(err("sslcrl", "/crl.pem").contains("not supported"));
+        assert!(err("sslcertmode", "require").contains("not supported"));
         assert!(err("bogus_key", "1").contains("unknown option"));
     }
 

@@ -33,8 +33,13 @@
 //! settings; edgepg does not, so a typo cannot silently become a server
 //! setting). Server settings are given with `options=-c name=value` (libpq's
 //! way) or with [`Config::server_setting`]. A few libpq options that only make
-//! sense with features edgepg lacks (`service`, `sslcrl`, `require_auth`, ...)
-//! are rejected with a "not supported" error rather than ignored.
+//! sense with features edgepg lacks (`sslcrl`, `sslcertmode`, ...) are rejected
+//! with a "not supported" error rather than ignored.
+//!
+//! `service` names a section of a connection service file (`pg_service.conf`,
+//! see [`service`]); the transport reads the file and calls
+//! [`Config::apply_service`] before [`Config::apply_env`], which gives libpq's
+//! precedence: the DSN, then the service, then the environment.
 //!
 //! edgepg extensions, accepted in a DSN too: `command_timeout` (seconds),
 //! `statement_cache_size`, `max_cached_statement_lifetime` (seconds),
@@ -65,11 +70,14 @@ mod env;
 mod keys;
 mod options;
 pub mod pgpass;
+mod require_auth;
+pub mod service;
 
 pub use options::{
     ChannelBindingMode, Host, LoadBalanceHosts, PipelineConnect, SslMode, SslNegotiation, SslRootCert,
     TargetSessionAttrs,
 };
+pub use require_auth::{AuthMethod, RequireAuth};
 
 /// The port used when none is given.
 pub const DEFAULT_PORT: u16 = 5432;
@@ -115,6 +123,8 @@ pub struct Config {
     pub(crate) ssl_root_cert: Option<SslRootCert>,
     pub(crate) ssl_cert: Option<String>,
     pub(crate) ssl_key: Option<String>,
+    /// The passphrase of an encrypted `sslkey`; never shown by `Debug`.
+    pub(crate) ssl_password: Option<String>,
     pub(crate) ssl_negotiation: Option<SslNegotiation>,
     pub(crate) channel_binding: Option<ChannelBindingMode>,
     pub(crate) pipeline_connect: Option<PipelineConnect>,
@@ -127,6 +137,11 @@ pub struct Config {
     pub(crate) target_session_attrs: Option<TargetSessionAttrs>,
     pub(crate) load_balance_hosts: Option<LoadBalanceHosts>,
     pub(crate) passfile: Option<String>,
+    pub(crate) require_auth: Option<RequireAuth>,
+    pub(crate) service: Option<String>,
+    pub(crate) servicefile: Option<String>,
+    /// [`Config::apply_service`] found and applied `service`.
+    pub(crate) service_loaded: bool,
     pub(crate) command_timeout: Option<Duration>,
     pub(crate) statement_cache_size: usize,
     pub(crate) max_cached_statement_lifetime: Duration,
@@ -159,6 +174,7 @@ impl Config {
             ssl_root_cert: None,
             ssl_cert: None,
             ssl_key: None,
+            ssl_password: None,
             ssl_negotiation: None,
             channel_binding: None,
             pipeline_connect: None,
@@ -170,6 +186,10 @@ impl Config {
             target_session_attrs: None,
             load_balance_hosts: None,
             passfile: None,
+            require_auth: None,
+            service: None,
+            servicefile: None,
+            service_loaded: false,
             command_timeout: None,
             statement_cache_size: DEFAULT_STATEMENT_CACHE_SIZE,
             max_cached_statement_lifetime: DEFAULT_MAX_CACHED_STATEMENT_LIFETIME,
@@ -237,7 +257,7 @@ impl Config {
     /// `PGHOST`, `PGHOSTADDR`, `PGPORT`, `PGUSER`, `PGPASSWORD`, `PGDATABASE`,
     /// `PGOPTIONS`, `PGAPPNAME`, `PGSSLMODE`, `PGSSLROOTCERT`, `PGSSLCERT`,
     /// `PGSSLKEY`, `PGSSLNEGOTIATION`, `PGCHANNELBINDING`, `PGCONNECT_TIMEOUT`,
-    /// `PGTARGETSESSIONATTRS`, `PGLOADBALANCEHOSTS` and `PGPASSFILE` (only
+    /// `PGTARGETSESSIONATTRS`, `PGLOADBALANCEHOSTS`, `PGREQUIREAUTH` and `PGPASSFILE` (only
     /// stored: the transport reads the file).
     pub fn apply_env(&mut self, lookup: impl Fn(&str) -> Option<String>) -> Result<()> {
         env::apply(self, lookup)?;
@@ -283,6 +303,17 @@ impl Config {
                 return Err(Error::config(
                     "sslmode",
                     format!("weak sslmode \"{mode}\" may not be used with sslrootcert=system (use \"verify-full\")"),
+                ));
+            }
+        }
+        if complete && !self.service_loaded {
+            if let Some(name) = &self.service {
+                return Err(Error::config(
+                    "service",
+                    format!(
+                        "service \"{name}\" was not loaded: this transport does not read connection service files \
+                         (only the native one does); give the options in the connection string instead"
+                    ),
                 ));
             }
         }
@@ -383,6 +414,81 @@ impl Config {
     pub fn ssl_key(&mut self, path: &str) -> &mut Config {
         self.ssl_key = Some(path.to_owned());
         self
+    }
+
+    /// Sets `sslpassword`, the passphrase of an encrypted `sslkey` (used by the
+    /// transport; never shown by `Debug` or in errors).
+    pub fn ssl_password(&mut self, password: &str) -> &mut Config {
+        self.ssl_password = Some(password.to_owned());
+        self
+    }
+
+    /// Sets `require_auth`: the authentication methods the server may use.
+    ///
+    /// ```
+    /// use edgepg_core::config::{AuthMethod, Config};
+    /// let mut config = Config::parse("postgres://app@db.example.com/app")?;
+    /// config.require_auth("scram-sha-256".parse()?);
+    /// assert!(!config.get_require_auth().unwrap().allows(AuthMethod::Password));
+    /// # Ok::<(), edgepg_core::Error>(())
+    /// ```
+    pub fn require_auth(&mut self, methods: RequireAuth) -> &mut Config {
+        self.require_auth = Some(methods);
+        self
+    }
+
+    /// Sets `service`, the section of the connection service file to use.
+    pub fn service(&mut self, name: &str) -> &mut Config {
+        self.service = Some(name.to_owned());
+        self.service_loaded = false;
+        self
+    }
+
+    /// Sets `servicefile`, the connection service file to read first.
+    pub fn servicefile(&mut self, path: &str) -> &mut Config {
+        self.servicefile = Some(path.to_owned());
+        self
+    }
+
+    /// Fills the options still unset from section `[name]` of a connection
+    /// service file whose text is `text` (`file` names it in errors), and
+    /// records `name` as the service. Returns `false`, changing nothing, when
+    /// the text has no such section (libpq then tries the next file).
+    ///
+    /// Call it before [`Config::apply_env`]: libpq's order is the DSN first,
+    /// then the service file, then the environment. Errors are config errors
+    /// naming the file and line (see [`service::lookup`]).
+    ///
+    /// ```
+    /// use edgepg_core::config::{Config, Host};
+    ///
+    /// let text = "[shop]\nhost=db.example.com\nport=6432\ndbname=shop\nuser=ignored\n";
+    /// let mut c = Config::parse("service=shop user=alice")?;
+    /// assert!(c.apply_service("shop", text, "/home/alice/.pg_service.conf")?);
+    /// c.apply_env(|_| None)?;
+    /// assert_eq!(c.get_hosts(), &[Host::Tcp("db.example.com".into())]);
+    /// assert_eq!((c.port_for(0), c.get_dbname(), c.get_user()), (6432, Some("shop"), Some("alice")));
+    /// # Ok::<(), edgepg_core::Error>(())
+    /// ```
+    pub fn apply_service(&mut self, name: &str, text: &str, file: &str) -> Result<bool> {
+        let Some(entries) = service::lookup(text, name, file)? else {
+            return Ok(false);
+        };
+        for (key, value) in entries {
+            // An option given in the DSN (or earlier in the section) wins.
+            if keys::is_set(self, &key) {
+                continue;
+            }
+            keys::set(self, &key, value.as_bytes(), &key).map_err(|e| {
+                Error::new(
+                    crate::ErrorKind::Config,
+                    format!("{} (in service \"{name}\" of service file \"{file}\")", e.message()),
+                )
+            })?;
+        }
+        self.service = Some(name.to_owned());
+        self.service_loaded = true;
+        Ok(true)
     }
 
     /// Sets `sslnegotiation`.
@@ -607,6 +713,32 @@ impl Config {
         self.ssl_key.as_deref()
     }
 
+    /// `sslpassword`, if given: the passphrase of an encrypted `sslkey`.
+    pub fn get_ssl_password(&self) -> Option<&str> {
+        self.ssl_password.as_deref()
+    }
+
+    /// `require_auth`, if given; `None` allows every method.
+    pub fn get_require_auth(&self) -> Option<&RequireAuth> {
+        self.require_auth.as_ref()
+    }
+
+    /// `service`, if given (in the DSN, with [`Config::service`], or applied
+    /// by [`Config::apply_service`]).
+    pub fn get_service(&self) -> Option<&str> {
+        self.service.as_deref()
+    }
+
+    /// `servicefile`, if given.
+    pub fn get_servicefile(&self) -> Option<&str> {
+        self.servicefile.as_deref()
+    }
+
+    /// True once [`Config::apply_service`] has applied the service.
+    pub fn is_service_loaded(&self) -> bool {
+        self.service_loaded
+    }
+
     /// The effective `sslnegotiation` (default `postgres`).
     pub fn get_ssl_negotiation(&self) -> SslNegotiation {
         self.ssl_negotiation.unwrap_or_default()
@@ -770,6 +902,7 @@ impl fmt::Debug for Config {
             .field("ssl_root_cert", &self.ssl_root_cert)
             .field("ssl_cert", &self.ssl_cert)
             .field("ssl_key", &self.ssl_key)
+            .field("ssl_password", &self.ssl_password.as_ref().map(|_| "<redacted>"))
             .field("ssl_negotiation", &self.get_ssl_negotiation())
             .field("channel_binding", &self.get_channel_binding())
             .field("pipeline_connect", &self.get_pipeline_connect())
@@ -781,6 +914,9 @@ impl fmt::Debug for Config {
             .field("target_session_attrs", &self.get_target_session_attrs())
             .field("load_balance_hosts", &self.get_load_balance_hosts())
             .field("passfile", &self.passfile)
+            .field("require_auth", &self.require_auth.as_ref().map(|r| r.to_string()))
+            .field("service", &self.service)
+            .field("servicefile", &self.servicefile)
             .field("command_timeout", &self.command_timeout)
             .field("statement_cache_size", &self.statement_cache_size)
             .field("max_cached_statement_lifetime", &self.max_cached_statement_lifetime)
@@ -808,6 +944,83 @@ mod tests {
         assert!(format!("{:?}", Config::new()).contains("password: None"));
         let alt = format!("{c:#?}");
         assert!(!alt.contains(SECRET));
+    }
+
+    #[test]
+    fn debug_redacts_the_ssl_password() {
+        let c = Config::parse(&format!("sslkey=/k.pem sslpassword={SECRET}")).unwrap();
+        assert_eq!(c.get_ssl_password(), Some(SECRET));
+        let dbg = format!("{c:?}");
+        assert!(!dbg.contains(SECRET), "{dbg}");
+        assert!(dbg.contains("ssl_password: Some(\"<redacted>\")"), "{dbg}");
+    }
+
+    const SERVICES: &str = "[shop]\nhost=svc-host\nport=6001\ndbname=svc-db\nuser=svc-user\n\
+                            sslmode=require\nstatement_cache_size=0\napplication_name=svc app\n\
+                            host=second host line is ignored\n\
+                            [broken]\nport=x\n";
+
+    #[test]
+    fn service_fills_what_the_dsn_left_unset_and_beats_the_environment() {
+        let mut c = Config::parse("service=shop user=dsn-user port=7000").unwrap();
+        assert!(!c.is_service_loaded());
+        assert!(c.apply_service("shop", SERVICES, "/s.conf").unwrap());
+        assert!(c.is_service_loaded());
+        c.apply_env(|k| match k {
+            "PGHOST" => Some("env-host".into()),
+            "PGDATABASE" => Some("env-db".into()),
+            "PGAPPNAME" => Some("env-app".into()),
+            "PGCONNECT_TIMEOUT" => Some("9".into()),
+            _ => None,
+        })
+        .unwrap();
+        assert_eq!(c.get_hosts(), &[Host::Tcp("svc-host".into())]);
+        assert_eq!(c.get_ports(), &[7000]);
+        assert_eq!(c.get_user(), Some("dsn-user"));
+        assert_eq!(c.get_dbname(), Some("svc-db"));
+        assert_eq!(c.get_application_name(), Some("svc app"));
+        assert_eq!(c.get_ssl_mode(), SslMode::Require);
+        assert_eq!(c.get_statement_cache_size(), 0);
+        assert_eq!(c.get_connect_timeout(), Some(Duration::from_secs(9)));
+        assert_eq!(c.get_service(), Some("shop"));
+    }
+
+    #[test]
+    fn service_does_not_override_dsn_values_that_have_defaults() {
+        let mut c = Config::parse("statement_cache_size=5 requiressl=0").unwrap();
+        c.apply_service("shop", SERVICES, "/s.conf").unwrap();
+        assert_eq!(c.get_statement_cache_size(), 5);
+        // requiressl counts as an explicit sslmode, as in the environment.
+        assert_eq!(c.get_ssl_mode(), SslMode::Prefer);
+    }
+
+    #[test]
+    fn missing_service_changes_nothing() {
+        let mut c = Config::parse("service=nope").unwrap();
+        let before = c.clone();
+        assert!(!c.apply_service("nope", SERVICES, "/s.conf").unwrap());
+        assert_eq!(c, before);
+    }
+
+    #[test]
+    fn bad_service_values_name_the_service_and_file() {
+        let mut c = Config::new();
+        let e = c.apply_service("broken", SERVICES, "/s.conf").unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Config);
+        assert!(e.message().contains("`port`"), "{e}");
+        assert!(e.message().contains("service \"broken\" of service file \"/s.conf\""), "{e}");
+    }
+
+    #[test]
+    fn an_unloaded_service_fails_validation() {
+        let mut c = Config::parse("host=h service=shop").unwrap();
+        let e = c.validate().unwrap_err();
+        assert!(e.message().contains("`service`") && e.message().contains("\"shop\""), "{e}");
+        c.apply_service("shop", SERVICES, "/s.conf").unwrap();
+        c.validate().unwrap();
+        // Setting another service needs loading again.
+        c.service("other");
+        assert!(c.validate().is_err());
     }
 
     #[test]
