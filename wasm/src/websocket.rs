@@ -597,6 +597,7 @@ mod tests {
                 _open: Closure::new(|_: JsValue| {}),
                 _message: Closure::new(|_: MessageEvent| {}),
                 _close: Closure::new(|_: CloseEvent| {}),
+                _error: Closure::new(|_: JsValue| {}),
             },
         };
         (stream, fake)
