@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Builds the npm package, packs it, installs the tarball into a temp dir and
 # runs the JS tests there with `node --test` (Node API, faults, round trips,
-# workerd via miniflare, tsc over a typed example), then the API suites again
+# workerd via miniflare, the runtime matrix — Node 20/22/24, Bun, Deno and
+# workerd over TCP, TLS and WebSocket (runtimes.test.mjs, runtimes from
+# scripts/runtimes.sh) —, the Rust Worker example in workerd, tsc over a
+# typed example), then the API suites again
 # over direct TCP. Needs a running test
 # cluster with websockify: source its env first (tests/cluster/start.sh);
 # scripts/test.sh does all of that. Last line: node's test summary.
@@ -33,6 +36,9 @@ if [ ! -f test/orm/generated/index.js ] || [ test/orm/schema.prisma -nt test/orm
 fi
 
 ./build.sh
+# The Rust Worker example (examples/worker-rs), run in workerd by worker-rs.test.mjs.
+../examples/worker-rs/build.sh
+export EDGEPG_WORKER_RS_DIR="$here/../examples/worker-rs"
 work="$(mktemp -d /tmp/edgepg-js-test.XXXXXX)"
 trap 'rm -rf "$work"' EXIT
 npm pack --silent --pack-destination "$work" >/dev/null

@@ -5,7 +5,10 @@
 #     (wasm-bindgen-test browser tests), binaryen (wasm-opt, shrinks the release .wasm);
 #   * the Rust target wasm32-unknown-unknown (the core must build for it);
 #   * wasm-bindgen-cli at the exact version of the wasm-bindgen crate in Cargo.lock
-#     (`cargo install`, about 5 minutes on 2 cores; only when the installed one differs).
+#     (`cargo install`, about 5 minutes on 2 cores; only when the installed one differs);
+#   * wasm-pack (`cargo install`, pinned below; about 3 minutes) for the wasm crate's tests;
+#   * the JS runtimes of the test matrix — Node 22, Node 24, Bun, Deno — from npm, pinned in
+#     tools/runtimes/, into a cache folder outside the clone (scripts/runtimes.sh).
 # Idempotent and silent when everything is already there. `apt-get update` runs at most
 # once, and only when a package is missing. Uses sudo only when not root and sudo exists.
 set -euo pipefail
@@ -71,3 +74,15 @@ if [ -n "$wb_version" ]; then
             || die "cargo install wasm-bindgen-cli --version $wb_version failed"
     fi
 fi
+
+# wasm-pack runs the wasm crate's tests (`wasm-pack test --node --headless --chrome`). It uses the
+# chromedriver and wasm-bindgen it finds on PATH, so nothing is downloaded at test time.
+wasm_pack_version=0.15.1
+if [ "$(wasm-pack --version 2>/dev/null | awk '{print $2}' || true)" != "$wasm_pack_version" ]; then
+    say "installing wasm-pack $wasm_pack_version with cargo (about 3 minutes)"
+    cargo install -q wasm-pack --version "$wasm_pack_version" \
+        || die "cargo install wasm-pack --version $wasm_pack_version failed"
+fi
+
+# Node 22/24, Bun and Deno for the JS runtime matrix (js/test/runtimes.test.mjs).
+"$EDGEPG_ROOT/scripts/runtimes.sh"

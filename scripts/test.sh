@@ -3,8 +3,9 @@
 #   1. the core crate must build for wasm32-unknown-unknown;
 #   2. cargo test --workspace (unit, doc and integration tests);
 #   3. cargo test -p edgepg-core --all-features (optional type codecs).
-#   4. the wasm transport's browser tests: cargo test -p edgepg-wasm --target
-#      wasm32-unknown-unknown in headless Chromium, through websockify to the cluster.
+#   4. the wasm crate's tests with wasm-pack: `wasm-pack test --node --headless --chrome`
+#      (unit tests in Node, the WebSocket transport's tests in headless Chromium through
+#      websockify to the cluster).
 #   5. the npm package (js/test.sh): release .wasm build, npm pack, node --test of the
 #      installed tarball (API, faults, round trips, a Worker in workerd, tsc).
 # Installs what is missing first (scripts/setup.sh), starts the cluster in .edgepg-test/
@@ -59,8 +60,10 @@ else
     step cargo test -p edgepg-core --all-features --no-fail-fast
     # The browser has no environment: the tests read the ports at compile time (option_env!).
     # WASM_BINDGEN_TEST_TIMEOUT: the whole browser run, SCRAM included, in seconds.
+    # wasm-pack finds chromedriver (CHROMEDRIVER) and the pinned wasm-bindgen on PATH, so it
+    # downloads nothing; --node runs the unit tests configured for Node, --chrome the rest.
     step env CHROMEDRIVER=/usr/bin/chromedriver WASM_BINDGEN_TEST_TIMEOUT=180 \
-        cargo test -p edgepg-wasm --target wasm32-unknown-unknown --no-fail-fast
+        sh -c 'cd wasm && exec wasm-pack test --node --headless --chrome'
     step js/test.sh
 fi
 

@@ -48,6 +48,8 @@ class WorkerdDuplex {
   // then read no further, because workerd cannot release a reader with a
   // read outstanding, and startTls needs the streams released.
   #oneChunk;
+  // Set by close(): the timer that cuts off a server that does not hang up.
+  #closing = null;
 
   constructor(socket, starttls) {
     this.#socket = socket;
@@ -66,7 +68,7 @@ class WorkerdDuplex {
   }
 
   async #pump() {
-    if (this.#pumping || this.#paused || !this.#handlers) return;
+    if (this.#pumping || this.#paused || !(this.#handlers || this.#closing)) return;
     this.#pumping = true;
     const generation = this.#generation;
     const reader = this.#reader;
@@ -76,6 +78,7 @@ class WorkerdDuplex {
         if (generation !== this.#generation) return;
         if (done) {
           this.#handlers?.onEnd();
+          if (this.#closing) this.#finish(this.#socket);
           return;
         }
         if (value && value.byteLength > 0) {
@@ -85,6 +88,7 @@ class WorkerdDuplex {
       }
     } catch (e) {
       if (generation === this.#generation) this.#handlers?.onError(e);
+      if (this.#closing) this.#finish(this.#socket);
     } finally {
       if (generation === this.#generation) this.#pumping = false;
     }
@@ -130,9 +134,23 @@ class WorkerdDuplex {
 
   close() {
     // The Rust side is letting go: no callback may reach it after this.
-    this.#generation++;
     this.#handlers = null;
-    this.#socket.close().catch(() => {});
+    // Closing a socket with a read outstanding makes workerd report an
+    // unhandled rejection ("Stream was cancelled") from a promise of its own
+    // that no handler here can reach, and so does closing the writable side
+    // (allowHalfOpen is off). Terminate was written already: the pump reads
+    // on until the server ends the connection, then closes the socket; a
+    // server that does not within a second is cut off.
+    const socket = this.#socket;
+    this.#closing = setTimeout(() => this.#finish(socket), 1000);
+    this.#oneChunk = false;
+    this.#paused = false;
+    this.#pump();
+  }
+
+  #finish(socket) {
+    clearTimeout(this.#closing);
+    socket.close().catch(() => {});
   }
 }
 

@@ -96,6 +96,7 @@ struct Handlers {
     _open: Closure<dyn FnMut(JsValue)>,
     _message: Closure<dyn FnMut(MessageEvent)>,
     _close: Closure<dyn FnMut(CloseEvent)>,
+    _error: Closure<dyn FnMut(JsValue)>,
 }
 
 /// A PostgreSQL byte stream over a WebSocket.
@@ -170,14 +171,27 @@ impl WsStream {
             }
             Shared::wake(&s);
         });
+        // `error` carries no detail in browsers and is followed by `close`,
+        // which is where failures are reported once open. While connecting,
+        // though, Node 22's WebSocket (undici) emits only `error` for a
+        // refused connection, never `close`: that ends the attempt here, or
+        // connect would wait for its timeout. It also needs a listener for the
+        // `ws` package (Node 20), which throws an uncaught exception when it
+        // emits `error` with none.
+        let s = shared.clone();
+        let error = Closure::<dyn FnMut(JsValue)>::new(move |_event: JsValue| {
+            {
+                let mut s = s.borrow_mut();
+                if s.phase == Phase::Connecting {
+                    s.phase = Phase::Closed { code: 1006, reason: "an error event, no close event".into() };
+                }
+            }
+            Shared::wake(&s);
+        });
         ws.set_onopen(Some(open.as_ref().unchecked_ref()));
         ws.set_onmessage(Some(message.as_ref().unchecked_ref()));
         ws.set_onclose(Some(close.as_ref().unchecked_ref()));
-        // `error` carries no detail in browsers and is always followed by
-        // `close`, which is where failures are reported. It still needs a
-        // listener: the `ws` package (Node) throws an uncaught exception when
-        // it emits `error` with none, e.g. on a close while connecting.
-        NOOP.with(|noop| ws.set_onerror(Some(noop.unchecked_ref())));
+        ws.set_onerror(Some(error.as_ref().unchecked_ref()));
 
         let stream = WsStream {
             ws,
@@ -188,7 +202,7 @@ impl WsStream {
             send_blocked: false,
             retry: None,
             sent_since_flush: false,
-            _handlers: Handlers { _open: open, _message: message, _close: close },
+            _handlers: Handlers { _open: open, _message: message, _close: close, _error: error },
         };
         // If this future is dropped (connect_timeout), Drop closes the socket.
         poll_fn(|cx| stream.poll_open(cx)).await?;
@@ -486,6 +500,8 @@ impl Drop for WsStream {
         self.ws.set_onopen(None);
         self.ws.set_onmessage(None);
         self.ws.set_onclose(None);
+        // Never none: the `ws` package throws on an `error` without a listener.
+        NOOP.with(|noop| self.ws.set_onerror(Some(noop.unchecked_ref())));
         let _ = self.ws.close();
     }
 }
@@ -581,6 +597,7 @@ mod tests {
                 _open: Closure::new(|_: JsValue| {}),
                 _message: Closure::new(|_: MessageEvent| {}),
                 _close: Closure::new(|_: CloseEvent| {}),
+                _error: Closure::new(|_: JsValue| {}),
             },
         };
         (stream, fake)
