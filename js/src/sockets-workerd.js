@@ -150,7 +150,11 @@ class WorkerdDuplex {
 
   #finish(socket) {
     clearTimeout(this.#closing);
-    socket.close().catch(() => {});
+    try {
+      socket.close().catch(() => {});
+    } catch {
+      // A socket of another request's: workerd closes it with that request.
+    }
   }
 }
 
