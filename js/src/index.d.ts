@@ -57,6 +57,10 @@ export interface ConnectOptions extends CallOptions, DecodeOptions {
    * as PEM text or a file path (Node, Bun, Deno). Overrides the DSN's sslrootcert.
    */
   sslrootcert?: string;
+  /** TCP only: the client certificate (libpq's sslcert), PEM text or a file path (Node, Bun, Deno). */
+  sslcert?: string;
+  /** TCP only: the client certificate's key (libpq's sslkey), PEM text or a file path; `sslpassword` in the DSN decrypts it. */
+  sslkey?: string;
   /** `host:port/path` of a WebSocket proxy (`?address=host:port` is appended), or `(host, port) => url`. Default: Neon's `<host>/v2`. */
   wsProxy?: string | ((host: string, port: number) => string);
   /** wss (default true) or ws. */

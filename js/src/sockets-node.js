@@ -24,6 +24,10 @@ function tlsOptions(o) {
     rejectUnauthorized: o.verify !== "none",
     ca: pem(o.ca, "sslrootcert"),
   };
+  // Client certificate (libpq's sslcert / sslkey / sslpassword).
+  if (o.cert !== undefined) options.cert = pem(o.cert, "sslcert");
+  if (o.key !== undefined) options.key = pem(o.key, "sslkey");
+  if (o.passphrase !== undefined) options.passphrase = o.passphrase;
   if (o.verify === "chain") options.checkServerIdentity = () => undefined;
   // Always against the name the user asked for: without SNI (an IP literal)
   // node:tls would check the certificate against "localhost".

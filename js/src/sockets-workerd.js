@@ -16,6 +16,12 @@ import { connect as cfConnect } from "cloudflare:sockets";
  * full verification: more than asked, never less; a failure says why.
  */
 function checkTls(o) {
+  if (o.cert || o.key) {
+    throw new Error(
+      "sslcert/sslkey cannot be used in Cloudflare Workers: cloudflare:sockets has no client certificates " +
+        "(use mTLS certificates bound in wrangler.toml with fetch, or password authentication)",
+    );
+  }
   if (o.ca) {
     throw new Error(
       "sslrootcert cannot be used in Cloudflare Workers: their TLS trusts only the runtime's store " +

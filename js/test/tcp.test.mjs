@@ -200,3 +200,23 @@ test("reading pauses under a slow consumer: the server waits instead of memory f
   await c.close();
   await watcher.close();
 });
+
+test("client certificates over TCP: sslcert/sslkey (PEM paths or text), an encrypted key, refusal without one", async () => {
+  const dir = env.EDGEPG_TEST_CLIENT_CERTS;
+  const base = `postgres://cert_user@localhost:${port}/${db}?sslmode=verify-full`;
+  const opts = { ...TCP, sslrootcert: env.EDGEPG_TEST_CA };
+  const whoami = "SELECT current_user::text AS u, (SELECT client_dn FROM pg_stat_ssl WHERE pid = pg_backend_pid()) AS dn";
+  const viaDsn = await connect(`${base}&sslcert=${encodeURIComponent(`${dir}/client.crt`)}&sslkey=${encodeURIComponent(`${dir}/client.key`)}`, opts);
+  assert.deepEqual(await viaDsn.fetchrow(whoami), { u: "cert_user", dn: "/CN=cert_user" });
+  await viaDsn.close();
+  const viaText = await connect(base, { ...opts, sslcert: readFileSync(`${dir}/client-rsa.crt`, "utf8"), sslkey: readFileSync(`${dir}/client-rsa.key`, "utf8") });
+  assert.equal((await viaText.fetchrow(whoami)).u, "cert_user");
+  await viaText.close();
+  const encrypted = await connect(`${base}&sslpassword=client_key_pw`, { ...opts, sslcert: `${dir}/client.crt`, sslkey: `${dir}/client-enc.key` });
+  assert.equal((await encrypted.fetchrow(whoami)).u, "cert_user");
+  await encrypted.close();
+  const none = await connect(base, opts).catch((e) => e);
+  assert.ok(none instanceof EdgepgError, String(none));
+  const wrongCa = await connect(base, { ...opts, sslcert: `${dir}/client-wrong-ca.crt`, sslkey: `${dir}/client.key` }).catch((e) => e);
+  assert.ok(wrongCa instanceof EdgepgError, String(wrongCa));
+});

@@ -60,6 +60,10 @@ pub struct TcpOptions {
     /// `sslrootcert` as PEM text or a file path (the adapter reads files
     /// where the runtime has them); overrides the DSN's.
     pub ssl_root_cert: Option<String>,
+    /// `sslcert`: the client certificate as PEM text or a file path; overrides the DSN's.
+    pub ssl_cert: Option<String>,
+    /// `sslkey`: the client key as PEM text or a file path; overrides the DSN's.
+    pub ssl_key: Option<String>,
     /// Read-side buffering.
     pub limits: SocketLimits,
 }
@@ -167,6 +171,22 @@ impl TcpConnector {
         }
         if direct {
             set(&o, "alpn", JsValue::from_str("postgresql"));
+        }
+        // Client certificate (sslcert/sslkey as PEM text or paths, sslpassword
+        // for an encrypted key): the adapter hands them to the runtime's TLS
+        // where it takes client certificates (node:tls), and refuses otherwise.
+        let (cert, key) = (
+            self.options.ssl_cert.as_deref().or(config.get_ssl_cert()),
+            self.options.ssl_key.as_deref().or(config.get_ssl_key()),
+        );
+        if let Some(cert) = cert {
+            set(&o, "cert", JsValue::from_str(cert));
+        }
+        if let Some(key) = key {
+            set(&o, "key", JsValue::from_str(key));
+        }
+        if let Some(password) = config.get_ssl_password() {
+            set(&o, "passphrase", JsValue::from_str(password));
         }
         o.into()
     }

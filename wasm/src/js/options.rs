@@ -68,11 +68,15 @@ pub(crate) fn connector(options: &JsValue, config: &Config) -> Result<EdgeConnec
                 ));
             };
             let mut tcp = TcpOptions::default();
-            let root = get(options, "sslrootcert");
-            if let Some(r) = root.as_string() {
-                tcp.ssl_root_cert = Some(r);
-            } else if present(&root) {
-                return Err(Error::config("sslrootcert", "must be a string: PEM text, or a file path"));
+            for (key, slot) in
+                [("sslrootcert", &mut tcp.ssl_root_cert), ("sslcert", &mut tcp.ssl_cert), ("sslkey", &mut tcp.ssl_key)]
+            {
+                let v = get(options, key);
+                if let Some(text) = v.as_string() {
+                    *slot = Some(text);
+                } else if present(&v) {
+                    return Err(Error::config(key, "must be a string: PEM text, or a file path"));
+                }
             }
             Ok(TcpConnector::new(factory, tcp).into())
         }
