@@ -141,52 +141,35 @@ const workloads = [
       return { ms, checksum: sum };
     },
   },
-  {
-    name: "pool_10k",
-    unit: "queries",
-    ops: POOL,
-    describe: `${POOL.toLocaleString("en-US")} \`SELECT $1::int8 + 1\` through each client's pool of ${POOL_SIZE} connections (opened before the timing) by ${POOL_CALLERS} concurrent callers. ` +
-      "edgepg: `createPool` + `pool.fetchval`; pg / Neon: `Pool` + `pool.query`; postgres.js: `postgres(dsn, { max: 10 })`.",
-    perConnection: "pool",
-    async run(c, p) {
-      let next = 0, sum = 0;
-      const t0 = performance.now();
-      const loop = async () => {
-        while (next < POOL) {
-          const i = next++;
-          const v = Number(await c.poolAddOne(p, i)); // read sum only after the await
-          sum += v - i;
-        }
-      };
-      await Promise.all(Array.from({ length: POOL_CALLERS }, loop));
-      const ms = performance.now() - t0;
-      return { ms, checksum: sum };
-    },
-  },
-  {
-    name: "pool_10k_noreset",
-    unit: "queries",
-    ops: POOL,
-    describe: `${POOL.toLocaleString("en-US")} \`SELECT $1::int8 + 1\` through each client's pool of ${POOL_SIZE} connections (opened before the timing) by ${POOL_CALLERS} concurrent callers. ` +
-      "As pool_10k, but edgepg's pool with `reset: false`: pg's, Neon's and postgres.js's pools never clean a session on release, edgepg's does by default (asyncpg's reset: advisory locks, cursors, LISTEN, settings), which costs the server a statement per release.",
-    perConnection: "pool",
-    poolOptions: { noReset: true },
-    async run(c, p) {
-      let next = 0, sum = 0;
-      const t0 = performance.now();
-      const loop = async () => {
-        while (next < POOL) {
-          const i = next++;
-          const v = Number(await c.poolAddOne(p, i)); // read sum only after the await
-          sum += v - i;
-        }
-      };
-      await Promise.all(Array.from({ length: POOL_CALLERS }, loop));
-      const ms = performance.now() - t0;
-      return { ms, checksum: sum };
-    },
-  },
+  poolWorkload("pool_10k", {}, "edgepg: `createPool` + `pool.fetchval`; pg / Neon: `Pool` + `pool.query`; postgres.js: `postgres(dsn, { max: 10 })`."),
+  poolWorkload("pool_10k_noreset", { noReset: true },
+    "As pool_10k, but edgepg's pool with `reset: false`: pg's, Neon's and postgres.js's pools never clean a session on release, edgepg's does by default (asyncpg's reset: advisory locks, cursors, LISTEN, settings), which costs the server a statement per release."),
 ];
+
+/** POOL queries through each client's pool of POOL_SIZE connections by POOL_CALLERS callers. */
+function poolWorkload(name, poolOptions, how) {
+  return {
+    name,
+    unit: "queries",
+    ops: POOL,
+    describe: `${POOL.toLocaleString("en-US")} \`SELECT $1::int8 + 1\` through each client's pool of ${POOL_SIZE} connections (opened before the timing) by ${POOL_CALLERS} concurrent callers. ${how}`,
+    perConnection: "pool",
+    poolOptions,
+    async run(c, p) {
+      let next = 0, sum = 0;
+      const t0 = performance.now();
+      const loop = async () => {
+        while (next < POOL) {
+          const i = next++;
+          const v = Number(await c.poolAddOne(p, i)); // read sum only after the await
+          sum += v - i;
+        }
+      };
+      await Promise.all(Array.from({ length: POOL_CALLERS }, loop));
+      return { ms: performance.now() - t0, checksum: sum };
+    },
+  };
+}
 
 // Which edgepg each contender is compared with: the same transport.
 const TCP_CONTENDERS = new Set(["pg", "postgres.js", "tcp-floor"]);
