@@ -74,6 +74,13 @@ EXTENDED = (
     + msg(b"C", cstr("SELECT 2"))
     + ready()
 )
+# One parameter (the fetch call's `a = $1`).
+EXTENDED_1 = EXTENDED.replace(msg(b"t", struct.pack("!HII", 2, 20, 25)), msg(b"t", struct.pack("!HI", 1, 23)))
+# Describing the COPY target's columns (copy_records_to_table), no rows.
+PREPARE = msg(b"1") + msg(b"t", b"\0\0") + row_description([("a", 20, 1), ("b", 25, 1)]) + ready()
+# target_session_attrs=read-write asks the server.
+READ_ONLY = msg(b"T", b"\0\x01" + cstr("transaction_read_only") + struct.pack("!IhIhih", 0, 0, 25, -1, -1, 0)) \
+    + data_row([b"off"]) + msg(b"C", cstr("SHOW")) + ready()
 COPY_IN = msg(b"G", b"\x01\0\x02\0\x01\0\x01") + msg(b"C", cstr("COPY 2")) + ready()
 COPY_OUT = msg(b"H", b"\0\0\x01\0\0") + msg(b"d", b"1\n") + msg(b"c") + msg(b"C", cstr("COPY 1")) + ready()
 ERROR = msg(b"E", cstr("SERROR") + cstr("VERROR") + cstr("C42P01") + cstr("Mrelation \"t\" does not exist") + b"\0") \
@@ -111,14 +118,15 @@ def client_session():
     # script: bit 0 concurrent calls, bits 1-3 which call, 0x80 one more query.
     cases = [
         ("trust", 0x00, 0x00, SIMPLE),
-        ("cleartext", 0x01, 0x02, EXTENDED + EXTENDED),
+        ("cleartext", 0x01, 0x02, EXTENDED_1 + EXTENDED_1),
         ("cleartext", 0x23, 0x03, EXTENDED + EXTENDED + EXTENDED),
-        ("md5", 0x01, 0x0A, EXTENDED + COPY_IN),
+        ("md5", 0x01, 0x0A, PREPARE + COPY_IN),
         ("md5", 0x41, 0x0C, COPY_OUT),
         ("scram", 0x01, 0x06, EXTENDED + NOTICE + EXTENDED),
         ("scram", 0x09, 0x0E, COPY_IN),
-        ("scram", 0x23, 0x80, ERROR + SIMPLE),
-        ("trust", 0x10, 0x08, SIMPLE + msg(b"C", cstr("BEGIN")) + ready(b"T") + EXTENDED + ERROR),
+        ("scram", 0x01, 0x80, ERROR + SIMPLE),
+        ("trust", 0x10, 0x08, READ_ONLY + msg(b"C", cstr("BEGIN")) + ready(b"T") + EXTENDED + ERROR),
+        ("scram", 0x23, 0x01, EXTENDED + EXTENDED),
     ]
     for i, (login, flags, script, answers) in enumerate(cases):
         data = bytes([flags, script, 0x5A]) + logins[login] + SETTLE + answers

@@ -7,9 +7,13 @@
 //!
 //! Input layout: byte 0 picks the configuration (password, pipelined
 //! connect, channel binding, target_session_attrs, statement cache, two
-//! hosts), byte 1 the calls, byte 2 seeds the read chunk sizes; the rest is
-//! what the server sends, in order, across every stream the client opens
-//! (a reconnect continues where the previous stream stopped).
+//! hosts), byte 1 the calls, byte 2 seeds the read chunk sizes and, with its
+//! top bit clear, makes the server answer only what was asked (it delivers
+//! ReadyForQuery number n only after the client's n-th StartupMessage, Sync,
+//! Query or Flush, as a real server would; with it set every byte is readable
+//! at once). The rest is what the server sends, in order, across every
+//! stream the client opens (a reconnect continues where the previous stream
+//! stopped).
 //!
 //! Every authentication path is reachable: trust, cleartext, MD5 and SCRAM
 //! (fuzz builds use a fixed SCRAM client nonce, so the seed corpus carries a
@@ -37,6 +41,9 @@ use libfuzzer_sys::fuzz_target;
 
 /// Polls of every task before the session is abandoned.
 const MAX_ROUNDS: usize = 2_000;
+/// Rounds without a byte moving either way before the session counts as
+/// waiting for good (a busy loop would still be caught: each poll must return).
+const IDLE_ROUNDS: usize = 64;
 /// Streams a session may open (first connect, pipelined-connect replay,
 /// cancel requests, second host).
 const MAX_STREAMS: usize = 6;
@@ -48,6 +55,12 @@ struct Server {
     /// xorshift state for chunk sizes.
     rng: u32,
     streams: usize,
+    /// Answer only what was asked (see [`FuzzStream::allowed_end`]); off: all input is readable at once.
+    gated: bool,
+    /// Bytes moved either way; the poll loop stops when this stops changing.
+    progress: u64,
+    /// Where the first backend message not yet read in full starts.
+    msg_at: usize,
 }
 
 impl Server {
@@ -67,23 +80,118 @@ impl Server {
 #[derive(Clone)]
 struct FuzzConnector(Arc<Mutex<Server>>);
 
-struct FuzzStream(Arc<Mutex<Server>>);
+/// What the client wrote on one stream, parsed just enough to count the
+/// points where a server answers up to a ReadyForQuery: the StartupMessage,
+/// Sync, simple Query (and Flush, which makes a server send what it has).
+#[derive(Default)]
+struct Written {
+    started: bool,
+    header: Vec<u8>,
+    skip: usize,
+    syncs: usize,
+    cancel: bool,
+}
+
+impl Written {
+    fn feed(&mut self, mut data: &[u8]) {
+        while !data.is_empty() {
+            if self.skip > 0 {
+                let n = self.skip.min(data.len());
+                self.skip -= n;
+                data = &data[n..];
+                continue;
+            }
+            let want = if self.started { 5 } else { 8 };
+            let n = (want - self.header.len()).min(data.len());
+            self.header.extend_from_slice(&data[..n]);
+            data = &data[n..];
+            if self.header.len() < want {
+                return;
+            }
+            let h = &self.header;
+            if self.started {
+                let len = u32::from_be_bytes([h[1], h[2], h[3], h[4]]) as usize;
+                if matches!(h[0], b'S' | b'Q' | b'H') {
+                    self.syncs += 1;
+                }
+                self.skip = len.saturating_sub(4);
+            } else {
+                let len = u32::from_be_bytes([h[0], h[1], h[2], h[3]]) as usize;
+                match u32::from_be_bytes([h[4], h[5], h[6], h[7]]) {
+                    80_877_102 => self.cancel = true,
+                    _ => self.syncs += 1,
+                }
+                self.skip = len.saturating_sub(8);
+                self.started = true;
+            }
+            self.header.clear();
+        }
+    }
+}
+
+struct FuzzStream {
+    server: Arc<Mutex<Server>>,
+    written: Written,
+    /// ReadyForQuery messages delivered on this stream.
+    readies: usize,
+}
+
+impl FuzzStream {
+    /// How far the server may answer: through as many ReadyForQuery
+    /// messages as the client has asked for and no further, as a real
+    /// server would (it never answers a request before it is sent). Input that is not framed
+    /// as backend messages is all readable: it is garbage either way.
+    fn allowed_end(&self, s: &Server) -> usize {
+        let mut owed = self.written.syncs.saturating_sub(self.readies);
+        let mut at = s.msg_at;
+        while at < s.data.len() {
+            let Some(h) = s.data.get(at..at + 5) else { return s.data.len() };
+            let len = u32::from_be_bytes([h[1], h[2], h[3], h[4]]) as usize;
+            if len < 4 || at + 1 + len > s.data.len() {
+                return s.data.len();
+            }
+            if owed == 0 {
+                return at.max(s.pos);
+            }
+            owed -= usize::from(h[0] == b'Z');
+            at += 1 + len;
+        }
+        at
+    }
+}
 
 impl Transport for FuzzStream {
     fn poll_read_buf(&mut self, _cx: &mut Context<'_>, buf: &mut BytesMut) -> Poll<io::Result<usize>> {
-        let mut s = self.0.lock().unwrap();
-        let left = s.data.len() - s.pos;
-        if left == 0 {
+        let server = self.server.clone();
+        let mut s = server.lock().unwrap();
+        if s.pos == s.data.len() || (self.written.cancel && s.gated) {
             return Poll::Ready(Ok(0));
         }
-        let n = s.chunk().min(left);
+        let end = if s.gated { self.allowed_end(&s) } else { s.data.len() };
+        let n = s.chunk().min(end - s.pos);
+        if n == 0 {
+            return Poll::Pending;
+        }
         let start = s.pos;
         buf.extend_from_slice(&s.data[start..start + n]);
         s.pos += n;
+        // Count the ReadyForQuery messages now read in full.
+        while let Some(h) = s.data.get(s.msg_at..s.msg_at + 5) {
+            let len = u32::from_be_bytes([h[1], h[2], h[3], h[4]]) as usize;
+            let is_ready = h[0] == b'Z';
+            if len < 4 || s.msg_at + 1 + len > s.pos {
+                break;
+            }
+            self.readies += usize::from(is_ready);
+            s.msg_at += 1 + len;
+        }
+        s.progress += n as u64;
         Poll::Ready(Ok(n))
     }
 
     fn poll_write(&mut self, _cx: &mut Context<'_>, data: &[u8]) -> Poll<io::Result<usize>> {
+        self.written.feed(data);
+        self.server.lock().unwrap().progress += data.len() as u64;
         Poll::Ready(Ok(data.len()))
     }
 
@@ -113,7 +221,10 @@ impl Connector for FuzzConnector {
                 return Err(Error::new(ErrorKind::Connect, "connection refused"));
             }
             drop(s);
-            Ok(Connected { stream: FuzzStream(server.clone()), tls_server_end_point: None })
+            Ok(Connected {
+                stream: FuzzStream { server: server.clone(), written: Written::default(), readies: 0 },
+                tls_server_end_point: None,
+            })
         })
     }
 }
@@ -135,6 +246,13 @@ impl Runtime for FuzzRuntime {
     fn spawn(&self, future: BoxFuture<'static, ()>) {
         self.spawned.lock().unwrap().push(future);
     }
+}
+
+/// With FUZZ_DEBUG set, prints how far each input got (to check the seeds:
+/// `FUZZ_DEBUG=1 fuzz/target/*/release/client_session fuzz/corpus/client_session/*`).
+fn debug() -> bool {
+    static DEBUG: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *DEBUG.get_or_init(|| std::env::var_os("FUZZ_DEBUG").is_some())
 }
 
 /// Reads every column of every row as a `Value` (binary and text decoders).
@@ -164,10 +282,17 @@ async fn calls(conn: Arc<Connection>, rt: Arc<FuzzRuntime>, script: u8) {
     }
     match (script >> 1) % 8 {
         0 => {
-            let _ = conn.execute("SELECT 1; SELECT 2", &[]).await;
+            let r = conn.execute("SELECT 1; SELECT 2", &[]).await;
+            if debug() {
+                eprintln!("execute: {r:?}");
+            }
         }
         1 => {
-            if let Ok(rows) = conn.fetch("SELECT * FROM t WHERE a = $1", &[&Value::Int4(1)]).await {
+            let rows = conn.fetch("SELECT * FROM t WHERE a = $1", &[&Value::Int4(1)]).await;
+            if debug() {
+                eprintln!("fetch: {:?}", rows.as_ref().map(Vec::len));
+            }
+            if let Ok(rows) = rows {
                 read_rows(&rows);
             }
         }
@@ -194,7 +319,10 @@ async fn calls(conn: Arc<Connection>, rt: Arc<FuzzRuntime>, script: u8) {
         }
         5 => {
             let records = vec![(1i64, Some("a")), (2, None)];
-            let _ = conn.copy_records_to_table("t", records, &CopyOptions::new()).await;
+            let r = conn.copy_records_to_table("t", records, &CopyOptions::new()).await;
+            if debug() {
+                eprintln!("copy_records_to_table: {r:?}");
+            }
         }
         6 => {
             if let Ok(mut stream) = conn.copy_from_query("SELECT 1", &[], &CopyOptions::new()).await {
@@ -202,7 +330,10 @@ async fn calls(conn: Arc<Connection>, rt: Arc<FuzzRuntime>, script: u8) {
             }
         }
         _ => {
-            let _ = conn.copy_to_table_from_bytes("t", &b"1\ta\n"[..], &CopyOptions::new()).await;
+            let r = conn.copy_to_table_from_bytes("t", &b"1\ta\n"[..], &CopyOptions::new()).await;
+            if debug() {
+                eprintln!("copy_to_table_from_bytes: {r:?}");
+            }
         }
     }
     if script & 0x80 != 0 {
@@ -241,9 +372,16 @@ fuzz_target!(|data: &[u8]| {
         dsn.push_str("&statement_cache_size=0");
     }
     let config = Config::parse(&dsn).expect("the fuzz DSNs are valid");
-    let server =
-        Arc::new(Mutex::new(Server { data: server.to_vec(), pos: 0, rng: u32::from(seed) | 0x100, streams: 0 }));
-    let connector = FuzzConnector(server);
+    let server = Arc::new(Mutex::new(Server {
+        data: server.to_vec(),
+        pos: 0,
+        rng: u32::from(seed) | 0x100,
+        streams: 0,
+        gated: seed & 0x80 == 0,
+        progress: 0,
+        msg_at: 0,
+    }));
+    let connector = FuzzConnector(server.clone());
     let rt = Arc::new(FuzzRuntime { spawned: Mutex::new(Vec::new()) });
     let runtime: Arc<dyn Runtime> = rt.clone();
     let pipelined = flags & 0x20 != 0;
@@ -255,6 +393,9 @@ fuzz_target!(|data: &[u8]| {
         } else {
             connect(&config, &connector, runtime).await
         };
+        if debug() {
+            eprintln!("connect: {:?}", conn.as_ref().map(|_| ()));
+        }
         if let Ok(conn) = conn {
             calls(Arc::new(conn), session_rt, script).await;
         }
@@ -263,6 +404,7 @@ fuzz_target!(|data: &[u8]| {
     let mut cx = Context::from_waker(Waker::noop());
     let mut main_done = false;
     let mut tasks: Vec<Option<BoxFuture<'static, ()>>> = Vec::new();
+    let (mut last_progress, mut idle_rounds) = (u64::MAX, 0);
     for _ in 0..MAX_ROUNDS {
         if !main_done {
             main_done = main.as_mut().poll(&mut cx).is_ready();
@@ -277,6 +419,16 @@ fuzz_target!(|data: &[u8]| {
         }
         if main_done && tasks.iter().all(Option::is_none) && rt.spawned.lock().unwrap().is_empty() {
             break;
+        }
+        // Everything waits (for the server, or a timer that never fires).
+        let progress = server.lock().unwrap().progress;
+        if progress == last_progress {
+            idle_rounds += 1;
+            if idle_rounds == IDLE_ROUNDS {
+                break;
+            }
+        } else {
+            (last_progress, idle_rounds) = (progress, 0);
         }
     }
     // Dropping unfinished futures and tasks must not panic either.

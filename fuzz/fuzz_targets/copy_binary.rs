@@ -126,12 +126,16 @@ fn same(a: &Value, b: &Value) -> bool {
 }
 
 /// Whether `v` encoded for its own column type `ty` must decode to itself:
-/// not for numeric text (canonicalised), unknown-type text, or text values
-/// given a random column type (they decode as that type's variant).
+/// not for numeric text (canonicalised), unknown-type text, text values given
+/// a random column type (they decode as that type's variant), or a timetz
+/// offset of i32::MIN.
 fn exact(v: &Value, ty: Type) -> bool {
     match v {
         Value::Numeric(_) | Value::Unknown { .. } => false,
         Value::Text(_) => ty == Type::TEXT,
+        // No negation on the wire (west-positive): the encoder saturates, the
+        // server rejects it either way (beyond ±16 hours).
+        Value::TimeTz(t) => t.offset_seconds != i32::MIN,
         Value::Array(a) => a.elements.iter().all(|e| exact(e, ty.element().unwrap_or(Type::UNKNOWN))),
         _ => true,
     }
