@@ -13,6 +13,10 @@
 # fuzz/work/<target>/ (not committed), so later runs continue from there. One job, one
 # worker (libFuzzer's default: one process, no -jobs): the machine is shared. Findings land in fuzz/artifacts/<target>/.
 #
+# A single allocation over 64 MiB is a finding: inputs are at most a few KiB, and the
+# client must never reserve memory on the strength of a length the server announced (it
+# reserves at most 4 MiB ahead for a partial message).
+#
 # Extra libFuzzer flags can be given in FUZZ_ARGS (e.g. FUZZ_ARGS="-runs=10000000").
 # Prints per target: executions, final coverage (cov/ft), corpus size, seconds, and
 # whether it found a crash; exits non-zero if any target did.
@@ -51,7 +55,7 @@ for t in "${run[@]}"; do
     rc=0
     # shellcheck disable=SC2086 # FUZZ_ARGS is a list of flags
     cargo fuzz run -s none "$t" "work/$t" "corpus/$t" -- \
-        -max_total_time="$seconds" -rss_limit_mb=2048 -malloc_limit_mb=1024 \
+        -max_total_time="$seconds" -rss_limit_mb=2048 -malloc_limit_mb=64 \
         -print_final_stats=1 ${FUZZ_ARGS:-} >"$log" 2>&1 || rc=$?
     runs="$(sed -n 's/^Done \([0-9]*\) runs in \([0-9]*\) second.*/\1 runs in \2 s/p' "$log" | tail -1)"
     cov="$(grep -E '^#[0-9]+' "$log" | tail -1 | grep -oE 'cov: [0-9]+ ft: [0-9]+ corp: [0-9]+/[^ ]+' || true)"
