@@ -61,6 +61,8 @@ struct Server {
     progress: u64,
     /// Where the first backend message not yet read in full starts.
     msg_at: usize,
+    /// A read returned end of stream.
+    closed: bool,
 }
 
 impl Server {
@@ -165,6 +167,7 @@ impl Transport for FuzzStream {
         let server = self.server.clone();
         let mut s = server.lock().unwrap();
         if s.pos == s.data.len() || (self.written.cancel && s.gated) {
+            s.closed |= s.pos == s.data.len();
             return Poll::Ready(Ok(0));
         }
         let end = if s.gated { self.allowed_end(&s) } else { s.data.len() };
@@ -380,6 +383,7 @@ fuzz_target!(|data: &[u8]| {
         gated: seed & 0x80 == 0,
         progress: 0,
         msg_at: 0,
+        closed: false,
     }));
     let connector = FuzzConnector(server.clone());
     let rt = Arc::new(FuzzRuntime { spawned: Mutex::new(Vec::new()) });
@@ -431,6 +435,14 @@ fuzz_target!(|data: &[u8]| {
             (last_progress, idle_rounds) = (progress, 0);
         }
     }
+    // Once the server has closed the connection (all input read, end of
+    // stream seen) and answered everything at once, the calls must end: a
+    // call still waiting then would wait forever in real life too.
+    let s = server.lock().unwrap();
+    if !s.gated && s.closed && s.pos == s.data.len() {
+        assert!(main_done, "a call still waits after the server closed the connection");
+    }
+    drop(s);
     // Dropping unfinished futures and tasks must not panic either.
     drop(main);
     drop(tasks);
