@@ -325,9 +325,11 @@ pub(crate) fn parse_array(s: &str, ty: Type) -> Result<TextArray> {
     if depth != 0 {
         return Err(err());
     }
-    // `{}`: no dimensions.
+    // `{}`: no dimensions. So is `{{}}` (PostgreSQL reads it as `{}`): an
+    // empty dimension anywhere means no elements, and the binary codecs know
+    // such an array only without dimensions.
     let lens: Vec<i32> = lens.into_iter().map(|l| l.unwrap_or(0)).collect();
-    if lens.first() == Some(&0) {
+    if lens.contains(&0) {
         return Ok(TextArray { dims: Vec::new(), elements: Vec::new() });
     }
     if !lowers.is_empty() && lowers.len() != lens.len() {
@@ -388,6 +390,12 @@ mod tests {
         let a = parse_array("[0:1]={7,8}", Type::INT4_ARRAY).unwrap();
         assert_eq!(a.dims, vec![(2, 0)]);
         assert_eq!(parse_array("{}", Type::INT4_ARRAY).unwrap().dims, vec![]);
+        // Found by fuzz/text_decode: `{{}}` gave dims [(1, 1), (0, 1)], which the
+        // binary encoder wrote and the binary decoder rejected.
+        for empty in ["{{}}", "{{{}}}", "[1:1][1:0]={{}}"] {
+            let a = parse_array(empty, Type::INT4_ARRAY).unwrap();
+            assert_eq!((a.dims, a.elements), (vec![], vec![]), "{empty}");
+        }
         for bad in ["{1,2", "{{1},{2,3}}", "{1}x", "1,2", "{\"a}", "{1,,2}", "{{1},2}"] {
             assert!(parse_array(bad, Type::INT4_ARRAY).is_err(), "{bad}");
         }
