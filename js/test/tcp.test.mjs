@@ -220,3 +220,23 @@ test("client certificates over TCP: sslcert/sslkey (PEM paths or text), an encry
   const wrongCa = await connect(base, { ...opts, sslcert: `${dir}/client-wrong-ca.crt`, sslkey: `${dir}/client.key` }).catch((e) => e);
   assert.ok(wrongCa instanceof EdgepgError, String(wrongCa));
 });
+
+// Issue #14 on the JS TCP transport: PgBouncer (started by scripts/test.sh) serves a self-signed
+// certificate that is its own CA, valid for DNS:localhost only. node:tls, like libpq's OpenSSL,
+// accepts it when it is the sslrootcert, and still checks its name with verify-full.
+test("a self-signed server certificate given as sslrootcert is trusted; its name is still checked", async (t) => {
+  const cert = env.EDGEPG_TEST_PGBOUNCER_SELF_SIGNED_CERT;
+  if (!cert) return t.skip("PgBouncer is not running (scripts/test.sh starts it)");
+  const bouncer = (h, mode) =>
+    `postgres://edgepg:edgepg_pw@${h}:${env.EDGEPG_TEST_PGBOUNCER_PORT}/${db}?statement_cache_size=0&sslmode=${mode}`;
+  const ok = await connect(bouncer("localhost", "verify-full"), { ...TCP, sslrootcert: cert });
+  assert.equal(await ok.fetchval("SELECT 1"), 1);
+  await ok.close();
+  const chain = await connect(bouncer("127.0.0.1", "verify-ca"), { ...TCP, sslrootcert: cert });
+  assert.equal(await chain.fetchval("SELECT 1"), 1);
+  await chain.close();
+  const name = await connect(bouncer("127.0.0.1", "verify-full"), { ...TCP, sslrootcert: cert }).catch((e) => e);
+  assert.ok(name instanceof ConnectionError && name.kind === "tls", String(name));
+  const untrusted = await connect(bouncer("localhost", "verify-full"), { ...TCP, sslrootcert: env.EDGEPG_TEST_CA }).catch((e) => e);
+  assert.ok(untrusted instanceof ConnectionError && untrusted.kind === "tls", String(untrusted));
+});
