@@ -241,8 +241,8 @@ async fn large_values_arrive_byte_identical_in_both_directions() {
     use sha2::{Digest, Sha256};
     let hex = |d: &[u8]| d.iter().map(|b| format!("{b:02x}")).collect::<String>();
     let conn = connect("pw_user", "pw_pw", "").await.unwrap();
-    conn.execute("CREATE TEMP TABLE integrity (id int, b bytea)", &[]).await.unwrap();
-    for (i, size) in [0usize, (1 << 20) - 1, (1 << 20) + 1, 3 << 20].into_iter().enumerate() {
+    conn.execute("CREATE TEMP TABLE integrity (id int, b bytea, t text)", &[]).await.unwrap();
+    for (i, size) in [0usize, (1 << 20) - 1, (1 << 20) + 1, 3 << 20, 16 << 20].into_iter().enumerate() {
         // Not a repeating pattern: a frame sent twice or out of order changes the hash.
         let mut state = 0x9e37_79b9_u32.wrapping_add(i as u32);
         let bytes: Vec<u8> = (0..size)
@@ -285,6 +285,33 @@ async fn large_values_arrive_byte_identical_in_both_directions() {
             .await
             .unwrap();
         assert_eq!(theirs, ours, "binary COPY of {size} bytes");
+
+        // COPY FROM STDIN (text format) and COPY TO STDOUT of a text value of `size` bytes.
+        let text: String = bytes.iter().map(|b| char::from(b'a' + b % 26)).collect();
+        let text_hash = hex(&Sha256::digest(text.as_bytes()));
+        let line = format!("{}\t{text}\n", id + 200);
+        let options = CopyOptions::default().columns(["id", "t"]);
+        guard("copy in", conn.copy_to_table_from_bytes("integrity", line.into_bytes(), &options)).await.unwrap();
+        let theirs: String = conn
+            .fetchval(
+                "SELECT encode(sha256(convert_to(t, 'UTF8')), 'hex') FROM integrity WHERE id = $1",
+                &[&(id + 200)],
+            )
+            .await
+            .unwrap();
+        assert_eq!(theirs, text_hash, "COPY FROM STDIN of {size} bytes");
+        let mut out = Vec::new();
+        let mut stream = guard(
+            "copy out",
+            conn.copy_from_query("SELECT t FROM integrity WHERE id = $1", &[&(id + 200)], &CopyOptions::default()),
+        )
+        .await
+        .unwrap();
+        while let Some(chunk) = guard("copy out chunk", futures_util::StreamExt::next(&mut stream)).await {
+            out.extend_from_slice(&chunk.unwrap());
+        }
+        assert_eq!(out.pop(), Some(b'\n'));
+        assert_eq!(hex(&Sha256::digest(&out)), text_hash, "COPY TO STDOUT of {size} bytes");
     }
     conn.close().await.unwrap();
 }
