@@ -4,6 +4,7 @@
 import { readFileSync, writeFileSync } from "node:fs";
 const dist = new URL("../dist/", import.meta.url);
 const names = new Set();
+const INTERNAL = new Set(["trapError", "checkTrapped"]);
 let body = "";
 for (const file of ["edgepg.js", "errors.js", "api.js", "sockets-node.js"]) {
   let s = readFileSync(new URL(file, dist), "utf8");
@@ -13,7 +14,8 @@ for (const file of ["edgepg.js", "errors.js", "api.js", "sockets-node.js"]) {
   s = s.replace(/^import\s[^;]*?from\s*["'][^"']+["'];/gms, "");
   s = s.replace(/^export\s*\{[^}]*\}\s*(from\s*["'][^"']+["'])?;/gms, "");
   s = s.replace(/^export\s+((?:async\s+)?function\*?|class|const|let)\s+([A-Za-z_$][\w$]*)/gm, (_, kw, name) => {
-    if (file !== "edgepg.js") names.add(name);
+    // errors.js's trap helpers are internal (api.js re-exports only the error classes).
+    if (file !== "edgepg.js" && !INTERNAL.has(name)) names.add(name);
     return `${kw} ${name}`;
   });
   s = s.replaceAll("import.meta.url", 'require("node:url").pathToFileURL(__filename)');

@@ -4,7 +4,7 @@
 // .wasm its own way and re-exports this module.
 import { rawConnect, rawCreatePool } from "./edgepg.js";
 import {
-  AbortError, EdgepgError, InterfaceError, TimeoutError, toError,
+  AbortError, EdgepgError, InterfaceError, TimeoutError, checkTrapped, toError, trapError,
 } from "./errors.js";
 
 export {
@@ -14,27 +14,10 @@ export {
 
 // ------------------------------------------------------------ wasm guard
 
-// A trap (a Rust panic under panic=abort) leaves the instance unusable.
-// Then every later call fails at once with this error instead of misbehaving.
-let poisoned = null;
-
 function guard(e) {
-  if (typeof WebAssembly !== "undefined" && e instanceof WebAssembly.RuntimeError) {
-    poisoned = new EdgepgError(
-      `edgepg's WebAssembly module trapped (${e.message}); this is a bug in edgepg, please report it. ` +
-        "The module instance cannot be used any more: restart the worker or process.",
-      "panic",
-      undefined,
-      { cause: e },
-    );
-    return poisoned;
-  }
-  return toError(e);
+  return trapError(e) ?? toError(e);
 }
 
-function checkPoisoned() {
-  if (poisoned) throw poisoned;
-}
 
 // ------------------------------------------------------------ sockets
 
@@ -88,7 +71,7 @@ function merge(defaults, options) {
  * the error to throw once `signal` fires or `timeout` ms pass.
  */
 async function run(options, call) {
-  checkPoisoned();
+  checkTrapped();
   const signal = options?.signal;
   const timeout = options?.timeout;
   if (signal?.aborted) throw new AbortError(signal.reason);
@@ -122,7 +105,7 @@ async function run(options, call) {
 
 /** Calls a synchronous raw method, translating errors. */
 function sync(f) {
-  checkPoisoned();
+  checkTrapped();
   try {
     return f();
   } catch (e) {
@@ -690,7 +673,7 @@ async function copyRecordsIn(raw, table, o) {
  * (so the server is read no faster than the consumer reads).
  */
 function copyOut(o, open) {
-  checkPoisoned();
+  checkTrapped();
   let raw = null;
   let onEnd = null;
   let ended = false;

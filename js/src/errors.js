@@ -88,3 +88,28 @@ function fromKind(e) {
     default: return new EdgepgError(e.message, e.kind, undefined, options);
   }
 }
+
+// A trap (a Rust panic under panic=abort) leaves the one wasm instance
+// unusable: every later call, through any entry (edgepg, edgepg/pg...), then
+// fails at once with this error instead of misbehaving. One state for all.
+let trapped = null;
+
+/** Records a WebAssembly trap and returns its error, or null for anything else. */
+export function trapError(e) {
+  if (typeof WebAssembly !== "undefined" && e instanceof WebAssembly.RuntimeError) {
+    trapped = new EdgepgError(
+      `edgepg's WebAssembly module trapped (${e.message}); this is a bug in edgepg, please report it. ` +
+        "The module instance cannot be used any more: restart the worker or process.",
+      "panic",
+      undefined,
+      { cause: e },
+    );
+    return trapped;
+  }
+  return null;
+}
+
+/** Throws the recorded trap, if the module trapped before. */
+export function checkTrapped() {
+  if (trapped) throw trapped;
+}

@@ -5,34 +5,19 @@
 // and the modules beside it); nothing here speaks the protocol.
 import { rawConnect, rawCreatePool } from "./edgepg.js";
 import { withSockets } from "./api.js";
-import { EdgepgError, InterfaceError, PostgresError, TimeoutError, toError } from "./errors.js";
+import { EdgepgError, InterfaceError, PostgresError, TimeoutError, checkTrapped, toError, trapError } from "./errors.js";
 
 // ------------------------------------------------------------ wasm guard
 
-// A trap (a Rust panic under panic=abort) leaves the instance unusable:
-// every later call then fails at once instead of misbehaving.
-let poisoned = null;
-
 /** Turns a raw rejection into the error pg users expect (DatabaseError for the server's). */
 function pgError(e) {
-  if (typeof WebAssembly !== "undefined" && e instanceof WebAssembly.RuntimeError) {
-    poisoned = new EdgepgError(
-      `edgepg's WebAssembly module trapped (${e.message}); this is a bug in edgepg, please report it. ` +
-        "The module instance cannot be used any more: restart the worker or process.",
-      "panic",
-      undefined,
-      { cause: e },
-    );
-    return poisoned;
-  }
+  const trap = trapError(e);
+  if (trap) return trap;
   if (e && e.edgepgError && e.code && (e.kind === "server" || e.kind === "auth")) return new DatabaseError(e);
   if (e instanceof PostgresError && !(e instanceof DatabaseError)) return new DatabaseError(e);
   return toError(e);
 }
 
-function checkPoisoned() {
-  if (poisoned) throw poisoned;
-}
 
 // ------------------------------------------------------------ errors
 
@@ -401,7 +386,7 @@ function settle(promise, callback) {
  * result: an array of results for a script of several statements.
  */
 async function runQuery(target, config, clientTypes, queryTimeout) {
-  checkPoisoned();
+  checkTrapped();
   const text = config.text;
   if (typeof text !== "string") throw new TypeError("A query must have either text or a name (and text)");
   const values = prepareValues(config.values);
@@ -583,7 +568,7 @@ export class Client extends Emitter {
   }
 
   async #connect() {
-    checkPoisoned();
+    checkTrapped();
     if (this.#raw || this.#connecting) throw new InterfaceError("Client has already been connected. You cannot reuse a client.");
     if (this.#ended) throw new InterfaceError("Client was closed and is not queryable");
     this.#connecting = (async () => {
@@ -787,7 +772,7 @@ export class Pool extends Emitter {
   get ended() { return this.#ended; }
 
   async #pool() {
-    checkPoisoned();
+    checkTrapped();
     if (this.#ending) throw new InterfaceError("Cannot use a pool after calling end on the pool");
     try {
       return await this.#ready;
@@ -951,7 +936,7 @@ export class Cursor extends Emitter {
   }
 
   async #read(n) {
-    checkPoisoned();
+    checkTrapped();
     if (!this.#raw) throw new InterfaceError("this Cursor was not submitted: pass it to client.query() first");
     if (this.#done) return [];
     if (!Number.isInteger(n) || n < 1) throw new InterfaceError("Cursor.read needs a positive number of rows");

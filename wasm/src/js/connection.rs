@@ -309,6 +309,11 @@ impl RawStatement {
     }
 }
 
+/// A notification as the glue's `[pid, channel, payload]`.
+pub(crate) fn notification_to_js(n: &edgepg_core::client::Notification) -> JsValue {
+    Array::of3(&JsValue::from(n.process_id), &JsValue::from_str(&n.channel), &JsValue::from_str(&n.payload)).into()
+}
+
 /// Notifications of one LISTEN.
 #[wasm_bindgen]
 pub struct RawListener {
@@ -329,12 +334,7 @@ impl RawListener {
             match stream.next().await {
                 Some(n) => {
                     *slot.borrow_mut() = Some(stream);
-                    Ok(Array::of3(
-                        &JsValue::from(n.process_id),
-                        &JsValue::from_str(&n.channel),
-                        &JsValue::from_str(&n.payload),
-                    )
-                    .into())
+                    Ok(notification_to_js(&n))
                 }
                 None => Ok(JsValue::NULL),
             }

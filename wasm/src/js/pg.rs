@@ -228,12 +228,7 @@ impl RawNotifications {
             match rx.next().await {
                 Some(n) => {
                     *slot.borrow_mut() = Some(rx);
-                    Ok(Array::of3(
-                        &JsValue::from(n.process_id),
-                        &JsValue::from_str(&n.channel),
-                        &JsValue::from_str(&n.payload),
-                    )
-                    .into())
+                    Ok(super::connection::notification_to_js(&n))
                 }
                 None => Ok(JsValue::NULL),
             }
