@@ -9,9 +9,11 @@
 //! message boundaries. A text frame is a protocol violation and closes the
 //! WebSocket (code 1003). Either side closing closes the other.
 
+use std::future::poll_fn;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::task::Poll;
 
 use bytes::BytesMut;
 use futures_util::{SinkExt, StreamExt};
@@ -27,7 +29,7 @@ use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::{CloseFrame, Role, WebSocketConfig};
-use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 use tokio_tungstenite::WebSocketStream;
 
 use crate::allow::split_host_port;
@@ -37,6 +39,16 @@ use crate::{log_info, log_request};
 
 /// Bytes read from PostgreSQL per frame at most.
 const READ_CHUNK: usize = 64 * 1024;
+
+/// tungstenite's read buffer. It zero-fills the free part of this buffer
+/// before every read of the client's socket (including reads that find
+/// nothing), so its default of 128 KiB cost a 128 KiB memset per client
+/// frame; PostgreSQL traffic from the client is mostly small messages, and a
+/// large one (COPY FROM) just takes more reads.
+const WS_READ_BUFFER: usize = 16 * 1024;
+
+/// Most bytes of client frames gathered into one write to PostgreSQL.
+const MAX_BATCH: usize = 256 * 1024;
 
 /// Whether the request asks to become a WebSocket.
 pub fn is_upgrade(req: &Request<Incoming>) -> bool {
@@ -169,7 +181,10 @@ pub async fn upgrade(state: Arc<State>, mut req: Request<Incoming>, peer: Socket
                 return;
             }
         };
-        let config = WebSocketConfig::default().max_message_size(Some(max)).max_frame_size(Some(max));
+        let config = WebSocketConfig::default()
+            .max_message_size(Some(max))
+            .max_frame_size(Some(max))
+            .read_buffer_size(WS_READ_BUFFER);
         let ws = WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, Some(config)).await;
         tokio::select! {
             end = relay(ws, tcp, idle) => log_request!("{peer}: ws closed: {end}"),
@@ -211,21 +226,73 @@ where
     let last = AtomicU64::new(0);
     let touch = || last.store(base.elapsed().as_millis() as u64, Ordering::Relaxed);
     let to_server = async {
-        while let Some(msg) = stream.next().await {
-            match msg {
-                Ok(Message::Binary(b)) => {
-                    touch();
-                    if let Err(e) = wr.write_all(&b).await {
-                        return End::ServerError(e.to_string());
-                    }
+        // Frames the client sent together (a pipeline: edgepg sends each
+        // query as it is issued) go to PostgreSQL in ONE write. PostgreSQL
+        // then reads them at once and answers them back to back, so the
+        // other direction reads several answers per wake-up and sends fewer,
+        // larger frames: fewer wake-ups and messages for the client, the
+        // relay and the server alike. Nothing waits for this: only frames
+        // already received are gathered.
+        let mut batch: Vec<u8> = Vec::new();
+        loop {
+            let Some(first) = stream.next().await else { return End::ClientClosed };
+            let mut next = Some(first);
+            let mut single: Option<bytes::Bytes> = None;
+            let mut end = None;
+            while let Some(msg) = next.take() {
+                match msg {
+                    Ok(Message::Binary(b)) => match single.take() {
+                        // The usual case, one frame: written without a copy.
+                        None if batch.is_empty() => single = Some(b),
+                        prev => {
+                            if let Some(p) = prev {
+                                batch.extend_from_slice(&p);
+                            }
+                            batch.extend_from_slice(&b);
+                        }
+                    },
+                    // What came before still goes to the server (e.g. a Terminate
+                    // sent just before the close frame).
+                    Ok(Message::Text(_)) => end = Some(End::TextFrame),
+                    Ok(Message::Close(_)) => end = Some(End::ClientClosed),
+                    Ok(_) => {} // ping/pong: tungstenite answers pings itself
+                    // Over --max-bytes: refused with a close frame saying so.
+                    Err(WsError::Capacity(e)) => end = Some(End::TooBig(e.to_string())),
+                    Err(e) => end = Some(End::ClientError(e.to_string())),
                 }
-                Ok(Message::Text(_)) => return End::TextFrame,
-                Ok(Message::Close(_)) => return End::ClientClosed,
-                Ok(_) => {} // ping/pong: tungstenite answers pings itself
-                Err(e) => return End::ClientError(e.to_string()),
+                if end.is_some() {
+                    break;
+                }
+                // Bounded, so one client cannot make the relay buffer without limit.
+                if batch.len() + single.as_ref().map_or(0, |b| b.len()) < MAX_BATCH {
+                    // Polled with this task's own waker (never a no-op one: the
+                    // WebSocket's read and write wakers are shared with the
+                    // other direction's send, which must not lose its wake-up).
+                    next = poll_fn(|cx| match stream.poll_next_unpin(cx) {
+                        Poll::Ready(m) => Poll::Ready(m),
+                        Poll::Pending => Poll::Ready(None),
+                    })
+                    .await;
+                }
+            }
+            let bytes: &[u8] = match &single {
+                Some(b) => b,
+                None => &batch,
+            };
+            if !bytes.is_empty() {
+                touch();
+                if let Err(e) = wr.write_all(bytes).await {
+                    return End::ServerError(e.to_string());
+                }
+            }
+            if let Some(end) = end {
+                return end;
+            }
+            batch.clear();
+            if batch.capacity() > MAX_BATCH {
+                batch.shrink_to(MAX_BATCH);
             }
         }
-        End::ClientClosed
     };
     let to_client = async {
         let mut buf = BytesMut::with_capacity(READ_CHUNK);
@@ -266,6 +333,7 @@ where
     // the TCP halves closes the connection, and the server ends the session.
     let (code, reason) = match &end {
         End::TextFrame => (CloseCode::Unsupported, "text frames are not supported: send binary frames"),
+        End::TooBig(_) => (CloseCode::Size, "message larger than the proxy's --max-bytes"),
         End::ServerClosed => (CloseCode::Normal, "the server closed the connection"),
         End::ServerError(_) => (CloseCode::Error, "connection to the server failed"),
         End::Idle => (CloseCode::Away, "idle timeout"),
@@ -285,6 +353,7 @@ enum End {
     ServerClosed,
     ServerError(String),
     TextFrame,
+    TooBig(String),
     Idle,
 }
 
@@ -296,6 +365,7 @@ impl std::fmt::Display for End {
             End::ServerClosed => f.write_str("server closed"),
             End::ServerError(e) => write!(f, "server error: {e}"),
             End::TextFrame => f.write_str("client sent a text frame"),
+            End::TooBig(e) => write!(f, "client message too big: {e}"),
             End::Idle => f.write_str("idle timeout"),
         }
     }

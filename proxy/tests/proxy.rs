@@ -609,6 +609,21 @@ async fn sql_client_vanishing_mid_transaction_rolls_back() {
     tokio::time::sleep(Duration::from_millis(2500)).await;
     let n: i64 = admin.fetchval("SELECT count(*) FROM proxy_gone", &[]).await.unwrap();
     assert_eq!(n, 0, "the transaction of a client that went away is rolled back");
+    // Its pooled connection was reset or dropped: nothing is left open in a
+    // transaction, and the next request is served normally.
+    let open: i64 = admin
+        .fetchval("SELECT count(*) FROM pg_stat_activity WHERE state LIKE 'idle in transaction%'", &[])
+        .await
+        .unwrap();
+    assert_eq!(open, 0);
+    let r = sql(
+        addr,
+        &conn_string("edgepg", "edgepg_pw"),
+        &[],
+        json!({"query": "SELECT count(*)::int AS n FROM proxy_gone"}),
+    )
+    .await;
+    assert_eq!(r.json()["rows"][0]["n"], 0);
     admin.execute("DROP TABLE proxy_gone", &[]).await.unwrap();
 }
 
@@ -618,6 +633,8 @@ async fn sql_client_vanishing_mid_transaction_rolls_back() {
 struct Flaky {
     port: u16,
     stop: Option<tokio::sync::watch::Sender<bool>>,
+    /// TCP connections accepted so far (connection attempts the proxy made).
+    accepted: std::sync::Arc<std::sync::atomic::AtomicUsize>,
 }
 
 impl Flaky {
@@ -625,6 +642,8 @@ impl Flaky {
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await.unwrap();
         let port = listener.local_addr().unwrap().port();
         let (tx, rx) = tokio::sync::watch::channel(false);
+        let accepted = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let count = accepted.clone();
         tokio::spawn(async move {
             loop {
                 let mut stop = rx.clone();
@@ -632,6 +651,7 @@ impl Flaky {
                     c = listener.accept() => c.unwrap(),
                     _ = stop.wait_for(|s| *s) => return,
                 };
+                count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
                 let mut stop = rx.clone();
                 tokio::spawn(async move {
                     let mut server = TcpStream::connect((pg().host.as_str(), pg().port)).await.unwrap();
@@ -642,7 +662,7 @@ impl Flaky {
                 });
             }
         });
-        Flaky { port, stop: Some(tx) }
+        Flaky { port, stop: Some(tx), accepted }
     }
 
     fn down(&mut self) {
@@ -682,4 +702,215 @@ async fn sql_survives_a_server_restart() {
         }
     }
     assert!(ok, "requests succeed once the server is back");
+}
+
+/// Waits for the close frame of a WebSocket; its code, or None if the
+/// connection ended without one.
+async fn close_code(ws: &mut Ws) -> Option<u16> {
+    tokio::time::timeout(Duration::from_secs(10), async {
+        while let Some(m) = ws.next().await {
+            match m {
+                Ok(Message::Close(f)) => return f.map(|f| u16::from(f.code)),
+                Ok(_) => {}
+                Err(_) => return None,
+            }
+        }
+        None
+    })
+    .await
+    .expect("the proxy closes the WebSocket")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ws_many_frames_at_once_arrive_whole_and_in_order() {
+    // The relay gathers frames received together into one write to the
+    // server: 200 queries sent as 200 frames in one burst (one of them split
+    // across two frames) must all be answered, in order.
+    let addr = start(|_| {}).await;
+    let mut ws = ws_open(addr, &format!("/v1?address={}:{}", pg().host, pg().port)).await.unwrap();
+    ws.send(Message::Binary(startup("trust_user").into())).await.unwrap();
+    until_ready(&mut ws).await;
+    for i in 0..200 {
+        let q = query(&format!("SELECT 'n{i:03}-'"));
+        if i == 100 {
+            ws.feed(Message::Binary(q[..3].to_vec().into())).await.unwrap();
+            ws.feed(Message::Binary(q[3..].to_vec().into())).await.unwrap();
+        } else {
+            ws.feed(Message::Binary(q.into())).await.unwrap();
+        }
+    }
+    ws.flush().await.unwrap();
+    let mut got = Vec::new();
+    let mut ready = 0;
+    while ready < 200 {
+        let m = tokio::time::timeout(Duration::from_secs(10), ws.next()).await.expect("reply").unwrap().unwrap();
+        if let Message::Binary(b) = m {
+            got.extend_from_slice(&b);
+            ready = got.windows(6).filter(|w| w[0] == b'Z' && w[1..5] == [0, 0, 0, 5]).count();
+        }
+    }
+    let text = String::from_utf8_lossy(&got);
+    let order: Vec<usize> = (0..200).map(|i| text.find(&format!("n{i:03}-")).expect("every answer")).collect();
+    assert!(order.windows(2).all(|w| w[0] < w[1]), "answers in the order of the queries");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ws_oversized_message_is_refused_and_the_proxy_keeps_serving() {
+    let addr = start(|s| s.max_bytes = 64 * 1024).await;
+    let path = format!("/v1?address={}:{}", pg().host, pg().port);
+    let mut ws = ws_open(addr, &path).await.unwrap();
+    ws.send(Message::Binary(startup("trust_user").into())).await.unwrap();
+    until_ready(&mut ws).await;
+    let _ = ws.send(Message::Binary(query(&"x".repeat(100 * 1024)).into())).await;
+    assert_eq!(close_code(&mut ws).await, Some(1009), "message too big");
+    // Others are served meanwhile, and after.
+    let mut ws = ws_open(addr, &path).await.unwrap();
+    ws.send(Message::Binary(startup("trust_user").into())).await.unwrap();
+    assert_eq!(until_ready(&mut ws).await[0], b'R');
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ws_silent_client_is_closed_after_the_idle_timeout() {
+    // Slowloris on the WebSocket path: the upgrade is done, then nothing.
+    let addr = start(|s| s.idle_timeout = Some(Duration::from_secs(1))).await;
+    let mut ws = ws_open(addr, &format!("/v1?address={}:{}", pg().host, pg().port)).await.unwrap();
+    let started = std::time::Instant::now();
+    assert_eq!(close_code(&mut ws).await, Some(1001));
+    assert!(started.elapsed() < Duration::from_secs(8));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sql_slow_body_is_cut_off() {
+    // Slowloris on the body: the head arrives, the body trickles then stops.
+    let addr = start(|s| s.query_timeout = Some(Duration::from_secs(1))).await;
+    let mut s = TcpStream::connect(addr).await.unwrap();
+    let head = format!(
+        "POST /sql HTTP/1.1\r\nHost: x\r\nNeon-Connection-String: {}\r\nContent-Length: 100\r\n\r\n{{\"query\"",
+        conn_string("edgepg", "edgepg_pw")
+    );
+    s.write_all(head.as_bytes()).await.unwrap();
+    let started = std::time::Instant::now();
+    let mut raw = Vec::new();
+    tokio::time::timeout(Duration::from_secs(8), s.read_to_end(&mut raw)).await.expect("cut off").unwrap();
+    assert!(started.elapsed() < Duration::from_secs(6));
+    if !raw.is_empty() {
+        let r = parse_reply(&raw);
+        assert!(r.status == 408 || r.status == 400, "{}: {}", r.status, String::from_utf8_lossy(&r.body));
+    }
+    assert_eq!(request(addr, "GET", "/health", &[], b"").await.status, 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ws_client_vanishing_mid_query_rolls_back() {
+    let addr = start(|_| {}).await;
+    let admin = admin().await;
+    admin.execute("DROP TABLE IF EXISTS proxy_ws_q; CREATE TABLE proxy_ws_q (id int)", &[]).await.unwrap();
+    admin.execute("GRANT ALL ON proxy_ws_q TO trust_user", &[]).await.unwrap();
+    let mut ws = ws_open(addr, &format!("/v1?address={}:{}", pg().host, pg().port)).await.unwrap();
+    ws.send(Message::Binary(startup("trust_user").into())).await.unwrap();
+    until_ready(&mut ws).await;
+    ws.send(Message::Binary(query("BEGIN; INSERT INTO proxy_ws_q VALUES (1);").into())).await.unwrap();
+    until_ready(&mut ws).await;
+    // A query still running when the client's network dies.
+    ws.send(Message::Binary(query("SELECT pg_sleep(1)").into())).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    drop(ws);
+    let mut live = -1i64;
+    for _ in 0..60 {
+        live = admin
+            .fetchval(
+                "SELECT count(*) FROM pg_stat_activity WHERE usename = 'trust_user' AND query LIKE '%pg_sleep(1)%'",
+                &[],
+            )
+            .await
+            .unwrap();
+        if live == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(live, 0, "the backend ends once the query is over");
+    let n: i64 = admin.fetchval("SELECT count(*) FROM proxy_ws_q", &[]).await.unwrap();
+    assert_eq!(n, 0, "the transaction was rolled back");
+    admin.execute("DROP TABLE proxy_ws_q", &[]).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ws_server_restart_closes_the_websocket_and_later_ones_work() {
+    let mut flaky = Flaky::up(0).await;
+    let port = flaky.port;
+    let addr = start(move |s| s.allow = AllowList::parse(&[format!("127.0.0.1:{port}")]).unwrap()).await;
+    let path = format!("/v1?address=127.0.0.1:{port}");
+    let mut ws = ws_open(addr, &path).await.unwrap();
+    ws.send(Message::Binary(startup("trust_user").into())).await.unwrap();
+    until_ready(&mut ws).await;
+    flaky.down();
+    // The server went away: the client is told with a close frame, not left hanging.
+    assert_eq!(close_code(&mut ws).await, Some(1000));
+    // While it is down: a clear HTTP error for a new WebSocket.
+    let e = ws_open(addr, &path).await.unwrap_err();
+    assert!(matches!(e, tokio_tungstenite::tungstenite::Error::Http(ref r) if r.status() == 502), "{e}");
+    // Back: new WebSockets work.
+    let _flaky = Flaky::up(port).await;
+    let mut ws = ws_open(addr, &path).await.unwrap();
+    ws.send(Message::Binary(startup("trust_user").into())).await.unwrap();
+    assert_eq!(until_ready(&mut ws).await[0], b'R');
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sql_wrong_password_is_one_attempt_not_a_retry_storm() {
+    let flaky = Flaky::up(0).await;
+    let port = flaky.port;
+    let addr = start(move |s| s.allow = AllowList::parse(&[format!("127.0.0.1:{port}")]).unwrap()).await;
+    let q = json!({"query": "SELECT 1 AS one"});
+    for (user, i) in [("scram_user", 1), ("pw_user", 2), ("md5_user", 3)] {
+        let conn = format!("postgresql://{user}:wrong@127.0.0.1:{port}/{}", pg().db);
+        let r = sql(addr, &conn, &[], q.clone()).await;
+        assert_eq!((r.status, r.json()["code"].clone()), (400, json!("28P01")), "{user}");
+        assert!(!String::from_utf8_lossy(&r.body).contains("wrong"), "no password in the error");
+        assert_eq!(flaky.accepted.load(std::sync::atomic::Ordering::SeqCst), i, "{user}: one connection attempt");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sql_no_session_state_leaks_into_the_next_request() {
+    // One pooled connection, so the second request gets the first's backend.
+    let addr = start(|s| s.pool_size = 1).await;
+    let conn = conn_string("edgepg", "edgepg_pw");
+    let pid = |r: Reply| r.json()["rows"][0]["pid"].as_i64().unwrap();
+    let first = pid(sql(addr, &conn, &[], json!({"query": "SELECT pg_backend_pid() AS pid"})).await);
+    for q in [
+        "SELECT set_config('app.secret', 's3cret', false)",
+        "SET search_path = pg_catalog",
+        "PREPARE leaked AS SELECT 'from another request' AS s",
+        "CREATE TEMP TABLE leaked_t AS SELECT 'from another request' AS s",
+        "SELECT pg_advisory_lock(4242)",
+        "LISTEN leaked_channel",
+    ] {
+        let r = sql(addr, &conn, &[], json!({ "query": q })).await;
+        assert_eq!(r.status, 200, "{q}: {}", String::from_utf8_lossy(&r.body));
+    }
+    let r = sql(
+        addr,
+        &conn,
+        &[],
+        json!({"query": "SELECT pg_backend_pid() AS pid, coalesce(current_setting('app.secret', true), '') AS secret, \
+                         current_setting('search_path') AS path, \
+                         (SELECT count(*) FROM pg_prepared_statements WHERE from_sql)::int AS prepared, \
+                         (SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid())::int AS locks, \
+                         (SELECT count(*) FROM pg_listening_channels())::int AS listening"}),
+    )
+    .await;
+    let v = r.json();
+    let row = &v["rows"][0];
+    assert_eq!(row["pid"].as_i64().unwrap(), first, "the same backend was reused");
+    assert_eq!(row["secret"], "");
+    assert_eq!(row["path"], "\"$user\", public");
+    assert_eq!(row["prepared"], 0, "a PREPAREd statement of another request");
+    assert_eq!(row["locks"], 0);
+    assert_eq!(row["listening"], 0);
+    let r = sql(addr, &conn, &[], json!({"query": "EXECUTE leaked"})).await;
+    assert_eq!((r.status, r.json()["code"].clone()), (400, json!("26000")));
+    let r = sql(addr, &conn, &[], json!({"query": "SELECT s FROM leaked_t"})).await;
+    assert_eq!((r.status, r.json()["code"].clone()), (400, json!("42P01")));
 }

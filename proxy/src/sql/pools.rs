@@ -133,9 +133,14 @@ impl Connector for NoPgpass {
 
 /// Run on every connection given back: besides the pool's default clean-up
 /// (`RESET ALL`, `UNLISTEN *`, `CLOSE ALL`, advisory locks), temporary tables
-/// and sequence state go, so the next request starts clean.
+/// and sequence state go, and so do statements a request `PREPARE`d in SQL
+/// (another request could otherwise `EXECUTE` them), so the next request
+/// starts clean. Not `DEALLOCATE ALL`: the protocol-level statements of the
+/// client's own cache (`from_sql` false) stay prepared for reuse.
 const RESET_SQL: &str =
-    "SELECT pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *; RESET ALL; DISCARD TEMP; DISCARD SEQUENCES;";
+    "SELECT pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *; RESET ALL; DISCARD TEMP; DISCARD SEQUENCES; \
+     DO $$DECLARE n text; BEGIN FOR n IN SELECT name FROM pg_prepared_statements WHERE from_sql LOOP \
+     EXECUTE format('DEALLOCATE %I', n); END LOOP; END$$;";
 
 impl Pools {
     /// Empty pools with the settings' limits.
