@@ -8,7 +8,8 @@
 #   2. cargo build --release -p edgepg-proxy;
 #   3. a throwaway cluster + websockify in bench/edge/.edgepg-bench-proxy/ (stopped on exit), and
 #      the release edgepg-proxy on a free port allowing only that cluster;
-#   4. node --expose-gc proxy.mjs "$@".
+#   4. node --expose-gc proxy.mjs "$@" (with the pids of both relays and of PostgreSQL, for the
+#      CPU time each spends per operation).
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
@@ -44,11 +45,17 @@ bash "$root/tests/cluster/start.sh" "$dir"
 . "$dir/env"
 : "${EDGEPG_TEST_WS_PORT:?websockify did not start (scripts/setup.sh installs it)}"
 port="$(pick_port)"
-# EDGEPG_BENCH_PROXY_ARGS: extra edgepg-proxy flags, e.g. "--threads 1".
+# EDGEPG_BENCH_PROXY_ARGS: extra edgepg-proxy flags; "--threads 1" unless set (set it empty for
+# the default multi-thread runtime). One thread is what edgepg-proxy --help advises on a small
+# machine shared with PostgreSQL, and websockify too serves each connection on one thread.
+EDGEPG_BENCH_PROXY_ARGS="${EDGEPG_BENCH_PROXY_ARGS---threads 1}"
 # shellcheck disable=SC2086 # word splitting of the flags is intended
-"$bin" --listen "127.0.0.1:$port" --allow "127.0.0.1:$EDGEPG_TEST_PORT" ${EDGEPG_BENCH_PROXY_ARGS:-} >"$dir/bench-proxy.log" 2>&1 &
+"$bin" --listen "127.0.0.1:$port" --allow "127.0.0.1:$EDGEPG_TEST_PORT" $EDGEPG_BENCH_PROXY_ARGS >"$dir/bench-proxy.log" 2>&1 &
 proxy_pid=$!
 for _ in $(seq 1 50); do port_in_use "$port" && break; sleep 0.1; done
 port_in_use "$port" || { cat "$dir/bench-proxy.log" >&2; die "edgepg-proxy did not start"; }
-export EDGEPG_BENCH_PROXY_PORT="$port"
-EDGEPG_BENCH_PROXY_ARGS="${EDGEPG_BENCH_PROXY_ARGS:-}" node --expose-gc "$here/proxy.mjs" "$@"
+export EDGEPG_BENCH_PROXY_PORT="$port" EDGEPG_BENCH_PROXY_PID="$proxy_pid"
+EDGEPG_BENCH_WS_PID="$(cat "$dir/websockify.pid")"
+EDGEPG_BENCH_PG_PID="$(head -n 1 "$EDGEPG_TEST_DATA/postmaster.pid")"
+export EDGEPG_BENCH_WS_PID EDGEPG_BENCH_PG_PID
+EDGEPG_BENCH_PROXY_ARGS="$EDGEPG_BENCH_PROXY_ARGS" node --expose-gc "$here/proxy.mjs" "$@"
