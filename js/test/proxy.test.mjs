@@ -113,6 +113,49 @@ test("edgepg's WebSocket API through edgepg-proxy", async () => {
   assert.equal(e.code, "28P01");
 });
 
+test("edgepg's pipeline through edgepg-proxy: every answer, in order, and the relay keeps serving after a vanished client", async () => {
+  // The relay gathers the frames a pipeline sends together into one write to
+  // PostgreSQL; the answers must still match their queries one by one.
+  const conn = await connect(dsn(), opts({}, proxyPort));
+  try {
+    const got = await Promise.all(Array.from({ length: 500 }, (_, i) => conn.fetchval("SELECT $1::int4 * 2", [i])));
+    assert.deepEqual(got, Array.from({ length: 500 }, (_, i) => i * 2));
+  } finally {
+    await conn.close();
+  }
+  // A client that leaves mid-transaction without closing: its work is rolled back.
+  const admin = await connect(dsn(), opts({}, proxyPort));
+  try {
+    await admin.execute("DROP TABLE IF EXISTS proxy_js_gone; CREATE TABLE proxy_js_gone (id int)");
+    let socket;
+    class Spy extends WebSocket {
+      constructor(...a) {
+        super(...a);
+        socket = this;
+      }
+    }
+    const gone = await connect(dsn(), opts({ webSocketConstructor: Spy }, proxyPort));
+    await gone.execute("BEGIN");
+    await gone.execute("INSERT INTO proxy_js_gone VALUES (1)");
+    socket.terminate(); // the network drops: no close frame, no Terminate message
+    await gone.close().catch(() => {});
+    let n = -1;
+    for (let i = 0; i < 50; i++) {
+      const open = await admin.fetchval(
+        "SELECT count(*)::int FROM pg_stat_activity WHERE state LIKE 'idle in transaction%' AND pid <> pg_backend_pid()",
+      );
+      n = await admin.fetchval("SELECT count(*)::int FROM proxy_js_gone");
+      if (open === 0) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.equal(n, 0);
+    assert.equal(await admin.fetchval("SELECT 1"), 1);
+    await admin.execute("DROP TABLE proxy_js_gone");
+  } finally {
+    await admin.close();
+  }
+});
+
 const WIDE = `SELECT 1::int2 AS i2, 2::int4 AS i4, 9007199254740993::int8 AS i8, 26::oid AS o,
   1.5::float4 AS f4, 2.25::float8 AS f8, 'NaN'::float8 AS nan, '-Infinity'::float8 AS ninf,
   12345678901234567890.123::numeric AS n, true AS b, false AS bf, 'héllo "q"'::text AS t, 'c'::char(3) AS ch,
