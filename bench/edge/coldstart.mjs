@@ -13,8 +13,8 @@
 // start up to the loaded Worker (module evaluation included), `first` the
 // first request (the Worker's connect + `SELECT 1`, from the fetch to the
 // response's body). A Worker that imports nothing and one that only imports
-// each driver are the floors: `ready` minus the empty Worker's is the module
-// load; `total` minus it is the cold start the driver adds. The order of the
+// each driver (and one that imports only edgepg's .wasm) are the floors:
+// `ready` minus the empty Worker's is the module load; `total` minus it is the cold start the driver adds. The order of the
 // Workers rotates from one round to the next so none always goes first.
 //
 // The Node part runs each sample in a new `node` process (V8 caches compiled
@@ -49,6 +49,9 @@ const workers = {
   floor: `export default { async fetch() { return new Response("1"); } };`,
   "edgepg-load": `import * as edgepg from ${JSON.stringify(edgepgEntry)};
 export default { async fetch() { return new Response(typeof edgepg.query === "function" ? "1" : "0"); } };`,
+  // The .wasm alone (workerd compiles a CompiledWasm module when the Worker loads).
+  "edgepg-wasm-only": `import wasm from ${JSON.stringify(join(edgepgPkg, "dist/edgepg_bg.wasm"))};
+export default { async fetch() { return new Response(wasm instanceof WebAssembly.Module ? "1" : "0"); } };`,
   "neon-load": `import * as neon from ${JSON.stringify(neonEntry)};
 export default { async fetch() { return new Response(typeof neon.Pool === "function" ? "1" : "0"); } };`,
   "edgepg-ws": `import { query } from ${JSON.stringify(edgepgEntry)};
