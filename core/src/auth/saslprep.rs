@@ -59,11 +59,8 @@ pub(crate) fn saslprep_with(s: &str, nfkc: Nfkc) -> Option<String> {
     }
     // 2.1 Mapping: non-ASCII spaces to SPACE, table B.1 to nothing. U+200B
     // is in both tables: it becomes a SPACE, as in PostgreSQL and `stringprep`.
-    let mapped: String = s
-        .chars()
-        .map(|c| if non_ascii_space(c) { ' ' } else { c })
-        .filter(|&c| !mapped_to_nothing(c))
-        .collect();
+    let mapped: String =
+        s.chars().map(|c| if non_ascii_space(c) { ' ' } else { c }).filter(|&c| !mapped_to_nothing(c)).collect();
     // 2.2 Normalisation.
     let normalized = nfkc(&mapped);
     // 2.3 Prohibited output.
@@ -199,40 +196,40 @@ mod tests {
         "a\u{3000}b\u{2003}c",    // ideographic and em spaces
         "x\u{200B}y",             // ZERO WIDTH SPACE: a space (in C.1.2 and B.1)
         "\u{FB01}ne",             // "ﬁ" ligature → "fi"
-        "ｐａｓｓ１２３",          // fullwidth → ASCII
+        "ｐａｓｓ１２３",         // fullwidth → ASCII
         "pässwörd",               // precomposed: unchanged
         "pa\u{308}sswo\u{308}rd", // decomposed: composed by NFKC
         "Ångström ℃ ㎏",
         "日本語のパスワード",
-        "ﾊﾟｽﾜｰﾄﾞ",               // halfwidth katakana → composed fullwidth
-        "한국어\u{1100}\u{1161}",  // Hangul syllables and jamo
+        "ﾊﾟｽﾜｰﾄﾞ",                  // halfwidth katakana → composed fullwidth
+        "한국어\u{1100}\u{1161}", // Hangul syllables and jamo
         "пароль",
         "ελληνικά",
-        "\u{5D0}\u{5D1}\u{5D2}",  // Hebrew: RandALCat only
-        "\u{5D0}a\u{5D1}",        // RandALCat with LCat: prohibited
-        "\u{5D0}1",               // RandALCat not last: prohibited
-        "1\u{5D0}",               // RandALCat not first: prohibited
+        "\u{5D0}\u{5D1}\u{5D2}",        // Hebrew: RandALCat only
+        "\u{5D0}a\u{5D1}",              // RandALCat with LCat: prohibited
+        "\u{5D0}1",                     // RandALCat not last: prohibited
+        "1\u{5D0}",                     // RandALCat not first: prohibited
         "\u{627}\u{644}\u{633}\u{631}", // Arabic
-        "\u{627}1\u{628}",        // Arabic, digit inside
+        "\u{627}1\u{628}",              // Arabic, digit inside
         "\u{1}\u{5D0}",
-        "\u{E000}",               // private use: prohibited
-        "a\u{FFFD}",              // replacement character: prohibited
-        "\u{FDD0}",               // non-character
+        "\u{E000}",  // private use: prohibited
+        "a\u{FFFD}", // replacement character: prohibited
+        "\u{FDD0}",  // non-character
         "\u{1FFFE}",
-        "\u{E0041}",              // tag character
-        "a\u{221}",               // unassigned in Unicode 3.2
-        "\u{1F600}",              // emoji: unassigned in Unicode 3.2
-        "\u{1D400}\u{1D41A}",     // mathematical bold: → "Aa"
-        "\u{2FF0}",               // ideographic description: prohibited
-        "\u{340}a",               // deprecated combining mark
-        "\u{301}a",               // leading combining mark: allowed by SASLprep
-        "\u{200E}abc",            // LRM: prohibited
-        "\u{2126}",               // OHM SIGN → Ω
-        "\u{1E9B}\u{323}",        // the Unicode NFKC test's long s with dots
-        "x\u{FE0F}",              // variation selector: mapped to nothing
-        "a\u{2060}b",             // WORD JOINER: mapped to nothing
-        "\u{2000}",               // only a space
-        "\u{20000}\u{2F800}",     // CJK extension B and compatibility ideograph
+        "\u{E0041}",          // tag character
+        "a\u{221}",           // unassigned in Unicode 3.2
+        "\u{1F600}",          // emoji: unassigned in Unicode 3.2
+        "\u{1D400}\u{1D41A}", // mathematical bold: → "Aa"
+        "\u{2FF0}",           // ideographic description: prohibited
+        "\u{340}a",           // deprecated combining mark
+        "\u{301}a",           // leading combining mark: allowed by SASLprep
+        "\u{200E}abc",        // LRM: prohibited
+        "\u{2126}",           // OHM SIGN → Ω
+        "\u{1E9B}\u{323}",    // the Unicode NFKC test's long s with dots
+        "x\u{FE0F}",          // variation selector: mapped to nothing
+        "a\u{2060}b",         // WORD JOINER: mapped to nothing
+        "\u{2000}",           // only a space
+        "\u{20000}\u{2F800}", // CJK extension B and compatibility ideograph
     ];
 
     #[test]
