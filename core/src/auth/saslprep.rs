@@ -264,9 +264,11 @@ mod tests {
 
     #[test]
     fn without_a_normaliser_non_ascii_is_not_prepared() {
-        // ASCII needs none.
+        // No test installs one. ASCII needs none; anything else is left alone
+        // (the caller then uses the raw bytes).
         assert_eq!(saslprep("pencil").as_deref(), Some("pencil"));
         assert_eq!(saslprep("a\u{7}b"), None);
+        assert_eq!(saslprep("pen\u{AD}cil"), None);
     }
 
     /// Prints `saslprep_tables.rs`'s sets from the `stringprep` crate:
