@@ -1,18 +1,31 @@
-// Cold start in workerd (issue #13): a fresh isolate's time from nothing to
-// the first row of `SELECT 1`, for edgepg (over a WebSocket through
-// websockify, and over TCP with cloudflare:sockets) and Neon's driver
-// (WebSocket), median of N fresh starts, next to a Worker that only answers
-// (the floor: workerd's own start). Each start is a new Miniflare, i.e. a
-// new workerd process and isolate, so the module graph (edgepg: the JS and
-// the compiled .wasm) is loaded and evaluated anew every time.
+// Cold start (issue #13): a fresh isolate's time from module load to the
+// first row of `SELECT 1`, in workerd through Miniflare, for edgepg (over a
+// WebSocket through websockify, and over TCP with cloudflare:sockets) and
+// Neon's driver (WebSocket; it has no TCP transport), median of N fresh
+// starts; and the module load alone (workerd, and a fresh Node process).
 //
 //   node bench/edge/coldstart.mjs [--starts 20]     (cluster env sourced: see run.sh)
 //
-// Also prints the .wasm's compile + instantiate time in this Node process.
+// Every start is a new Miniflare, i.e. a new workerd process and isolate, so
+// the module graph (edgepg: its JS and the .wasm, which workerd compiles when
+// the Worker loads) is loaded anew each time; the modules are read once and
+// passed as a list, so Node's share of a start is the same for every Worker. Per start, `ready` is workerd's
+// start up to the loaded Worker (module evaluation included), `first` the
+// first request (the Worker's connect + `SELECT 1`, from the fetch to the
+// response's body). A Worker that imports nothing and one that only imports
+// each driver (and one that imports only edgepg's .wasm) are the floors:
+// `ready` minus the empty Worker's is the module load; `total` minus it is the cold start the driver adds. The order of the
+// Workers rotates from one round to the next so none always goes first.
+//
+// The Node part runs each sample in a new `node` process (V8 caches compiled
+// wasm inside a process): `import()` of the package (edgepg's Node entry
+// compiles and instantiates the .wasm on import), and edgepg's
+// `new WebAssembly.Module` and instantiation (wasm-bindgen's `initSync`) alone.
 import { Miniflare } from "miniflare";
 import { mkdtempSync, writeFileSync, readFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { execFileSync } from "node:child_process";
+import { loadavg, tmpdir } from "node:os";
+import { dirname, join } from "node:path";
 import { createRequire } from "node:module";
 
 const here = new URL(".", import.meta.url).pathname;
@@ -24,11 +37,23 @@ if (!env.EDGEPG_TEST_PORT || !env.EDGEPG_TEST_WS_PORT) throw new Error("source t
 const dsn = `postgres://pw_user:pw_pw@127.0.0.1:${env.EDGEPG_TEST_PORT}/${env.EDGEPG_TEST_DB ?? "edgepg_test"}`;
 const wsProxy = `127.0.0.1:${env.EDGEPG_TEST_WS_PORT}/v1`;
 
-const edgepgEntry = join(here, "node_modules/edgepg", JSON.parse(readFileSync(join(here, "node_modules/edgepg/package.json"), "utf8")).exports["."].workerd);
+const edgepgPkg = join(here, "node_modules/edgepg");
+const edgepgExports = JSON.parse(readFileSync(join(edgepgPkg, "package.json"), "utf8")).exports["."];
+const edgepgEntry = join(edgepgPkg, edgepgExports.workerd);
 const neonEntry = require.resolve("@neondatabase/serverless").replace(/index\.js$/, "index.mjs");
+const neonVersion = JSON.parse(readFileSync(join(neonEntry, "../package.json"), "utf8")).version;
+const edgepgVersion = JSON.parse(readFileSync(join(edgepgPkg, "package.json"), "utf8")).version;
 
+// Each Worker answers "1" (the first row's value) to its first request.
 const workers = {
   floor: `export default { async fetch() { return new Response("1"); } };`,
+  "edgepg-load": `import * as edgepg from ${JSON.stringify(edgepgEntry)};
+export default { async fetch() { return new Response(typeof edgepg.query === "function" ? "1" : "0"); } };`,
+  // The .wasm alone (workerd compiles a CompiledWasm module when the Worker loads).
+  "edgepg-wasm-only": `import wasm from ${JSON.stringify(join(edgepgPkg, "dist/edgepg_bg.wasm"))};
+export default { async fetch() { return new Response(wasm instanceof WebAssembly.Module ? "1" : "0"); } };`,
+  "neon-load": `import * as neon from ${JSON.stringify(neonEntry)};
+export default { async fetch() { return new Response(typeof neon.Pool === "function" ? "1" : "0"); } };`,
   "edgepg-ws": `import { query } from ${JSON.stringify(edgepgEntry)};
 export default { async fetch() {
   const rows = await query(${JSON.stringify(dsn)}, "SELECT 1 AS x", [], { wsProxy: ${JSON.stringify(wsProxy)}, useSecureWebSocket: false, pipelineConnect: "password", arrayMode: true });
@@ -57,55 +82,104 @@ const median = (xs) => {
   const m = s.length >> 1;
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 };
+const ms = (x) => `${x.toFixed(1)} ms`;
+const load = () => loadavg().map((x) => x.toFixed(2)).join(" / ");
+
+// The Worker's module graph, read once and handed to Miniflare as an explicit
+// list: Miniflare then does not parse the modules in Node to find their
+// imports (it would for `scriptPath`, and that parse of Neon's 150 KB bundle
+// or edgepg's glue would count as workerd's load). Relative imports only:
+// neither package imports anything else but runtime built-ins.
+function moduleGraph(entry) {
+  const seen = new Map();
+  const visit = (path) => {
+    if (seen.has(path)) return;
+    const contents = readFileSync(path);
+    if (path.endsWith(".wasm")) return void seen.set(path, { type: "CompiledWasm", path, contents });
+    seen.set(path, { type: "ESModule", path, contents: contents.toString("utf8") });
+    for (const m of contents.toString("utf8").matchAll(/(?:\bfrom|\bimport)\s*\(?\s*["']((?:\.\.?\/|\/)[^"']+)["']/g)) {
+      visit(m[1].startsWith("/") ? m[1] : join(dirname(path), m[1]));
+    }
+  };
+  visit(entry);
+  return [...seen.values()];
+}
+
+const graphs = {};
+for (const [name, code] of Object.entries(workers)) {
+  const script = join(dir, `${name}.mjs`);
+  writeFileSync(script, code);
+  graphs[name] = moduleGraph(script);
+}
 
 async function start(name) {
-  const script = join(dir, `${name}.mjs`);
-  writeFileSync(script, workers[name]);
   const t0 = performance.now();
   const mf = new Miniflare({
-    modules: true,
-    scriptPath: script,
+    modules: graphs[name],
     modulesRoot: "/",
-    modulesRules: [{ type: "ESModule", include: ["**/*.js", "**/*.mjs"] }, { type: "CompiledWasm", include: ["**/*.wasm"] }],
     compatibilityDate: "2025-01-01",
     compatibilityFlags: ["nodejs_compat"],
   });
-  await mf.ready;
-  const t1 = performance.now();
-  const res = await mf.dispatchFetch("http://localhost/");
-  const text = await res.text();
-  const t2 = performance.now();
-  await mf.dispose();
-  if (text !== "1") throw new Error(`${name}: ${text}`);
-  return { total: t2 - t0, firstRequest: t2 - t1 };
+  try {
+    await mf.ready;
+    const t1 = performance.now();
+    const res = await mf.dispatchFetch("http://localhost/");
+    const text = await res.text();
+    const t2 = performance.now();
+    if (text !== "1") throw new Error(`${name}: ${text}`);
+    return { ready: t1 - t0, first: t2 - t1, total: t2 - t0 };
+  } finally {
+    await mf.dispose();
+  }
 }
 
+const loadStart = load();
+const startedAt = new Date().toISOString().slice(0, 16).replace("T", " ");
 const results = {};
+const names = Object.keys(workers);
 for (let i = 0; i < STARTS; i++) {
-  // Rotate the order so none always runs first.
-  const names = Object.keys(workers);
   for (const name of names.map((_, j) => names[(i + j) % names.length])) {
     (results[name] ??= []).push(await start(name));
   }
-  process.stderr.write(`start ${i + 1}/${STARTS}\n`);
+  process.stderr.write(`workerd round ${i + 1}/${STARTS}\n`);
 }
 
-// The .wasm alone: compile and instantiate in this process (workerd compiles
-// it when the Worker loads; the floor-subtracted figures include that).
-const wasm = readFileSync(join(here, "node_modules/edgepg/dist/edgepg_bg.wasm"));
-const compile = [];
+// Node: one fresh process per sample; each prints its own timings as JSON.
+const nodeSample = (code) => JSON.parse(execFileSync(process.execPath, ["--input-type=module", "-e", code], { cwd: here, encoding: "utf8" }));
+const edgepgJs = join(edgepgPkg, "dist/edgepg.js");
+const edgepgWasm = join(edgepgPkg, "dist/edgepg_bg.wasm");
+const node = { "edgepg import": [], "neon import": [], "edgepg compile": [], "edgepg instantiate": [] };
 for (let i = 0; i < STARTS; i++) {
-  const t0 = performance.now();
-  const module = new WebAssembly.Module(wasm);
-  compile.push(performance.now() - t0);
-  void module;
+  node["edgepg import"].push(nodeSample(`const t = performance.now(); await import("edgepg"); console.log(performance.now() - t);`));
+  node["neon import"].push(nodeSample(`const t = performance.now(); await import(${JSON.stringify(neonEntry)}); console.log(performance.now() - t);`));
+  const [c, inst] = nodeSample(`import { readFileSync } from "node:fs";
+const { initSync } = await import(${JSON.stringify(edgepgJs)});
+const bytes = readFileSync(${JSON.stringify(edgepgWasm)});
+const t0 = performance.now(); const module = new WebAssembly.Module(bytes);
+const t1 = performance.now(); initSync({ module }); const t2 = performance.now();
+console.log(JSON.stringify([t1 - t0, t2 - t1]));`);
+  node["edgepg compile"].push(c);
+  node["edgepg instantiate"].push(inst);
 }
 
-const floor = median(results.floor.map((r) => r.total));
-console.log(`| worker | new workerd → first row (median of ${STARTS}) | minus the floor | first request alone (median) |`);
-console.log("|---|---:|---:|---:|");
+// Differences with the empty Worker are paired by round (the machine's load
+// drifts more between rounds than within one), then the median is taken.
+const minusFloor = (rs, key) => median(rs.map((r, i) => r[key] - results.floor[i][key]));
+const wasmBytes = readFileSync(edgepgWasm).length;
+const sizes = (name) => graphs[name].filter((m) => !m.path.startsWith(dir)).reduce((n, m) => n + Buffer.byteLength(m.contents), 0);
+console.log(`Cold start, ${startedAt} UTC: edgepg ${edgepgVersion} (${graphs["edgepg-load"].length - 1} modules, ${sizes("edgepg-load")} B, .wasm ${wasmBytes} B), ` +
+  `@neondatabase/serverless ${neonVersion} (${graphs["neon-load"].length - 1} module, ${sizes("neon-load")} B), ` +
+  `miniflare ${require("miniflare/package.json").version}, Node ${process.version}; ${STARTS} fresh starts per Worker; ` +
+  `load average (1 / 5 / 15 min) ${loadStart} at start, ${load()} at end.\n`);
+console.log(`| Worker | new workerd → first row (median) | minus the empty Worker (paired by round) | Worker loaded (ready, median) | module load (ready minus the empty Worker's, paired) | first request (median) |`);
+console.log("|---|---:|---:|---:|---:|---:|");
 for (const [name, rs] of Object.entries(results)) {
   const total = median(rs.map((r) => r.total));
-  console.log(`| ${name} | ${total.toFixed(1)} ms | ${(total - floor).toFixed(1)} ms | ${median(rs.map((r) => r.firstRequest)).toFixed(1)} ms |`);
+  const ready = median(rs.map((r) => r.ready));
+  console.log(`| ${name} | ${ms(total)} | ${ms(minusFloor(rs, "total"))} | ${ms(ready)} | ${ms(minusFloor(rs, "ready"))} | ${ms(median(rs.map((r) => r.first)))} |`);
 }
-console.log(`\n.wasm (${wasm.length} bytes) compile in Node ${process.version}: median ${median(compile).toFixed(1)} ms of ${STARTS}.`);
+console.log(`\n| Node ${process.version}, new process per sample | median of ${STARTS} | min | max |`);
+console.log("|---|---:|---:|---:|");
+for (const [name, xs] of Object.entries(node)) {
+  console.log(`| ${name} | ${ms(median(xs))} | ${ms(Math.min(...xs))} | ${ms(Math.max(...xs))} |`);
+}

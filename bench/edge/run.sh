@@ -44,11 +44,13 @@ bash "$root/tests/cluster/start.sh" "$dir"
 #   EDGEPG_BENCH_SKIP_BUILD=1 EDGEPG_BENCH_NODE_FLAGS="--cpu-prof --cpu-prof-dir=prof" \
 #     bench/edge/run.sh --clients edgepg --only seq_select1 --no-floors --no-write
 #   node bench/edge/cpuprofile.mjs bench/edge/prof/*.cpuprofile   (the dir is relative to bench/edge)
-# shellcheck disable=SC2086 # word splitting of the flags is intended
 # `run.sh coldstart [--starts N]`: fresh workerd isolates to the first row instead (coldstart.mjs).
+# Not `exec`: the EXIT trap must still stop the cluster.
 if [ "${1:-}" = coldstart ]; then
     shift
-    exec node "$here/coldstart.mjs" "$@"
+    node "$here/coldstart.mjs" "$@"
+    exit
 fi
 # EDGEPG_BENCH_NODE: another Node binary (e.g. Node 22 from scripts/setup.sh's runtimes).
+# shellcheck disable=SC2086 # word splitting of the flags is intended
 "${EDGEPG_BENCH_NODE:-node}" --expose-gc ${EDGEPG_BENCH_NODE_FLAGS:-} "$here/bench.mjs" "$@"

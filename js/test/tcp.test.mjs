@@ -6,6 +6,7 @@
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
 import net from "node:net";
+import WebSocket from "ws";
 import { readFileSync } from "node:fs";
 import {
   connect, createPool, ConnectionError, ConfigError, PostgresError, TimeoutError, EdgepgError,
@@ -239,4 +240,30 @@ test("a self-signed server certificate given as sslrootcert is trusted; its name
   assert.ok(name instanceof ConnectionError && name.kind === "tls", String(name));
   const untrusted = await connect(bouncer("localhost", "verify-full"), { ...TCP, sslrootcert: env.EDGEPG_TEST_CA }).catch((e) => e);
   assert.ok(untrusted instanceof ConnectionError && untrusted.kind === "tls", String(untrusted));
+});
+
+// SASLprep (RFC 4013) of SCRAM passwords in the npm build: the wasm leaves the `stringprep`
+// crate's Unicode tables out and normalises with JS's `normalize("NFKC")`. The server SASLpreps
+// the password when it stores the verifier: "I\u00ADX\u2168" (soft hyphen, ROMAN NUMERAL NINE)
+// is stored as "IXIX", so the raw bytes would fail and every SASLprep-equivalent spelling works.
+test("SCRAM passwords are SASLprep-ed (JS's NFKC inside the wasm), over TCP and WebSocket", async () => {
+  const admin = await connect(url("edgepg", "edgepg_pw", host, "?sslmode=disable"), TCP);
+  const role = "saslprep_user";
+  await admin.execute(`DROP ROLE IF EXISTS ${role}`);
+  await admin.execute("SET password_encryption = 'scram-sha-256'");
+  await admin.execute(`CREATE ROLE ${role} LOGIN PASSWORD 'I\u00ADX\u2168'`);
+  const ws = { wsProxy: `127.0.0.1:${env.EDGEPG_TEST_WS_PORT}/v1`, useSecureWebSocket: false, webSocketConstructor: WebSocket };
+  for (const [name, options] of [["tcp", TCP], ["websocket", ws]]) {
+    for (const pw of ["I\u00ADX\u2168", "IXIX", "\u2168\u2168", "\uFF29\uFF38IX", "I\u200DX\u00ADIX"]) {
+      const c = await connect(url(role, encodeURIComponent(pw), host, "?sslmode=disable"), options);
+      assert.equal(await c.fetchval("SELECT current_user"), role, `${name} ${JSON.stringify(pw)}`);
+      await c.close();
+    }
+    for (const pw of ["I X\u2168", "ix\u2168", "I\u0007X\u2168"]) {
+      const e = await connect(url(role, encodeURIComponent(pw), host, "?sslmode=disable"), options).catch((e) => e);
+      assert.ok(e instanceof PostgresError && e.code === "28P01", `${name} ${JSON.stringify(pw)}: ${e}`);
+    }
+  }
+  await admin.execute(`DROP ROLE ${role}`);
+  await admin.close();
 });

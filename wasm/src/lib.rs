@@ -127,6 +127,7 @@ pub async fn connect_pipelined_with(config: Config, options: WsOptions) -> Resul
 /// runtime's TCP sockets ([`TcpConnector`]).
 #[cfg(target_arch = "wasm32")]
 pub async fn connect_pipelined_via(mut config: Config, connector: EdgeConnector) -> Result<Connection> {
+    install_nfkc();
     if config.get_hosts().is_empty() {
         config.host("localhost");
     }
@@ -137,9 +138,26 @@ pub async fn connect_pipelined_via(mut config: Config, connector: EdgeConnector)
 /// Connects through a WebSocket with a [`Config`] (see [`connect`]).
 #[cfg(target_arch = "wasm32")]
 pub async fn connect_with(mut config: Config, options: WsOptions) -> Result<Connection> {
+    install_nfkc();
     if config.get_hosts().is_empty() {
         config.host("localhost");
     }
     let runtime: std::sync::Arc<dyn edgepg_core::client::Runtime> = std::sync::Arc::new(JsRuntime);
     edgepg_core::client::connect(&config, &WsConnector::new(options), runtime).await
+}
+
+/// SASLprep's Unicode normalisation from the JS host, for SCRAM passwords
+/// when the `saslprep` feature (the `stringprep` crate's tables, ~70 KB
+/// gzipped) is off, as in the npm package: `String.prototype.normalize`
+/// exists in every JS runtime. Called by every connect of this crate; the
+/// first call installs it.
+#[cfg(target_arch = "wasm32")]
+fn install_nfkc() {
+    #[cfg(not(feature = "saslprep"))]
+    {
+        fn nfkc(s: &str) -> String {
+            js_sys::JsString::from(s).normalize("NFKC").into()
+        }
+        edgepg_core::auth::saslprep::set_nfkc(nfkc);
+    }
 }

@@ -8,6 +8,8 @@ mod base64;
 mod cert_hash;
 mod der;
 pub mod md5;
+pub mod saslprep;
+mod saslprep_tables;
 pub mod scram;
 
 pub use self::cert_hash::tls_server_end_point;

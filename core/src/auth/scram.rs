@@ -10,9 +10,9 @@
 //! PostgreSQL specifics: the SCRAM user name is sent empty (the server uses
 //! the startup packet's user), and the password is SASLprep-ed when that
 //! succeeds and used as raw bytes otherwise, exactly like the server does when
-//! it builds its verifier. Without the `saslprep` cargo feature the password
-//! is always used as raw bytes (identical for ASCII passwords; see
-//! `prepare_password`).
+//! it builds its verifier. Without the `saslprep` cargo feature SASLprep uses
+//! the host's NFKC normaliser when one is installed (the wasm build: JS's),
+//! else the raw bytes (identical for ASCII passwords; see `prepare_password`).
 
 use std::fmt;
 
@@ -387,16 +387,17 @@ fn prepare_password(password: &[u8]) -> Vec<u8> {
 }
 
 /// Without the `saslprep` feature (the npm package's wasm build, where the
-/// Unicode tables would weigh more than the rest of the client) the password
-/// is used as its raw bytes. That is exactly what SASLprep gives for any ASCII
-/// password (its control characters are prohibited, so PostgreSQL uses those
-/// raw too), and for non-ASCII passwords that SASLprep leaves unchanged
-/// (already NFKC, no non-ASCII spaces or soft hyphens). A password that
-/// SASLprep would change fails to authenticate with a clear error; libpq uses
-/// raw bytes the same way whenever SASLprep fails.
+/// `stringprep` crate's Unicode tables would weigh more than the rest of the
+/// client) SASLprep runs on the host's NFKC ([`super::saslprep::set_nfkc`]:
+/// JS's `String.prototype.normalize`), with the same result. Without a
+/// normaliser installed a non-ASCII password is used as its raw UTF-8 bytes
+/// (what SASLprep gives for every ASCII password anyway).
 #[cfg(not(feature = "saslprep"))]
 fn prepare_password(password: &[u8]) -> Vec<u8> {
-    password.to_vec()
+    match std::str::from_utf8(password).ok().and_then(super::saslprep::saslprep) {
+        Some(prepared) => prepared.into_bytes(),
+        None => password.to_vec(),
+    }
 }
 
 /// RFC 5802 saslname escaping (`=` → `=3D`, `,` → `=2C`).
@@ -659,7 +660,8 @@ mod tests {
 
     #[cfg(not(feature = "saslprep"))]
     #[test]
-    fn without_saslprep_non_ascii_is_raw_utf8() {
+    fn without_saslprep_or_normaliser_non_ascii_is_raw_utf8() {
+        // No test installs a normaliser (`auth::saslprep::set_nfkc`).
         assert_eq!(prepare_password("pen\u{00AD}cil".as_bytes()), "pen\u{00AD}cil".as_bytes());
         assert_eq!(prepare_password("pässwörd".as_bytes()), "pässwörd".as_bytes());
         assert_eq!(prepare_password(b"\xffpass"), b"\xffpass");
