@@ -162,6 +162,7 @@ export const types = {
 // constants as api.js).
 const K_NUMBER = 1, K_BIGINT = 2, K_BOOL = 3, K_TEXT = 4, K_JSON = 5, K_DATE = 6, K_BYTES = 7;
 const INT8_STRING = 2; // decode flags: int8 as string (pg's default)
+const RAW_TEXT_GIVEN = 0x100; // pgQuery flags: its rawText argument picks text columns (wasm/src/js/pg.rs)
 
 const OID_DATE = 1082, OID_TIMESTAMP = 1114, OID_BYTEA = 17;
 const HasBuffer = typeof globalThis.Buffer === "function" ? globalThis.Buffer : null;
@@ -461,24 +462,28 @@ function runQuery(target, text, values, config, clientTypes, queryTimeout, shape
     const simple = !config?.name && (!values || values.length === 0);
     const [rawText, parserOf] = parsing(config?.types, clientTypes);
     const arrayMode = config?.rowMode === "array";
+    // The core answers one statement's result as it is (its row count, a
+    // number, third), a script's as an array of results (wasm/src/js/pg.rs
+    // `results_to_js`).
     const shaped = (raw) => {
-      if (raw.length === 0) return { command: null, rowCount: null, oid: null, rows: [], fields: [], rowAsArray: arrayMode };
-      if (raw.length === 1) {
-        const [names, oids, , , , meta] = raw[0];
-        return toResult(raw[0], arrayMode, parserOf, arrayMode ? null : shapes.of(text, names, oids, meta));
+      if (typeof raw[2] === "number") {
+        return toResult(raw, arrayMode, parserOf, arrayMode ? null : shapes.of(text, raw[0], raw[1], raw[5]));
       }
+      if (raw.length === 0) return { command: null, rowCount: null, oid: null, rows: [], fields: [], rowAsArray: arrayMode };
+      if (raw.length === 1) return toResult(raw[0], arrayMode, parserOf, null);
       return raw.map((r) => toResult(r, arrayMode, parserOf, null));
     };
+    const flags = rawText === undefined ? INT8_STRING : INT8_STRING | RAW_TEXT_GIVEN;
     // pg's query_timeout: the core abandons the call (cancelling it on the
     // server when that is safe) and the connection stays usable.
     const limit = config?.query_timeout ?? queryTimeout;
     if (!(limit > 0)) {
       // No values: `undefined`, not an empty array, crosses to the core.
-      return target.pgQuery(text, values, simple, INT8_STRING, rawText, undefined).then(shaped, rethrow);
+      return target.pgQuery(text, values, simple, flags, rawText, undefined).then(shaped, rethrow);
     }
     let timer;
     const cancel = new Promise((resolve) => { timer = setTimeout(() => resolve(new TimeoutError("Query read timeout")), limit); });
-    run = target.pgQuery(text, values, simple, INT8_STRING, rawText, cancel);
+    run = target.pgQuery(text, values, simple, flags, rawText, cancel);
     run = run.finally(() => clearTimeout(timer)).then(shaped, rethrow);
   } catch (e) {
     return Promise.reject(e);
