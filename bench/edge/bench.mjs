@@ -172,7 +172,7 @@ function poolWorkload(name, poolOptions, how) {
 }
 
 // Which edgepg each contender is compared with: the same transport.
-const TCP_CONTENDERS = new Set(["pg", "postgres.js", "tcp-floor"]);
+const TCP_CONTENDERS = new Set(["pg", "postgres.js", "tcp-floor", "edgepg-pg-tcp"]);
 const refFor = (name) => (TCP_CONTENDERS.has(name) ? "edgepg-tcp" : "edgepg");
 
 // ------------------------------------------------------------------ main

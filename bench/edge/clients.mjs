@@ -75,19 +75,19 @@ export function clients(env) {
   // ---------------------------------------------------------------- edgepg/pg
   // The same package through its node-postgres-shaped API (what Drizzle,
   // Kysely and Prisma use), called exactly as pg and Neon are below.
-  const edgepgPgConfig = { connectionString: dsn, ...edgepgOptions };
-  const edgepgPg = {
-    name: "edgepg-pg",
-    transport: `edgepg/pg Client (same package, same wasm) over \`ws\` through websockify :${wsPort}`,
+  // Twice, like edgepg: through websockify and over direct TCP.
+  const makeEdgepgPg = (name, transport, config) => ({
+    name,
+    transport,
     async open() {
-      const c = new EdgepgPgClient(edgepgPgConfig);
+      const c = new EdgepgPgClient(config);
       await c.connect();
       return c;
     },
     close: (c) => c.end(),
     async connectFirst() {
       const t0 = performance.now();
-      const c = new EdgepgPgClient(edgepgPgConfig);
+      const c = new EdgepgPgClient(config);
       await c.connect();
       const r = await c.query("SELECT 1 AS x");
       const ms = performance.now() - t0;
@@ -98,14 +98,26 @@ export function clients(env) {
     select1: async (c) => (await c.query("SELECT 1 AS x")).rows[0].x,
     fetchAll: async (c, sql) => (await c.query(sql)).rows,
     addOne: async (c, i) => (await c.query("SELECT $1::int8 + 1 AS x", [i])).rows[0].x,
+    // The facade's Pool never resets a session on release (pg's semantics),
+    // so pool_10k and pool_10k_noreset run the same pool.
     openPool: async (size) => {
-      const pool = new EdgepgPgPool({ ...edgepgPgConfig, max: size });
+      const pool = new EdgepgPgPool({ ...config, max: size });
       await warm(size, () => pool.query("SELECT 1"));
       return pool;
     },
     closePool: (p) => p.end(),
     poolAddOne: async (p, i) => (await p.query("SELECT $1::int8 + 1 AS x", [i])).rows[0].x,
-  };
+  });
+  const edgepgPg = makeEdgepgPg(
+    "edgepg-pg",
+    `edgepg/pg Client and Pool (same package, same wasm) over \`ws\` through websockify :${wsPort}`,
+    { connectionString: dsn, ...edgepgOptions },
+  );
+  const edgepgPgTcp = makeEdgepgPg(
+    "edgepg-pg-tcp",
+    `edgepg/pg Client and Pool (same package, same wasm) over node:net, TCP :${port}`,
+    { connectionString: `${dsn}?sslmode=disable`, transport: "tcp", pipelineConnect: "password" },
+  );
 
   // ---------------------------------------------------------------- Neon
   neonConfig.webSocketConstructor = WebSocket;
@@ -234,7 +246,7 @@ export function clients(env) {
       s.once("error", reject);
     }));
 
-  return [edgepg, edgepgPg, edgepgTcp, neon, nodePg, pgjs, nodePgWs, pgjsWs];
+  return [edgepg, edgepgPg, edgepgTcp, edgepgPgTcp, neon, nodePg, pgjs, nodePgWs, pgjsWs];
 }
 
 /** Opens a pool's `size` connections before the timing: `size` overlapping queries. */

@@ -26,6 +26,13 @@ export interface PoolConfig extends ClientConfig {
   min?: number;
   /** An idle connection is closed after this many ms (default 10000; 0: never). */
   idleTimeoutMillis?: number;
+  /**
+   * Clean a session when its client goes back to the pool (edgepg's reset:
+   * settings, advisory locks, LISTEN, temporary tables...). Default false,
+   * as in pg, whose Pool never resets: a transaction left open is still
+   * rolled back.
+   */
+  reset?: boolean;
 }
 
 export type TypeParser = (text: string) => any;

@@ -162,6 +162,7 @@ export const types = {
 // constants as api.js).
 const K_NUMBER = 1, K_BIGINT = 2, K_BOOL = 3, K_TEXT = 4, K_JSON = 5, K_DATE = 6, K_BYTES = 7;
 const INT8_STRING = 2; // decode flags: int8 as string (pg's default)
+const RAW_TEXT_GIVEN = 0x100; // pgQuery flags: its rawText argument picks text columns (wasm/src/js/pg.rs)
 
 const OID_DATE = 1082, OID_TIMESTAMP = 1114, OID_BYTEA = 17;
 const HasBuffer = typeof globalThis.Buffer === "function" ? globalThis.Buffer : null;
@@ -236,25 +237,91 @@ function fillColumn(out, key, [kind, data, ends, nulls], oid, parse) {
 }
 
 const TAG = /^([A-Za-z]+)(?: (\d+))?(?: (\d+))?/;
+// Command tags seen so far → `[command, rowCount, oid]` (a handful of
+// distinct tags in most applications; bounded all the same).
+const tags = new Map();
+
+/**
+ * pg's reading of the command tag: "INSERT 0 3" → command INSERT, oid 0,
+ * rowCount 3; "SELECT 2" → rowCount 2; "CREATE TABLE" → rowCount null.
+ */
+function readTag(tag) {
+  let read = tags.get(tag);
+  if (read !== undefined) return read;
+  read = [null, null, null];
+  const t = TAG.exec(tag);
+  if (t) {
+    read[0] = t[1];
+    if (t[3] !== undefined) {
+      read[2] = parseInt(t[2], 10);
+      read[1] = parseInt(t[3], 10);
+    } else if (t[2] !== undefined) {
+      read[1] = parseInt(t[2], 10);
+    }
+  }
+  if (tags.size >= 512) tags.clear();
+  tags.set(tag, read);
+  return read;
+}
+
+/**
+ * What a statement's results share from one call to the next: its column
+ * names, types and descriptions, and the row template built from them.
+ * Kept per statement text (see `Shapes`) so a query run again does not
+ * define its row object's keys again; a result whose description differs
+ * (the table was altered) gets a new shape.
+ */
+class Shape {
+  constructor(names, oids, meta) {
+    this.names = names;
+    this.oids = oids;
+    this.meta = meta;
+    // Rows start as copies of one object that has every key (no hidden
+    // class change per value); keys defined, so "__proto__" stays a column.
+    const template = {};
+    for (let j = 0; j < names.length; j++) {
+      Object.defineProperty(template, names[j], { value: null, writable: true, enumerable: true, configurable: true });
+    }
+    this.template = template;
+  }
+
+  /** True when a result has exactly this description. */
+  matches(names, oids, meta) {
+    const m = names.length;
+    if (m !== this.names.length) return false;
+    for (let j = 0; j < m; j++) if (names[j] !== this.names[j] || oids[j] !== this.oids[j]) return false;
+    for (let k = 0; k < meta.length; k++) if (meta[k] !== this.meta[k]) return false;
+    return true;
+  }
+}
+
+/** Statement text → its last result's Shape; one per Client or Pool, bounded. */
+class Shapes {
+  #map = new Map();
+  of(text, names, oids, meta) {
+    const known = this.#map.get(text);
+    if (known !== undefined && known.matches(names, oids, meta)) return known;
+    const shape = new Shape(names, oids, meta);
+    if (this.#map.size >= 256) this.#map.clear();
+    this.#map.set(text, shape);
+    return shape;
+  }
+}
 
 /**
  * One raw result `[names, oids, count, columns, tag, fields]` → pg's
- * `{ command, rowCount, oid, rows, fields }`. `parsers(oid)` gives the text
- * parser of a column the core passed on as text, or null.
+ * `{ command, rowCount, oid, rows, fields }`. `parserOf(oid)` gives the
+ * text parser of a column the core passed on as text, or null; `shape`
+ * the statement's cached Shape (null: build one).
  */
-function toResult(raw, arrayMode, parserOf) {
+function toResult(raw, arrayMode, parserOf, shape) {
   const [names, oids, count, columns, tag, meta] = raw;
   const m = names.length;
   const rows = new Array(count);
   if (arrayMode) {
     for (let i = 0; i < count; i++) rows[i] = new Array(m);
   } else {
-    // Rows start as copies of one object that has every key (no hidden
-    // class change per value); keys defined, so "__proto__" stays a column.
-    const template = {};
-    for (let j = 0; j < m; j++) {
-      Object.defineProperty(template, names[j], { value: null, writable: true, enumerable: true, configurable: true });
-    }
+    const template = (shape ?? new Shape(names, oids, meta)).template;
     for (let i = 0; i < count; i++) rows[i] = { ...template };
   }
   const fields = new Array(m);
@@ -278,21 +345,11 @@ function toResult(raw, arrayMode, parserOf) {
       format: meta[j * 5 + 4] === 1 ? "binary" : "text",
     };
   }
-  // pg's reading of the command tag: "INSERT 0 3" → command INSERT, oid 0,
-  // rowCount 3; "SELECT 2" → rowCount 2; "CREATE TABLE" → rowCount null.
-  let command = null, rowCount = null, oid = null;
-  const t = tag === null ? null : TAG.exec(tag);
-  if (t) {
-    command = t[1];
-    if (t[3] !== undefined) {
-      oid = parseInt(t[2], 10);
-      rowCount = parseInt(t[3], 10);
-    } else if (t[2] !== undefined) {
-      rowCount = parseInt(t[2], 10);
-    }
-  }
+  const [command, rowCount, oid] = tag === null ? NO_TAG : readTag(tag);
   return { command, rowCount, oid, rows, fields, rowAsArray: !!arrayMode };
 }
+
+const NO_TAG = [null, null, null];
 
 // ------------------------------------------------------------ queries
 
@@ -346,8 +403,8 @@ function prepareValue(v) {
  * the type changes nothing (the core's decoding gives the same value), so
  * only the columns with another parser are read as text.
  */
-function parsing(config, clientTypes) {
-  const t = config.types ?? clientTypes;
+function parsing(queryTypes, clientTypes) {
+  const t = queryTypes ?? clientTypes;
   if (t && typeof t.getTypeParser === "function") {
     // A query's own parsers (drizzle's): asked about the columns the
     // statement has, once each, when the core binds it.
@@ -363,7 +420,7 @@ function parsing(config, clientTypes) {
     };
     return [(oid) => parserOf(oid) !== null, parserOf];
   }
-  if (customOids.length === 0) return [undefined, noParser];
+  if (customOids.length === 0) return NO_PARSING;
   return [customOids, (oid) => customText.get(oid) ?? null];
 }
 
@@ -373,6 +430,7 @@ function defaultParser(oid) {
 }
 
 const noParser = () => null;
+const NO_PARSING = Object.freeze([undefined, noParser]);
 
 /** Runs `promise` and settles `callback` (pg's callback style) or returns it. */
 function settle(promise, callback) {
@@ -381,38 +439,56 @@ function settle(promise, callback) {
   return undefined;
 }
 
+function rethrow(e) {
+  throw pgError(e);
+}
+
 /**
  * Runs one query on `target` (a raw connection or pool) and builds pg's
  * result: an array of results for a script of several statements.
+ * `config` is the query's config object, or null for `query(text, values)`
+ * (the common call: nothing else to read). Not an async function: the
+ * core's promise is chained once, so a query costs no promise layer more
+ * than the call itself.
  */
-async function runQuery(target, config, clientTypes, queryTimeout) {
-  checkTrapped();
-  const text = config.text;
-  if (typeof text !== "string") throw new TypeError("A query must have either text or a name (and text)");
-  const values = prepareValues(config.values);
-  // pg: without arguments (and without a name) the simple protocol runs the
-  // text, so a script of several statements works; otherwise one statement.
-  const simple = !config.name && (!values || values.length === 0);
-  const [rawText, parserOf] = parsing(config, clientTypes);
-  // pg's query_timeout: the core abandons the call (cancelling it on the
-  // server when that is safe) and the connection stays usable.
-  const limit = config.query_timeout ?? queryTimeout;
-  let timer;
-  const cancel = limit > 0
-    ? new Promise((resolve) => { timer = setTimeout(() => resolve(new TimeoutError("Query read timeout")), limit); })
-    : undefined;
-  let raw;
+function runQuery(target, text, values, config, clientTypes, queryTimeout, shapes) {
+  let run;
   try {
-    raw = await target.pgQuery(text, values ?? [], simple, INT8_STRING, rawText, cancel);
+    checkTrapped();
+    if (typeof text !== "string") throw new TypeError("A query must have either text or a name (and text)");
+    values = prepareValues(values);
+    // pg: without arguments (and without a name) the simple protocol runs the
+    // text, so a script of several statements works; otherwise one statement.
+    const simple = !config?.name && (!values || values.length === 0);
+    const [rawText, parserOf] = parsing(config?.types, clientTypes);
+    const arrayMode = config?.rowMode === "array";
+    // The core answers one statement's result as it is (its row count, a
+    // number, third), a script's as an array of results (wasm/src/js/pg.rs
+    // `results_to_js`).
+    const shaped = (raw) => {
+      if (typeof raw[2] === "number") {
+        return toResult(raw, arrayMode, parserOf, arrayMode ? null : shapes.of(text, raw[0], raw[1], raw[5]));
+      }
+      if (raw.length === 0) return { command: null, rowCount: null, oid: null, rows: [], fields: [], rowAsArray: arrayMode };
+      if (raw.length === 1) return toResult(raw[0], arrayMode, parserOf, null);
+      return raw.map((r) => toResult(r, arrayMode, parserOf, null));
+    };
+    const flags = rawText === undefined ? INT8_STRING : INT8_STRING | RAW_TEXT_GIVEN;
+    // pg's query_timeout: the core abandons the call (cancelling it on the
+    // server when that is safe) and the connection stays usable.
+    const limit = config?.query_timeout ?? queryTimeout;
+    if (!(limit > 0)) {
+      // No values: `undefined`, not an empty array, crosses to the core.
+      return target.pgQuery(text, values, simple, flags, rawText, undefined).then(shaped, rethrow);
+    }
+    let timer;
+    const cancel = new Promise((resolve) => { timer = setTimeout(() => resolve(new TimeoutError("Query read timeout")), limit); });
+    run = target.pgQuery(text, values, simple, flags, rawText, cancel);
+    run = run.finally(() => clearTimeout(timer)).then(shaped, rethrow);
   } catch (e) {
-    throw pgError(e);
-  } finally {
-    if (timer !== undefined) clearTimeout(timer);
+    return Promise.reject(e);
   }
-  const arrayMode = config.rowMode === "array";
-  if (raw.length === 0) return { command: null, rowCount: null, oid: null, rows: [], fields: [], rowAsArray: arrayMode };
-  if (raw.length === 1) return toResult(raw[0], arrayMode, parserOf);
-  return raw.map((r) => toResult(r, arrayMode, parserOf));
+  return run;
 }
 
 // ------------------------------------------------------------ configuration
@@ -547,6 +623,8 @@ export class Client extends Emitter {
   #named = new Map(); // statement name -> text
   /** @internal set for pool clients */
   _pooled = false;
+  /** @internal result shapes by statement text (a pool's clients share the pool's) */
+  _shapes = new Shapes();
 
   constructor(config) {
     super();
@@ -662,6 +740,12 @@ export class Client extends Emitter {
    * Cursor is returned at once.
    */
   query(a, b, c) {
+    const raw = this.#raw;
+    if (typeof a === "string" && raw !== null && typeof b !== "function" && c === undefined) {
+      // The common call, `query(text)` / `query(text, values)` on a connected
+      // client: nothing to normalise.
+      return runQuery(raw, a, b, null, this.#config.types, this.#config.query_timeout, this._shapes);
+    }
     if (a instanceof Cursor) {
       a[kAttach](this._target(), this.#config.types);
       return a;
@@ -692,9 +776,8 @@ export class Client extends Emitter {
     }
     // Connected: handed to the core now, so queries and cursors keep their
     // call order on the connection (as pg's queue does).
-    const p = this.#raw
-      ? runQuery(this.#raw, config, this.#config.types, this.#config.query_timeout)
-      : (async () => runQuery(await this.#whenConnected(), config, this.#config.types, this.#config.query_timeout))();
+    const run = (target) => runQuery(target, config.text, config.values, config, this.#config.types, this.#config.query_timeout, this._shapes);
+    const p = raw ? run(raw) : (async () => run(await this.#whenConnected()))();
     return settle(p, callback);
   }
 
@@ -749,6 +832,8 @@ export class Pool extends Emitter {
   #waiting = 0;
   #seen = new Set();
   #clients = new Set();
+  /** @internal result shapes by statement text, shared with the clients it lends */
+  _shapes = new Shapes();
 
   constructor(config) {
     super();
@@ -760,6 +845,14 @@ export class Pool extends Emitter {
     if (c.min !== undefined) o.minSize = c.min;
     if (this.options.idleTimeoutMillis) o.maxInactiveConnectionLifetime = this.options.idleTimeoutMillis;
     if (c.connectionTimeoutMillis) o.acquireTimeout = c.connectionTimeoutMillis;
+    // pg's Pool never resets a session on release: what a client SETs, its
+    // temporary tables and prepared statements stay for the next borrower,
+    // and code written for pg counts on that (and on not paying a statement
+    // per release). So the core pool runs without its reset hook here; it
+    // still rolls back a transaction left open and drops the client-side
+    // listeners, so nothing half-done reaches the next borrower. `reset:
+    // true` asks for edgepg's reset (asyncpg's: DISCARD-like cleaning).
+    if (o.reset === undefined) o.reset = false;
     this.#ready = rawCreatePool(dsnOf(c), withSockets(o), undefined).then((p) => (this.#raw = p));
     this.#ready.catch(() => {}); // reported by the first call
   }
@@ -829,13 +922,20 @@ export class Pool extends Emitter {
     if (a instanceof Cursor || (a && typeof a.submit === "function")) {
       throw new InterfaceError("pool.query does not run a Cursor: get a client with pool.connect() and call client.query(cursor)");
     }
+    const raw = this.#raw;
+    if (typeof a === "string" && raw !== undefined && !this.#ending && typeof b !== "function" && c === undefined) {
+      // The common call on a ready pool: straight to the core's pool.
+      return runQuery(raw, a, b, null, this.options.types, this.options.query_timeout, this._shapes);
+    }
     let config, callback;
     try {
       [config, callback] = queryArgs(a, b, c);
     } catch (e) {
       return Promise.reject(e);
     }
-    const p = (async () => runQuery(await this.#pool(), config, this.options.types, this.options.query_timeout))();
+    const p = raw !== undefined && !this.#ending
+      ? runQuery(this.#raw, config.text, config.values, config, this.options.types, this.options.query_timeout, this._shapes)
+      : (async () => runQuery(await this.#pool(), config.text, config.values, config, this.options.types, this.options.query_timeout, this._shapes))();
     return settle(p, callback);
   }
 
@@ -873,6 +973,7 @@ class PoolClient extends Client {
     super(config);
     this.#pool = pool;
     this._pooled = true;
+    this._shapes = pool._shapes;
     this._released = false;
   }
 

@@ -365,6 +365,112 @@ test("bad input on the pool: a released client used again, double release, query
   await assert.rejects(pool.connect(), /after calling end on the pool/);
 });
 
+test("bad input: a global type parser that throws rejects that query only; the connection stays usable", async () => {
+  const before = types.getTypeParser(types.builtins.NUMERIC);
+  types.setTypeParser(types.builtins.NUMERIC, () => { throw new Error("numeric parser broke"); });
+  try {
+    const e = await client.query("SELECT 1.5::numeric AS n").catch((err) => err);
+    assert.ok(e instanceof Error);
+    assert.match(e.message, /numeric parser broke/);
+    assert.match(e.message, /OID 1700/);
+    // Same connection, a statement without that type, then the same statement once the parser is set back.
+    assert.deepEqual((await client.query("SELECT 2::int4 AS i")).rows, [{ i: 2 }]);
+  } finally {
+    types.setTypeParser(types.builtins.NUMERIC, before);
+  }
+  assert.deepEqual((await client.query("SELECT 1.5::numeric AS n")).rows, [{ n: "1.5" }]);
+});
+
+test("the same statement text after its table changed: rows and fields follow the new columns", async () => {
+  await client.query("DROP TABLE IF EXISTS pg_shape; CREATE TABLE pg_shape (a int4); INSERT INTO pg_shape VALUES (1)");
+  try {
+    const sql = "SELECT * FROM pg_shape";
+    assert.deepEqual((await client.query(sql)).rows, [{ a: 1 }]);
+    assert.deepEqual((await client.query(sql)).rows, [{ a: 1 }]); // from the statement cache
+    await client.query("ALTER TABLE pg_shape RENAME COLUMN a TO b");
+    const renamed = await client.query(sql);
+    assert.deepEqual(renamed.rows, [{ b: 1 }]);
+    assert.deepEqual(renamed.fields.map((f) => f.name), ["b"]);
+    await client.query("ALTER TABLE pg_shape ADD COLUMN c text DEFAULT 'x'");
+    const added = await client.query(sql);
+    assert.deepEqual(added.rows, [{ b: 1, c: "x" }]);
+    assert.deepEqual(added.fields.map((f) => [f.name, f.dataTypeID]), [["b", 23], ["c", 25]]);
+    await client.query("ALTER TABLE pg_shape ALTER COLUMN b TYPE int8");
+    assert.deepEqual((await client.query(sql)).rows, [{ b: "1", c: "x" }]);
+    // Rows of one result are separate objects; changing one changes no other result.
+    const r1 = await client.query(sql);
+    r1.rows[0].b = "changed";
+    r1.fields[0].name = "changed";
+    const r2 = await client.query(sql);
+    assert.deepEqual(r2.rows, [{ b: "1", c: "x" }]);
+    assert.equal(r2.fields[0].name, "b");
+  } finally {
+    await client.query("DROP TABLE IF EXISTS pg_shape");
+  }
+});
+
+test("Pool: sessions are not reset on release (pg's semantics), an open transaction still is rolled back", async () => {
+  const pool = new Pool({ ...config(), max: 1 });
+  try {
+    const c1 = await pool.connect();
+    const pid = c1.processID;
+    await c1.query("SET application_name = 'kept by pg semantics'");
+    await c1.query("CREATE TEMP TABLE pg_session_tmp (a int)");
+    await c1.query("BEGIN");
+    await c1.query("INSERT INTO pg_owners (name) VALUES ('left open')");
+    c1.release(); // inside a transaction: must not reach the next borrower
+    const c2 = await pool.connect();
+    assert.equal(c2.processID, pid, "max: 1 lends the same connection again");
+    assert.deepEqual((await c2.query("SHOW application_name")).rows, [{ application_name: "kept by pg semantics" }]);
+    assert.deepEqual((await c2.query("SELECT count(*)::int4 AS n FROM pg_session_tmp")).rows, [{ n: 0 }], "temp table kept");
+    assert.deepEqual((await c2.query("SELECT count(*)::int4 AS n FROM pg_owners WHERE name = 'left open'")).rows, [{ n: 0 }]);
+    // Not in a transaction any more: a statement that cannot run inside one works.
+    await c2.query("VACUUM pg_session_tmp");
+    c2.release();
+    // pool.query borrows the same connection, session included.
+    assert.deepEqual((await pool.query("SHOW application_name")).rows, [{ application_name: "kept by pg semantics" }]);
+  } finally {
+    await pool.end();
+  }
+  // reset: true asks for edgepg's reset on release.
+  const cleaning = new Pool({ ...config(), max: 1, reset: true });
+  try {
+    const c = await cleaning.connect();
+    await c.query("SET application_name = 'cleaned'");
+    c.release();
+    const { rows: [{ application_name: app }] } = await cleaning.query("SHOW application_name");
+    assert.notEqual(app, "cleaned");
+  } finally {
+    await cleaning.end();
+  }
+});
+
+test("Pool: a lent client and an idle one whose connections die, with no error listener anywhere, crash nothing", async () => {
+  const pool = new Pool({ ...config(), max: 2 });
+  const uncaught = [];
+  const onUncaught = (e) => uncaught.push(e);
+  process.on("uncaughtException", onUncaught);
+  try {
+    const held = await pool.connect();
+    const idle = await pool.connect();
+    const idlePid = idle.processID;
+    idle.release();
+    // Both killed by the server: one lent (no query running), one idle in the pool.
+    await client.query("SELECT pg_terminate_backend($1), pg_terminate_backend($2)", [held.processID, idlePid]);
+    await new Promise((r) => setTimeout(r, 100));
+    const e = await held.query("SELECT 1").catch((err) => err);
+    assert.ok(e instanceof Error, "the dead lent client's query rejects");
+    held.release(e);
+    // The pool replaces both and goes on.
+    const results = await Promise.all([pool.query("SELECT 1 AS a"), pool.query("SELECT 2 AS a")]);
+    assert.deepEqual(results.map((r) => r.rows[0].a), [1, 2]);
+  } finally {
+    await pool.end();
+    process.off("uncaughtException", onUncaught);
+  }
+  assert.deepEqual(uncaught, []);
+});
+
 test("Cursor (pg-cursor): returned synchronously, read(n) until [], outside and inside a transaction", async () => {
   const pool = new Pool(config());
   const c = await pool.connect();

@@ -33,7 +33,20 @@ enum RawText {
     Js(js_sys::Function),
 }
 
+/// A `flags` bit of `pgQuery`: `rawText` says which columns come as text.
+/// Without it `rawText` is not looked at, which spares the common call
+/// (no custom type parser) three calls into JS to learn it is `undefined`.
+const RAW_TEXT_GIVEN: u32 = 0x100;
+
 impl RawText {
+    /// `rawText` as `pgQuery` got it, read only when `flags` says it is given.
+    fn from_flags(flags: u32, v: &JsValue) -> RawText {
+        if flags & RAW_TEXT_GIVEN == 0 {
+            return RawText::None;
+        }
+        RawText::from_js(v)
+    }
+
     fn from_js(v: &JsValue) -> RawText {
         if v.as_bool() == Some(true) {
             return RawText::All;
@@ -62,28 +75,39 @@ fn refs(p: &[Value]) -> Vec<&(dyn ToSql + Sync)> {
     p.iter().map(|v| v as _).collect()
 }
 
-/// Each result as `[names, oids, count, columns, tag, fields]`: the packed
+/// One result as `[names, oids, count, columns, tag, fields]`: the packed
 /// rows of `values::result`, the command tag (or null), and an Int32Array of
 /// five numbers per column: table OID, column number, type size, type
 /// modifier, format code.
+fn result_to_js(decode: Decode, raw: &RawText, r: &StatementResult) -> Result<Array, JsValue> {
+    let packed = js(values::result_with_raw_text(decode, Some(&r.columns), &r.rows, &|c| raw.wants(c)))?;
+    let packed: Array = packed.unchecked_into();
+    packed.push(&r.tag.as_deref().map_or(JsValue::NULL, JsValue::from_str));
+    let mut meta = Vec::with_capacity(r.columns.len() * 5);
+    for c in r.columns.iter() {
+        meta.extend_from_slice(&[
+            c.table_oid().unwrap_or(0) as i32,
+            i32::from(c.column_id().unwrap_or(0)),
+            i32::from(c.type_size()),
+            c.type_modifier(),
+            i32::from(c.format().code()),
+        ]);
+    }
+    packed.push(&Int32Array::from(&meta[..]));
+    Ok(packed)
+}
+
+/// The results of one call: a single result as it is (see `result_to_js`;
+/// its third element, the row count, is a number), several (a script) or
+/// none as an array of them. One statement is the common case, and it
+/// then costs no array of its own.
 fn results_to_js(decode: Decode, raw: &RawText, results: &[StatementResult]) -> Result<JsValue, JsValue> {
+    if let [one] = results {
+        return Ok(result_to_js(decode, raw, one)?.into());
+    }
     let out = Array::new();
     for r in results {
-        let packed = js(values::result_with_raw_text(decode, Some(&r.columns), &r.rows, &|c| raw.wants(c)))?;
-        let packed: Array = packed.unchecked_into();
-        packed.push(&r.tag.as_deref().map_or(JsValue::NULL, JsValue::from_str));
-        let mut meta = Vec::with_capacity(r.columns.len() * 5);
-        for c in r.columns.iter() {
-            meta.extend_from_slice(&[
-                c.table_oid().unwrap_or(0) as i32,
-                i32::from(c.column_id().unwrap_or(0)),
-                i32::from(c.type_size()),
-                c.type_modifier(),
-                i32::from(c.format().code()),
-            ]);
-        }
-        packed.push(&Int32Array::from(&meta[..]));
-        out.push(&packed);
+        out.push(&result_to_js(decode, raw, r)?.into());
     }
     Ok(out.into())
 }
@@ -110,8 +134,9 @@ async fn run_query(
 impl RawConnection {
     /// Runs `sql` (the simple protocol when `simple` and no arguments, so a
     /// script gives one result per statement); resolves to an array of
-    /// results (see `results_to_js`). `rawText`: `true` or type OIDs whose
-    /// columns come as the server's text.
+    /// results (see `results_to_js`). `flags`: `Decode`'s bits, and
+    /// `RAW_TEXT_GIVEN` when `rawText` (`true`, type OIDs or a function of
+    /// the OID) picks columns that come as the server's text.
     #[wasm_bindgen(js_name = pgQuery)]
     pub fn pg_query(
         &self,
@@ -123,7 +148,7 @@ impl RawConnection {
         cancel: JsValue,
     ) -> Promise {
         let params = values::params(&args);
-        let raw = RawText::from_js(&raw_text);
+        let raw = RawText::from_flags(flags, &raw_text);
         self.call(cancel, move |c| async move {
             run_query(&c, &sql, js(params)?, simple, Decode::from_flags(flags), raw).await
         })
@@ -258,7 +283,7 @@ impl RawPool {
         cancel: JsValue,
     ) -> Promise {
         let (pool, params) = (self.pool.clone(), values::params(&args));
-        let raw = RawText::from_js(&raw_text);
+        let raw = RawText::from_flags(flags, &raw_text);
         promise(cancel, async move {
             let params = js(params)?;
             let conn = js(pool.acquire_lazy().await)?;
@@ -297,8 +322,7 @@ impl RawPgCursor {
         promise(cancel, async move {
             let (rows, columns) = rx.await.map_err(|_| closed_cursor())??;
             let result = StatementResult { columns: columns.into(), rows, tag: None };
-            let all = results_to_js(Decode::from_flags(flags), &RawText::None, std::slice::from_ref(&result))?;
-            Ok(all.unchecked_into::<Array>().get(0))
+            Ok(result_to_js(Decode::from_flags(flags), &RawText::None, &result)?.into())
         })
     }
 
