@@ -31,8 +31,8 @@ use std::ops::Bound;
 use std::sync::Arc;
 
 use edgepg_core::types::{
-    with_type_map, write_numeric_text, ArrayValue, Date as PgDate, FromSql, Range, Record, Timestamp, TimestampTz, Type,
-    TypeKind, TypeMap, Value,
+    with_type_map, write_numeric_text, ArrayValue, Date as PgDate, FromSql, Range, Record, Timestamp, TimestampTz,
+    Type, TypeKind, TypeMap, Value,
 };
 use edgepg_core::{Error, Result};
 use js_sys::{Array, BigInt, Date, Object, Reflect, Uint8Array, JSON};
