@@ -188,6 +188,19 @@ function fillColumn(out, key, [kind, data, ends, nulls]) {
   if (nulls !== undefined) for (let i = 0; i < n; i++) if (nulls[i]) out[i][key] = null;
 }
 
+/** Batches of rows → one array (the batch itself when there is one). */
+function join(parts) {
+  if (parts.length === 1) return parts[0];
+  let n = 0;
+  for (let p = 0; p < parts.length; p++) n += parts[p].length;
+  const out = new Array(n);
+  for (let p = 0, k = 0; p < parts.length; p++) {
+    const part = parts[p];
+    for (let i = 0; i < part.length; i++) out[k++] = part[i];
+  }
+  return out;
+}
+
 /** The first column of the first row, or null. */
 function firstValue(batch) {
   return toRows(batch, true)[0]?.[0] ?? null;
@@ -374,7 +387,14 @@ export class Queryable {
   fetch(sql, args, options) {
     [args, options] = split(args, options);
     const o = merge(this.#defaults, options);
-    return run(o, async (c) => toRows(await this.#raw.fetch(sql, args, decodeFlags(o), c), o.arrayMode));
+    return run(o, async (c) => {
+      // Rows are built batch by batch as they arrive (while the server is
+      // still sending the rest), then joined.
+      const parts = [];
+      const arrayMode = o.arrayMode;
+      await this.#raw.fetchBatches(sql, args, decodeFlags(o), (batch) => { parts.push(toRows(batch, arrayMode)); }, c);
+      return join(parts);
+    });
   }
 
   /** The first row, or null. */
