@@ -100,17 +100,6 @@ impl RawConnection {
         })
     }
 
-    /// All rows, as `[names, oids, rows]`.
-    pub fn fetch(&self, sql: String, args: JsValue, flags: u32, cancel: JsValue) -> Promise {
-        let params = values::params(&args);
-        self.call(cancel, move |c| async move {
-            let params = js(params)?;
-            let refs: Vec<&(dyn edgepg_core::types::ToSql + Sync)> = params.iter().map(|p| p as _).collect();
-            let rows = js(c.fetch(&sql, &refs).await)?;
-            rows_result(Decode::from_flags(flags), &rows)
-        })
-    }
-
     /// All rows, handed to `on_batch` as packed batches (`[names, oids,
     /// count, columns]`, see `values::result`) while they arrive, one batch
     /// per read from the socket, so the glue builds rows while the rest is
