@@ -7,6 +7,8 @@
 //                        (the connection is then closed, outside the timing)
 //   select1(h)        -> the value of SELECT 1 (a number, as each client returns it)
 //   fetchAll(h, sql)  -> every row of sql, as the client's default row objects
+//   fetchArrays(h, sql) -> every row of sql as an array of values (edgepg: arrayMode;
+//                        pg / Neon: rowMode "array"; postgres.js: .values())
 //   addOne(h, i)      -> the value of SELECT $1::int8 + 1 with i as the argument
 //
 // Every client logs in as the cleartext role pw_user (pg_hba `password`), so
@@ -56,6 +58,7 @@ export function clients(env) {
     },
     select1: (c) => c.fetchval("SELECT 1"),
     fetchAll: (c, sql) => c.fetch(sql),
+    fetchArrays: (c, sql) => c.fetch(sql, { arrayMode: true }),
     addOne: (c, i) => c.fetchval("SELECT $1::int8 + 1", [i]),
     // noReset: like pg's and postgres.js's pools, which never clean a session
     // on release (edgepg's default runs asyncpg's reset then; see pool_10k_noreset).
@@ -97,6 +100,7 @@ export function clients(env) {
     },
     select1: async (c) => (await c.query("SELECT 1 AS x")).rows[0].x,
     fetchAll: async (c, sql) => (await c.query(sql)).rows,
+    fetchArrays: async (c, sql) => (await c.query({ text: sql, rowMode: "array" })).rows,
     addOne: async (c, i) => (await c.query("SELECT $1::int8 + 1 AS x", [i])).rows[0].x,
     // The facade's Pool never resets a session on release (pg's semantics),
     // so pool_10k and pool_10k_noreset run the same pool.
@@ -150,6 +154,7 @@ export function clients(env) {
     },
     select1: async (h) => (await h.client.query("SELECT 1 AS x")).rows[0].x,
     fetchAll: async (h, sql) => (await h.client.query(sql)).rows,
+    fetchArrays: async (h, sql) => (await h.client.query({ text: sql, rowMode: "array" })).rows,
     addOne: async (h, i) => (await h.client.query("SELECT $1::int8 + 1 AS x", [i])).rows[0].x,
     openPool: async (size) => {
       const pool = new NeonPool({ connectionString: dsn, max: size });
@@ -188,6 +193,7 @@ export function clients(env) {
       },
       select1: async (c) => (await c.query("SELECT 1 AS x")).rows[0].x,
       fetchAll: async (c, sql) => (await c.query(sql)).rows,
+      fetchArrays: async (c, sql) => (await c.query({ text: sql, rowMode: "array" })).rows,
       addOne: async (c, i) => (await c.query("SELECT $1::int8 + 1 AS x", [i])).rows[0].x,
       openPool: async (size) => {
         const pool = new pg.Pool({ ...config, max: size });
@@ -226,6 +232,7 @@ export function clients(env) {
       },
       select1: async (sql) => (await sql`SELECT 1 AS x`)[0].x,
       fetchAll: (sql, text) => sql.unsafe(text),
+      fetchArrays: (sql, text) => sql.unsafe(text).values(),
       addOne: async (sql, i) => (await sql`SELECT ${i}::int8 + 1 AS x`)[0].x,
       openPool: async (size) => {
         const sql = postgres(dsn, { ...options, max: size });

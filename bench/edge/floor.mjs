@@ -152,6 +152,7 @@ export function floorClients(env) {
     select1: async (s) => Number((await s.query("SELECT 1"))[0]),
     // Text rows, first column only: the bytes cross the transport, nothing is decoded.
     fetchAll: async (s, sql) => (await s.query(sql)).map((id) => ({ id })),
+    fetchArrays: async (s, sql) => (await s.query(sql)).map((id) => [id]),
     addOne: async (s, i) => Number((await s.query(`SELECT ${i}::int8 + 1`))[0]),
   });
   return [

@@ -2,7 +2,7 @@
 // argument handling, { signal, timeout }, row objects and Error classes.
 // Every entry point (workerd.js, node.js, browser.js...) initialises the one
 // .wasm its own way and re-exports this module.
-import { rawConnect, rawCreatePool } from "./edgepg.js";
+import { ColumnKind, DecodeFlag, rawConnect, rawCreatePool } from "./edgepg.js";
 import {
   AbortError, EdgepgError, InterfaceError, TimeoutError, checkTrapped, toError, trapError,
 } from "./errors.js";
@@ -46,7 +46,14 @@ export function withSockets(options) {
 
 // ------------------------------------------------------------ options
 
-const INT8 = { bigint: 0, number: 1, string: 2 };
+// The bits are defined once, in Rust (wasm/src/js/values.rs `DecodeFlag`).
+const INT8 = { bigint: 0, number: DecodeFlag.Int8Number, string: DecodeFlag.Int8String };
+
+// Tests only: `globalThis[Symbol.for("edgepg.referenceDecode")] = true` makes
+// results take the general decode path in wasm and the per-column row
+// filling here, so js/test/decode-exact.test.mjs can compare the fast paths
+// with them value by value.
+const REFERENCE = Symbol.for("edgepg.referenceDecode");
 
 function decodeFlags(o) {
   let flags = 0;
@@ -56,8 +63,9 @@ function decodeFlags(o) {
   }
   if (o.dates !== undefined) {
     if (o.dates !== "date" && o.dates !== "string") throw new InterfaceError('dates must be "date" or "string"');
-    if (o.dates === "string") flags |= 4;
+    if (o.dates === "string") flags |= DecodeFlag.DatesAsStrings;
   }
+  if (globalThis[REFERENCE] === true) flags |= DecodeFlag.Reference;
   return flags;
 }
 
@@ -123,16 +131,16 @@ function split(args, options) {
 
 // A result batch from the wasm side is `[names, oids, count, columns]`, each
 // column `[kind, data, ends, nulls]` packed by kind (wasm/src/js/values.rs
-// `Kind`): a whole column crosses from wasm to JS in one typed array or one
-// string, and rows are built here, one tight loop per column.
-const K_VALUES = 0; // data: an array of values
-const K_NUMBER = 1; // data: Float64Array
-const K_BIGINT = 2; // data: BigInt64Array
-const K_BOOL = 3; // data: Uint8Array of 0/1
-const K_TEXT = 4; // data: one string; ends: UTF-16 end offsets
-const K_JSON = 5; // as K_TEXT, each value JSON.parse'd
-const K_DATE = 6; // data: Float64Array of Unix ms (±Infinity kept)
-const K_BYTES = 7; // data: Uint8Array; ends: byte end offsets
+// `Kind`, exported as `ColumnKind`): a whole column crosses from wasm to JS in
+// one typed array or one string, and rows are built here.
+const K_VALUES = ColumnKind.Values; // data: an array of values
+const K_NUMBER = ColumnKind.Number; // data: Float64Array
+const K_BIGINT = ColumnKind.BigInt; // data: BigInt64Array
+const K_BOOL = ColumnKind.Bool; // data: Uint8Array of 0/1
+const K_TEXT = ColumnKind.Text; // data: one string; ends: UTF-16 end offsets
+const K_JSON = ColumnKind.Json; // as K_TEXT, each value JSON.parse'd
+const K_DATE = ColumnKind.Date; // data: Float64Array of Unix ms (±Infinity kept)
+const K_BYTES = ColumnKind.Bytes; // data: Uint8Array; ends: byte end offsets
 
 function parseJson(text) {
   try {
@@ -142,7 +150,12 @@ function parseJson(text) {
   }
 }
 
-/** Writes one column into `out[i][key]` for every row. */
+/** Unix ms → Date; ±Infinity (PostgreSQL's ±infinity) stays a number. */
+function toDate(ms) {
+  return Number.isFinite(ms) ? new Date(ms) : ms;
+}
+
+/** Writes one column into `out[i][key]` for every row (the general path). */
 function fillColumn(out, key, [kind, data, ends, nulls]) {
   const n = out.length;
   switch (kind) {
@@ -164,10 +177,7 @@ function fillColumn(out, key, [kind, data, ends, nulls]) {
       }
       break;
     case K_DATE:
-      for (let i = 0; i < n; i++) {
-        const ms = data[i];
-        out[i][key] = Number.isFinite(ms) ? new Date(ms) : ms;
-      }
+      for (let i = 0; i < n; i++) out[i][key] = toDate(data[i]);
       break;
     case K_BYTES:
       for (let i = 0, a = 0; i < n; i++) out[i][key] = data.slice(a, (a = ends[i]));
@@ -178,13 +188,31 @@ function fillColumn(out, key, [kind, data, ends, nulls]) {
   if (nulls !== undefined) for (let i = 0; i < n; i++) if (nulls[i]) out[i][key] = null;
 }
 
+/** Batches of rows → one array (the batch itself when there is one). */
+function join(parts) {
+  if (parts.length === 1) return parts[0];
+  let n = 0;
+  for (let p = 0; p < parts.length; p++) n += parts[p].length;
+  const out = new Array(n);
+  for (let p = 0, k = 0; p < parts.length; p++) {
+    const part = parts[p];
+    for (let i = 0; i < part.length; i++) out[k++] = part[i];
+  }
+  return out;
+}
+
 /** The first column of the first row, or null. */
 function firstValue(batch) {
   return toRows(batch, true)[0]?.[0] ?? null;
 }
 
 /** A result batch → row objects keyed by column name, or arrays with `arrayMode`. */
-function toRows([names, , count, columns], arrayMode) {
+function toRows(batch, arrayMode) {
+  const [names, , count, columns] = batch;
+  if (count > 1 && globalThis[REFERENCE] !== true) {
+    const build = rowBuilder(names, columns, arrayMode);
+    if (build !== null) return build(count, columns, toDate, parseJson);
+  }
   const out = new Array(count);
   const m = columns.length;
   if (arrayMode) {
@@ -203,6 +231,93 @@ function toRows([names, , count, columns], arrayMode) {
   }
   for (let j = 0; j < m; j++) fillColumn(out, arrayMode ? j : names[j], columns[j]);
   return out;
+}
+
+// ------------------------------------------------------------ generated row builders
+
+// For a result shape (column names, kinds, which columns hold NULLs) a
+// function is generated once that builds every row with ONE object (or
+// array) literal: each row is allocated once with its final shape and all
+// its values, in one pass over the rows, instead of a template copy and one
+// store per column pass. V8 also learns from the literal's allocation site
+// that rows live long, and allocates them where the young-generation GC does
+// not copy them again and again. Runtimes that forbid code generation
+// (Cloudflare Workers, pages with a strict CSP) keep the general path above.
+let codegen = null; // null: not tried yet; then true / false
+const builders = new Map(); // shape key -> builder
+const MAX_BUILDERS = 256;
+
+function canGenerate() {
+  if (codegen === null) {
+    try {
+      codegen = new Function("return 1")() === 1;
+    } catch {
+      codegen = false;
+    }
+  }
+  return codegen;
+}
+
+/** The generated builder for this shape, or null (general path). */
+function rowBuilder(names, columns, arrayMode) {
+  if (!canGenerate()) return null;
+  const m = columns.length;
+  let key = arrayMode ? "a" : "o";
+  for (let j = 0; j < m; j++) {
+    const c = columns[j];
+    if (c[0] < K_VALUES || c[0] > K_BYTES) return null; // unknown kind: the general path reports it
+    key += c[3] === undefined ? c[0] : `${c[0]}n`;
+  }
+  if (!arrayMode) {
+    for (let j = 0; j < m; j++) {
+      // In a literal, "__proto__" would set the prototype: general path.
+      if (names[j] === "__proto__") return null;
+    }
+    key += JSON.stringify(names);
+  }
+  let build = builders.get(key);
+  if (build === undefined) {
+    if (builders.size >= MAX_BUILDERS) builders.clear();
+    build = generate(names, columns, arrayMode);
+    builders.set(key, build);
+  }
+  return build;
+}
+
+/** The source of one value expression of column `j` for row `i`. */
+function valueSource(j, kind, nullable) {
+  const d = `d${j}[i]`;
+  const slice = `d${j}.slice(a${j}, (a${j} = e${j}[i]))`;
+  let v;
+  switch (kind) {
+    case K_NUMBER: case K_BIGINT: case K_VALUES: v = d; break;
+    case K_BOOL: v = `${d} !== 0`; break;
+    case K_TEXT: case K_BYTES: v = slice; break;
+    case K_JSON: v = `json(${slice})`; break;
+    case K_DATE: v = `date(${d})`; break;
+  }
+  if (!nullable) return v;
+  // A NULL still moves a packed text column's offset on (to the same end).
+  const skip = kind === K_TEXT || kind === K_BYTES || kind === K_JSON ? `((a${j} = e${j}[i]), null)` : "null";
+  return `(n${j}[i] !== 0 ? ${skip} : ${v})`;
+}
+
+function generate(names, columns, arrayMode) {
+  const m = columns.length;
+  let head = "";
+  const offsets = [];
+  const values = [];
+  for (let j = 0; j < m; j++) {
+    const [kind, , , nulls] = columns[j];
+    head += `const d${j} = columns[${j}][1], e${j} = columns[${j}][2], n${j} = columns[${j}][3];\n`;
+    if (kind === K_TEXT || kind === K_BYTES || kind === K_JSON) offsets.push(`a${j} = 0`);
+    const v = valueSource(j, kind, nulls !== undefined);
+    values.push(arrayMode ? v : `${JSON.stringify(names[j])}: ${v}`);
+  }
+  const row = arrayMode ? `[${values.join(", ")}]` : `{ ${values.join(", ")} }`;
+  const source = `"use strict";\n${head}const out = new Array(count);\n` +
+    `for (let i = 0${offsets.map((o) => `, ${o}`).join("")}; i < count; i++) out[i] = ${row};\nreturn out;`;
+  return new Function("count", "columns", "date", "json", source);
 }
 
 // ------------------------------------------------------------ listeners
@@ -272,7 +387,14 @@ export class Queryable {
   fetch(sql, args, options) {
     [args, options] = split(args, options);
     const o = merge(this.#defaults, options);
-    return run(o, async (c) => toRows(await this.#raw.fetch(sql, args, decodeFlags(o), c), o.arrayMode));
+    return run(o, async (c) => {
+      // Rows are built batch by batch as they arrive (while the server is
+      // still sending the rest), then joined.
+      const parts = [];
+      const arrayMode = o.arrayMode;
+      await this.#raw.fetchBatches(sql, args, decodeFlags(o), (batch) => { parts.push(toRows(batch, arrayMode)); }, c);
+      return join(parts);
+    });
   }
 
   /** The first row, or null. */

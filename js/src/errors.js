@@ -19,15 +19,15 @@ export class PostgresError extends EdgepgError {
   constructor(fields) {
     super(fields.message, fields.kind, fields.code, causeOf(fields));
     this.name = "PostgresError";
-    for (const key of POSTGRES_FIELDS) {
-      this[key] = fields[key];
+    // Every ErrorResponse field the wasm side sent (severity, detail, hint,
+    // position, where, schema, table, ...): the list is defined once, in
+    // wasm/src/js/errors.rs, and only the envelope's own keys are skipped.
+    for (const key of Object.keys(fields)) {
+      if (!ENVELOPE.has(key)) this[key] = fields[key];
     }
   }
 }
-const POSTGRES_FIELDS = [
-  "severity", "detail", "hint", "position", "internalPosition", "internalQuery", "where",
-  "schema", "table", "column", "dataType", "constraint", "file", "line", "routine",
-];
+const ENVELOPE = new Set(["edgepgError", "kind", "message", "code", "cause", "unsent", "name", "stack"]);
 
 /** The WebSocket or the session failed: cannot connect, closed, broken, or a protocol violation. */
 export class ConnectionError extends EdgepgError {

@@ -3,7 +3,7 @@
 // forms, result objects, events, type parsers. Connecting, pooling,
 // pipelining, transactions and cursors are the core's (wasm/src/js/pg.rs
 // and the modules beside it); nothing here speaks the protocol.
-import { rawConnect, rawCreatePool } from "./edgepg.js";
+import { ColumnKind, DecodeFlag, rawConnect, rawCreatePool } from "./edgepg.js";
 import { withSockets } from "./api.js";
 import { EdgepgError, InterfaceError, PostgresError, TimeoutError, checkTrapped, toError, trapError } from "./errors.js";
 
@@ -158,11 +158,12 @@ export const types = {
 
 // ------------------------------------------------------------ results
 
-// Column packing of the wasm side (wasm/src/js/values.rs `Kind`; the same
-// constants as api.js).
-const K_NUMBER = 1, K_BIGINT = 2, K_BOOL = 3, K_TEXT = 4, K_JSON = 5, K_DATE = 6, K_BYTES = 7;
-const INT8_STRING = 2; // decode flags: int8 as string (pg's default)
-const RAW_TEXT_GIVEN = 0x100; // pgQuery flags: its rawText argument picks text columns (wasm/src/js/pg.rs)
+// Column packing and decode flags of the wasm side, defined once in Rust
+// (wasm/src/js/values.rs `Kind` and `DecodeFlag`).
+const K_VALUES = ColumnKind.Values, K_NUMBER = ColumnKind.Number, K_BIGINT = ColumnKind.BigInt, K_BOOL = ColumnKind.Bool;
+const K_TEXT = ColumnKind.Text, K_JSON = ColumnKind.Json, K_DATE = ColumnKind.Date, K_BYTES = ColumnKind.Bytes;
+const INT8_STRING = DecodeFlag.Int8String; // int8 as string (pg's default)
+const RAW_TEXT_GIVEN = DecodeFlag.RawTextGiven; // pgQuery: its rawText argument picks text columns (wasm/src/js/pg.rs)
 
 const OID_DATE = 1082, OID_TIMESTAMP = 1114, OID_BYTEA = 17;
 const HasBuffer = typeof globalThis.Buffer === "function" ? globalThis.Buffer : null;
@@ -228,7 +229,7 @@ function fillColumn(out, key, [kind, data, ends, nulls], oid, parse) {
       }
       break;
     default: // K_VALUES, K_NUMBER, K_BIGINT
-      if (kind !== 0 && kind !== K_NUMBER && kind !== K_BIGINT) {
+      if (kind !== K_VALUES && kind !== K_NUMBER && kind !== K_BIGINT) {
         throw new InterfaceError(`unknown result column kind ${kind} (mismatched edgepg .wasm and glue?)`);
       }
       for (let i = 0; i < n; i++) out[i][key] = data[i];

@@ -48,6 +48,93 @@ async fn fetch_fetchrow_fetchval() {
 }
 
 #[tokio::test]
+async fn fetch_batches_streams_rows_in_order() {
+    let c = conn().await;
+    let sql = "SELECT g AS n, repeat('x', g % 50) AS s FROM generate_series(1, 100000) g";
+    let mut batches = 0;
+    let mut got: Vec<(i32, String)> = Vec::new();
+    c.fetch_batches(sql, &[], |rows| {
+        batches += 1;
+        for r in rows {
+            got.push((r.get("n")?, r.get::<String, _>("s")?));
+        }
+        Ok(())
+    })
+    .await
+    .unwrap();
+    // ~1.5 MB of rows arrive over many reads: handed over as they came.
+    assert!(batches > 1, "one batch only");
+    let all = c.fetch(sql, &[]).await.unwrap();
+    assert_eq!(got.len(), all.len());
+    for (g, r) in got.iter().zip(&all) {
+        assert_eq!(g.0, r.get::<i32, _>("n").unwrap());
+        assert_eq!(g.1, r.get::<String, _>("s").unwrap());
+    }
+    // No rows: no batch.
+    let mut called = false;
+    c.fetch_batches("SELECT 1 WHERE false", &[], |_| {
+        called = true;
+        Ok(())
+    })
+    .await
+    .unwrap();
+    assert!(!called);
+    c.close().await.unwrap();
+}
+
+#[tokio::test]
+async fn fetch_batches_errors_mid_stream_and_from_the_callback() {
+    let c = conn().await;
+    // The server fails after sending rows: the call fails with its error.
+    let mut seen = 0usize;
+    let e = c
+        .fetch_batches(
+            "SELECT CASE WHEN g = 90000 THEN 1 / 0 ELSE g END FROM generate_series(1, 100000) g",
+            &[],
+            |rows| {
+                seen += rows.len();
+                Ok(())
+            },
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Some(SqlState::DIVISION_BY_ZERO), "{e}");
+    assert!(seen < 90000);
+    assert_eq!(c.fetchval::<i32>("SELECT 1", &[]).await.unwrap(), 1);
+    // The caller stops after its first batch: its error, and the rest of the
+    // response is read and dropped.
+    let e = c
+        .fetch_batches("SELECT g FROM generate_series(1, 100000) g", &[], |_| {
+            Err(edgepg::Error::new(ErrorKind::Interface, "enough"))
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Interface);
+    assert_eq!(c.fetchval::<i64>("SELECT count(*) FROM generate_series(1, 10)", &[]).await.unwrap(), 10);
+    // A cached statement that went stale is prepared again, as with fetch.
+    c.execute("CREATE TEMP TABLE fb (a int)", &[]).await.unwrap();
+    c.execute("INSERT INTO fb VALUES (1)", &[]).await.unwrap();
+    let mut n = 0;
+    c.fetch_batches("SELECT * FROM fb", &[], |rows| {
+        n += rows.len();
+        Ok(())
+    })
+    .await
+    .unwrap();
+    c.execute("ALTER TABLE fb ADD COLUMN b text", &[]).await.unwrap();
+    let mut cols = 0;
+    c.fetch_batches("SELECT * FROM fb", &[], |rows| {
+        cols = rows[0].len();
+        Ok(())
+    })
+    .await
+    .unwrap();
+    assert_eq!((n, cols), (1, 2));
+    assert_eq!(c.transaction_status(), TransactionStatus::Idle);
+    c.close().await.unwrap();
+}
+
+#[tokio::test]
 async fn wrong_row_access_is_a_typed_error() {
     let c = conn().await;
     let row = c.fetchrow("SELECT 1::int8 AS id", &[]).await.unwrap().unwrap();

@@ -11,15 +11,16 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::BytesMut;
-use futures_channel::oneshot;
+use futures_channel::{mpsc, oneshot};
+use futures_util::StreamExt;
 
 use super::cancel::{BackendKey, CancelToken};
 use super::from_row::FromRow;
 use super::params::{DynParams, Params};
-use super::request::{Request, RequestSender, Response};
+use super::request::{Request, RequestSender, Response, Sink, StreamItem, STREAM_CHANNEL};
 use super::results::TextColumns;
 use super::row::{Column, Row};
-use super::runtime::Runtime;
+use super::runtime::{MaybeSend, Runtime};
 use super::shared::{lock, LogListener, Shared};
 use super::statement::{PreparedStatement, StatementCache, StatementInner};
 use super::type_catalog::TypeTarget;
@@ -183,6 +184,19 @@ impl Connection {
     /// Runs a query and returns all its rows.
     pub async fn fetch(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Vec<Row>> {
         self.default_timeout().fetch(sql, params).await
+    }
+
+    /// Runs a query and hands its rows to `on_rows` batch by batch, in
+    /// order, as they arrive (one batch per read from the socket), so they
+    /// can be converted while the rest is still on the way; an `Err` from
+    /// `on_rows` stops the query (the rest of its response is discarded).
+    pub async fn fetch_batches(
+        &self,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+        on_rows: impl FnMut(Vec<Row>) -> Result<()> + MaybeSend,
+    ) -> Result<()> {
+        self.default_timeout().fetch_batches(sql, params, on_rows).await
     }
 
     /// Runs a query and returns its first row, if any (the server stops after one row).
@@ -634,6 +648,86 @@ impl ConnInner {
         self.request(buf, 1, Some(columns)).await
     }
 
+    /// Runs `sql` like [`ConnInner::query`] (statement cache, one retry of a
+    /// stale cached statement) and hands its rows to `on_rows` batch by
+    /// batch as they are read from the socket, instead of all at the end:
+    /// the caller decodes them while the rest is still on the way. Every row
+    /// is handed over exactly once, in order; an error after some batches
+    /// fails the call (the caller drops what it got).
+    pub(crate) async fn fetch_streamed(
+        &self,
+        sql: &str,
+        params: &(dyn Params + Sync),
+        on_rows: &mut dyn RowBatches,
+    ) -> Result<()> {
+        // Startup still pipelined: the one-flight path collects (a cache miss
+        // goes in the startup flight).
+        if self.first_flight(sql, params, 0).is_some() {
+            let response = self.query(sql, params, 0).await?;
+            let rows = response.results.into_iter().next().map(|r| r.rows).unwrap_or_default();
+            return if rows.is_empty() { Ok(()) } else { on_rows(rows) };
+        }
+        let stmt = self.prepare_cached(sql).await?;
+        let mut streamed = false;
+        match self.bind_execute_streamed(&stmt, params, on_rows, &mut streamed).await {
+            // A stale statement fails at Bind, before any row: run it again.
+            Err(e) if !streamed && stmt.is_named() && is_stale_statement(&e) => {
+                lock(&self.cache).remove(sql);
+                if self.shared.status() != TransactionStatus::Idle {
+                    return Err(e.context(
+                        "a cached prepared statement became invalid inside a transaction (the schema changed); \
+                         roll back and retry",
+                    ));
+                }
+                let stmt = self.prepare_cached(sql).await?;
+                self.bind_execute_streamed(&stmt, params, on_rows, &mut streamed).await
+            }
+            other => other,
+        }
+    }
+
+    /// Bind + Execute + Sync of `stmt` with a streamed response (see
+    /// [`ConnInner::fetch_streamed`]); `streamed` is set once a batch was handed over.
+    async fn bind_execute_streamed(
+        &self,
+        stmt: &StatementInner,
+        params: &(dyn Params + Sync),
+        on_rows: &mut dyn RowBatches,
+        streamed: &mut bool,
+    ) -> Result<()> {
+        let mut bytes = BytesMut::with_capacity(64 + stmt.sql.len());
+        if !stmt.is_named() {
+            frontend::parse("", &stmt.sql, &type_oids(&stmt.params), &mut bytes)?;
+        }
+        encode_bind(stmt, params, &mut bytes)?;
+        frontend::execute("", 0, &mut bytes)?;
+        frontend::sync(&mut bytes);
+        self.requests.fetch_add(1, Ordering::Relaxed);
+        let (tx, mut rx) = mpsc::channel(STREAM_CHANNEL);
+        let columns = Some(stmt.columns.clone());
+        self.send(Request::Query { bytes, syncs: 1, columns, sink: Sink::Stream(tx), copy_in: None })?;
+        // Dropping `rx` early (an error below, or the caller's future) makes
+        // the driver read and drop the rest of the response.
+        loop {
+            match rx.next().await {
+                Some(StreamItem::Rows(rows)) => {
+                    *streamed = true;
+                    on_rows(rows)?;
+                }
+                Some(StreamItem::End(response)) => {
+                    let rest = response?.into_result()?.results.into_iter().next().map(|r| r.rows);
+                    return match rest {
+                        Some(rows) if !rows.is_empty() => on_rows(rows),
+                        _ => Ok(()),
+                    };
+                }
+                // COPY TO STDOUT through a call that fetches rows: its data is dropped.
+                Some(StreamItem::CopyOut { .. } | StreamItem::CopyData(_)) => {}
+                None => return Err(self.shared.closed_error()),
+            }
+        }
+    }
+
     pub(crate) async fn executemany_stmt<I, P>(&self, stmt: &StatementInner, rows: I) -> Result<()>
     where
         I: IntoIterator<Item = P>,
@@ -731,6 +825,12 @@ fn abbreviate(sql: &str) -> String {
 }
 
 /// Errors that mean "this cached statement no longer matches the server".
+/// Where [`ConnInner::fetch_streamed`] hands its batches of rows (`Send`
+/// on native targets, where futures are).
+pub(crate) trait RowBatches: FnMut(Vec<Row>) -> Result<()> + MaybeSend {}
+
+impl<F: FnMut(Vec<Row>) -> Result<()> + MaybeSend> RowBatches for F {}
+
 fn is_stale_statement(e: &Error) -> bool {
     match e.as_db_error() {
         Some(db) => {

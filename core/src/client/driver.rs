@@ -299,6 +299,9 @@ impl<T: Transport> Driver<T> {
                 }
                 progress = true;
             }
+            if io_allowed {
+                self.stream_rows(cx);
+            }
             let reopening = self.starting.as_ref().is_some_and(|p| p.is_reopening());
             if io_allowed && !reopening && self.stalled.is_none() {
                 let spare = self.rbuf.capacity() - self.rbuf.len();
@@ -410,6 +413,29 @@ impl<T: Transport> Driver<T> {
     fn end_copy_in(&mut self) {
         self.copy_in = None;
         self.copy_pending = false;
+    }
+
+    /// Hands the rows parsed so far for the front request to its stream
+    /// consumer (a streamed query), so that they are decoded while the rest
+    /// is still on the way. When the consumer has no room they wait (for the
+    /// next read, or the end of the response): never more than a collected
+    /// response would hold.
+    fn stream_rows(&mut self, cx: &mut Context<'_>) {
+        let Some(front) = self.in_flight.front_mut() else { return };
+        if front.builder.current.rows.is_empty() {
+            return;
+        }
+        let Sink::Stream(tx) = &mut front.sink else { return };
+        match tx.poll_ready(cx) {
+            Poll::Ready(Ok(())) => {
+                let rows = std::mem::take(&mut front.builder.current.rows);
+                if tx.start_send(StreamItem::Rows(rows)).is_err() {
+                    front.sink = Sink::Discard;
+                }
+            }
+            Poll::Ready(Err(_)) => front.sink = Sink::Discard,
+            Poll::Pending => {}
+        }
     }
 
     /// Handles one message. Returns it back when it must wait for a full

@@ -83,6 +83,10 @@ pub(crate) enum StreamItem {
     CopyOut { format: i16 },
     /// One CopyData message.
     CopyData(Bytes),
+    /// DataRows of a streamed query (`ConnInner::fetch_streamed`), in order:
+    /// the ones parsed from one read of the socket. Rows not sent this way
+    /// stay in the final response.
+    Rows(Vec<Row>),
     /// The end: the response without the streamed parts, or its error.
     End(Result<Response>),
 }

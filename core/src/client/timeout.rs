@@ -29,7 +29,7 @@ use super::duration_text::Shown;
 use super::params::{DynParams, Params};
 use super::query_log::Counting;
 use super::row::Row;
-use super::runtime::timeout;
+use super::runtime::{timeout, MaybeSend};
 use super::shared::lock;
 use super::statement::PreparedStatement;
 use crate::protocol::frontend;
@@ -131,6 +131,19 @@ impl WithTimeout<'_> {
         let call = inner.timed(self.timeout, inner.query(sql, &args, 0));
         let response = inner.logged(sql, params.len(), call).await?;
         Ok(response.results.into_iter().next().map(|r| r.rows).unwrap_or_default())
+    }
+
+    /// [`Connection::fetch_batches`] with this view's timeout.
+    pub async fn fetch_batches(
+        &self,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+        mut on_rows: impl FnMut(Vec<Row>) -> Result<()> + MaybeSend,
+    ) -> Result<()> {
+        let inner = &self.conn.inner;
+        let args = DynParams(params);
+        let call = inner.timed(self.timeout, inner.fetch_streamed(sql, &args, &mut on_rows));
+        inner.logged(sql, params.len(), call).await
     }
 
     /// [`Connection::fetchrow`] with this view's timeout.

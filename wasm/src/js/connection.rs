@@ -100,14 +100,35 @@ impl RawConnection {
         })
     }
 
-    /// All rows, as `[names, oids, rows]`.
-    pub fn fetch(&self, sql: String, args: JsValue, flags: u32, cancel: JsValue) -> Promise {
+    /// All rows, handed to `on_batch` as packed batches (`[names, oids,
+    /// count, columns]`, see `values::result`) while they arrive, one batch
+    /// per read from the socket, so the glue builds rows while the rest is
+    /// still on the way. Resolves to `undefined` after the last batch; an
+    /// exception from `on_batch` stops the query and rejects with it as the cause.
+    #[wasm_bindgen(js_name = fetchBatches)]
+    pub fn fetch_batches(
+        &self,
+        sql: String,
+        args: JsValue,
+        flags: u32,
+        on_batch: js_sys::Function,
+        cancel: JsValue,
+    ) -> Promise {
         let params = values::params(&args);
         self.call(cancel, move |c| async move {
             let params = js(params)?;
             let refs: Vec<&(dyn edgepg_core::types::ToSql + Sync)> = params.iter().map(|p| p as _).collect();
-            let rows = js(c.fetch(&sql, &refs).await)?;
-            rows_result(Decode::from_flags(flags), &rows)
+            let decode = Decode::from_flags(flags);
+            let deliver = |rows: Vec<Row>| -> edgepg_core::Result<()> {
+                let batch = values::result(decode, None, &rows)?;
+                on_batch.call1(&JsValue::NULL, &batch).map(drop).map_err(|e| {
+                    let cause = crate::js_cause::JsCause::new(e);
+                    Error::new(ErrorKind::Interface, format!("building result rows failed: {}", cause.message()))
+                        .with_source(cause)
+                })
+            };
+            js(c.fetch_batches(&sql, &refs, deliver).await)?;
+            Ok(JsValue::UNDEFINED)
         })
     }
 

@@ -36,7 +36,7 @@ enum RawText {
 /// A `flags` bit of `pgQuery`: `rawText` says which columns come as text.
 /// Without it `rawText` is not looked at, which spares the common call
 /// (no custom type parser) three calls into JS to learn it is `undefined`.
-const RAW_TEXT_GIVEN: u32 = 0x100;
+const RAW_TEXT_GIVEN: u32 = super::values::DecodeFlag::RawTextGiven as u32;
 
 impl RawText {
     /// `rawText` as `pgQuery` got it, read only when `flags` says it is given.

@@ -31,7 +31,8 @@ use std::ops::Bound;
 use std::sync::Arc;
 
 use edgepg_core::types::{
-    with_type_map, write_numeric_text, ArrayValue, FromSql, Range, Record, TimestampTz, Type, TypeKind, TypeMap, Value,
+    with_type_map, write_numeric_text, ArrayValue, Date as PgDate, FromSql, Range, Record, Timestamp, TimestampTz,
+    Type, TypeKind, TypeMap, Value,
 };
 use edgepg_core::{Error, Result};
 use js_sys::{Array, BigInt, Date, Object, Reflect, Uint8Array, JSON};
@@ -48,6 +49,26 @@ const MS_PER_DAY: f64 = 86_400_000.0;
 pub(crate) struct Decode {
     int8: Int8Mode,
     dates_as_strings: bool,
+    /// Every value through [`Value`] (no typed fast path): the reference
+    /// the exactness test compares the fast paths with.
+    reference: bool,
+}
+
+/// The bits of the `flags` argument, exported to the glue (`DecodeFlag` in
+/// the wasm-bindgen module) so that Rust is their one definition.
+#[wasm_bindgen]
+#[derive(Debug, Clone, Copy)]
+pub enum DecodeFlag {
+    /// int8 as a JS number (bits 0-1 = 1).
+    Int8Number = 1,
+    /// int8 as a decimal string (bits 0-1 = 2).
+    Int8String = 2,
+    /// date, timestamp and timestamptz as PostgreSQL's text.
+    DatesAsStrings = 4,
+    /// Decode every value through the general path (tests only).
+    Reference = 8,
+    /// `pgQuery` (edgepg/pg) only: its `rawText` argument is given (see `wasm/src/js/pg.rs`).
+    RawTextGiven = 0x100,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -59,14 +80,18 @@ enum Int8Mode {
 }
 
 impl Decode {
-    /// Bits 0-1: int8 (0 bigint, 1 number, 2 string); bit 2: dates as strings.
+    /// Bits 0-1: int8 (0 bigint, 1 number, 2 string); then [`DecodeFlag`]'s.
     pub(crate) fn from_flags(flags: u32) -> Decode {
         let int8 = match flags & 3 {
-            1 => Int8Mode::Number,
-            2 => Int8Mode::String,
+            x if x == DecodeFlag::Int8Number as u32 => Int8Mode::Number,
+            x if x == DecodeFlag::Int8String as u32 => Int8Mode::String,
             _ => Int8Mode::BigInt,
         };
-        Decode { int8, dates_as_strings: flags & 4 != 0 }
+        Decode {
+            int8,
+            dates_as_strings: flags & DecodeFlag::DatesAsStrings as u32 != 0,
+            reference: flags & DecodeFlag::Reference as u32 != 0,
+        }
     }
 
     /// One value as JS. Fails only for composite fields that do not decode.
@@ -214,10 +239,11 @@ pub(crate) fn column_types(columns: &[edgepg_core::client::Column]) -> Array {
 
 /// How one result column travels to JS: packed into one typed array (or
 /// one string) per column, so a batch of rows crosses the wasm/JS boundary
-/// in a handful of calls instead of one or more per value. The numbers are
-/// the glue's `K_*` constants in `js/src/api.js`.
+/// in a handful of calls instead of one or more per value. Exported to the
+/// glue as `ColumnKind` (js/src/api.js and pg.js read the codes from it).
+#[wasm_bindgen(js_name = ColumnKind)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Kind {
+pub enum Kind {
     /// A JS array of values (arrays, which nest).
     Values = 0,
     /// `Float64Array` (int2, int4, oid, float4, float8; int8 as "number").
@@ -241,6 +267,8 @@ enum Kind {
 /// One column of a batch being packed.
 struct Packed {
     kind: Kind,
+    /// Take the typed fast paths (off for [`DecodeFlag::Reference`]).
+    fast: bool,
     ty: Type,
     format: Format,
     name: String,
@@ -273,6 +301,7 @@ impl Packed {
         };
         let mut p = Packed {
             kind,
+            fast: !decode.reference,
             ty: column.type_(),
             format: column.format(),
             name: column.name().to_owned(),
@@ -312,6 +341,12 @@ impl Packed {
         };
         if let Some(nulls) = &mut self.nulls {
             nulls.push(0);
+        }
+        // Built-in scalars and strings in binary need no type map.
+        if self.fast && self.format == Format::Binary && !self.raw_text {
+            if let Some(done) = self.push_binary_scalar(raw) {
+                return done.map_err(|e| e.context(format_args!("column \"{}\"", self.name)));
+            }
         }
         let result = match self.types.clone() {
             Some(map) => with_type_map(&map, || self.push_value(decode, i, raw)),
@@ -383,6 +418,48 @@ impl Packed {
             _ => return Err(Error::conversion("unexpected value for the column's type")),
         }
         Ok(())
+    }
+
+    /// Binary numbers, booleans and dates decoded straight into their typed
+    /// column, without a [`Value`] (and its type-map lookups) per value; the
+    /// same conversions as [`number`] and [`date_ms`]. `None`: not such a
+    /// column (custom-codec columns are `Kind::Values` and never get here).
+    fn push_binary_scalar(&mut self, raw: &[u8]) -> Option<Result<()>> {
+        let ty = self.ty;
+        let pushed = match (self.kind, ty) {
+            (Kind::BigInt, Type::INT8) => i64::from_sql(ty, raw).map(|n| self.ints.push(n)),
+            (Kind::Number, Type::FLOAT8) => f64::from_sql(ty, raw).map(|f| self.numbers.push(f)),
+            (Kind::Number, Type::INT4) => i32::from_sql(ty, raw).map(|n| self.numbers.push(f64::from(n))),
+            (Kind::Number, Type::INT2) => i16::from_sql(ty, raw).map(|n| self.numbers.push(f64::from(n))),
+            (Kind::Number, Type::INT8) => i64::from_sql(ty, raw).map(|n| self.numbers.push(n as f64)),
+            (Kind::Number, Type::FLOAT4) => f32::from_sql(ty, raw).map(|f| self.numbers.push(f64::from(f))),
+            (Kind::Number, Type::OID) => u32::from_sql(ty, raw).map(|n| self.numbers.push(f64::from(n))),
+            (Kind::Bool, Type::BOOL) => bool::from_sql(ty, raw).map(|b| self.bytes.push(u8::from(b))),
+            (Kind::Date, Type::TIMESTAMPTZ) => {
+                TimestampTz::from_sql(ty, raw).map(|t| self.numbers.push(date_ms(&Value::TimestampTz(t))))
+            }
+            (Kind::Date, Type::TIMESTAMP) => {
+                Timestamp::from_sql(ty, raw).map(|t| self.numbers.push(date_ms(&Value::Timestamp(t))))
+            }
+            (Kind::Date, Type::DATE) => PgDate::from_sql(ty, raw).map(|d| self.numbers.push(date_ms(&Value::Date(d)))),
+            // A built-in string type's binary form is its UTF-8 text.
+            (Kind::Text, Type::TEXT | Type::VARCHAR | Type::BPCHAR | Type::NAME) | (Kind::Json, Type::JSON) => {
+                match std::str::from_utf8(raw) {
+                    Ok(s) => self.push_text(s),
+                    Err(_) => return None, // the general path reports it
+                }
+            }
+            (Kind::Text, Type::NUMERIC) => {
+                let before = self.text.len();
+                write_numeric_text(raw, &mut self.text).and_then(|()| {
+                    self.text_units += self.text.len() - before; // ASCII digits
+                    self.ends.push(offset(self.text_units)?);
+                    Ok(())
+                })
+            }
+            _ => return None,
+        };
+        Some(pushed)
     }
 
     /// Keeps the columns aligned for a NULL (the glue reads `nulls` first).

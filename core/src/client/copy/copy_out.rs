@@ -134,6 +134,8 @@ impl CopyOutStream {
             Some(StreamItem::CopyOut { format }) => stream.binary = format == 1,
             Some(StreamItem::CopyData(data)) => stream.pending = Some(data),
             Some(StreamItem::End(r)) => stream.end(r)?,
+            // A COPY has no DataRows.
+            Some(StreamItem::Rows(_)) => return Err(crate::Error::protocol("DataRow in a COPY TO STDOUT response")),
             None => return Err(conn.shared.closed_error()),
         }
         Ok(stream)
@@ -169,6 +171,7 @@ impl Stream for CopyOutStream {
                 Poll::Pending => return Poll::Pending,
                 Poll::Ready(Some(StreamItem::CopyData(data))) => return Poll::Ready(Some(Ok(data))),
                 Poll::Ready(Some(StreamItem::CopyOut { format })) => self.binary = format == 1,
+                Poll::Ready(Some(StreamItem::Rows(_))) => {} // never sent for a COPY (no DataRows)
                 Poll::Ready(Some(StreamItem::End(r))) => {
                     if let Err(e) = self.end(r) {
                         return Poll::Ready(Some(Err(e)));
