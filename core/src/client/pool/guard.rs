@@ -86,11 +86,7 @@ impl Drop for PoolConnection {
             meta: self.meta,
             idle_since: Default::default(),
         };
-        let pool = self.pool.clone();
-        // Cleaning needs round trips, and drop cannot await.
-        self.pool.runtime.spawn(Box::pin(async move {
-            let _ = pool.release_pooled(pooled).await;
-        }));
+        self.pool.release_in_background(pooled);
     }
 }
 
@@ -108,10 +104,7 @@ impl Drop for SharedSeat {
         let last = lock(&self.pool.state).leave_shared(self.id);
         if let Some(pooled) = last {
             pooled.conn.inner.shared.end_lease();
-            let pool = self.pool.clone();
-            self.pool.runtime.spawn(Box::pin(async move {
-                let _ = pool.release_pooled(pooled).await;
-            }));
+            self.pool.release_in_background(pooled);
         }
     }
 }

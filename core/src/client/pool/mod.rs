@@ -550,19 +550,50 @@ impl PoolInner {
         Ok(())
     }
 
-    /// Cleans a returned connection and makes it idle, or replaces it.
-    async fn release_pooled(self: &Arc<Self>, mut p: Pooled) -> Result<()> {
+    /// Gives a returned connection back from a guard's drop: at once when
+    /// that needs no round trip (the common case: an idle connection and the
+    /// default reset, which is only queued), else in a background task.
+    fn release_in_background(self: &Arc<Self>, mut p: Pooled) {
+        if !p.conn.is_closed() && p.meta.initialized && !self.to_retire(&p) {
+            match reset::clean_now(&p.conn, self.options.reset.as_ref()) {
+                Some(Ok(())) => {
+                    p.idle_since = self.runtime.now();
+                    self.recycle(p);
+                    return;
+                }
+                Some(Err(_)) => {
+                    self.discard(p);
+                    return;
+                }
+                None => {}
+            }
+        }
+        let pool = self.clone();
+        // Cleaning needs round trips, and drop cannot await.
+        self.runtime.spawn(Box::pin(async move {
+            let _ = pool.release_pooled(p).await;
+        }));
+    }
+
+    /// Healthy but not to be reused: the pool is closing, the connection ran
+    /// `max_queries` requests, or it predates `expire_connections`.
+    fn to_retire(&self, p: &Pooled) -> bool {
         let (closing, generation) = {
             let st = lock(&self.state);
             (st.closing, st.generation)
         };
+        let max_queries = self.options.max_queries;
+        let worn = max_queries > 0 && p.conn.inner.request_count() >= max_queries;
+        closing || worn || p.meta.generation != generation
+    }
+
+    /// Cleans a returned connection and makes it idle, or replaces it.
+    async fn release_pooled(self: &Arc<Self>, mut p: Pooled) -> Result<()> {
         if p.conn.is_closed() || !p.meta.initialized {
             self.discard(p);
             return Ok(());
         }
-        let max_queries = self.options.max_queries;
-        let worn = max_queries > 0 && p.conn.inner.request_count() >= max_queries;
-        if closing || worn || p.meta.generation != generation {
+        if self.to_retire(&p) {
             // Healthy but not to be reused: say goodbye properly (this also
             // waits for any request still in flight).
             let _ = timeout(&*self.runtime, self.options.release_timeout, p.conn.close()).await;

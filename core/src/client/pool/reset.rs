@@ -23,27 +23,37 @@ pub(super) async fn sync_round_trip(conn: &ConnInner) -> Result<()> {
     conn.request(buf, 1, None).await.map(|_| ())
 }
 
-/// Drops the session's client-side callbacks, rolls back any transaction and
-/// runs `reset`. Ok means the connection is open, idle and clean.
-pub(super) async fn clean(conn: &Connection, reset: Option<&Hook>) -> Result<()> {
+/// The part of [`clean`] that needs no round trip: drops the session's
+/// client-side callbacks and, when nothing is in flight and the last
+/// ReadyForQuery said idle, finishes the job at once — no reset hook means
+/// the connection is known clean without asking the server, and the default
+/// reset is queued in front of the next borrower's requests (the connection
+/// answers in order) instead of being waited for. None: [`clean`] must run.
+///
+/// Synchronous so that a release can do it on the spot, without a task.
+pub(super) fn clean_now(conn: &Connection, reset: Option<&Hook>) -> Option<Result<()>> {
     let shared = &conn.inner.shared;
     shared.clear_notification_listeners();
     shared.clear_log_listeners();
     shared.clear_termination_listeners();
-    // Nothing in flight and the last ReadyForQuery said idle: no reset hook
-    // means the connection is known clean without asking the server, and the
-    // default reset can be queued in front of the next borrower's requests
-    // (the connection answers in order) instead of being waited for.
-    if shared.is_quiet() && conn.transaction_status() == TransactionStatus::Idle && !conn.is_closed() {
-        match reset {
-            None => return Ok(()),
-            Some(hook) if is_default_reset(hook) => {
-                let mut buf = BytesMut::with_capacity(DEFAULT_RESET_SQL.len() + 6);
-                frontend::query(DEFAULT_RESET_SQL, &mut buf)?;
-                return conn.inner.send(Request::discard(buf, 1));
-            }
-            Some(_) => {}
+    if !(shared.is_quiet() && conn.transaction_status() == TransactionStatus::Idle && !conn.is_closed()) {
+        return None;
+    }
+    match reset {
+        None => Some(Ok(())),
+        Some(hook) if is_default_reset(hook) => {
+            let mut buf = BytesMut::with_capacity(DEFAULT_RESET_SQL.len() + 6);
+            Some(frontend::query(DEFAULT_RESET_SQL, &mut buf).and_then(|()| conn.inner.send(Request::discard(buf, 1))))
         }
+        Some(_) => None,
+    }
+}
+
+/// Drops the session's client-side callbacks, rolls back any transaction and
+/// runs `reset`. Ok means the connection is open, idle and clean.
+pub(super) async fn clean(conn: &Connection, reset: Option<&Hook>) -> Result<()> {
+    if let Some(done) = clean_now(conn, reset) {
+        return done;
     }
     // Twice at most: the status seen first may be stale (a dropped request,
     // e.g. a BEGIN, still in flight); the second pass starts from a current one.
