@@ -676,3 +676,63 @@ async fn pipeline_depth_zero_is_a_config_error() {
     assert_eq!(e.kind(), ErrorKind::Config);
     assert!(e.to_string().contains("pipeline_depth"), "{e}");
 }
+
+// One thread: the spawned waiter runs, and queues, when this task yields.
+#[tokio::test(flavor = "current_thread")]
+async fn a_connection_handed_to_a_waiter_is_reset_before_its_first_request() {
+    let pool = pool("edgepg-pool-owed-reset", PoolOptions { min_size: 1, max_size: 1, ..PoolOptions::default() }).await;
+    for round in 0..20 {
+        let conn = pool.acquire().await.unwrap();
+        conn.execute("SET search_path = pg_catalog; LISTEN leak; SELECT pg_advisory_lock(42)", &[]).await.unwrap();
+        // Someone is waiting when the connection comes back: the reset travels
+        // with the waiter's first request instead of on its own.
+        let p2 = pool.clone();
+        let waiter = tokio::spawn(async move {
+            let conn = p2.acquire().await.unwrap();
+            let row = conn
+                .fetchrow(
+                    "SELECT current_setting('search_path'), (SELECT count(*) FROM pg_listening_channels()), \
+                     (SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid())",
+                    &[],
+                )
+                .await
+                .unwrap()
+                .unwrap();
+            (row.get::<String, _>(0).unwrap(), row.get::<i64, _>(1).unwrap(), row.get::<i64, _>(2).unwrap())
+        });
+        for _ in 0..5 {
+            tokio::task::yield_now().await;
+        }
+        assert!(!waiter.is_finished());
+        drop(conn);
+        let seen = tokio::time::timeout(Duration::from_secs(10), waiter).await.unwrap().unwrap();
+        assert_eq!(seen, ("\"$user\", public".to_string(), 0, 0), "round {round}: the session leaked to the waiter");
+    }
+    pool.close().await.unwrap();
+}
+
+#[tokio::test]
+async fn an_idle_connection_gives_up_its_advisory_locks_without_a_next_borrower() {
+    let app = "edgepg-pool-idle-unlock";
+    let pool = pool(app, PoolOptions { min_size: 1, max_size: 1, ..PoolOptions::default() }).await;
+    pool.execute("SELECT pg_advisory_lock(4242)", &[]).await.unwrap();
+    // Nobody borrows it again; the reset still runs, so the lock is free.
+    let held = || -> i64 {
+        psql(&format!(
+            "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a USING (pid) \
+             WHERE l.locktype = 'advisory' AND a.application_name = '{app}'"
+        ))
+        .parse()
+        .unwrap()
+    };
+    let mut left = -1;
+    for _ in 0..500 {
+        left = held();
+        if left == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(left, 0, "the idle connection still holds its advisory lock");
+    pool.close().await.unwrap();
+}

@@ -32,7 +32,9 @@ use std::time::Duration;
 use futures_channel::oneshot;
 use futures_util::future::{select, Either};
 
+use self::reset::CleanNow;
 use self::state::{AfterFree, Grant, Pooled, State};
+use super::request::Request;
 use super::connection::Connection;
 use super::duration_text::Shown;
 use super::from_row::FromRow;
@@ -556,16 +558,22 @@ impl PoolInner {
     fn release_in_background(self: &Arc<Self>, mut p: Pooled) {
         if !p.conn.is_closed() && p.meta.initialized && !self.to_retire(&p) {
             match reset::clean_now(&p.conn, self.options.reset.as_ref()) {
-                Some(Ok(())) => {
+                CleanNow::Clean(reset) => {
+                    if let Some(bytes) = reset {
+                        // Sent with the next borrower's first request (one
+                        // write instead of two), or at once by `recycle` if
+                        // the connection goes idle.
+                        p.conn.inner.send_before_next(Request::discard(bytes, 1));
+                    }
                     p.idle_since = self.runtime.now();
                     self.recycle(p);
                     return;
                 }
-                Some(Err(_)) => {
+                CleanNow::Failed => {
                     self.discard(p);
                     return;
                 }
-                None => {}
+                CleanNow::NotNow => {}
             }
         }
         let pool = self.clone();
@@ -631,7 +639,12 @@ impl PoolInner {
         }
         match st.hand_to_waiter(&self.weak, Grant::Conn(p)) {
             None => {}
-            Some(Grant::Conn(p)) => st.idle.push_back(p),
+            Some(Grant::Conn(p)) => {
+                // Nobody to carry an owed reset along: it goes out now, so an
+                // idle connection holds no advisory lock or LISTEN.
+                p.conn.inner.send_owed();
+                st.idle.push_back(p);
+            }
             Some(Grant::Slot) => {
                 drop(st);
                 self.free(None);
