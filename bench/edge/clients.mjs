@@ -62,8 +62,12 @@ export function clients(env) {
     addOne: (c, i) => c.fetchval("SELECT $1::int8 + 1", [i]),
     // noReset: like pg's and postgres.js's pools, which never clean a session
     // on release (edgepg's default runs asyncpg's reset then; see pool_10k_noreset).
-    openPool: async (size, { noReset = false } = {}) => {
-      const pool = edgepgPool(dsnFor, { ...options, maxSize: size, minSize: size, ...(noReset ? { reset: false } : {}) });
+    // pipelineDepth: shortcut calls pipelined onto busy connections, as postgres.js
+    // queues callers onto its connections (see pool_10k_shared).
+    openPool: async (size, { noReset = false, pipelineDepth } = {}) => {
+      const pool = edgepgPool(dsnFor, {
+        ...options, maxSize: size, minSize: size, ...(noReset ? { reset: false } : {}), ...(pipelineDepth ? { pipelineDepth } : {}),
+      });
       return pool.ready();
     },
     closePool: (p) => p.close(),

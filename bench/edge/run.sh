@@ -7,6 +7,7 @@
 #   5. node --expose-gc bench.mjs: prints the table, writes the "Edge" section of bench/RESULTS.md.
 # Usage: bench/edge/run.sh [bench.mjs options]   (e.g. --only decode_200k --reps 9; see --help)
 #        bench/edge/run.sh coldstart [--starts 20]  (workerd cold starts: coldstart.mjs)
+#        bench/edge/run.sh runtimes [--reps 5]  (edgepg over TCP in Node 20/22/24, Bun, Deno: runtimes.mjs)
 #   EDGEPG_BENCH_SKIP_BUILD=1 reuses js/dist as it is (no js/build.sh);
 #   EDGEPG_BENCH_NODE_FLAGS adds node flags (profiling: see the end of this file);
 #   EDGEPG_BENCH_NODE runs another node binary (Node 22, 24).
@@ -50,6 +51,13 @@ if [ "${1:-}" = coldstart ]; then
     shift
     node "$here/coldstart.mjs" "$@"
     exit
+fi
+# `run.sh runtimes [--reps N]`: edgepg's own seq_select1 and decode_200k over TCP in Node 20/22/24,
+# Bun and Deno (runtimes.mjs; the runtimes come from scripts/runtimes.sh).
+if [ "${1:-}" = runtimes ]; then
+    shift
+    bash "$root/scripts/runtimes.sh"
+    exec node "$here/runtimes.mjs" "$@"
 fi
 # EDGEPG_BENCH_NODE: another Node binary (e.g. Node 22 from scripts/setup.sh's runtimes).
 # shellcheck disable=SC2086 # word splitting of the flags is intended

@@ -97,6 +97,13 @@ export interface PoolOptions extends Omit<ConnectOptions, "signal" | "timeout" |
   maxSize?: number;
   /** Close a connection after this many queries (default 50000; 0 = never). */
   maxQueries?: number;
+  /**
+   * How many one-call shortcuts (`pool.fetch`, `pool.fetchval`, `pool.fetchrow`, `pool.execute`) may be
+   * pipelined on one connection once every connection is busy (default 1: each call has its connection to
+   * itself, as in asyncpg). Only single plain statements (SELECT, INSERT, UPDATE, DELETE, WITH, VALUES,
+   * TABLE, MERGE) share; the session reset runs when the last of them returns the connection.
+   */
+  pipelineDepth?: number;
   /** Close idle connections above minSize after this many ms (default 300000; 0 = never). */
   maxInactiveConnectionLifetime?: number;
   /** Bound on acquire, in ms (default 30000; 0 = wait forever). */

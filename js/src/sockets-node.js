@@ -1,6 +1,8 @@
 // Sockets for Node, Bun and Deno: node:net and node:tls adapted to the duplex
-// contract of the wasm side (wasm/src/socket.rs). Only bytes move here: the
-// SSLRequest, the sslmode decisions and the protocol are Rust's.
+// contract of the wasm side (wasm/src/socket.rs), and in Bun its own
+// `Bun.connect` for plaintext connections (measured ~2x node:net there; see
+// bench/RESULTS.md). Only bytes move here: the SSLRequest, the sslmode
+// decisions and the protocol are Rust's.
 import net from "node:net";
 import tls from "node:tls";
 import { readFileSync } from "node:fs";
@@ -104,10 +106,111 @@ class NodeDuplex {
   }
 }
 
+/**
+ * A plaintext `Bun.connect` socket as the duplex. Bun calls back per socket
+ * (`data`, `drain`, `end`, `close`, `error`); its `write` takes what the kernel
+ * accepts and returns that count, so the rest waits here for `drain`.
+ */
+class BunDuplex {
+  #socket = null;
+  #handlers = null;
+  #early = [];
+  #pending = null;
+  #closed = false;
+
+  attach(socket) { this.#socket = socket; }
+
+  listen(onData, onEnd, onError, onDrain) {
+    this.#handlers = { onData, onEnd, onError, onDrain };
+    // Anything that arrived before Rust listened (a fast server).
+    for (const [kind, value] of this.#early.splice(0)) this.#dispatch(kind, value);
+  }
+
+  /** Bun's callbacks land here. */
+  event(kind, value) {
+    if (this.#closed) return;
+    if (kind === "drain") {
+      this.#flushPending();
+      return;
+    }
+    if (!this.#handlers) this.#early.push([kind, value]);
+    else this.#dispatch(kind, value);
+  }
+
+  #dispatch(kind, value) {
+    const h = this.#handlers;
+    if (kind === "data") h.onData(value);
+    else if (kind === "end") h.onEnd();
+    else if (kind === "error") h.onError(value);
+  }
+
+  #flushPending() {
+    if (this.#pending) {
+      const n = this.#socket.write(this.#pending);
+      this.#pending = n < this.#pending.length ? this.#pending.subarray(Math.max(n, 0)) : null;
+    }
+    if (!this.#pending) this.#handlers?.onDrain();
+  }
+
+  write(bytes) {
+    // The wasm side waits for onDrain after a false, so writes never overlap a pending rest.
+    const n = this.#socket.write(bytes);
+    if (n >= bytes.length) return true;
+    this.#pending = bytes.subarray(Math.max(n, 0));
+    return false;
+  }
+
+  pause() { this.#socket.pause(); }
+  resume() { this.#socket.resume(); }
+
+  startTls() {
+    // Never asked: connections that may upgrade are opened with node:net (see bunSockets).
+    return Promise.reject(new Error("edgepg: a plaintext Bun socket cannot upgrade to TLS"));
+  }
+
+  peerCertificate() { return null; }
+
+  close() {
+    // The Rust side is letting go: no callback may reach it after this.
+    this.#closed = true;
+    this.#socket?.end();
+  }
+}
+
+/** Plaintext TCP through `Bun.connect`. */
+function bunConnect(host, port) {
+  const duplex = new BunDuplex();
+  return Bun.connect({
+    hostname: host,
+    port,
+    socket: {
+      open(socket) {
+        duplex.attach(socket);
+        socket.setNoDelay?.(true);
+        socket.setKeepAlive?.(true, 60_000);
+      },
+      data(_socket, chunk) { duplex.event("data", chunk); },
+      drain() { duplex.event("drain"); },
+      end() { duplex.event("end"); },
+      close() { duplex.event("end"); },
+      error(_socket, error) { duplex.event("error", error); },
+    },
+  }).then((socket) => {
+    duplex.attach(socket);
+    return duplex;
+  });
+}
+
 /** The adapter the wasm side calls: `connect(host, port, { tls })`. */
 export const nodeSockets = {
   name: typeof Deno !== "undefined" ? "Deno" : typeof Bun !== "undefined" ? "Bun" : "Node",
   connect(host, port, options) {
+    // Bun: its own sockets for plaintext; node:tls where TLS is or may be
+    // needed (startTls, certificates for SCRAM-SHA-256-PLUS and verify-ca are
+    // node:tls's, tested in every runtime).
+    if (typeof Bun !== "undefined" && typeof Bun.connect === "function" && !options?.tls && !options?.starttls) {
+      return bunConnect(host, port);
+    }
     return new Promise((resolve, reject) => {
       const direct = options?.tls;
       let socket;

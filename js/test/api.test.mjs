@@ -274,6 +274,32 @@ test("pool: shortcuts, acquire/release, close", async () => {
   await bad.close();
 });
 
+test("pool: pipelineDepth pipelines shortcut calls on busy connections, each with its own answer", async () => {
+  const pool = createPool(dsn(), opts({ maxSize: 2, pipelineDepth: 4 }));
+  // 200 callers on 2 connections: answers and errors stay with their own call.
+  const calls = Array.from({ length: 200 }, (_, i) =>
+    i % 23 === 0
+      ? pool.fetchval("SELECT 1 / ($1::int8 - $1::int8)", [i]).then(() => "no error", (e) => e.code)
+      : pool.fetchval("SELECT $1::int8 * 3", [i]));
+  const got = await Promise.all(calls);
+  got.forEach((v, i) => assert.equal(v, i % 23 === 0 ? "22012" : BigInt(i * 3), `call ${i}`));
+  assert.ok(pool.getSize() <= 2);
+  const pids = new Set(await Promise.all(Array.from({ length: 20 }, () => pool.fetchval("SELECT pg_backend_pid()"))));
+  assert.ok(pids.size <= 2, `${pids.size} backends`);
+  // A statement that changes the session never shares: BEGIN on a shortcut is rolled back on release
+  // and the calls around it run outside any transaction.
+  const mixed = await Promise.all([
+    pool.execute("BEGIN"),
+    ...Array.from({ length: 10 }, () => pool.fetchval("SELECT pg_current_xact_id()::text")),
+  ]);
+  assert.equal(mixed[0], "BEGIN");
+  // Calls run inside one transaction would share its transaction id.
+  assert.equal(new Set(mixed.slice(1)).size, 10, "no call ran inside the shortcut's BEGIN");
+  await pool.close();
+  const bad = createPool(dsn(), opts({ pipelineDepth: 0 }));
+  await assert.rejects(bad.ready(), (e) => e instanceof EdgepgError && /pipeline_depth/.test(e.message));
+});
+
 test("CommonJS entry (require)", async () => {
   const require = createRequire(import.meta.url);
   const cjs = require("edgepg");

@@ -39,6 +39,12 @@ function refused(dsn, options, cfg) {
 }
 
 const report = { runtime, globalWebSocket: typeof globalThis.WebSocket === "function" };
+// In Bun, plaintext TCP goes through Bun.connect (sockets-node.js): count the calls.
+let bunConnects = 0;
+if (globalThis.Bun) {
+  const connect = globalThis.Bun.connect;
+  globalThis.Bun.connect = (...args) => (bunConnects++, connect.apply(globalThis.Bun, args));
+}
 try {
   report.suite = await runSuite(edgepg, {
     dsn, options, refused: refused(dsn, options, cfg), expectSsl: cfg.expectSsl, only: cfg.only,
@@ -51,6 +57,7 @@ try {
 // Let late rejections surface before reporting.
 await new Promise((r) => setTimeout(r, 100));
 report.unhandled = unhandled;
+report.bunConnects = bunConnects;
 console.log(`EDGEPG_REPORT ${JSON.stringify(report)}`);
 if (globalThis.Deno) globalThis.Deno.exit(0);
 else globalThis.process.exit(0);

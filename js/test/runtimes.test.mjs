@@ -119,6 +119,11 @@ describe("runtime matrix: API suite + byte integrity", { concurrency: CONCURRENC
         if (mode === "WebSocket" && rt.name === "Node 20") {
           assert.equal(result.report.globalWebSocket, false, "Node 20 ran with the ws package, not a global WebSocket");
         }
+        if (rt.name === "Bun") {
+          // Plaintext TCP uses Bun's own sockets; TLS (and so SSLRequest) stays on node:tls.
+          if (mode === "TCP") assert.ok(result.report.bunConnects > 0, "Bun, plaintext TCP: Bun.connect was used");
+          else assert.equal(result.report.bunConnects, 0, `Bun, ${mode}: no Bun.connect`);
+        }
       });
     }
   }

@@ -93,6 +93,27 @@ test("transport option: validation, and WebSocket where wsProxy is set", async (
   assert.ok(unix instanceof ConfigError, String(unix));
 });
 
+test("a runtime without sockets asked for transport tcp: a ConfigError naming the runtime", async () => {
+  // edgepg/slim installs no socket adapter (as in a browser or Vercel Edge); a fresh process
+  // so that the Node entry's adapter is not loaded.
+  const { spawnSync } = await import("node:child_process");
+  const script = `
+    import { readFileSync } from "node:fs";
+    import { createRequire } from "node:module";
+    const require = createRequire(import.meta.url);
+    const slim = await import("edgepg/slim");
+    slim.initSync({ module: readFileSync(require.resolve("edgepg/package.json").replace("package.json", "dist/edgepg_bg.wasm")) });
+    const e = await slim.connect(${JSON.stringify(url("edgepg", "edgepg_pw"))}, { transport: "tcp" }).catch((e) => e);
+    console.log(JSON.stringify({ config: e instanceof slim.ConfigError, message: e.message }));
+  `;
+  const run = spawnSync(process.execPath, ["--input-type=module", "-e", script], { encoding: "utf8", cwd: process.cwd() });
+  assert.equal(run.status, 0, run.stderr);
+  const got = JSON.parse(run.stdout.trim().split("\n").pop());
+  assert.ok(got.config, got.message);
+  assert.match(got.message, /"tcp" needs sockets, and this JavaScript runtime has none/);
+  assert.match(got.message, /websocket/);
+});
+
 async function freePort() {
   const s = net.createServer();
   await new Promise((r) => s.listen(0, "127.0.0.1", r));

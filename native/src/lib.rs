@@ -34,7 +34,7 @@ mod tls;
 use std::sync::Arc;
 
 pub use connector::TokioConnector;
-pub use edgepg_core::client::pool::{self, Pool, PoolConnection, PoolOptions};
+pub use edgepg_core::client::pool::{self, Lease, Pool, PoolConnection, PoolOptions};
 pub use edgepg_core::client::{
     Batch, BatchResult, CancelToken, Column, Connection, Cursor, CursorFactory, Isolation, LogListener, LoggedQuery,
     Notification, NotificationListener, NotificationStream, Params, PickColumns, PreparedStatement, QueryLogger, Row,

@@ -547,3 +547,192 @@ async fn handles_made_during_a_lease_stop_working_after_release() {
     settle(&pool).await;
     pool.close().await.unwrap();
 }
+
+// ---------------------------------------------------------------------------------------------
+// pipeline_depth: shortcut calls sharing a connection.
+
+/// Options for the sharing tests: one connection, up to four calls on it.
+fn sharing(max_size: usize, depth: usize) -> PoolOptions {
+    PoolOptions { min_size: max_size, max_size, pipeline_depth: depth, ..PoolOptions::default() }
+}
+
+#[tokio::test]
+async fn shortcuts_share_a_busy_connection_only_when_allowed() {
+    use futures_util::FutureExt;
+    let pool = pool("edgepg-pool-share-seat", sharing(1, 4)).await;
+    let first = pool.acquire_for("SELECT 1").await.unwrap();
+    assert!(first.is_shared());
+    // The only connection is lent to a shortcut: a plain statement gets a
+    // seat beside it at once, without waiting for a release...
+    let second = pool.acquire_for("select $1::int8 + 1").now_or_never().expect("a seat, not a wait").unwrap();
+    assert!(second.is_shared());
+    let (a, b): (i32, i64) = tokio::join!(
+        async { first.fetchval("SELECT pg_backend_pid()", &[]).await.unwrap() },
+        async { second.fetchval::<i64>("SELECT $1::int8 + 1", &[&41i64]).await.unwrap() }
+    );
+    assert_eq!(b, 42);
+    let pid: i32 = second.fetchval("SELECT pg_backend_pid()", &[]).await.unwrap();
+    assert_eq!(a, pid, "both calls ran on the one connection");
+    // ...but a statement that could change the session for the others waits
+    // for a connection of its own.
+    assert!(pool.acquire_for("BEGIN").now_or_never().is_none(), "BEGIN must not join a shared connection");
+    assert!(pool.acquire_for("SET search_path = x").now_or_never().is_none());
+    assert!(pool.acquire_for("SELECT 1; SELECT 2").now_or_never().is_none());
+    // Seats up to the depth, then wait.
+    let third = pool.acquire_for("SELECT 3").now_or_never().unwrap().unwrap();
+    let fourth = pool.acquire_for("SELECT 4").now_or_never().unwrap().unwrap();
+    assert!(pool.acquire_for("SELECT 5").now_or_never().is_none(), "depth 4 reached");
+    drop((first, second, third, fourth));
+    settle(&pool).await;
+    pool.close().await.unwrap();
+}
+
+#[tokio::test]
+async fn depth_one_never_shares() {
+    use futures_util::FutureExt;
+    let pool = pool("edgepg-pool-share-none", sharing(1, 1)).await;
+    let first = pool.acquire_for("SELECT 1").await.unwrap();
+    assert!(!first.is_shared());
+    assert!(pool.acquire_for("SELECT 1").now_or_never().is_none(), "depth 1: a second call waits");
+    drop(first);
+    let again = pool.acquire_for("SELECT 1").await.unwrap();
+    assert!(!again.is_shared());
+    drop(again);
+    pool.close().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_waiting_acquire_is_not_starved_by_shared_calls() {
+    use futures_util::FutureExt;
+    let pool = pool("edgepg-pool-share-fair", sharing(1, 8)).await;
+    let seat = pool.acquire_for("SELECT 1").await.unwrap();
+    let p2 = pool.clone();
+    let waiting = tokio::spawn(async move {
+        let conn = p2.acquire().await.unwrap();
+        conn.fetchval::<i32>("SELECT 7", &[]).await.unwrap()
+    });
+    // Let the acquire queue up.
+    for _ in 0..100 {
+        tokio::task::yield_now().await;
+    }
+    assert!(
+        pool.acquire_for("SELECT 1").now_or_never().is_none(),
+        "with an acquire in line, new shortcut calls queue behind it instead of joining"
+    );
+    drop(seat);
+    assert_eq!(tokio::time::timeout(Duration::from_secs(10), waiting).await.unwrap().unwrap(), 7);
+    pool.close().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn shared_calls_get_their_own_answers_and_errors() {
+    let app = "edgepg-pool-share-answers";
+    let pool = pool(app, sharing(2, 8)).await;
+    let mut tasks = Vec::new();
+    for i in 0..400i64 {
+        let pool = pool.clone();
+        tasks.push(tokio::spawn(async move {
+            if i % 37 == 0 {
+                // A failing call in the middle of the pipeline fails alone.
+                let e = pool.fetchval::<i64>("SELECT 1 / ($1::int8 - $1::int8)", &[&i]).await.unwrap_err();
+                assert_eq!(e.code(), Some(edgepg::SqlState::DIVISION_BY_ZERO), "{e}");
+                None
+            } else {
+                Some(pool.fetchval::<i64>("SELECT $1::int8 * 3", &[&i]).await.unwrap())
+            }
+        }));
+    }
+    for (i, t) in tasks.into_iter().enumerate() {
+        let got = t.await.unwrap();
+        if i % 37 != 0 {
+            assert_eq!(got, Some(i as i64 * 3), "call {i} got another call's answer");
+        }
+    }
+    assert!(backends(app) <= 2, "max_size bounds the connections");
+    settle(&pool).await;
+    pool.close().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_shared_connection_is_reset_when_its_last_call_returns_it() {
+    let pool = pool("edgepg-pool-share-reset", sharing(1, 4)).await;
+    {
+        let a = pool.acquire_for("SELECT set_config('search_path', 'pg_catalog', false)").await.unwrap();
+        let b = pool.acquire_for("SELECT 1").await.unwrap();
+        let _: String = a.fetchval("SELECT set_config('search_path', 'pg_catalog', false)", &[]).await.unwrap();
+        // A call sharing the connection sees the session as it is (documented).
+        let seen: String = b.fetchval("SELECT current_setting('search_path')", &[]).await.unwrap();
+        assert_eq!(seen, "pg_catalog");
+    }
+    settle(&pool).await;
+    let seen: String = pool.fetchval("SELECT current_setting('search_path')", &[]).await.unwrap();
+    assert_eq!(seen, "\"$user\", public", "the reset ran once the last call gave the connection back");
+    pool.close().await.unwrap();
+}
+
+#[tokio::test]
+async fn pipeline_depth_zero_is_a_config_error() {
+    let e = edgepg::create_pool(&dsn("edgepg-pool-share-zero"), sharing(1, 0)).await.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Config);
+    assert!(e.to_string().contains("pipeline_depth"), "{e}");
+}
+
+// One thread: the spawned waiter runs, and queues, when this task yields.
+#[tokio::test(flavor = "current_thread")]
+async fn a_connection_handed_to_a_waiter_is_reset_before_its_first_request() {
+    let pool = pool("edgepg-pool-owed-reset", PoolOptions { min_size: 1, max_size: 1, ..PoolOptions::default() }).await;
+    for round in 0..20 {
+        let conn = pool.acquire().await.unwrap();
+        conn.execute("SET search_path = pg_catalog; LISTEN leak; SELECT pg_advisory_lock(42)", &[]).await.unwrap();
+        // Someone is waiting when the connection comes back: the reset travels
+        // with the waiter's first request instead of on its own.
+        let p2 = pool.clone();
+        let waiter = tokio::spawn(async move {
+            let conn = p2.acquire().await.unwrap();
+            let row = conn
+                .fetchrow(
+                    "SELECT current_setting('search_path'), (SELECT count(*) FROM pg_listening_channels()), \
+                     (SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid())",
+                    &[],
+                )
+                .await
+                .unwrap()
+                .unwrap();
+            (row.get::<String, _>(0).unwrap(), row.get::<i64, _>(1).unwrap(), row.get::<i64, _>(2).unwrap())
+        });
+        for _ in 0..5 {
+            tokio::task::yield_now().await;
+        }
+        assert!(!waiter.is_finished());
+        drop(conn);
+        let seen = tokio::time::timeout(Duration::from_secs(10), waiter).await.unwrap().unwrap();
+        assert_eq!(seen, ("\"$user\", public".to_string(), 0, 0), "round {round}: the session leaked to the waiter");
+    }
+    pool.close().await.unwrap();
+}
+
+#[tokio::test]
+async fn an_idle_connection_gives_up_its_advisory_locks_without_a_next_borrower() {
+    let app = "edgepg-pool-idle-unlock";
+    let pool = pool(app, PoolOptions { min_size: 1, max_size: 1, ..PoolOptions::default() }).await;
+    pool.execute("SELECT pg_advisory_lock(4242)", &[]).await.unwrap();
+    // Nobody borrows it again; the reset still runs, so the lock is free.
+    let held = || -> i64 {
+        psql(&format!(
+            "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a USING (pid) \
+             WHERE l.locktype = 'advisory' AND a.application_name = '{app}'"
+        ))
+        .parse()
+        .unwrap()
+    };
+    let mut left = -1;
+    for _ in 0..500 {
+        left = held();
+        if left == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(left, 0, "the idle connection still holds its advisory lock");
+    pool.close().await.unwrap();
+}

@@ -89,6 +89,11 @@ pub(crate) struct ConnInner {
     pub(crate) cancel: CancelToken,
     /// Default timeout of every call (`command_timeout`).
     pub(crate) command_timeout: Option<Duration>,
+    /// A request owed before the next one: the pool's session reset of a
+    /// connection handed straight to a waiting borrower, so that it leaves
+    /// in the same write as that borrower's first request (see
+    /// [`ConnInner::send_before_next`]).
+    owed: Mutex<Option<Request>>,
 }
 
 /// A connection to PostgreSQL.
@@ -150,6 +155,7 @@ impl Connection {
                 requests: AtomicU64::new(0),
                 cancel,
                 command_timeout: settings.command_timeout,
+                owed: Mutex::new(None),
             }),
         }
     }
@@ -470,10 +476,32 @@ pub(crate) fn first_value<T: FromSqlOwned>(row: Option<Row>) -> Result<T> {
 impl ConnInner {
     /// Queues any request; fails when the connection is closed.
     pub(crate) fn send(&self, request: Request) -> Result<()> {
+        self.send_owed();
         if matches!(request, Request::Query { .. }) {
             self.shared.note_sent();
         }
         self.sender.unbounded_send(request).map_err(|_| self.shared.closed_error())
+    }
+
+    /// Queues `request` in front of the next request sent on this connection
+    /// instead of now, so both leave in one write (the driver writes what is
+    /// queued together). The pool uses it for the session reset of a
+    /// connection it hands straight to a waiting borrower; it sends the reset
+    /// at once ([`ConnInner::send_owed`]) when the connection goes idle.
+    pub(crate) fn send_before_next(&self, request: Request) {
+        *lock(&self.owed) = Some(request);
+    }
+
+    /// Queues the request owed by [`ConnInner::send_before_next`], if any.
+    pub(crate) fn send_owed(&self) {
+        let owed = lock(&self.owed).take();
+        if let Some(request) = owed {
+            if matches!(request, Request::Query { .. }) {
+                self.shared.note_sent();
+            }
+            // A closed connection: the caller's own send reports it.
+            let _ = self.sender.unbounded_send(request);
+        }
     }
 
     /// A sender for requests that outlive a call (statement closes).
@@ -499,6 +527,7 @@ impl ConnInner {
         columns: Option<Arc<[Column]>>,
     ) -> Result<Response> {
         self.requests.fetch_add(1, Ordering::Relaxed);
+        self.send_owed();
         let (tx, rx) = oneshot::channel();
         let req = Request::collect(bytes, syncs, columns, tx);
         self.shared.note_sent();

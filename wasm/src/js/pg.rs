@@ -286,7 +286,7 @@ impl RawPool {
         let raw = RawText::from_flags(flags, &raw_text);
         promise(cancel, async move {
             let params = js(params)?;
-            let conn = js(pool.acquire_lazy().await)?;
+            let conn = js(pool.acquire_for(&sql).await)?;
             run_query(&conn, &sql, params, simple, Decode::from_flags(flags), raw).await
         })
     }

@@ -43,6 +43,9 @@ pub(crate) async fn create(dsn: &str, opts: &JsValue) -> Result<RawPool> {
     if let Some(n) = count(opts, "maxSize")? {
         o.max_size = n;
     }
+    if let Some(n) = count(opts, "pipelineDepth")? {
+        o.pipeline_depth = n;
+    }
     if let Some(n) = count(opts, "maxQueries")? {
         o.max_queries = n as u64;
     }

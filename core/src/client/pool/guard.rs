@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use super::super::connection::Connection;
 use super::state::{Meta, Pooled};
+use super::super::shared::lock;
 use super::PoolInner;
 
 /// A connection acquired from a [`Pool`](super::Pool). It dereferences to
@@ -40,6 +41,13 @@ pub struct PoolConnection {
 impl PoolConnection {
     pub(super) fn new(pool: Arc<PoolInner>, conn: Connection, meta: Meta) -> PoolConnection {
         PoolConnection { pool, conn, meta, done: false }
+    }
+
+    /// Takes the connection out of the guard without ending the lease: it
+    /// goes on serving shortcut calls as a shared connection.
+    pub(super) fn into_shared(mut self) -> Pooled {
+        self.done = true;
+        Pooled { conn: Connection { inner: self.conn.inner.clone() }, meta: self.meta, idle_since: Default::default() }
     }
 
     /// Takes the connection out of the guard, disarming its drop.
@@ -78,10 +86,60 @@ impl Drop for PoolConnection {
             meta: self.meta,
             idle_since: Default::default(),
         };
-        let pool = self.pool.clone();
-        // Cleaning needs round trips, and drop cannot await.
-        self.pool.runtime.spawn(Box::pin(async move {
-            let _ = pool.release_pooled(pooled).await;
-        }));
+        self.pool.release_in_background(pooled);
+    }
+}
+
+/// A seat on a connection that several shortcut calls use at once
+/// (`PoolOptions::pipeline_depth`). Dropping the last seat gives the
+/// connection back to the pool, cleaned as a [`PoolConnection`] is.
+pub(super) struct SharedSeat {
+    pub(super) pool: Arc<PoolInner>,
+    pub(super) conn: Connection,
+    pub(super) id: u64,
+}
+
+impl Drop for SharedSeat {
+    fn drop(&mut self) {
+        let last = lock(&self.pool.state).leave_shared(self.id);
+        if let Some(pooled) = last {
+            pooled.conn.inner.shared.end_lease();
+            self.pool.release_in_background(pooled);
+        }
+    }
+}
+
+/// The connection a pool shortcut runs its one call on
+/// ([`Pool::acquire_for`](super::Pool::acquire_for)): its own, or a seat on
+/// one shared with other shortcut calls. It dereferences to [`Connection`];
+/// dropping it gives the connection (or the seat) back.
+pub struct Lease(pub(super) LeaseKind);
+
+pub(super) enum LeaseKind {
+    Own(PoolConnection),
+    Shared(SharedSeat),
+}
+
+impl Lease {
+    /// True when other calls may be pipelined on the same connection.
+    pub fn is_shared(&self) -> bool {
+        matches!(self.0, LeaseKind::Shared(_))
+    }
+}
+
+impl Deref for Lease {
+    type Target = Connection;
+
+    fn deref(&self) -> &Connection {
+        match &self.0 {
+            LeaseKind::Own(c) => c,
+            LeaseKind::Shared(s) => &s.conn,
+        }
+    }
+}
+
+impl std::fmt::Debug for Lease {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Lease").field("shared", &self.is_shared()).field("conn", &**self).finish()
     }
 }

@@ -8,8 +8,9 @@
 //! |---|---|
 //! | `options` | [`PoolOptions`] and the `connect`/`init`/`setup`/`reset` hooks |
 //! | `state` | idle connections, FIFO waiters, slot accounting (synchronous, under one mutex) |
-//! | `guard` | [`PoolConnection`], which returns its connection on drop |
+//! | `guard` | [`PoolConnection`] and [`Lease`], which return their connection on drop |
 //! | `reset` | cleaning a released connection; the health check |
+//! | `share` | which shortcut calls may be pipelined onto a shared connection |
 //!
 //! How it improves on asyncpg's pool: `acquire` has a timeout by default and
 //! serves waiters strictly first come first served; a connection idle for a
@@ -22,6 +23,7 @@
 mod guard;
 mod options;
 mod reset;
+mod share;
 mod state;
 
 use std::sync::{Arc, Mutex, Weak};
@@ -30,7 +32,9 @@ use std::time::Duration;
 use futures_channel::oneshot;
 use futures_util::future::{select, Either};
 
+use self::reset::CleanNow;
 use self::state::{AfterFree, Grant, Pooled, State};
+use super::request::Request;
 use super::connection::Connection;
 use super::duration_text::Shown;
 use super::from_row::FromRow;
@@ -42,7 +46,8 @@ use crate::protocol::backend::TransactionStatus;
 use crate::types::{FromSqlOwned, ToSql};
 use crate::{Error, ErrorKind, Result};
 
-pub use self::guard::PoolConnection;
+use self::guard::{LeaseKind, SharedSeat};
+pub use self::guard::{Lease, PoolConnection};
 pub use self::options::{default_reset, ConnectFn, Hook, PoolOptions, DEFAULT_RESET_SQL};
 
 /// A pool of connections, cheap to clone (clones share the pool).
@@ -295,7 +300,7 @@ impl Pool {
 
     /// [`Connection::execute`] on a connection borrowed for the call.
     pub async fn execute(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<String> {
-        self.with_retry(|c| async move { c.execute(sql, params).await }).await
+        self.with_lease(sql, |c| async move { c.execute(sql, params).await }).await
     }
 
     /// [`Connection::executemany`] on a connection borrowed for the call.
@@ -317,27 +322,73 @@ impl Pool {
     /// empty pool whose connections start lazily (`pipeline_connect=password`),
     /// connecting and the query take one round trip together.
     pub async fn fetch(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Vec<Row>> {
-        self.with_retry(|c| async move { c.fetch(sql, params).await }).await
+        self.with_lease(sql, |c| async move { c.fetch(sql, params).await }).await
     }
 
     /// [`Connection::fetchrow`] on a connection borrowed for the call.
     pub async fn fetchrow(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Option<Row>> {
-        self.with_retry(|c| async move { c.fetchrow(sql, params).await }).await
+        self.with_lease(sql, |c| async move { c.fetchrow(sql, params).await }).await
     }
 
     /// [`Connection::fetch_as`] on a connection borrowed for the call.
     pub async fn fetch_as<T: FromRow>(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Vec<T>> {
-        self.acquire_lazy().await?.fetch_as(sql, params).await
+        self.with_lease(sql, |c| async move { c.fetch_as(sql, params).await }).await
     }
 
     /// [`Connection::fetchrow_as`] on a connection borrowed for the call.
     pub async fn fetchrow_as<T: FromRow>(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Option<T>> {
-        self.acquire_lazy().await?.fetchrow_as(sql, params).await
+        self.with_lease(sql, |c| async move { c.fetchrow_as(sql, params).await }).await
     }
 
     /// [`Connection::fetchval`] on a connection borrowed for the call.
     pub async fn fetchval<T: FromSqlOwned>(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<T> {
-        self.with_retry(|c| async move { c.fetchval(sql, params).await }).await
+        self.with_lease(sql, |c| async move { c.fetchval(sql, params).await }).await
+    }
+
+    /// Borrows a connection for ONE call running `sql` — what the shortcuts
+    /// above use. Like [`Pool::acquire_lazy`], except that with
+    /// [`PoolOptions::pipeline_depth`] above 1 and `sql` a single plain
+    /// statement, a caller that would otherwise wait for a release is seated
+    /// on the least busy connection other such calls are using, and its call
+    /// is pipelined behind theirs. Use the lease for that one call only.
+    ///
+    /// ```no_run
+    /// # async fn demo(pool: edgepg_core::client::pool::Pool) -> edgepg_core::Result<()> {
+    /// let sql = "SELECT $1::int8 + 1";
+    /// let conn = pool.acquire_for(sql).await?;
+    /// let two: i64 = conn.fetchval(sql, &[&1i64]).await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn acquire_for(&self, sql: &str) -> Result<Lease> {
+        let depth = self.inner.options.pipeline_depth;
+        if depth <= 1 || !share::is_shareable(sql) {
+            return Ok(Lease(LeaseKind::Own(self.acquire_lazy().await?)));
+        }
+        let seat = lock(&self.inner.state).join_shared(depth);
+        if let Some((conn, id)) = seat {
+            return Ok(Lease(LeaseKind::Shared(SharedSeat { pool: self.inner.clone(), conn, id })));
+        }
+        // No seat free: an idle connection, a new one, or the next released
+        // one, which then takes further calls beside this one.
+        let p = self.acquire_lazy().await?.into_shared();
+        let (conn, id) = (Connection { inner: p.conn.inner.clone() }, p.meta.id);
+        lock(&self.inner.state).share(p);
+        Ok(Lease(LeaseKind::Shared(SharedSeat { pool: self.inner.clone(), conn, id })))
+    }
+
+    /// [`Pool::with_retry`] on [`Pool::acquire_for`]`(sql)`.
+    async fn with_lease<T, F, Fut>(&self, sql: &str, mut call: F) -> Result<T>
+    where
+        F: FnMut(Lease) -> Fut,
+        Fut: std::future::Future<Output = Result<T>>,
+    {
+        let mut retries = 0;
+        loop {
+            match call(self.acquire_for(sql).await?).await {
+                Err(e) if e.is_unsent() && retries < self.inner.options.max_size => retries += 1,
+                result => return result,
+            }
+        }
     }
 
     /// Runs `call` on a borrowed connection (see [`Pool::acquire_lazy`]).
@@ -501,19 +552,56 @@ impl PoolInner {
         Ok(())
     }
 
-    /// Cleans a returned connection and makes it idle, or replaces it.
-    async fn release_pooled(self: &Arc<Self>, mut p: Pooled) -> Result<()> {
+    /// Gives a returned connection back from a guard's drop: at once when
+    /// that needs no round trip (the common case: an idle connection and the
+    /// default reset, which is only queued), else in a background task.
+    fn release_in_background(self: &Arc<Self>, mut p: Pooled) {
+        if !p.conn.is_closed() && p.meta.initialized && !self.to_retire(&p) {
+            match reset::clean_now(&p.conn, self.options.reset.as_ref()) {
+                CleanNow::Clean(reset) => {
+                    if let Some(bytes) = reset {
+                        // Sent with the next borrower's first request (one
+                        // write instead of two), or at once by `recycle` if
+                        // the connection goes idle.
+                        p.conn.inner.send_before_next(Request::discard(bytes, 1));
+                    }
+                    p.idle_since = self.runtime.now();
+                    self.recycle(p);
+                    return;
+                }
+                CleanNow::Failed => {
+                    self.discard(p);
+                    return;
+                }
+                CleanNow::NotNow => {}
+            }
+        }
+        let pool = self.clone();
+        // Cleaning needs round trips, and drop cannot await.
+        self.runtime.spawn(Box::pin(async move {
+            let _ = pool.release_pooled(p).await;
+        }));
+    }
+
+    /// Healthy but not to be reused: the pool is closing, the connection ran
+    /// `max_queries` requests, or it predates `expire_connections`.
+    fn to_retire(&self, p: &Pooled) -> bool {
         let (closing, generation) = {
             let st = lock(&self.state);
             (st.closing, st.generation)
         };
+        let max_queries = self.options.max_queries;
+        let worn = max_queries > 0 && p.conn.inner.request_count() >= max_queries;
+        closing || worn || p.meta.generation != generation
+    }
+
+    /// Cleans a returned connection and makes it idle, or replaces it.
+    async fn release_pooled(self: &Arc<Self>, mut p: Pooled) -> Result<()> {
         if p.conn.is_closed() || !p.meta.initialized {
             self.discard(p);
             return Ok(());
         }
-        let max_queries = self.options.max_queries;
-        let worn = max_queries > 0 && p.conn.inner.request_count() >= max_queries;
-        if closing || worn || p.meta.generation != generation {
+        if self.to_retire(&p) {
             // Healthy but not to be reused: say goodbye properly (this also
             // waits for any request still in flight).
             let _ = timeout(&*self.runtime, self.options.release_timeout, p.conn.close()).await;
@@ -551,7 +639,12 @@ impl PoolInner {
         }
         match st.hand_to_waiter(&self.weak, Grant::Conn(p)) {
             None => {}
-            Some(Grant::Conn(p)) => st.idle.push_back(p),
+            Some(Grant::Conn(p)) => {
+                // Nobody to carry an owed reset along: it goes out now, so an
+                // idle connection holds no advisory lock or LISTEN.
+                p.conn.inner.send_owed();
+                st.idle.push_back(p);
+            }
             Some(Grant::Slot) => {
                 drop(st);
                 self.free(None);

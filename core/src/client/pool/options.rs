@@ -159,6 +159,24 @@ pub struct PoolOptions {
     /// (see `Connection::set_type_codec`): a type name (or an OID as text)
     /// and its codec.
     pub type_codecs: Vec<(String, Arc<dyn TypeCodec>)>,
+    /// How many of the pool's one-call shortcuts (`pool.fetch`,
+    /// `pool.fetchval`, `pool.execute`...) may run on one connection at once,
+    /// pipelined, once every connection is busy. Default 1: each call has its
+    /// connection to itself, as in asyncpg.
+    ///
+    /// Above 1, a shortcut that finds no idle connection and no free slot
+    /// joins the least busy connection already lent to other shortcuts
+    /// (never one lent by `acquire`, never while `acquire` callers wait), as
+    /// postgres.js does with its queues. It only does so for a single plain
+    /// statement (`SELECT`, `INSERT`, `UPDATE`, `DELETE`, `WITH`, `VALUES`,
+    /// `TABLE`, `MERGE`; see `share::is_shareable`); anything else gets a
+    /// connection of its own. Each call is still its own implicit transaction
+    /// with its own answer or error. What changes: a call may wait behind a
+    /// slow one on the same connection, and session state a call changes
+    /// through a function (`set_config(.., false)`, advisory locks) is seen
+    /// by the calls sharing that connection until `reset` runs, when the
+    /// last of them returns it.
+    pub pipeline_depth: usize,
 }
 
 impl Default for PoolOptions {
@@ -177,6 +195,7 @@ impl Default for PoolOptions {
             setup: None,
             reset: Some(default_reset()),
             type_codecs: Vec::new(),
+            pipeline_depth: 1,
         }
     }
 }
@@ -197,15 +216,20 @@ impl std::fmt::Debug for PoolOptions {
             .field("setup", &self.setup.is_some())
             .field("reset", &self.reset.is_some())
             .field("type_codecs", &self.type_codecs.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>())
+            .field("pipeline_depth", &self.pipeline_depth)
             .finish()
     }
 }
 
 impl PoolOptions {
-    /// Checks the sizes: `max_size` ≥ 1 and `min_size` ≤ `max_size`.
+    /// Checks the sizes: `max_size` ≥ 1, `min_size` ≤ `max_size`,
+    /// `pipeline_depth` ≥ 1.
     pub(crate) fn validate(&self) -> Result<()> {
         if self.max_size == 0 {
             return Err(crate::Error::config("max_size", "must be at least 1"));
+        }
+        if self.pipeline_depth == 0 {
+            return Err(crate::Error::config("pipeline_depth", "must be at least 1 (1: no sharing)"));
         }
         if self.min_size > self.max_size {
             return Err(crate::Error::config(
@@ -236,5 +260,7 @@ mod tests {
         assert!(e.to_string().contains("max_size"), "{e}");
         let e = PoolOptions { min_size: 3, max_size: 2, ..Default::default() }.validate().unwrap_err();
         assert!(e.to_string().contains("min_size"), "{e}");
+        let e = PoolOptions { pipeline_depth: 0, ..Default::default() }.validate().unwrap_err();
+        assert!(e.to_string().contains("pipeline_depth"), "{e}");
     }
 }

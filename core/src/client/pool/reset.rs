@@ -23,27 +23,59 @@ pub(super) async fn sync_round_trip(conn: &ConnInner) -> Result<()> {
     conn.request(buf, 1, None).await.map(|_| ())
 }
 
-/// Drops the session's client-side callbacks, rolls back any transaction and
-/// runs `reset`. Ok means the connection is open, idle and clean.
-pub(super) async fn clean(conn: &Connection, reset: Option<&Hook>) -> Result<()> {
+/// What [`clean_now`] found.
+pub(super) enum CleanNow {
+    /// Clean; with the default reset, clean once these bytes (the reset's
+    /// simple query) have run — they must go out before anything else.
+    Clean(Option<BytesMut>),
+    /// The connection is broken.
+    Failed,
+    /// It needs round trips: run [`clean`].
+    NotNow,
+}
+
+/// The part of [`clean`] that needs no round trip: drops the session's
+/// client-side callbacks and, when nothing is in flight and the last
+/// ReadyForQuery said idle, decides at once — no reset hook means the
+/// connection is known clean without asking the server, and the default
+/// reset need not be waited for: queued in front of the next borrower's
+/// requests (the connection answers in order), it runs before them.
+///
+/// Synchronous so that a release can do it on the spot, without a task.
+pub(super) fn clean_now(conn: &Connection, reset: Option<&Hook>) -> CleanNow {
     let shared = &conn.inner.shared;
     shared.clear_notification_listeners();
     shared.clear_log_listeners();
     shared.clear_termination_listeners();
-    // Nothing in flight and the last ReadyForQuery said idle: no reset hook
-    // means the connection is known clean without asking the server, and the
-    // default reset can be queued in front of the next borrower's requests
-    // (the connection answers in order) instead of being waited for.
-    if shared.is_quiet() && conn.transaction_status() == TransactionStatus::Idle && !conn.is_closed() {
-        match reset {
-            None => return Ok(()),
-            Some(hook) if is_default_reset(hook) => {
-                let mut buf = BytesMut::with_capacity(DEFAULT_RESET_SQL.len() + 6);
-                frontend::query(DEFAULT_RESET_SQL, &mut buf)?;
-                return conn.inner.send(Request::discard(buf, 1));
+    if !(shared.is_quiet() && conn.transaction_status() == TransactionStatus::Idle && !conn.is_closed()) {
+        return CleanNow::NotNow;
+    }
+    match reset {
+        None => CleanNow::Clean(None),
+        Some(hook) if is_default_reset(hook) => {
+            let mut buf = BytesMut::with_capacity(DEFAULT_RESET_SQL.len() + 6);
+            match frontend::query(DEFAULT_RESET_SQL, &mut buf) {
+                Ok(()) => CleanNow::Clean(Some(buf)),
+                Err(_) => CleanNow::Failed,
             }
-            Some(_) => {}
         }
+        Some(_) => CleanNow::NotNow,
+    }
+}
+
+/// Queues the reset bytes [`clean_now`] returned, to go out now.
+pub(super) fn send_reset(conn: &Connection, reset: BytesMut) -> Result<()> {
+    conn.inner.send(Request::discard(reset, 1))
+}
+
+/// Drops the session's client-side callbacks, rolls back any transaction and
+/// runs `reset`. Ok means the connection is open, idle and clean.
+pub(super) async fn clean(conn: &Connection, reset: Option<&Hook>) -> Result<()> {
+    match clean_now(conn, reset) {
+        CleanNow::Clean(None) => return Ok(()),
+        CleanNow::Clean(Some(bytes)) => return send_reset(conn, bytes),
+        CleanNow::Failed => return Err(conn.inner.shared.closed_error()),
+        CleanNow::NotNow => {}
     }
     // Twice at most: the status seen first may be stale (a dropped request,
     // e.g. a BEGIN, still in flight); the second pass starts from a current one.

@@ -37,6 +37,15 @@ pub(super) struct Pooled {
     pub(super) idle_since: Duration,
 }
 
+/// A connection lent to shortcut calls that may share it
+/// (`PoolOptions::pipeline_depth` > 1): the pool keeps the connection while
+/// it is lent, and the last call to finish returns it.
+pub(super) struct SharedConn {
+    pub(super) p: Pooled,
+    /// Calls using it now (≥ 1 while it is in [`State::shared`]).
+    pub(super) users: usize,
+}
+
 /// What a waiter is handed.
 pub(super) enum Grant {
     /// A clean idle connection.
@@ -80,6 +89,8 @@ pub(super) struct State {
     pub(super) closing: bool,
     /// Callers of `close` waiting for `size` to reach 0.
     pub(super) close_waiters: Vec<oneshot::Sender<()>>,
+    /// Connections lent to shortcut calls that share them (see [`SharedConn`]).
+    pub(super) shared: Vec<SharedConn>,
     /// Every open connection, so `terminate` can reach acquired ones too.
     pub(super) live: HashMap<u64, Arc<ConnInner>>,
     /// Dropped (set to `None`) to stop the idle reaper at once, so that its
@@ -98,6 +109,7 @@ impl State {
             generation: 0,
             closing: false,
             close_waiters: Vec::new(),
+            shared: Vec::new(),
             live: HashMap::new(),
             reaper_stop: None,
             next_id: 0,
@@ -118,6 +130,44 @@ impl State {
             return Some(Grant::Slot);
         }
         None
+    }
+
+    /// A seat on a connection other shortcut calls are using, for one more
+    /// call: the least busy one below `depth` that is open and started.
+    /// None while anyone waits in line (a caller of `acquire` must not be
+    /// starved by calls that keep a shared connection busy forever), and
+    /// none when `depth` is 1.
+    pub(super) fn join_shared(&mut self, depth: usize) -> Option<(Connection, u64)> {
+        // Callers that gave up waiting (timeout, dropped future) leave their
+        // sender behind until a grant passes by; they are not in line.
+        self.waiters.retain(|tx| !tx.is_canceled());
+        if !self.waiters.is_empty() || self.closing {
+            return None;
+        }
+        let seat = self
+            .shared
+            .iter_mut()
+            .filter(|s| s.users < depth && !s.p.conn.is_closed() && !s.p.conn.is_starting())
+            .min_by_key(|s| s.users)?;
+        seat.users += 1;
+        Some((Connection { inner: seat.p.conn.inner.clone() }, seat.p.meta.id))
+    }
+
+    /// Starts sharing `p`, lent to one call so far.
+    pub(super) fn share(&mut self, p: Pooled) {
+        self.shared.push(SharedConn { p, users: 1 });
+    }
+
+    /// One call is done with shared connection `id`; the connection comes
+    /// back when it was the last.
+    pub(super) fn leave_shared(&mut self, id: u64) -> Option<Pooled> {
+        let at = self.shared.iter().position(|s| s.p.meta.id == id)?;
+        let seat = &mut self.shared[at];
+        seat.users = seat.users.saturating_sub(1);
+        if seat.users > 0 {
+            return None;
+        }
+        Some(self.shared.swap_remove(at).p)
     }
 
     /// Registers a new connection made in a slot; returns its metadata.
