@@ -24,7 +24,7 @@ use bytes::BytesMut;
 use futures_channel::oneshot;
 use futures_util::future::try_join_all;
 
-use super::connection::{encode_bind, type_oids, ConnInner, Connection};
+use super::handle::{encode_bind, type_oids, ConnInner, Connection};
 use super::params::DynParams;
 use super::request::{QueryResult, Request, Response, Segment};
 use super::row::{Column, Row};

@@ -44,10 +44,9 @@ use std::time::Duration;
 use bytes::{Bytes, BytesMut};
 use futures_channel::oneshot;
 
-use super::connect::Connector;
 use super::duration_text::Shown;
 use super::runtime::{timeout, BoxFuture, MaybeSend, MaybeSync, Runtime};
-use super::transport::io_ext;
+use super::transport::{io_ext, Connector};
 use crate::config::{Config, Host};
 use crate::protocol::frontend;
 use crate::{Error, ErrorKind, Result};

@@ -10,48 +10,17 @@ use bytes::BytesMut;
 use futures_channel::mpsc;
 
 use super::cancel::{BackendKey, CancelToken, ConnectorCancel, DropCancel, SendCancel, DEFAULT_CANCEL_TIMEOUT};
-use super::connection::{Connection, ConnectionSettings};
 use super::driver::Driver;
 use super::duration_text::Shown;
-use super::runtime::{timeout, BoxFuture, MaybeSend, MaybeSync, Runtime};
+use super::handle::{Connection, ConnectionSettings};
+use super::runtime::{timeout, MaybeSend, Runtime};
 use super::session_attrs::{self, Verdict};
 use super::shared::Shared;
 use super::startup::{Startup, StartupOptions, Step};
-use super::transport::{io_ext, Transport};
+use super::transport::{io_ext, Connected, Connector, Transport};
 use crate::config::{Config, Host, LoadBalanceHosts, PipelineConnect, TargetSessionAttrs};
 use crate::protocol::backend::{self, TransactionStatus};
 use crate::{Error, ErrorKind, Result};
-
-/// An open stream to a server, ready for the StartupMessage.
-#[derive(Debug)]
-pub struct Connected<S> {
-    /// The stream (TLS already negotiated if any).
-    pub stream: S,
-    /// `tls-server-end-point` channel binding data when the stream is TLS.
-    pub tls_server_end_point: Option<Vec<u8>>,
-}
-
-/// Opens streams for the client: TCP/TLS/Unix on native, WebSocket on wasm.
-pub trait Connector: MaybeSend + MaybeSync {
-    /// The stream type.
-    type Stream: Transport + MaybeSend + 'static;
-
-    /// Opens a stream to `host:port`, including any TLS negotiation the
-    /// configuration asks for. Errors should be [`ErrorKind::Connect`] (or
-    /// [`ErrorKind::Tls`]) and name the address.
-    fn connect<'a>(
-        &'a self,
-        host: &'a Host,
-        port: u16,
-        config: &'a Config,
-    ) -> BoxFuture<'a, Result<Connected<Self::Stream>>>;
-
-    /// A password for `host:port` when the configuration has none (the
-    /// native crate reads `~/.pgpass` here). Default: none.
-    fn password_for(&self, _host: &Host, _port: u16, _config: &Config) -> Option<Vec<u8>> {
-        None
-    }
-}
 
 /// Connects to the first suitable host of `config`, in order (shuffled for
 /// `load_balance_hosts=random`).

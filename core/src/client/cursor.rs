@@ -23,8 +23,8 @@ use futures_channel::oneshot;
 use futures_core::Stream;
 use futures_util::FutureExt;
 
-use super::connection::{encode_bind_to, type_oids, ConnInner, Connection};
 use super::from_row::FromRow;
+use super::handle::{encode_bind_to, type_oids, ConnInner, Connection};
 use super::params::DynParams;
 use super::request::{Request, Response};
 use super::row::{Column, Row};

@@ -34,7 +34,7 @@ use bytes::{Buf, BytesMut};
 use futures_util::StreamExt;
 
 use super::cancel::{DropCancel, Front};
-use super::pipelined::{StartupEvent, StartupPhase};
+use super::pipelined_startup::{PipelinedStartup, StartupEvent};
 use super::request::{
     CopyInMessage, CopyInReceiver, QueryResult, Request, RequestReceiver, Response, Sink, StreamItem, SyncMark,
 };
@@ -98,7 +98,7 @@ pub(crate) struct Driver<T> {
     drop_cancel: Option<DropCancel>,
     /// A lazily started connection's startup exchange, until it is over
     /// (see `super::pipelined`).
-    starting: Option<Box<StartupPhase<T>>>,
+    starting: Option<Box<PipelinedStartup<T>>>,
 }
 
 impl<T: Transport> Driver<T> {
@@ -134,7 +134,7 @@ impl<T: Transport> Driver<T> {
     /// Makes the driver run the startup exchange first: `first` (the
     /// StartupMessage and pipelined password) is written with the requests
     /// queued meanwhile.
-    pub(crate) fn starting(mut self, phase: StartupPhase<T>, first: BytesMut) -> Driver<T> {
+    pub(crate) fn starting(mut self, phase: PipelinedStartup<T>, first: BytesMut) -> Driver<T> {
         self.wbuf = first;
         self.starting = Some(Box::new(phase));
         self

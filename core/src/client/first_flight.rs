@@ -30,7 +30,7 @@ use std::sync::Arc;
 
 use bytes::BytesMut;
 
-use super::connection::ConnInner;
+use super::handle::ConnInner;
 use super::params::Params;
 use super::request::{Request, Response};
 use super::shared::lock;

@@ -12,7 +12,7 @@ use std::task::{Context, Poll};
 use futures_channel::mpsc;
 use futures_core::Stream;
 
-use super::connection::Connection;
+use super::handle::Connection;
 use super::runtime::{MaybeSend, MaybeSync};
 use super::shared::{Notification, NotificationListener, TerminationListener};
 use crate::Result;
@@ -128,7 +128,7 @@ pub struct NotificationStream {
     rx: mpsc::UnboundedReceiver<Notification>,
     channel: String,
     listener: std::sync::Weak<super::shared::NotificationFn>,
-    conn: Option<Arc<super::connection::ConnInner>>,
+    conn: Option<Arc<super::handle::ConnInner>>,
 }
 
 impl std::fmt::Debug for NotificationStream {

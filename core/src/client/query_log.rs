@@ -8,29 +8,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::connection::{ConnInner, Connection};
-use super::shared::lock;
+use super::handle::{ConnInner, Connection};
+use super::shared::{lock, LoggedQuery, QueryLogger};
 use crate::{Error, Result};
-
-/// One finished call, as given to a query logger.
-#[derive(Debug, Clone, Copy)]
-pub struct LoggedQuery<'a> {
-    /// The SQL text.
-    pub query: &'a str,
-    /// How many arguments were bound (for `executemany`: how many rows).
-    pub args: usize,
-    /// Time from the call to its answer (the runtime's clock).
-    pub elapsed: Duration,
-    /// The error, if the call failed.
-    pub error: Option<&'a Error>,
-}
-
-/// A query logger callback.
-#[cfg(not(target_arch = "wasm32"))]
-pub type QueryLogger = Arc<dyn for<'a> Fn(&LoggedQuery<'a>) + Send + Sync>;
-/// A query logger callback.
-#[cfg(target_arch = "wasm32")]
-pub type QueryLogger = Arc<dyn for<'a> Fn(&LoggedQuery<'a>)>;
 
 impl Connection {
     /// Calls `logger` after every `execute`, `executemany`, `fetch`,

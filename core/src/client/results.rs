@@ -9,81 +9,14 @@ use std::sync::Arc;
 
 use bytes::BytesMut;
 
-use super::connection::{ConnInner, Connection};
+use super::formats::TextColumns;
+use super::handle::{ConnInner, Connection};
 use super::params::DynParams;
 use super::request::Response;
 use super::row::{Column, Row};
-use super::runtime::MaybeSync;
-use crate::protocol::{frontend, Format};
+use crate::protocol::frontend;
 use crate::types::ToSql;
 use crate::Result;
-
-/// Which result columns to ask for in text format instead of binary.
-#[derive(Clone, Copy, Default)]
-pub enum TextColumns<'a> {
-    /// Binary wherever edgepg has a codec (as [`Connection::fetch`]).
-    #[default]
-    Default,
-    /// Every column in text format.
-    All,
-    /// Columns of these type OIDs in text format, the rest as by default.
-    Types(&'a [u32]),
-    /// The columns this function picks in text format (asked once per
-    /// column when the statement is bound).
-    Pick(&'a dyn PickColumns),
-}
-
-/// A function choosing columns for [`TextColumns::Pick`]: any
-/// `Fn(&Column) -> bool` (`Sync` on native targets, where futures are `Send`).
-pub trait PickColumns: MaybeSync {
-    /// True for a column wanted in text format.
-    fn pick(&self, column: &Column) -> bool;
-}
-
-impl<F: Fn(&Column) -> bool + MaybeSync> PickColumns for F {
-    fn pick(&self, column: &Column) -> bool {
-        self(column)
-    }
-}
-
-impl std::fmt::Debug for TextColumns<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            TextColumns::Default => f.write_str("Default"),
-            TextColumns::All => f.write_str("All"),
-            TextColumns::Types(oids) => f.debug_tuple("Types").field(oids).finish(),
-            TextColumns::Pick(_) => f.write_str("Pick(..)"),
-        }
-    }
-}
-
-impl TextColumns<'_> {
-    /// The result format codes and column descriptions for `columns`, or
-    /// `None` when nothing changes.
-    pub(crate) fn apply(self, columns: &[Column]) -> Option<(Vec<i16>, Arc<[Column]>)> {
-        let wants_text = |c: &Column| match self {
-            TextColumns::Default => false,
-            TextColumns::All => true,
-            TextColumns::Types(oids) => oids.contains(&c.type_().oid()),
-            TextColumns::Pick(pick) => pick.pick(c),
-        };
-        if !columns.iter().any(|c| wants_text(c) && c.format() != Format::Text) {
-            return None;
-        }
-        let columns: Vec<Column> = columns
-            .iter()
-            .map(|c| {
-                let mut c = c.clone();
-                if wants_text(&c) {
-                    c.set_format(Format::Text);
-                }
-                c
-            })
-            .collect();
-        let formats = columns.iter().map(|c| c.format().code()).collect();
-        Some((formats, columns.into()))
-    }
-}
 
 /// One statement's result: its columns, its rows and its command tag.
 #[derive(Debug, Clone)]
@@ -179,6 +112,7 @@ fn statement_results(response: Response) -> Vec<StatementResult> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::protocol::Format;
     use crate::types::Type;
 
     fn col(ty: Type, format: Format) -> Column {

@@ -24,14 +24,14 @@ use std::time::Duration;
 use bytes::BytesMut;
 
 use super::cancel::CancelToken;
-use super::connection::{first_value, ConnInner, Connection};
 use super::duration_text::Shown;
+use super::handle::{first_value, ConnInner, Connection};
 use super::params::{DynParams, Params};
+use super::prepared::PreparedStatement;
 use super::query_log::Counting;
 use super::row::Row;
 use super::runtime::timeout;
 use super::shared::lock;
-use super::statement::PreparedStatement;
 use crate::protocol::frontend;
 use crate::types::{FromSqlOwned, ToSql};
 use crate::{Error, Result};

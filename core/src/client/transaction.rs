@@ -18,7 +18,7 @@ use std::sync::Arc;
 
 use bytes::BytesMut;
 
-use super::connection::{ConnInner, Connection};
+use super::handle::{ConnInner, Connection};
 use super::request::Request;
 use crate::protocol::backend::TransactionStatus;
 use crate::protocol::frontend;

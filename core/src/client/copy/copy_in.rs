@@ -22,7 +22,7 @@ use futures_util::{SinkExt, StreamExt};
 
 use super::encode::{Gather, RecordEncoder, RecordFormat, CHUNK};
 use super::options::{copy_in_sql, describe_columns_sql, CopyFormat, CopyOptions};
-use crate::client::connection::{ConnInner, Connection};
+use crate::client::handle::{ConnInner, Connection};
 use crate::client::params::Params;
 use crate::client::request::{CopyInMessage, CopyInSender, Request, Response, Sink, COPY_IN_CHANNEL};
 use crate::protocol::frontend;

@@ -23,7 +23,7 @@ use futures_util::StreamExt;
 
 use super::copy_in::copy_count;
 use super::options::{copy_query_out_sql, copy_table_out_sql, CopyOptions};
-use crate::client::connection::{ConnInner, Connection};
+use crate::client::handle::{ConnInner, Connection};
 use crate::client::request::{Request, Sink, StreamItem, STREAM_CHANNEL};
 use crate::protocol::{frontend, IsNull};
 use crate::types::{ToSql, Type};

@@ -3,7 +3,7 @@
 use std::ops::Deref;
 use std::sync::Arc;
 
-use super::super::connection::Connection;
+use super::super::handle::Connection;
 use super::state::{Meta, Pooled};
 use super::PoolInner;
 

@@ -31,9 +31,9 @@ use futures_channel::oneshot;
 use futures_util::future::{select, Either};
 
 use self::state::{AfterFree, Grant, Pooled, State};
-use super::connection::Connection;
 use super::duration_text::Shown;
 use super::from_row::FromRow;
+use super::handle::Connection;
 use super::params::Params;
 use super::row::Row;
 use super::runtime::{timeout, Runtime};
