@@ -158,7 +158,7 @@ impl CancelToken {
             Error::interface("this connection cannot be cancelled: it was made with connect_stream (no connector)")
         })?;
         let Some((process_id, secret_key)) = self.backend.get() else {
-            // A lazily started connection whose startup has not finished:
+            // A pipelined-connect connection whose startup has not finished:
             // no query of it can be running yet.
             return Ok(());
         };

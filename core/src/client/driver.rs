@@ -96,9 +96,9 @@ pub(crate) struct Driver<T> {
     /// Cancels an abandoned long-running front request (see `super::cancel`);
     /// `None` when the connection has no way to open a cancel stream.
     drop_cancel: Option<DropCancel>,
-    /// A lazily started connection's startup exchange, until it is over
+    /// A pipelined-connect connection's startup exchange, until it is over
     /// (see `super::pipelined`).
-    starting: Option<Box<PipelinedStartup<T>>>,
+    pipelined_startup: Option<Box<PipelinedStartup<T>>>,
 }
 
 impl<T: Transport> Driver<T> {
@@ -127,16 +127,16 @@ impl<T: Transport> Driver<T> {
             fatal: None,
             close_waiters: Vec::new(),
             drop_cancel: None,
-            starting: None,
+            pipelined_startup: None,
         }
     }
 
     /// Makes the driver run the startup exchange first: `first` (the
     /// StartupMessage and pipelined password) is written with the requests
     /// queued meanwhile.
-    pub(crate) fn starting(mut self, phase: PipelinedStartup<T>, first: BytesMut) -> Driver<T> {
+    pub(crate) fn with_pipelined_startup(mut self, phase: PipelinedStartup<T>, first: BytesMut) -> Driver<T> {
         self.wbuf = first;
-        self.starting = Some(Box::new(phase));
+        self.pipelined_startup = Some(Box::new(phase));
         self
     }
 
@@ -149,7 +149,7 @@ impl<T: Transport> Driver<T> {
     /// Whether new requests must wait because an abandoned front request is
     /// being (or about to be) cancelled.
     fn poll_hold_back(&mut self, cx: &mut Context<'_>) -> bool {
-        if self.starting.is_some() {
+        if self.pipelined_startup.is_some() {
             // Nothing runs before startup is over: nothing to cancel.
             return false;
         }
@@ -172,7 +172,7 @@ impl<T: Transport> Driver<T> {
             let hold_back = self.poll_hold_back(cx);
 
             // 0. A new stream after the server rejected the pipelined password.
-            if let Some(phase) = self.starting.as_mut().filter(|p| p.is_reopening()) {
+            if let Some(phase) = self.pipelined_startup.as_mut().filter(|p| p.is_reopening()) {
                 match phase.poll_reopened(cx, &mut self.wbuf) {
                     Poll::Ready(Ok(stream)) => {
                         self.transport = stream;
@@ -187,7 +187,7 @@ impl<T: Transport> Driver<T> {
             while !self.requests_done && !self.terminating && !self.copy_pending && !hold_back {
                 match self.requests.poll_next_unpin(cx) {
                     Poll::Ready(Some(Request::Query { bytes, syncs, columns, sink, copy_in })) => {
-                        let write_now = self.starting.as_mut().map_or(true, |p| p.take_request(&bytes));
+                        let write_now = self.pipelined_startup.as_mut().map_or(true, |p| p.take_request(&bytes));
                         if !write_now {
                             // Held by the startup phase until the session is ready.
                         } else if self.wbuf.is_empty() {
@@ -230,7 +230,7 @@ impl<T: Transport> Driver<T> {
 
             // While startup holds its bytes back (waiting for a first request
             // to join them) or a new stream is being opened, no I/O.
-            let io_allowed = self.starting.as_mut().map_or(true, |p| p.poll_io_allowed(cx));
+            let io_allowed = self.pipelined_startup.as_mut().map_or(true, |p| p.poll_io_allowed(cx));
 
             // 3. Write.
             while io_allowed && !self.wbuf.is_empty() {
@@ -285,10 +285,10 @@ impl<T: Transport> Driver<T> {
                 true => backend::next_message(&mut self.rbuf, self.max_message_size)?,
                 false => None,
             } {
-                if self.starting.is_some() {
+                if self.pipelined_startup.is_some() {
                     self.startup_message(msg)?;
                     progress = true;
-                    if self.starting.as_ref().is_some_and(|p| p.is_reopening()) {
+                    if self.pipelined_startup.as_ref().is_some_and(|p| p.is_reopening()) {
                         break;
                     }
                     continue;
@@ -299,7 +299,7 @@ impl<T: Transport> Driver<T> {
                 }
                 progress = true;
             }
-            let reopening = self.starting.as_ref().is_some_and(|p| p.is_reopening());
+            let reopening = self.pipelined_startup.as_ref().is_some_and(|p| p.is_reopening());
             if io_allowed && !reopening && self.stalled.is_none() {
                 let spare = self.rbuf.capacity() - self.rbuf.len();
                 if spare < MIN_READ {
@@ -329,7 +329,7 @@ impl<T: Transport> Driver<T> {
 
     fn start_terminate(&mut self) {
         self.terminating = true;
-        match self.starting.as_mut() {
+        match self.pipelined_startup.as_mut() {
             Some(p) if !p.may_append() => {
                 let mut t = BytesMut::new();
                 frontend::terminate(&mut t);
@@ -343,13 +343,13 @@ impl<T: Transport> Driver<T> {
         }
     }
 
-    /// A server message while a lazily started connection's startup runs.
+    /// A server message while a pipelined-connect connection's startup runs.
     fn startup_message(&mut self, msg: Message) -> Result<()> {
-        let Some(phase) = self.starting.as_mut() else { return Ok(()) };
+        let Some(phase) = self.pipelined_startup.as_mut() else { return Ok(()) };
         match phase.handle(msg, &mut self.wbuf)? {
             StartupEvent::Continue => {}
             StartupEvent::Done => {
-                if let Some(phase) = self.starting.take() {
+                if let Some(phase) = self.pipelined_startup.take() {
                     phase.finish(&self.shared, &mut self.wbuf);
                 }
             }
@@ -570,7 +570,7 @@ impl<T: Transport> Driver<T> {
         // Requests still queued are dropped; their callers see the close
         // reason. When startup failed (a wrong password), they get its error.
         self.requests.close();
-        let startup_failed = self.starting.is_some();
+        let startup_failed = self.pipelined_startup.is_some();
         while let Ok(r) = self.requests.try_recv() {
             if let (true, Request::Query { sink, .. }) = (startup_failed, r) {
                 match sink {
@@ -596,9 +596,9 @@ impl<T: Transport> Future for Driver<T> {
             Poll::Pending => Poll::Pending,
             Poll::Ready(result) => {
                 let error = result.err().unwrap_or_else(Error::closed);
-                if this.starting.is_some() {
+                if this.pipelined_startup.is_some() {
                     this.shared.set_startup_error(&error);
-                    this.shared.set_starting(false);
+                    this.shared.set_pipelined_startup(false);
                 }
                 this.shared.mark_closed(Some(&error));
                 this.fail_all(&error);

@@ -261,8 +261,8 @@ impl ConnInner {
     ) -> Result<Response> {
         // Startup still pipelined: a cache miss goes in the same flight
         // (every result column comes in text format then).
-        if let Some(flight) = self.first_flight(sql, params, max_rows) {
-            return self.run_first_flight(sql, flight?).await;
+        if let Some(flight) = self.pipelined_one_flight(sql, params, max_rows) {
+            return self.run_one_flight(sql, flight?).await;
         }
         let stmt = self.prepare_cached(sql).await?;
         match self.bind_execute_as(&stmt, params, max_rows, text).await {

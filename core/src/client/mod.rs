@@ -21,7 +21,7 @@
 //! | `prepared` | prepared statements (`PreparedStatement`) |
 //! | `type_catalog` | user types learnt from `pg_type`, custom codecs |
 //! | `query_log` | query loggers: text, argument count, elapsed time and error of every call |
-//! | `first_flight` | a statement-cache miss while startup is pipelined: Parse+Describe+Bind+Execute in one go |
+//! | `one_flight` | Parse+Describe+Bind+Execute+Sync in one flight (a cache miss during a pipelined startup, `query_results`) |
 //! | `listeners` | LISTEN/NOTIFY callbacks and streams, termination callbacks |
 //! | `copy` | COPY in and out: options, record encoding, streaming |
 //! | `transaction` | transactions, savepoints, rollback of dropped transactions |
@@ -43,11 +43,11 @@ mod copy;
 mod cursor;
 mod driver;
 mod duration_text;
-mod first_flight;
 mod formats;
 mod from_row;
 mod handle;
 mod listeners;
+mod one_flight;
 mod params;
 mod pipelined;
 mod pipelined_startup;

@@ -1,4 +1,4 @@
-//! Lazily started connections: [`connect_pipelined`] returns a
+//! Pipelined connect: [`connect_pipelined`] returns a
 //! [`Connection`] as soon as the stream is open, and the driver task runs the
 //! startup exchange itself, so "connect + first query" is one flight.
 //!
@@ -37,27 +37,26 @@
 //! [`Connection::get_server_pid`] is 0 and cancel tokens do nothing until the
 //! startup has finished. A first query that is a statement-cache miss is sent
 //! as Parse + Describe + Bind + Execute + Sync in one go (see
-//! `super::first_flight`), so it costs no extra round trip either.
+//! `super::one_flight`), so it costs no extra round trip either.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
 use bytes::BytesMut;
-use futures_channel::mpsc;
 
-use super::cancel::{BackendKey, CancelToken, ConnectorCancel, DropCancel, SendCancel, DEFAULT_CANCEL_TIMEOUT};
-use super::connect::{self, describe, is_retryable, no_host_error, targets};
-use super::driver::Driver;
-use super::handle::{Connection, ConnectionSettings};
+use super::cancel::{BackendKey, ConnectorCancel, SendCancel};
+use super::connect::{self, bounded, password_for, try_hosts, Target};
+use super::handle::Connection;
 use super::pipelined_startup::{PipelinedStartup, Reopen, HOLD};
-use super::runtime::{timeout, BoxFuture, MaybeSend, Runtime};
+use super::runtime::{BoxFuture, MaybeSend, Runtime};
+use super::session_attrs::Verdict;
 use super::shared::Shared;
 use super::startup::{Startup, StartupOptions};
 use super::transport::Transport;
 use super::transport::{Connected, Connector};
 use crate::config::{Config, PipelineConnect, TargetSessionAttrs};
 use crate::protocol::backend::TransactionStatus;
-use crate::{Error, Result};
+use crate::Result;
 
 /// Connects like [`connect`](super::connect), but returns as soon as the
 /// stream is open and the StartupMessage + PasswordMessage are queued; the
@@ -93,40 +92,21 @@ pub async fn connect_pipelined<C: Connector + Clone + 'static>(
     {
         return connect::connect(config, connector, runtime).await;
     }
-    let targets = targets(config)?;
-    let shared_config = Arc::new(config.clone());
-    let mut failures: Vec<(String, Error)> = Vec::new();
-    for (host, port) in &targets {
-        let opened = match config.get_connect_timeout() {
-            Some(t) => timeout(&*runtime, t, connector.connect(host, *port, config)).await.unwrap_or_else(|()| {
-                Err(Error::timeout(format!(
-                    "connecting to {} timed out after {t:?} (connect_timeout)",
-                    describe(host, *port)
-                )))
-            }),
-            None => connector.connect(host, *port, config).await,
-        };
-        match opened {
-            Ok(connected) => {
-                let password = match config.get_password() {
-                    Some(p) => Some(p.to_vec()),
-                    None => connector.password_for(host, *port, config),
-                };
-                let target = Arc::new(ConnectorCancel {
-                    connector: connector.clone(),
-                    host: host.clone(),
-                    port: *port,
-                    config: shared_config.clone(),
-                });
-                let cancel: Arc<dyn SendCancel> = target.clone();
-                let reopen: Arc<dyn Reopen<C::Stream>> = target;
-                return start_lazily(connected, config, password, runtime, Some(cancel), Some(reopen)).await;
-            }
-            Err(e) if is_retryable(&e) => failures.push((describe(host, *port), e)),
-            Err(e) => return Err(e),
+    try_hosts(config, connector, |target: Target<C>| {
+        let runtime = runtime.clone();
+        async move {
+            let Target { host, port, opener } = target;
+            // connect_timeout bounds opening the stream only: the startup
+            // finishes later, inside the driver.
+            let connected = bounded(&*runtime, config, &host, port, connector.connect(&host, port, config)).await?;
+            let password = password_for(config, connector, &host, port);
+            let cancel: Arc<dyn SendCancel> = opener.clone();
+            let reopen: Arc<dyn Reopen<C::Stream>> = opener;
+            let conn = start_pipelined(connected, config, password, runtime, Some(cancel), Some(reopen)).await?;
+            Ok((conn, Verdict::Accept))
         }
-    }
-    Err(no_host_error(failures, TargetSessionAttrs::Any))
+    })
+    .await
 }
 
 impl<C: Connector + Clone + 'static> Reopen<C::Stream> for ConnectorCancel<C> {
@@ -139,7 +119,7 @@ impl<C: Connector + Clone + 'static> Reopen<C::Stream> for ConnectorCancel<C> {
 
 /// Queues the startup bytes on a new driver and returns the handle at once;
 /// falls back to the normal exchange when the password cannot be pipelined.
-async fn start_lazily<S>(
+async fn start_pipelined<S>(
     connected: Connected<S>,
     config: &Config,
     password: Option<Vec<u8>>,
@@ -162,45 +142,23 @@ where
         return connect::startup_and_spawn_plain(connected, config, options.password, runtime, cancel).await;
     }
     let shared = Arc::new(Shared::new(HashMap::new(), TransactionStatus::Idle));
-    shared.set_text_results(config.get_text_results());
-    shared.set_starting(true);
+    shared.set_pipelined_startup(true);
     let backend: BackendKey = Arc::default();
-    let cancel_timeout = config.get_connect_timeout().unwrap_or(DEFAULT_CANCEL_TIMEOUT);
-    let token = CancelToken::new(cancel, backend.clone(), runtime.clone(), cancel_timeout);
     let phase = PipelinedStartup::new(startup, options, reopen, Some(runtime.sleep(HOLD)), backend.clone());
-    let (tx, rx) = mpsc::unbounded();
     let rbuf = BytesMut::with_capacity(16 * 1024);
-    let mut driver =
-        Driver::new(stream, rbuf, rx, shared.clone(), config.get_max_message_size()).starting(phase, first);
-    if token.can_cancel() {
-        driver = driver.with_drop_cancel(DropCancel::new(token.clone()));
-    }
-    runtime.spawn(Box::pin(driver));
-    Ok(Connection::new(tx, shared, runtime, &ConnectionSettings::from_config(config), backend, token))
+    Ok(connect::assemble(config, runtime, cancel, stream, rbuf, shared, backend, Some((phase, first))))
 }
 
-impl Connection {
-    /// Waits until the startup exchange of a lazily started connection
-    /// ([`connect_pipelined`]) is over, and fails with its error (e.g. a wrong
-    /// password: kind `Auth`, SQLSTATE 28P01). Sent right after connecting it
-    /// rides in the startup flight, so it costs no extra round trip; on an
-    /// established connection it is one Sync round trip (a liveness check).
-    ///
-    /// ```no_run
-    /// # async fn demo(conn: edgepg_core::client::Connection) -> edgepg_core::Result<()> {
-    /// conn.ready().await?; // the password was accepted
-    /// # Ok(()) }
-    /// ```
-    pub async fn ready(&self) -> Result<()> {
-        let mut buf = BytesMut::with_capacity(5);
-        crate::protocol::frontend::sync(&mut buf);
-        self.inner.request(buf, 1, None).await.map(|_| ())
-    }
+/// [`Connection::ready`].
+pub(crate) async fn ready(conn: &Connection) -> Result<()> {
+    let mut buf = BytesMut::with_capacity(5);
+    crate::protocol::frontend::sync(&mut buf);
+    conn.inner.request(buf, 1, None).await.map(|_| ())
+}
 
-    /// True while a lazily started connection has not finished its startup.
-    pub fn is_starting(&self) -> bool {
-        self.inner.shared.is_starting()
-    }
+/// [`Connection::is_starting`].
+pub(crate) fn is_starting(conn: &Connection) -> bool {
+    conn.inner.shared.in_pipelined_startup()
 }
 
 #[cfg(test)]
@@ -218,6 +176,10 @@ mod tests {
     use crate::config::ChannelBindingMode;
     use crate::{ErrorKind, SqlState};
     use std::task::{Context, Poll};
+
+    use futures_channel::mpsc;
+
+    use crate::client::driver::Driver;
 
     /// A scripted stream: records each write, serves queued server bytes.
     #[derive(Clone, Default)]
@@ -292,7 +254,7 @@ mod tests {
         v
     }
 
-    /// A lazily started driver over `mock`, its request sender and shared state.
+    /// A pipelined-startup driver over `mock`, its request sender and shared state.
     fn driver(mock: &Mock, reopen: Option<Mock>) -> (Pin<Box<Driver<Mock>>>, RequestSender, Arc<Shared>, BackendKey) {
         let options = StartupOptions {
             params: vec![("user".into(), "pw_user".into())],
@@ -317,9 +279,10 @@ mod tests {
             backend.clone(),
         );
         let shared = Arc::new(Shared::new(HashMap::new(), TransactionStatus::Idle));
-        shared.set_starting(true);
+        shared.set_pipelined_startup(true);
         let (tx, rx) = mpsc::unbounded();
-        let d = Driver::new(mock.clone(), BytesMut::new(), rx, shared.clone(), 1 << 20).starting(phase, first);
+        let d = Driver::new(mock.clone(), BytesMut::new(), rx, shared.clone(), 1 << 20)
+            .with_pipelined_startup(phase, first);
         (Box::pin(d), tx, shared, backend)
     }
 
@@ -356,7 +319,7 @@ mod tests {
             assert_eq!(r.last_tag(), Some("SELECT 1"));
         }
         assert!(mock.writes().is_empty(), "nothing more to write (the password was not sent twice)");
-        assert!(!shared.is_starting());
+        assert!(!shared.in_pipelined_startup());
         assert_eq!(shared.parameter("server_version").as_deref(), Some("16.4"));
         assert_eq!(backend.get().map(|k| k.0), Some(12345));
     }
@@ -411,6 +374,6 @@ mod tests {
         for rx in [&mut a, &mut b] {
             assert_eq!(rx.try_recv().unwrap().unwrap().unwrap().last_tag(), Some("SELECT 1"));
         }
-        assert!(!shared.is_starting());
+        assert!(!shared.in_pipelined_startup());
     }
 }

@@ -19,19 +19,19 @@ use super::transport::Connected;
 use crate::protocol::backend::{Message, TransactionStatus};
 use crate::{Error, Result};
 
-/// How long a lazily started connection waits for its first request before
+/// How long a pipelined-connect connection waits for its first request before
 /// sending the startup bytes alone. Callers normally queue a request at once
 /// (in the same task poll), so this only matters for a connection that sits
 /// unused; it must stay well below the server's `authentication_timeout`.
 pub(crate) const HOLD: Duration = Duration::from_millis(20);
 
-/// Opens a new stream to the server a lazily started connection talks to,
+/// Opens a new stream to the server a pipelined-connect connection talks to,
 /// for the reconnect without pipelining.
 pub(crate) trait Reopen<S>: MaybeSend + MaybeSync {
     fn reopen(&self) -> BoxFuture<'static, Result<Connected<S>>>;
 }
 
-/// The driver's startup phase for a lazily started connection.
+/// The driver's startup phase for a pipelined-connect connection.
 pub(crate) struct PipelinedStartup<S> {
     startup: Startup,
     /// For a new attempt without pipelining.
@@ -189,6 +189,6 @@ impl<S> PipelinedStartup<S> {
         }
         let _ = self.backend.set((info.process_id, info.secret_key));
         out.extend_from_slice(&self.held);
-        shared.set_starting(false);
+        shared.set_pipelined_startup(false);
     }
 }

@@ -12,39 +12,25 @@ use super::handle::{ConnInner, Connection};
 use super::shared::{lock, LoggedQuery, QueryLogger};
 use crate::{Error, Result};
 
-impl Connection {
-    /// Calls `logger` after every `execute`, `executemany`, `fetch`,
-    /// `fetchrow`, `fetchval` and prepared-statement call on this connection.
-    /// Returns a handle for [`Connection::remove_query_logger`].
-    ///
-    /// ```no_run
-    /// # async fn demo(conn: edgepg_core::client::Connection) -> edgepg_core::Result<()> {
-    /// conn.add_query_logger(|q| {
-    ///     if q.elapsed.as_millis() > 100 {
-    ///         eprintln!("slow ({:?}, {} args): {}", q.elapsed, q.args, q.query);
-    ///     }
-    /// });
-    /// # Ok(()) }
-    /// ```
-    pub fn add_query_logger(
-        &self,
-        logger: impl for<'a> Fn(&LoggedQuery<'a>) + super::MaybeSend + super::MaybeSync + 'static,
-    ) -> QueryLogger {
-        let l: QueryLogger = Arc::new(logger);
-        let shared = &self.inner.shared;
-        let mut loggers = lock(&shared.query_loggers);
-        loggers.push(l.clone());
-        shared.has_query_loggers.store(true, Ordering::Release);
-        l
-    }
+/// [`Connection::add_query_logger`].
+pub(crate) fn add_query_logger(
+    conn: &Connection,
+    logger: impl for<'a> Fn(&LoggedQuery<'a>) + super::MaybeSend + super::MaybeSync + 'static,
+) -> QueryLogger {
+    let l: QueryLogger = Arc::new(logger);
+    let shared = &conn.inner.shared;
+    let mut loggers = lock(&shared.query_loggers);
+    loggers.push(l.clone());
+    shared.has_query_loggers.store(true, Ordering::Release);
+    l
+}
 
-    /// Removes a logger added with [`Connection::add_query_logger`].
-    pub fn remove_query_logger(&self, logger: &QueryLogger) {
-        let shared = &self.inner.shared;
-        let mut loggers = lock(&shared.query_loggers);
-        loggers.retain(|x| !Arc::ptr_eq(x, logger));
-        shared.has_query_loggers.store(!loggers.is_empty(), Ordering::Release);
-    }
+/// [`Connection::remove_query_logger`].
+pub(crate) fn remove_query_logger(conn: &Connection, logger: &QueryLogger) {
+    let shared = &conn.inner.shared;
+    let mut loggers = lock(&shared.query_loggers);
+    loggers.retain(|x| !Arc::ptr_eq(x, logger));
+    shared.has_query_loggers.store(!loggers.is_empty(), Ordering::Release);
 }
 
 impl ConnInner {

@@ -30,46 +30,26 @@ pub struct StatementResult {
     pub tag: Option<String>,
 }
 
-impl Connection {
-    /// Runs `sql` and returns every statement's result with its tag.
-    ///
-    /// With `script` and no arguments, `sql` may hold several statements:
-    /// the simple query protocol runs them, one result per statement (values
-    /// in text format). A single statement (no `;` but a trailing one) runs
-    /// in one round trip either way: from the statement cache with binary
-    /// results, or on a miss as Parse + Describe + Bind + Execute in one
-    /// flight (text results), which caches it. Otherwise one statement runs
-    /// through the extended protocol and the statement cache. The columns
-    /// `text` selects come in text format.
-    ///
-    /// ```no_run
-    /// # async fn demo(conn: edgepg_core::client::Connection) -> edgepg_core::Result<()> {
-    /// use edgepg_core::client::TextColumns;
-    /// let results = conn.query_results("CREATE TEMP TABLE t (a int); INSERT INTO t VALUES (1)", &[], true,
-    ///     TextColumns::Default).await?;
-    /// assert_eq!(results[1].tag.as_deref(), Some("INSERT 0 1"));
-    /// # Ok(()) }
-    /// ```
-    pub async fn query_results(
-        &self,
-        sql: &str,
-        params: &[&(dyn ToSql + Sync)],
-        script: bool,
-        text: TextColumns<'_>,
-    ) -> Result<Vec<StatementResult>> {
-        let inner = &self.inner;
-        let call = inner.timed(self.command_timeout(), async {
-            let response = if script && params.is_empty() && !is_single_statement(sql) {
-                inner.simple(sql).await?
-            } else if script && params.is_empty() {
-                inner.statement_one_flight(sql, text).await?
-            } else {
-                inner.query_as(sql, &DynParams(params), 0, text).await?
-            };
-            Ok(statement_results(response))
-        });
-        inner.logged(sql, params.len(), call).await
-    }
+/// [`Connection::query_results`].
+pub(crate) async fn query_results(
+    conn: &Connection,
+    sql: &str,
+    params: &[&(dyn ToSql + Sync)],
+    script: bool,
+    text: TextColumns<'_>,
+) -> Result<Vec<StatementResult>> {
+    let inner = &conn.inner;
+    let call = inner.timed(conn.command_timeout(), async {
+        let response = if script && params.is_empty() && !is_single_statement(sql) {
+            inner.simple(sql).await?
+        } else if script && params.is_empty() {
+            inner.statement_one_flight(sql, text).await?
+        } else {
+            inner.query_as(sql, &DynParams(params), 0, text).await?
+        };
+        Ok(statement_results(response))
+    });
+    inner.logged(sql, params.len(), call).await
 }
 
 /// True when `sql` holds no `;` but trailing ones: one statement for sure.
@@ -84,7 +64,7 @@ impl ConnInner {
     /// is bound and executed (binary results), a new one goes as one flight.
     async fn statement_one_flight(&self, sql: &str, text: TextColumns<'_>) -> Result<Response> {
         match self.one_flight(sql, &DynParams(&[]), 0) {
-            Some(flight) => self.run_first_flight(sql, flight?).await,
+            Some(flight) => self.run_one_flight(sql, flight?).await,
             None => self.query_as(sql, &DynParams(&[]), 0, text).await,
         }
     }

@@ -68,10 +68,10 @@ pub type TerminationListener = Arc<dyn Fn()>;
 
 pub(crate) struct Shared {
     closed: AtomicBool,
-    /// A lazily started connection whose startup exchange is not over yet
+    /// A pipelined-connect connection whose startup exchange is not over yet
     /// (see `super::pipelined`): queries may then take the one-flight path.
-    starting: AtomicBool,
-    /// Why a lazily started connection's startup failed (e.g. the server's
+    pipelined_startup: AtomicBool,
+    /// Why a pipelined-connect connection's startup failed (e.g. the server's
     /// 28P01): every later call fails with this error, not "closed".
     startup_error: Mutex<Option<Error>>,
     /// Why the connection closed, to answer later calls with a precise error.
@@ -129,7 +129,7 @@ impl Shared {
     pub(crate) fn new(parameters: HashMap<String, String>, status: TransactionStatus) -> Shared {
         let s = Shared {
             closed: AtomicBool::new(false),
-            starting: AtomicBool::new(false),
+            pipelined_startup: AtomicBool::new(false),
             startup_error: Mutex::new(None),
             close_reason: Mutex::new(None),
             tx_status: AtomicU8::new(0),
@@ -208,16 +208,16 @@ impl Shared {
         self.closed.store(true, Ordering::Release);
     }
 
-    /// True while a lazily started connection has not finished its startup.
-    pub(crate) fn is_starting(&self) -> bool {
-        self.starting.load(Ordering::Acquire)
+    /// True while a pipelined-connect connection has not finished its startup.
+    pub(crate) fn in_pipelined_startup(&self) -> bool {
+        self.pipelined_startup.load(Ordering::Acquire)
     }
 
-    pub(crate) fn set_starting(&self, starting: bool) {
-        self.starting.store(starting, Ordering::Release);
+    pub(crate) fn set_pipelined_startup(&self, on: bool) {
+        self.pipelined_startup.store(on, Ordering::Release);
     }
 
-    /// Records why the startup of a lazily started connection failed.
+    /// Records why the startup of a pipelined-connect connection failed.
     pub(crate) fn set_startup_error(&self, e: &Error) {
         lock(&self.startup_error).get_or_insert_with(|| e.duplicate());
     }
