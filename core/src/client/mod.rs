@@ -60,6 +60,10 @@ mod row;
 mod runtime;
 mod session_attrs;
 mod shared;
+#[cfg(test)]
+mod sim;
+#[cfg(test)]
+mod sim_tests;
 mod startup;
 mod statement;
 mod timeout;
