@@ -15,7 +15,7 @@ use futures_channel::{mpsc, oneshot};
 
 use super::cancel::{BackendKey, CancelToken, DropCancel, SendCancel, CANCEL_GRACE};
 use super::driver::Driver;
-use super::pipelined_startup::{PipelinedStartup, Reopen};
+use super::pipelined_startup::{PipelinedStartup, Reopen, HOLD};
 use super::request::{CopyInMessage, Request, RequestSender, Response, Sink, StreamItem, COPY_IN_CHANNEL};
 use super::runtime::{BoxFuture, Runtime};
 use super::shared::Shared;
@@ -385,9 +385,8 @@ fn startup_with_every_simulated_auth_method() {
                 out.clear();
             }
             server.step(Duration::ZERO);
-            match client.poll_read_buf_sim(&mut cx, &mut rbuf) {
-                Some(0) => break Err(Error::new(ErrorKind::Closed, "closed")),
-                _ => {}
+            if client.poll_read_buf_sim(&mut cx, &mut rbuf) == Some(0) {
+                break Err(Error::new(ErrorKind::Closed, "closed"));
             }
             while let Some(msg) = backend::next_message(&mut rbuf, 1 << 20).unwrap() {
                 match startup.handle(msg, &mut out) {
@@ -720,4 +719,40 @@ fn randomized_simulation_keeps_the_invariants() {
 /// The typed errors a request may get when its connection ends under it.
 fn is_typed_close(e: &Error) -> bool {
     matches!(e.kind(), ErrorKind::Closed | ErrorKind::Io) || e.code() == SqlState::from_code("57P01")
+}
+
+/// The startup bytes of a pipelined connect wait [`HOLD`] on the virtual
+/// clock for a first request to join them, then go out alone.
+#[test]
+fn pipelined_startup_bytes_wait_for_a_request_until_the_hold_timer_fires() {
+    let clock = SimClock::new();
+    let runtime = SimRuntime(clock.clone());
+    let stream = SimStream::default();
+    let mut server = Backend::new(&stream, Auth::Cleartext("pw"));
+    let mut startup = Startup::new(options(Some("pw"), true));
+    let mut bytes = BytesMut::new();
+    startup.start(&mut bytes).unwrap();
+    let phase =
+        PipelinedStartup::new(startup, options(Some("pw"), true), None, Some(runtime.sleep(HOLD)), Arc::default());
+    let shared = Arc::new(Shared::new(HashMap::new(), TransactionStatus::Idle));
+    shared.set_pipelined_startup(true);
+    let (_tx, rx) = mpsc::unbounded();
+    let mut driver = Box::pin(
+        Driver::new(stream.clone(), BytesMut::new(), rx, shared.clone(), 1 << 20).with_pipelined_startup(phase, bytes),
+    );
+    let mut cx = Context::from_waker(futures_util::task::noop_waker_ref());
+    let mut run = |driver: &mut Pin<Box<Driver<SimStream>>>| {
+        for _ in 0..10 {
+            assert!(driver.as_mut().poll(&mut cx).is_pending());
+            server.step(runtime.now());
+        }
+    };
+    run(&mut driver);
+    clock.advance(HOLD - Duration::from_millis(1));
+    run(&mut driver);
+    assert!(stream.wire().to_server.is_empty(), "nothing written before the hold timer");
+    clock.advance(Duration::from_millis(1));
+    run(&mut driver);
+    assert!(!stream.wire().to_server.is_empty(), "the startup went out alone once the timer fired");
+    assert!(!shared.in_pipelined_startup(), "and the session came up");
 }
