@@ -951,4 +951,88 @@ mod tests {
         assert!(second.is_unsent(), "{second}");
         assert!(shared.is_closed());
     }
+
+    /// Phase transitions, over the simulated backend (see `super::super::sim`).
+    mod phases {
+        use super::*;
+        use crate::client::pipelined_startup::PipelinedStartup;
+        use crate::client::sim::{Auth, Backend, SimStream};
+        use crate::client::startup::{Startup, StartupOptions};
+        use crate::config::ChannelBindingMode;
+        use std::time::Duration;
+
+        fn turn(driver: &mut Pin<Box<Driver<SimStream>>>, server: &mut Backend) -> bool {
+            let mut cx = Context::from_waker(futures_util::task::noop_waker_ref());
+            let ended = driver.as_mut().poll(&mut cx).is_ready();
+            server.step(Duration::ZERO);
+            ended
+        }
+
+        fn select(tx: &RequestSender, n: u32) -> oneshot::Receiver<Result<Response>> {
+            let mut b = BytesMut::new();
+            frontend::query(&format!("SELECT {n}"), &mut b).unwrap();
+            let (rtx, rrx) = oneshot::channel();
+            tx.unbounded_send(Request::collect(b, 1, None, rtx)).unwrap();
+            rrx
+        }
+
+        #[test]
+        fn running_to_terminating_to_the_end() {
+            let stream = SimStream::default();
+            let mut server = Backend::ready(&stream);
+            let shared = Arc::new(Shared::new(HashMap::new(), TransactionStatus::Idle));
+            let (tx, rx) = mpsc::unbounded();
+            let mut driver = Box::pin(Driver::new(stream.clone(), BytesMut::new(), rx, shared, 1 << 20));
+            assert!(matches!(driver.phase, Phase::Running));
+            let mut a = select(&tx, 1);
+            tx.unbounded_send(Request::Terminate(None)).unwrap();
+            assert!(!turn(&mut driver, &mut server));
+            assert!(matches!(driver.phase, Phase::Terminating), "a Terminate was taken");
+            let mut ended = false;
+            for _ in 0..10 {
+                ended |= turn(&mut driver, &mut server);
+            }
+            assert!(ended, "the driver ends once the answer in flight arrived");
+            assert!(a.try_recv().unwrap().unwrap().is_ok());
+            assert_eq!(server.seen.terminate_at, Some(stream.wire().to_server.len()));
+        }
+
+        #[test]
+        fn a_terminate_during_a_pipelined_startup_waits_for_the_session() {
+            let stream = SimStream::default();
+            let mut server = Backend::new(&stream, Auth::Cleartext("pw"));
+            let options = StartupOptions {
+                params: vec![("user".into(), "u".into())],
+                user: "u".into(),
+                password: Some(b"pw".to_vec()),
+                channel_binding: ChannelBindingMode::Prefer,
+                tls_server_end_point: None,
+                pipeline_password: true,
+                require_auth: None,
+            };
+            let mut startup = Startup::new(options.clone());
+            let mut first = BytesMut::new();
+            startup.start(&mut first).unwrap();
+            let phase = PipelinedStartup::new(startup, options, None, None, Arc::default());
+            let shared = Arc::new(Shared::new(HashMap::new(), TransactionStatus::Idle));
+            let (tx, rx) = mpsc::unbounded();
+            let mut driver = Box::pin(
+                Driver::new(stream.clone(), BytesMut::new(), rx, shared.clone(), 1 << 20)
+                    .with_pipelined_startup(phase, first),
+            );
+            let mut a = select(&tx, 7);
+            tx.unbounded_send(Request::Terminate(None)).unwrap();
+            let mut cx = Context::from_waker(futures_util::task::noop_waker_ref());
+            assert!(driver.as_mut().poll(&mut cx).is_pending());
+            assert!(matches!(driver.phase, Phase::Starting { then_terminate: true, .. }));
+            let mut ended = false;
+            for _ in 0..10 {
+                ended |= turn(&mut driver, &mut server);
+            }
+            assert!(ended);
+            assert!(a.try_recv().unwrap().unwrap().is_ok(), "the request queued before the Terminate ran");
+            assert_eq!(server.seen.queries, vec!["SELECT 7".to_string()]);
+            assert_eq!(server.seen.terminate_at, Some(stream.wire().to_server.len()), "Terminate came last");
+        }
+    }
 }
