@@ -35,7 +35,7 @@ use crate::protocol::{frontend, IsNull};
 use crate::types::ToSql;
 use crate::{Error, Result};
 
-/// [`Connection::batch`].
+/// The work of [`Connection::batch`], which delegates here.
 pub(crate) fn batch<'c>(conn: &'c Connection) -> Batch<'c> {
     Batch { conn, statements: Vec::new(), mode: Mode::Independent, options: TransactionOptions::default() }
 }

@@ -39,7 +39,7 @@ use crate::{Error, Result};
 /// Rows per round trip of a cursor stream unless [`CursorFactory::prefetch`] says otherwise.
 pub const DEFAULT_PREFETCH: u32 = 50;
 
-/// [`Connection::cursor`].
+/// The work of [`Connection::cursor`], which delegates here.
 pub(crate) fn cursor<'a>(
     conn: &'a Connection,
     sql: &'a str,

@@ -22,7 +22,7 @@ pub(crate) fn quote_ident(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
 }
 
-/// [`Connection::add_listener`].
+/// The work of [`Connection::add_listener`], which delegates here.
 pub(crate) async fn add_listener(
     conn: &Connection,
     channel: &str,
@@ -39,7 +39,7 @@ pub(crate) async fn add_listener(
     Ok(listener)
 }
 
-/// [`Connection::remove_listener`].
+/// The work of [`Connection::remove_listener`], which delegates here.
 pub(crate) async fn remove_listener(conn: &Connection, channel: &str, listener: &NotificationListener) -> Result<()> {
     if conn.inner.shared.remove_notification_listener(channel, listener) == 0 {
         conn.inner.simple_query(&format!("UNLISTEN {}", quote_ident(channel))).await?;
@@ -47,7 +47,7 @@ pub(crate) async fn remove_listener(conn: &Connection, channel: &str, listener: 
     Ok(())
 }
 
-/// [`Connection::listen`].
+/// The work of [`Connection::listen`], which delegates here.
 pub(crate) async fn listen(conn: &Connection, channel: &str) -> Result<NotificationStream> {
     let (tx, rx) = mpsc::unbounded();
     let listener = conn
@@ -66,7 +66,7 @@ pub(crate) async fn listen(conn: &Connection, channel: &str) -> Result<Notificat
     })
 }
 
-/// [`Connection::add_notification_observer`].
+/// The work of [`Connection::add_notification_observer`], which delegates here.
 pub(crate) fn add_notification_observer(
     conn: &Connection,
     callback: impl Fn(&Notification) + MaybeSend + MaybeSync + 'static,
@@ -76,12 +76,12 @@ pub(crate) fn add_notification_observer(
     l
 }
 
-/// [`Connection::remove_notification_observer`].
+/// The work of [`Connection::remove_notification_observer`], which delegates here.
 pub(crate) fn remove_notification_observer(conn: &Connection, listener: &NotificationListener) {
     conn.inner.shared.remove_notification_observer(listener);
 }
 
-/// [`Connection::add_termination_listener`].
+/// The work of [`Connection::add_termination_listener`], which delegates here.
 pub(crate) fn add_termination_listener(
     conn: &Connection,
     callback: impl Fn() + MaybeSend + MaybeSync + 'static,
@@ -95,7 +95,7 @@ pub(crate) fn add_termination_listener(
     l
 }
 
-/// [`Connection::remove_termination_listener`].
+/// The work of [`Connection::remove_termination_listener`], which delegates here.
 pub(crate) fn remove_termination_listener(conn: &Connection, listener: &TerminationListener) {
     conn.inner.shared.remove_termination_listener(listener);
 }

@@ -149,14 +149,14 @@ where
     Ok(connect::assemble(config, runtime, cancel, stream, rbuf, shared, backend, Some((phase, first))))
 }
 
-/// [`Connection::ready`].
+/// The work of [`Connection::ready`], which delegates here.
 pub(crate) async fn ready(conn: &Connection) -> Result<()> {
     let mut buf = BytesMut::with_capacity(5);
     crate::protocol::frontend::sync(&mut buf);
     conn.inner.request(buf, 1, None).await.map(|_| ())
 }
 
-/// [`Connection::is_starting`].
+/// The work of [`Connection::is_starting`], which delegates here.
 pub(crate) fn is_starting(conn: &Connection) -> bool {
     conn.inner.shared.in_pipelined_startup()
 }

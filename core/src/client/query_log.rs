@@ -12,7 +12,7 @@ use super::handle::{ConnInner, Connection};
 use super::shared::{lock, LoggedQuery, QueryLogger};
 use crate::{Error, Result};
 
-/// [`Connection::add_query_logger`].
+/// The work of [`Connection::add_query_logger`], which delegates here.
 pub(crate) fn add_query_logger(
     conn: &Connection,
     logger: impl for<'a> Fn(&LoggedQuery<'a>) + super::MaybeSend + super::MaybeSync + 'static,
@@ -25,7 +25,7 @@ pub(crate) fn add_query_logger(
     l
 }
 
-/// [`Connection::remove_query_logger`].
+/// The work of [`Connection::remove_query_logger`], which delegates here.
 pub(crate) fn remove_query_logger(conn: &Connection, logger: &QueryLogger) {
     let shared = &conn.inner.shared;
     let mut loggers = lock(&shared.query_loggers);

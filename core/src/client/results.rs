@@ -30,7 +30,7 @@ pub struct StatementResult {
     pub tag: Option<String>,
 }
 
-/// [`Connection::query_results`].
+/// The work of [`Connection::query_results`], which delegates here.
 pub(crate) async fn query_results(
     conn: &Connection,
     sql: &str,

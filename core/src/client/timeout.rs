@@ -36,22 +36,22 @@ use crate::protocol::frontend;
 use crate::types::{FromSqlOwned, ToSql};
 use crate::{Error, Result};
 
-/// [`Connection::with_timeout`].
+/// The work of [`Connection::with_timeout`], which delegates here.
 pub(crate) fn with_timeout<'c>(conn: &'c Connection, timeout: Duration) -> WithTimeout<'c> {
     WithTimeout { conn, timeout: Some(timeout).filter(|t| !t.is_zero()) }
 }
 
-/// [`Connection::default_timeout`].
+/// The work of [`Connection::default_timeout`], which delegates here.
 pub(crate) fn default_timeout<'c>(conn: &'c Connection) -> WithTimeout<'c> {
     WithTimeout { conn, timeout: conn.inner.command_timeout }
 }
 
-/// [`Connection::command_timeout`].
+/// The work of [`Connection::command_timeout`], which delegates here.
 pub(crate) fn command_timeout(conn: &Connection) -> Option<Duration> {
     conn.inner.command_timeout
 }
 
-/// [`Connection::cancel_token`].
+/// The work of [`Connection::cancel_token`], which delegates here.
 pub(crate) fn cancel_token(conn: &Connection) -> CancelToken {
     conn.inner.cancel.clone()
 }

@@ -174,7 +174,7 @@ pub(crate) fn send_and_forget(inner: &ConnInner, sql: &str) {
     }
 }
 
-/// [`Connection::transaction`].
+/// The work of [`Connection::transaction`], which delegates here.
 pub(crate) fn transaction<'c>(conn: &'c Connection) -> TransactionBuilder<'c> {
     TransactionBuilder { conn, options: TransactionOptions::default(), outer: None }
 }

@@ -32,7 +32,7 @@ use crate::{Error, Result};
 /// Boxed error of a COPY data source.
 pub type BoxError = Box<dyn StdError + Send + Sync + 'static>;
 
-/// [`Connection::copy_records_to_table`].
+/// The work of [`Connection::copy_records_to_table`], which delegates here.
 pub(crate) async fn copy_records_to_table<I, P>(
     conn: &Connection,
     table: &str,
@@ -63,7 +63,7 @@ where
     copy.finish().await
 }
 
-/// [`Connection::copy_records_to_table_stream`].
+/// The work of [`Connection::copy_records_to_table_stream`], which delegates here.
 pub(crate) async fn copy_records_to_table_stream<S, P, E>(
     conn: &Connection,
     table: &str,
@@ -94,7 +94,7 @@ where
     copy.finish().await
 }
 
-/// [`Connection::copy_to_table`].
+/// The work of [`Connection::copy_to_table`], which delegates here.
 pub(crate) async fn copy_to_table<S, B, E>(
     conn: &Connection,
     table: &str,
@@ -127,7 +127,7 @@ where
     copy.finish().await
 }
 
-/// [`Connection::copy_to_table_from_reader`].
+/// The work of [`Connection::copy_to_table_from_reader`], which delegates here.
 pub(crate) async fn copy_to_table_from_reader<R: AsyncRead>(
     conn: &Connection,
     table: &str,
@@ -158,7 +158,7 @@ pub(crate) async fn copy_to_table_from_reader<R: AsyncRead>(
     }
 }
 
-/// [`Connection::copy_to_table_from_bytes`].
+/// The work of [`Connection::copy_to_table_from_bytes`], which delegates here.
 pub(crate) async fn copy_to_table_from_bytes(
     conn: &Connection,
     table: &str,

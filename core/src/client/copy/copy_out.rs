@@ -183,13 +183,13 @@ impl Stream for CopyOutStream {
     }
 }
 
-/// [`Connection::copy_from_table`].
+/// The work of [`Connection::copy_from_table`], which delegates here.
 pub(crate) async fn copy_from_table(conn: &Connection, table: &str, options: &CopyOptions) -> Result<CopyOutStream> {
     let sql = copy_table_out_sql(table, options)?;
     CopyOutStream::start(&conn.inner, &sql).await
 }
 
-/// [`Connection::copy_from_query`].
+/// The work of [`Connection::copy_from_query`], which delegates here.
 pub(crate) async fn copy_from_query(
     conn: &Connection,
     query: &str,
@@ -201,7 +201,7 @@ pub(crate) async fn copy_from_query(
     CopyOutStream::start(&conn.inner, &sql).await
 }
 
-/// [`Connection::copy_from_table_to_writer`].
+/// The work of [`Connection::copy_from_table_to_writer`], which delegates here.
 pub(crate) async fn copy_from_table_to_writer<W: AsyncWrite>(
     conn: &Connection,
     table: &str,
@@ -211,7 +211,7 @@ pub(crate) async fn copy_from_table_to_writer<W: AsyncWrite>(
     conn.copy_from_table(table, options).await?.write_to(writer).await
 }
 
-/// [`Connection::copy_from_query_to_writer`].
+/// The work of [`Connection::copy_from_query_to_writer`], which delegates here.
 pub(crate) async fn copy_from_query_to_writer<W: AsyncWrite>(
     conn: &Connection,
     query: &str,
