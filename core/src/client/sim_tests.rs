@@ -712,6 +712,7 @@ fn randomized_simulation_keeps_the_invariants() {
             connections += 1;
         }
     }
+    eprintln!("seed {seed}: {STEPS} steps, {connections} connections, {answered} answers, {failed} errors");
     assert!(answered > 10_000, "too few answers to mean anything: {answered}");
     assert!(failed > 100 && connections > 10, "errors {failed}, connections {connections}");
 }
