@@ -15,7 +15,7 @@ use super::driver::Driver;
 use super::duration_text::Shown;
 use super::handle::{Connection, ConnectionSettings};
 use super::pipelined_startup::PipelinedStartup;
-use super::runtime::{timeout, MaybeSend, Runtime};
+use super::runtime::{timeout, BoxFuture, MaybeSend, Runtime};
 use super::session_attrs::{self, Verdict};
 use super::shared::Shared;
 use super::startup::{Startup, StartupOptions, Step};
@@ -47,10 +47,11 @@ pub async fn connect<C: Connector + Clone + 'static>(
 ) -> Result<Connection> {
     let pipeline = config.get_pipeline_connect() == PipelineConnect::Password;
     let attrs = config.get_target_session_attrs();
-    try_hosts(config, connector, |target: Target<C>| {
+    let shared_config = Arc::new(config.clone());
+    try_hosts(config, &mut |host, port| {
         let runtime = runtime.clone();
-        async move {
-            let Target { host, port, opener } = target;
+        let opener = opener(connector, &host, port, &shared_config);
+        Box::pin(async move {
             let attempt = async {
                 let password = password_for(config, connector, &host, port);
                 let cancel: Arc<dyn SendCancel> = opener;
@@ -80,19 +81,32 @@ pub async fn connect<C: Connector + Clone + 'static>(
                 }
             };
             bounded(&*runtime, config, &host, port, attempt).await
-        }
+        })
     })
     .await
 }
 
-/// One host to try, with what a connection to it needs later: a way to open
-/// a second stream to the same server (for a CancelRequest, and for a
-/// pipelined connect's reconnect without pipelining).
-pub(super) struct Target<C> {
-    pub(super) host: Host,
-    pub(super) port: u16,
-    pub(super) opener: Arc<ConnectorCancel<C>>,
+/// What a connection to `host` needs later: a way to open a second stream
+/// to the same server (for a CancelRequest, and for a pipelined connect's
+/// reconnect without pipelining).
+pub(super) fn opener<C: Connector + Clone>(
+    connector: &C,
+    host: &Host,
+    port: u16,
+    config: &Arc<Config>,
+) -> Arc<ConnectorCancel<C>> {
+    Arc::new(ConnectorCancel { connector: connector.clone(), host: host.clone(), port, config: config.clone() })
 }
+
+/// One attempt on one host: the connection and what `target_session_attrs` says of it.
+pub(super) type Attempt<'a> = BoxFuture<'a, Result<(Connection, Verdict)>>;
+
+/// Makes the attempt on one host (`Send` where futures must be).
+#[cfg(not(target_arch = "wasm32"))]
+pub(super) type AttemptFn<'a> = dyn FnMut(Host, u16) -> Attempt<'a> + Send + 'a;
+/// Makes the attempt on one host (`Send` where futures must be).
+#[cfg(target_arch = "wasm32")]
+pub(super) type AttemptFn<'a> = dyn FnMut(Host, u16) -> Attempt<'a> + 'a;
 
 /// The host loop of [`connect`] and [`connect_pipelined`](super::connect_pipelined):
 /// runs `attempt` on each host of `config` in order (shuffled for
@@ -102,28 +116,18 @@ pub(super) struct Target<C> {
 /// host; any other error stops. A [`Verdict::Fallback`] connection is kept
 /// (the first one only) in case no later host is accepted;
 /// [`Verdict::Reject`] closes it. When no host fits, the error lists every
-/// host's failure.
-pub(super) async fn try_hosts<C, F, Fut>(config: &Config, connector: &C, mut attempt: F) -> Result<Connection>
-where
-    C: Connector + Clone + 'static,
-    F: FnMut(Target<C>) -> Fut,
-    Fut: Future<Output = Result<(Connection, Verdict)>>,
-{
+/// host's failure. Not generic (the attempt is a boxed future behind a
+/// `dyn FnMut`), so the loop is compiled once however many callers and
+/// connectors there are: it matters for the size of the `.wasm`.
+pub(super) async fn try_hosts<'a>(config: &Config, attempt: &mut AttemptFn<'a>) -> Result<Connection> {
     let targets = targets(config)?;
     let attrs = config.get_target_session_attrs();
-    let shared_config = Arc::new(config.clone());
     let mut failures: Vec<(String, Error)> = Vec::new();
     // prefer-standby: a usable server that is not a standby, kept until a standby answers.
     let mut fallback: Option<Connection> = None;
     for (host, port) in targets {
         let place = describe(&host, port);
-        let opener = Arc::new(ConnectorCancel {
-            connector: connector.clone(),
-            host: host.clone(),
-            port,
-            config: shared_config.clone(),
-        });
-        match attempt(Target { host, port, opener }).await {
+        match attempt(host, port).await {
             Ok((conn, Verdict::Accept)) => {
                 if let Some(f) = fallback.take() {
                     let _ = f.close().await;

@@ -45,7 +45,7 @@ use std::sync::Arc;
 use bytes::BytesMut;
 
 use super::cancel::{BackendKey, ConnectorCancel, SendCancel};
-use super::connect::{self, bounded, password_for, try_hosts, Target};
+use super::connect::{self, bounded, password_for, try_hosts};
 use super::handle::Connection;
 use super::pipelined_startup::{PipelinedStartup, Reopen, HOLD};
 use super::runtime::{BoxFuture, MaybeSend, Runtime};
@@ -92,10 +92,11 @@ pub async fn connect_pipelined<C: Connector + Clone + 'static>(
     {
         return connect::connect(config, connector, runtime).await;
     }
-    try_hosts(config, connector, |target: Target<C>| {
+    let shared_config = Arc::new(config.clone());
+    try_hosts(config, &mut |host, port| {
         let runtime = runtime.clone();
-        async move {
-            let Target { host, port, opener } = target;
+        let opener = connect::opener(connector, &host, port, &shared_config);
+        Box::pin(async move {
             // connect_timeout bounds opening the stream only: the startup
             // finishes later, inside the driver.
             let connected = bounded(&*runtime, config, &host, port, connector.connect(&host, port, config)).await?;
@@ -104,7 +105,7 @@ pub async fn connect_pipelined<C: Connector + Clone + 'static>(
             let reopen: Arc<dyn Reopen<C::Stream>> = opener;
             let conn = start_pipelined(connected, config, password, runtime, Some(cancel), Some(reopen)).await?;
             Ok((conn, Verdict::Accept))
-        }
+        })
     })
     .await
 }
