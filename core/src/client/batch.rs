@@ -24,7 +24,7 @@ use bytes::BytesMut;
 use futures_channel::oneshot;
 use futures_util::future::try_join_all;
 
-use super::connection::{encode_bind, type_oids, ConnInner, Connection};
+use super::handle::{encode_bind, type_oids, ConnInner, Connection};
 use super::params::DynParams;
 use super::request::{QueryResult, Request, Response, Segment};
 use super::row::{Column, Row};
@@ -35,27 +35,9 @@ use crate::protocol::{frontend, IsNull};
 use crate::types::ToSql;
 use crate::{Error, Result};
 
-impl Connection {
-    /// Starts an explicit batch: statements sent together in one flight.
-    ///
-    /// ```no_run
-    /// # async fn demo(conn: edgepg_core::client::Connection) -> edgepg_core::Result<()> {
-    /// // BEGIN; INSERT; INSERT; COMMIT in one round trip: both rows or neither.
-    /// let results = conn
-    ///     .batch()
-    ///     .transaction()
-    ///     .execute("INSERT INTO t VALUES ($1)", &[&1i64])
-    ///     .execute("INSERT INTO t VALUES ($1)", &[&2i64])
-    ///     .query("SELECT count(*) FROM t", &[])
-    ///     .run()
-    ///     .await?;
-    /// let count: i64 = results[2].as_ref().map_err(|e| e.to_string()).unwrap().rows()[0].get(0)?;
-    /// # let _ = count;
-    /// # Ok(()) }
-    /// ```
-    pub fn batch(&self) -> Batch<'_> {
-        Batch { conn: self, statements: Vec::new(), mode: Mode::Independent, options: TransactionOptions::default() }
-    }
+/// The work of [`Connection::batch`], which delegates here.
+pub(crate) fn batch<'c>(conn: &'c Connection) -> Batch<'c> {
+    Batch { conn, statements: Vec::new(), mode: Mode::Independent, options: TransactionOptions::default() }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

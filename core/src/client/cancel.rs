@@ -44,10 +44,9 @@ use std::time::Duration;
 use bytes::{Bytes, BytesMut};
 use futures_channel::oneshot;
 
-use super::connect::Connector;
 use super::duration_text::Shown;
 use super::runtime::{timeout, BoxFuture, MaybeSend, MaybeSync, Runtime};
-use super::transport::io_ext;
+use super::transport::{io_ext, Connector};
 use crate::config::{Config, Host};
 use crate::protocol::frontend;
 use crate::{Error, ErrorKind, Result};
@@ -159,7 +158,7 @@ impl CancelToken {
             Error::interface("this connection cannot be cancelled: it was made with connect_stream (no connector)")
         })?;
         let Some((process_id, secret_key)) = self.backend.get() else {
-            // A lazily started connection whose startup has not finished:
+            // A pipelined-connect connection whose startup has not finished:
             // no query of it can be running yet.
             return Ok(());
         };

@@ -4,54 +4,25 @@
 //! Everything here is transport-independent; the native crate supplies TCP,
 //! Unix sockets and TLS, the wasm crate a WebSocket.
 
+use std::future::Future;
 use std::sync::Arc;
 
 use bytes::BytesMut;
 use futures_channel::mpsc;
 
 use super::cancel::{BackendKey, CancelToken, ConnectorCancel, DropCancel, SendCancel, DEFAULT_CANCEL_TIMEOUT};
-use super::connection::{Connection, ConnectionSettings};
 use super::driver::Driver;
 use super::duration_text::Shown;
-use super::runtime::{timeout, BoxFuture, MaybeSend, MaybeSync, Runtime};
+use super::handle::{Connection, ConnectionSettings};
+use super::pipelined_startup::PipelinedStartup;
+use super::runtime::{timeout, BoxFuture, MaybeSend, Runtime};
 use super::session_attrs::{self, Verdict};
 use super::shared::Shared;
 use super::startup::{Startup, StartupOptions, Step};
-use super::transport::{io_ext, Transport};
+use super::transport::{io_ext, Connected, Connector, Transport};
 use crate::config::{Config, Host, LoadBalanceHosts, PipelineConnect, TargetSessionAttrs};
 use crate::protocol::backend::{self, TransactionStatus};
 use crate::{Error, ErrorKind, Result};
-
-/// An open stream to a server, ready for the StartupMessage.
-#[derive(Debug)]
-pub struct Connected<S> {
-    /// The stream (TLS already negotiated if any).
-    pub stream: S,
-    /// `tls-server-end-point` channel binding data when the stream is TLS.
-    pub tls_server_end_point: Option<Vec<u8>>,
-}
-
-/// Opens streams for the client: TCP/TLS/Unix on native, WebSocket on wasm.
-pub trait Connector: MaybeSend + MaybeSync {
-    /// The stream type.
-    type Stream: Transport + MaybeSend + 'static;
-
-    /// Opens a stream to `host:port`, including any TLS negotiation the
-    /// configuration asks for. Errors should be [`ErrorKind::Connect`] (or
-    /// [`ErrorKind::Tls`]) and name the address.
-    fn connect<'a>(
-        &'a self,
-        host: &'a Host,
-        port: u16,
-        config: &'a Config,
-    ) -> BoxFuture<'a, Result<Connected<Self::Stream>>>;
-
-    /// A password for `host:port` when the configuration has none (the
-    /// native crate reads `~/.pgpass` here). Default: none.
-    fn password_for(&self, _host: &Host, _port: u16, _config: &Config) -> Option<Vec<u8>> {
-        None
-    }
-}
 
 /// Connects to the first suitable host of `config`, in order (shuffled for
 /// `load_balance_hosts=random`).
@@ -74,56 +45,89 @@ pub async fn connect<C: Connector + Clone + 'static>(
     connector: &C,
     runtime: Arc<dyn Runtime>,
 ) -> Result<Connection> {
-    let targets = targets(config)?;
     let pipeline = config.get_pipeline_connect() == PipelineConnect::Password;
     let attrs = config.get_target_session_attrs();
     let shared_config = Arc::new(config.clone());
+    try_hosts(config, &mut |host, port| {
+        let runtime = runtime.clone();
+        let opener = opener(connector, &host, port, &shared_config);
+        Box::pin(async move {
+            let attempt = async {
+                let password = password_for(config, connector, &host, port);
+                let cancel: Arc<dyn SendCancel> = opener;
+                let connected = connector.connect(&host, port, config).await?;
+                let started = startup_and_spawn(
+                    connected,
+                    config,
+                    password.clone(),
+                    runtime.clone(),
+                    Some(cancel.clone()),
+                    pipeline,
+                )
+                .await;
+                let conn = match started {
+                    Err(StartupError::PipelineRejected(_)) => {
+                        let connected = connector.connect(&host, port, config).await?;
+                        startup_and_spawn(connected, config, password, runtime.clone(), Some(cancel), false).await?
+                    }
+                    other => other?,
+                };
+                match session_attrs::check(&conn, attrs).await {
+                    Ok(verdict) => Ok((conn, verdict)),
+                    Err(e) => {
+                        let _ = conn.close().await;
+                        Err(e)
+                    }
+                }
+            };
+            bounded(&*runtime, config, &host, port, attempt).await
+        })
+    })
+    .await
+}
+
+/// What a connection to `host` needs later: a way to open a second stream
+/// to the same server (for a CancelRequest, and for a pipelined connect's
+/// reconnect without pipelining).
+pub(super) fn opener<C: Connector + Clone>(
+    connector: &C,
+    host: &Host,
+    port: u16,
+    config: &Arc<Config>,
+) -> Arc<ConnectorCancel<C>> {
+    Arc::new(ConnectorCancel { connector: connector.clone(), host: host.clone(), port, config: config.clone() })
+}
+
+/// One attempt on one host: the connection and what `target_session_attrs` says of it.
+pub(super) type Attempt<'a> = BoxFuture<'a, Result<(Connection, Verdict)>>;
+
+/// Makes the attempt on one host (`Send` where futures must be).
+#[cfg(not(target_arch = "wasm32"))]
+pub(super) type AttemptFn<'a> = dyn FnMut(Host, u16) -> Attempt<'a> + Send + 'a;
+/// Makes the attempt on one host (`Send` where futures must be).
+#[cfg(target_arch = "wasm32")]
+pub(super) type AttemptFn<'a> = dyn FnMut(Host, u16) -> Attempt<'a> + 'a;
+
+/// The host loop of [`connect`] and [`connect_pipelined`](super::connect_pipelined):
+/// runs `attempt` on each host of `config` in order (shuffled for
+/// `load_balance_hosts=random`) until one is accepted.
+///
+/// A retryable failure (network, timeout, TLS, closed) moves on to the next
+/// host; any other error stops. A [`Verdict::Fallback`] connection is kept
+/// (the first one only) in case no later host is accepted;
+/// [`Verdict::Reject`] closes it. When no host fits, the error lists every
+/// host's failure. Not generic (the attempt is a boxed future behind a
+/// `dyn FnMut`), so the loop is compiled once however many callers and
+/// connectors there are: it matters for the size of the `.wasm`.
+pub(super) async fn try_hosts<'a>(config: &Config, attempt: &mut AttemptFn<'a>) -> Result<Connection> {
+    let targets = targets(config)?;
+    let attrs = config.get_target_session_attrs();
     let mut failures: Vec<(String, Error)> = Vec::new();
     // prefer-standby: a usable server that is not a standby, kept until a standby answers.
     let mut fallback: Option<Connection> = None;
-    for (host, port) in &targets {
-        let cancel: Arc<dyn SendCancel> = Arc::new(ConnectorCancel {
-            connector: connector.clone(),
-            host: host.clone(),
-            port: *port,
-            config: shared_config.clone(),
-        });
-        let attempt = async {
-            let password = match config.get_password() {
-                Some(p) => Some(p.to_vec()),
-                None => connector.password_for(host, *port, config),
-            };
-            let connected = connector.connect(host, *port, config).await?;
-            let started =
-                startup_and_spawn(connected, config, password.clone(), runtime.clone(), Some(cancel.clone()), pipeline)
-                    .await;
-            let conn = match started {
-                Err(StartupError::PipelineRejected(_)) => {
-                    let connected = connector.connect(host, *port, config).await?;
-                    startup_and_spawn(connected, config, password, runtime.clone(), Some(cancel), false).await?
-                }
-                other => other?,
-            };
-            let verdict = match session_attrs::check(&conn, attrs).await {
-                Ok(v) => v,
-                Err(e) => {
-                    let _ = conn.close().await;
-                    return Err(e);
-                }
-            };
-            Ok((conn, verdict))
-        };
-        let result = match config.get_connect_timeout() {
-            Some(t) => timeout(&*runtime, t, attempt).await.unwrap_or_else(|()| {
-                Err(Error::timeout(format!(
-                    "connecting to {} timed out after {} (connect_timeout)",
-                    describe(host, *port),
-                    Shown(t)
-                )))
-            }),
-            None => attempt.await,
-        };
-        match result {
+    for (host, port) in targets {
+        let place = describe(&host, port);
+        match attempt(host, port).await {
             Ok((conn, Verdict::Accept)) => {
                 if let Some(f) = fallback.take() {
                     let _ = f.close().await;
@@ -136,13 +140,13 @@ pub async fn connect<C: Connector + Clone + 'static>(
                 } else {
                     let _ = conn.close().await;
                 }
-                failures.push((describe(host, *port), Error::new(ErrorKind::Connect, why)));
+                failures.push((place, Error::new(ErrorKind::Connect, why)));
             }
             Ok((conn, Verdict::Reject(why))) => {
                 let _ = conn.close().await;
-                failures.push((describe(host, *port), Error::new(ErrorKind::Connect, why)));
+                failures.push((place, Error::new(ErrorKind::Connect, why)));
             }
-            Err(e) if is_retryable(&e) => failures.push((describe(host, *port), e)),
+            Err(e) if is_retryable(&e) => failures.push((place, e)),
             Err(e) => {
                 if let Some(f) = fallback.take() {
                     let _ = f.close().await;
@@ -155,6 +159,36 @@ pub async fn connect<C: Connector + Clone + 'static>(
         return Ok(f);
     }
     Err(no_host_error(failures, attrs))
+}
+
+/// `work` bounded by `connect_timeout` (when set), failing with a timeout
+/// error that names the host.
+pub(super) async fn bounded<T>(
+    runtime: &dyn Runtime,
+    config: &Config,
+    host: &Host,
+    port: u16,
+    work: impl Future<Output = Result<T>>,
+) -> Result<T> {
+    match config.get_connect_timeout() {
+        Some(t) => timeout(runtime, t, work).await.unwrap_or_else(|()| {
+            Err(Error::timeout(format!(
+                "connecting to {} timed out after {} (connect_timeout)",
+                describe(host, port),
+                Shown(t)
+            )))
+        }),
+        None => work.await,
+    }
+}
+
+/// The password for `host`: the configuration's, else the connector's
+/// (the native crate reads `~/.pgpass`).
+pub(super) fn password_for<C: Connector>(config: &Config, connector: &C, host: &Host, port: u16) -> Option<Vec<u8>> {
+    match config.get_password() {
+        Some(p) => Some(p.to_vec()),
+        None => connector.password_for(host, port, config),
+    }
 }
 
 /// The error when no host fitted: the only failure as it is, or a list.
@@ -274,22 +308,45 @@ where
     }
     let info = startup.into_info();
     let shared = Arc::new(Shared::new(info.parameters, info.status.unwrap_or(TransactionStatus::Idle)));
-    shared.set_text_results(config.get_text_results());
     for n in &info.notices {
         shared.notice(n);
     }
-    let (tx, rx) = mpsc::unbounded();
-    let settings = ConnectionSettings::from_config(config);
-    let cancel_timeout = config.get_connect_timeout().unwrap_or(DEFAULT_CANCEL_TIMEOUT);
     let backend: BackendKey = Arc::new(std::sync::OnceLock::from((info.process_id, info.secret_key)));
-    let token = CancelToken::new(cancel, backend.clone(), runtime.clone(), cancel_timeout);
     // Bytes already read past ReadyForQuery belong to the driver.
-    let mut driver = Driver::new(stream, rbuf, rx, shared.clone(), max);
+    Ok(assemble(config, runtime, cancel, stream, rbuf, shared, backend, None))
+}
+
+/// The one place a connection is put together, after a plain startup or for
+/// a pipelined connect (`pipelined`: the driver's startup state and the
+/// startup bytes to write first): the request channel, the cancel token, the
+/// driver (spawned on `runtime`) and the handle.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn assemble<S>(
+    config: &Config,
+    runtime: Arc<dyn Runtime>,
+    cancel: Option<Arc<dyn SendCancel>>,
+    stream: S,
+    rbuf: BytesMut,
+    shared: Arc<Shared>,
+    backend: BackendKey,
+    pipelined: Option<(PipelinedStartup<S>, BytesMut)>,
+) -> Connection
+where
+    S: Transport + MaybeSend + 'static,
+{
+    shared.set_text_results(config.get_text_results());
+    let (tx, rx) = mpsc::unbounded();
+    let cancel_timeout = config.get_connect_timeout().unwrap_or(DEFAULT_CANCEL_TIMEOUT);
+    let token = CancelToken::new(cancel, backend.clone(), runtime.clone(), cancel_timeout);
+    let mut driver = Driver::new(stream, rbuf, rx, shared.clone(), config.get_max_message_size());
+    if let Some((phase, first)) = pipelined {
+        driver = driver.with_pipelined_startup(phase, first);
+    }
     if token.can_cancel() {
         driver = driver.with_drop_cancel(DropCancel::new(token.clone()));
     }
     runtime.spawn(Box::pin(driver));
-    Ok(Connection::new(tx, shared, runtime, &settings, backend, token))
+    Connection::new(tx, shared, runtime, &ConnectionSettings::from_config(config), backend, token)
 }
 
 /// The (host, port) pairs to try, in order (shuffled for `load_balance_hosts=random`).

@@ -1,4 +1,7 @@
-//! The connection handle and its asyncpg-shaped API.
+//! The public API of [`Connection`], in one place: the asyncpg-shaped
+//! methods. The core queries are written here; every other method delegates
+//! to the module of its operation (COPY, cursors, transactions, batches,
+//! listeners, timeouts, ...), which builds on `super::handle`.
 //!
 //! A [`Connection`] is a cheap handle to a driver task that owns the stream
 //! (see [`super::driver`]). Every method encodes its messages, queues them and
@@ -6,160 +9,40 @@
 //! `join!`) are pipelined and answered in order.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::BytesMut;
-use futures_channel::{mpsc, oneshot};
-use futures_util::StreamExt;
+use bytes::{Bytes, BytesMut};
+use futures_channel::oneshot;
+use futures_core::Stream;
+use futures_io::{AsyncRead, AsyncWrite};
 
-use super::cancel::{BackendKey, CancelToken};
+use super::batch::Batch;
+use super::cancel::CancelToken;
+use super::copy::{BoxError, CopyOptions, CopyOutStream};
+use super::cursor::CursorFactory;
+use super::formats::TextColumns;
 use super::from_row::FromRow;
-use super::params::{DynParams, Params};
-use super::request::{Request, RequestSender, Response, Sink, StreamItem, STREAM_CHANNEL};
-use super::results::TextColumns;
-use super::row::{Column, Row};
-use super::runtime::{MaybeSend, Runtime};
-use super::shared::{lock, LogListener, Shared};
-use super::statement::{PreparedStatement, StatementCache, StatementInner};
+use super::handle::Connection;
+use super::listeners::NotificationStream;
+use super::params::Params;
+use super::prepared::PreparedStatement;
+use super::request::Request;
+use super::results::StatementResult;
+use super::row::Row;
+use super::runtime::{MaybeSend, MaybeSync};
+use super::shared::{
+    lock, LogListener, LoggedQuery, Notification, NotificationListener, QueryLogger, ServerVersion, TerminationListener,
+};
+use super::timeout::WithTimeout;
+use super::transaction::TransactionBuilder;
 use super::type_catalog::TypeTarget;
 use crate::protocol::backend::TransactionStatus;
-use crate::protocol::{frontend, IsNull};
-use crate::types::{with_type_map, FromSqlOwned, RawJson, ToSql, Type, TypeMap};
-use crate::{DbError, Error, Result, SqlState};
-
-/// The server's version, from the `server_version` parameter.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub struct ServerVersion {
-    pub major: u32,
-    pub minor: u32,
-    /// Third component for servers before 10 (e.g. 9.6.**24**), 0 otherwise.
-    pub micro: u32,
-}
-
-impl ServerVersion {
-    /// Parses `server_version` values such as `15.18 (Debian 15.18-0+deb12u1)`,
-    /// `9.6.24` or `17beta1`.
-    pub fn parse(s: &str) -> Option<ServerVersion> {
-        let head = s.split(|c: char| !(c.is_ascii_digit() || c == '.')).next()?;
-        let mut parts = head.split('.').filter(|p| !p.is_empty()).map(|p| p.parse::<u32>());
-        let major = parts.next()?.ok()?;
-        let minor = parts.next().and_then(|r| r.ok()).unwrap_or(0);
-        let micro = parts.next().and_then(|r| r.ok()).unwrap_or(0);
-        Some(ServerVersion { major, minor, micro })
-    }
-}
-
-/// Settings that shape how a connection behaves once established.
-#[derive(Debug, Clone)]
-pub(crate) struct ConnectionSettings {
-    pub(crate) statement_cache_size: usize,
-    pub(crate) max_cached_statement_lifetime: Duration,
-    pub(crate) max_cacheable_statement_size: usize,
-    /// Default timeout of every call (`command_timeout`).
-    pub(crate) command_timeout: Option<Duration>,
-}
-
-impl ConnectionSettings {
-    pub(crate) fn from_config(config: &crate::config::Config) -> ConnectionSettings {
-        ConnectionSettings {
-            statement_cache_size: config.get_statement_cache_size(),
-            max_cached_statement_lifetime: config.get_max_cached_statement_lifetime(),
-            max_cacheable_statement_size: config.get_max_cacheable_statement_size(),
-            command_timeout: config.get_command_timeout(),
-        }
-    }
-}
-
-/// What a connection handle and its prepared statements share.
-pub(crate) struct ConnInner {
-    sender: RequestSender,
-    pub(crate) shared: Arc<Shared>,
-    runtime: Arc<dyn Runtime>,
-    pub(crate) cache: Mutex<StatementCache>,
-    /// User types learnt from the catalog and custom codecs (see `type_catalog`).
-    pub(crate) types: Mutex<Arc<TypeMap>>,
-    pub(crate) next_statement: AtomicU64,
-    /// BackendKeyData (set when startup ends).
-    backend: BackendKey,
-    /// Requests sent so far (the pool's `max_queries`).
-    requests: AtomicU64,
-    /// Sends CancelRequests for this connection's backend.
-    pub(crate) cancel: CancelToken,
-    /// Default timeout of every call (`command_timeout`).
-    pub(crate) command_timeout: Option<Duration>,
-    /// A request owed before the next one: the pool's session reset of a
-    /// connection handed straight to a waiting borrower, so that it leaves
-    /// in the same write as that borrower's first request (see
-    /// [`ConnInner::send_before_next`]).
-    owed: Mutex<Option<Request>>,
-}
-
-/// A connection to PostgreSQL.
-///
-/// Create one with `edgepg::connect` (native) or the wasm crate's `connect`.
-/// Methods take `&self`: share a connection between tasks with `Arc`, and
-/// concurrent calls are pipelined.
-///
-/// Every call is bounded by `command_timeout` (none by default); use
-/// [`Connection::with_timeout`] for another limit, and
-/// [`Connection::cancel_token`] to cancel from elsewhere. Dropping the future
-/// of a long-running call cancels it on the server.
-///
-/// ```no_run
-/// # async fn demo(conn: edgepg_core::client::Connection) -> edgepg_core::Result<()> {
-/// conn.execute("CREATE TEMP TABLE t (id int8, name text)", &[]).await?;
-/// conn.execute("INSERT INTO t VALUES ($1, $2)", &[&1i64, &"a"]).await?;
-/// let n: i64 = conn.fetchval("SELECT count(*) FROM t", &[]).await?;
-/// assert_eq!(n, 1);
-/// conn.close().await?;
-/// # Ok(()) }
-/// ```
-pub struct Connection {
-    pub(crate) inner: Arc<ConnInner>,
-}
-
-impl std::fmt::Debug for Connection {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Connection")
-            .field("process_id", &self.get_server_pid())
-            .field("closed", &self.inner.shared.is_closed())
-            .finish()
-    }
-}
+use crate::protocol::frontend;
+use crate::types::{FromSqlOwned, ToSql};
+use crate::{DbError, Result};
 
 impl Connection {
-    pub(crate) fn new(
-        sender: RequestSender,
-        shared: Arc<Shared>,
-        runtime: Arc<dyn Runtime>,
-        settings: &ConnectionSettings,
-        backend: BackendKey,
-        cancel: CancelToken,
-    ) -> Connection {
-        let cache = StatementCache::new(
-            settings.statement_cache_size,
-            settings.max_cached_statement_lifetime,
-            settings.max_cacheable_statement_size,
-        );
-        Connection {
-            inner: Arc::new(ConnInner {
-                sender,
-                shared,
-                runtime,
-                cache: Mutex::new(cache),
-                types: Mutex::new(Arc::new(TypeMap::default())),
-                next_statement: AtomicU64::new(1),
-                backend,
-                requests: AtomicU64::new(0),
-                cancel,
-                command_timeout: settings.command_timeout,
-                owed: Mutex::new(None),
-            }),
-        }
-    }
-
     /// Runs a command and returns its status, e.g. `"INSERT 0 1"`.
     ///
     /// Without arguments it uses the simple query protocol, so a script of
@@ -196,6 +79,19 @@ impl Connection {
     /// order, as they arrive (one batch per read from the socket), so they
     /// can be converted while the rest is still on the way; an `Err` from
     /// `on_rows` stops the query (the rest of its response is discarded).
+    ///
+    /// ```no_run
+    /// # async fn demo(conn: edgepg_core::client::Connection) -> edgepg_core::Result<()> {
+    /// let mut total = 0i64;
+    /// conn.fetch_batches("SELECT g::int8 FROM generate_series(1, 100000) g", &[], |rows| {
+    ///     for row in rows {
+    ///         total += row.get::<i64, _>(0)?;
+    ///     }
+    ///     Ok(())
+    /// })
+    /// .await?;
+    /// # Ok(()) }
+    /// ```
     pub async fn fetch_batches(
         &self,
         sql: &str,
@@ -322,7 +218,7 @@ impl Connection {
     }
 
     /// The process ID of the server backend serving this connection (0
-    /// while a lazily started connection, see [`super::connect_pipelined`],
+    /// while a pipelined-connect connection, see [`super::connect_pipelined`],
     /// has not finished its startup).
     pub fn get_server_pid(&self) -> i32 {
         self.inner.backend.get().map_or(0, |k| k.0)
@@ -375,514 +271,482 @@ impl Connection {
     pub fn clear_statement_cache(&self) {
         lock(&self.inner.cache).clear();
     }
-}
 
-impl PreparedStatement {
-    /// Runs the statement and returns all rows.
-    pub async fn fetch(&self, params: &[&(dyn ToSql + Sync)]) -> Result<Vec<Row>> {
-        self.check_lease()?;
-        let args = DynParams(params);
-        let call = self.conn.timed(self.conn.command_timeout, self.conn.bind_execute(&self.inner, &args, 0));
-        let r = self.conn.logged(&self.inner.sql, params.len(), call).await?;
-        Ok(r.results.into_iter().next().map(|r| r.rows).unwrap_or_default())
-    }
+    // ---- Batches (see `super::batch`) ----
 
-    /// Runs the statement and returns the first row, if any.
-    pub async fn fetchrow(&self, params: &[&(dyn ToSql + Sync)]) -> Result<Option<Row>> {
-        self.check_lease()?;
-        let args = DynParams(params);
-        let call = self.conn.timed(self.conn.command_timeout, self.conn.bind_execute(&self.inner, &args, 1));
-        let r = self.conn.logged(&self.inner.sql, params.len(), call).await?;
-        Ok(r.results.into_iter().next().and_then(|r| r.rows.into_iter().next()))
-    }
-
-    /// Runs the statement and returns the first column of the first row.
-    pub async fn fetchval<T: FromSqlOwned>(&self, params: &[&(dyn ToSql + Sync)]) -> Result<T> {
-        first_value(self.fetchrow(params).await?)
-    }
-
-    /// Runs the statement and returns its command status, e.g. `UPDATE 3`.
-    pub async fn execute(&self, params: &[&(dyn ToSql + Sync)]) -> Result<String> {
-        self.check_lease()?;
-        let args = DynParams(params);
-        let call = self.conn.timed(self.conn.command_timeout, self.conn.bind_execute(&self.inner, &args, 0));
-        let r = self.conn.logged(&self.inner.sql, params.len(), call).await?;
-        Ok(r.last_tag().unwrap_or_default().to_owned())
-    }
-
-    /// Runs the statement once per set of arguments in one round trip (one Sync: all or nothing).
-    pub async fn executemany<I, P>(&self, rows: I) -> Result<()>
-    where
-        I: IntoIterator<Item = P>,
-        P: Params,
-    {
-        self.check_lease()?;
-        let count = std::sync::atomic::AtomicUsize::new(0);
-        let counted = super::query_log::Counting { iter: rows.into_iter(), count: &count };
-        let call = self.conn.timed(self.conn.command_timeout, self.conn.executemany_stmt(&self.inner, counted));
-        self.conn.logged_rows(&self.inner.sql, &count, call).await
-    }
-}
-
-impl PreparedStatement {
-    /// The plan of this statement for `params`, as the JSON text of
-    /// `EXPLAIN (FORMAT JSON, VERBOSE)` (parse it with your JSON library).
-    ///
-    /// With `analyze`, the statement really runs (`EXPLAIN ANALYZE`) inside a
-    /// transaction — or a savepoint when one is open — that is rolled back,
-    /// so it changes nothing.
+    /// Starts an explicit batch: statements sent together in one flight.
     ///
     /// ```no_run
     /// # async fn demo(conn: edgepg_core::client::Connection) -> edgepg_core::Result<()> {
-    /// let stmt = conn.prepare("SELECT * FROM pg_class WHERE relname = $1").await?;
-    /// let plan = stmt.explain(&[&"pg_type"], false).await?;
-    /// assert!(plan.0.contains("Plan"));
+    /// // BEGIN; INSERT; INSERT; COMMIT in one round trip: both rows or neither.
+    /// let results = conn
+    ///     .batch()
+    ///     .transaction()
+    ///     .execute("INSERT INTO t VALUES ($1)", &[&1i64])
+    ///     .execute("INSERT INTO t VALUES ($1)", &[&2i64])
+    ///     .query("SELECT count(*) FROM t", &[])
+    ///     .run()
+    ///     .await?;
+    /// let count: i64 = results[2].as_ref().map_err(|e| e.to_string()).unwrap().rows()[0].get(0)?;
+    /// # let _ = count;
     /// # Ok(()) }
     /// ```
-    pub async fn explain(&self, params: &[&(dyn ToSql + Sync)], analyze: bool) -> Result<RawJson> {
-        self.check_lease()?;
-        let sql =
-            format!("EXPLAIN (FORMAT JSON, VERBOSE{}) {}", if analyze { ", ANALYZE" } else { "" }, self.inner.sql);
-        if !analyze {
-            let r = self.conn.timed(self.conn.command_timeout, self.conn.query(&sql, &DynParams(params), 0)).await?;
-            return first_value(r.results.into_iter().next().and_then(|r| r.rows.into_iter().next()));
-        }
-        let nested = self.conn.shared.status() != TransactionStatus::Idle;
-        let (begin, rollback) = if nested {
-            ("SAVEPOINT edgepg_explain", "ROLLBACK TO SAVEPOINT edgepg_explain; RELEASE SAVEPOINT edgepg_explain")
-        } else {
-            ("BEGIN", "ROLLBACK")
-        };
-        self.conn.simple_query(begin).await?;
-        let result = self.conn.timed(self.conn.command_timeout, self.conn.query(&sql, &DynParams(params), 0)).await;
-        // Roll back whatever happened; a failure here leaves the connection
-        // in a failed transaction the caller can see with is_in_transaction.
-        let rolled_back = self.conn.simple_query(rollback).await;
-        let r = result?;
-        rolled_back?;
-        first_value(r.results.into_iter().next().and_then(|r| r.rows.into_iter().next()))
-    }
-}
-
-pub(crate) fn first_value<T: FromSqlOwned>(row: Option<Row>) -> Result<T> {
-    match row {
-        Some(row) if row.is_empty() => Err(Error::interface("fetchval: the query returned no columns")),
-        Some(row) => row.get(0),
-        None => T::from_sql_null(Type::UNKNOWN)
-            .map_err(|_| Error::interface("fetchval: the query returned no rows; fetch into Option<T> to allow that")),
-    }
-}
-
-impl ConnInner {
-    /// Queues any request; fails when the connection is closed.
-    pub(crate) fn send(&self, request: Request) -> Result<()> {
-        self.send_owed();
-        if matches!(request, Request::Query { .. }) {
-            self.shared.note_sent();
-        }
-        self.sender.unbounded_send(request).map_err(|_| self.shared.closed_error())
+    pub fn batch(&self) -> Batch<'_> {
+        super::batch::batch(self)
     }
 
-    /// Queues `request` in front of the next request sent on this connection
-    /// instead of now, so both leave in one write (the driver writes what is
-    /// queued together). The pool uses it for the session reset of a
-    /// connection it hands straight to a waiting borrower; it sends the reset
-    /// at once ([`ConnInner::send_owed`]) when the connection goes idle.
-    pub(crate) fn send_before_next(&self, request: Request) {
-        *lock(&self.owed) = Some(request);
+    // ---- Cursors (see `super::cursor`) ----
+
+    /// A server-side cursor over the rows of `sql`. Needs an open
+    /// transaction (call it on a [`Transaction`](super::Transaction), which
+    /// derefs to the connection).
+    ///
+    /// Read it as a stream:
+    ///
+    /// ```no_run
+    /// # async fn demo(conn: edgepg_core::client::Connection) -> edgepg_core::Result<()> {
+    /// use futures_util::TryStreamExt;
+    /// let tx = conn.transaction().start().await?;
+    /// let mut rows = tx.cursor("SELECT g FROM generate_series(1, $1::int) g", &[&10_000i32]).prefetch(500);
+    /// while let Some(row) = rows.try_next().await? {
+    ///     let _g: i32 = row.get(0)?;
+    /// }
+    /// drop(rows);
+    /// tx.commit().await?;
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// or as a cursor object:
+    ///
+    /// ```no_run
+    /// # async fn demo(conn: edgepg_core::client::Connection) -> edgepg_core::Result<()> {
+    /// let tx = conn.transaction().start().await?;
+    /// let cur = tx.cursor("SELECT g FROM generate_series(1, 100) g", &[]).open().await?;
+    /// let skipped = cur.forward(10).await?;      // MOVE FORWARD 10
+    /// let rows = cur.fetch(5).await?;            // rows 11..=15
+    /// let next = cur.fetchrow().await?;          // row 16
+    /// # let _ = (skipped, rows, next);
+    /// # Ok(()) }
+    /// ```
+    pub fn cursor<'a>(&'a self, sql: &'a str, params: &'a [&'a (dyn ToSql + Sync)]) -> CursorFactory<'a> {
+        super::cursor::cursor(self, sql, params)
     }
 
-    /// Queues the request owed by [`ConnInner::send_before_next`], if any.
-    pub(crate) fn send_owed(&self) {
-        let owed = lock(&self.owed).take();
-        if let Some(request) = owed {
-            if matches!(request, Request::Query { .. }) {
-                self.shared.note_sent();
-            }
-            // A closed connection: the caller's own send reports it.
-            let _ = self.sender.unbounded_send(request);
-        }
-    }
+    // ---- LISTEN/NOTIFY and termination callbacks (see `super::listeners`) ----
 
-    /// A sender for requests that outlive a call (statement closes).
-    pub(crate) fn sender(&self) -> RequestSender {
-        self.sender.clone()
-    }
-
-    /// How many requests (round trips) this connection was asked to make.
-    pub(crate) fn request_count(&self) -> u64 {
-        self.requests.load(Ordering::Relaxed)
-    }
-
-    /// The runtime (timers, spawning) this connection runs on.
-    pub(crate) fn runtime(&self) -> &Arc<dyn Runtime> {
-        &self.runtime
-    }
-
-    /// Queues a request and waits for its whole response.
-    pub(crate) async fn request(
+    /// Calls `callback` for every NOTIFY on `channel` (sending `LISTEN` when
+    /// this is the channel's first callback). Returns a handle for
+    /// [`Connection::remove_listener`].
+    ///
+    /// ```no_run
+    /// # async fn demo(conn: edgepg_core::client::Connection) -> edgepg_core::Result<()> {
+    /// let handle = conn.add_listener("jobs", |n| println!("job {} from pid {}", n.payload, n.process_id)).await?;
+    /// conn.execute("NOTIFY jobs, '42'", &[]).await?;
+    /// conn.remove_listener("jobs", &handle).await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn add_listener(
         &self,
-        bytes: BytesMut,
-        syncs: u32,
-        columns: Option<Arc<[Column]>>,
-    ) -> Result<Response> {
-        self.requests.fetch_add(1, Ordering::Relaxed);
-        self.send_owed();
-        let (tx, rx) = oneshot::channel();
-        let req = Request::collect(bytes, syncs, columns, tx);
-        self.shared.note_sent();
-        if self.sender.unbounded_send(req).is_err() {
-            return Err(self.shared.closed_error());
-        }
-        match rx.await {
-            Ok(r) => r?.into_result(),
-            Err(_canceled) => Err(self.shared.closed_error()),
-        }
+        channel: &str,
+        callback: impl Fn(&Notification) + MaybeSend + MaybeSync + 'static,
+    ) -> Result<NotificationListener> {
+        super::listeners::add_listener(self, channel, callback).await
     }
 
-    pub(crate) async fn simple_query(&self, sql: &str) -> Result<String> {
-        let mut buf = BytesMut::with_capacity(sql.len() + 6);
-        frontend::query(sql, &mut buf)?;
-        let response = self.request(buf, 1, None).await?;
-        Ok(response.last_tag().unwrap_or_default().to_owned())
+    /// Removes a callback added with [`Connection::add_listener`] (sending
+    /// `UNLISTEN` when it was the channel's last one).
+    pub async fn remove_listener(&self, channel: &str, listener: &NotificationListener) -> Result<()> {
+        super::listeners::remove_listener(self, channel, listener).await
     }
 
-    pub(crate) fn now(&self) -> Duration {
-        self.runtime.now()
+    /// Listens on `channel` and returns the notifications as a stream. The
+    /// stream ends when the connection closes; dropping it stops listening
+    /// (the `UNLISTEN` is sent with the next request).
+    ///
+    /// Notifications are buffered without bound until read, as PostgreSQL
+    /// itself queues them: read the stream.
+    pub async fn listen(&self, channel: &str) -> Result<NotificationStream> {
+        super::listeners::listen(self, channel).await
     }
 
-    /// A cached statement for `sql`, preparing (and caching) it on a miss.
-    pub(crate) async fn prepare_cached(&self, sql: &str) -> Result<Arc<StatementInner>> {
-        let (hit, named) = {
-            let mut cache = lock(&self.cache);
-            (cache.get(sql, self.now()), cache.cacheable(sql))
-        };
-        if let Some(stmt) = hit {
-            return Ok(stmt);
-        }
-        let stmt = self.prepare_new(sql, named).await?;
-        if named {
-            lock(&self.cache).insert(stmt.clone());
-        }
-        Ok(stmt)
-    }
-
-    /// Parse + Describe + Sync: one round trip.
-    pub(crate) async fn prepare_new(&self, sql: &str, named: bool) -> Result<Arc<StatementInner>> {
-        let name = if named {
-            format!("edgepg_s{}", self.next_statement.fetch_add(1, Ordering::Relaxed))
-        } else {
-            String::new()
-        };
-        let mut buf = BytesMut::with_capacity(sql.len() + name.len() * 2 + 32);
-        frontend::parse(&name, sql, &[], &mut buf)?;
-        frontend::describe(b'S', &name, &mut buf)?;
-        frontend::sync(&mut buf);
-        let response = self.request(buf, 1, None).await?;
-        let mut params = response.params.unwrap_or_default();
-        let columns: Vec<Column> =
-            response.results.into_iter().next().and_then(|r| r.columns).map(|c| c.to_vec()).unwrap_or_default();
-        let types = self.resolve_types(params.iter().copied().chain(columns.iter().map(|c| c.type_()))).await?;
-        // Parameters of domain types are described as their base types, so a
-        // typed value (an `i32` for a domain over int4) encodes in binary like
-        // the base type; the server still checks the domain's constraints.
-        with_type_map(&types, || params.iter_mut().for_each(|t| *t = t.base()));
-        Ok(Arc::new(StatementInner::new(
-            name,
-            sql.to_owned(),
-            params,
-            columns,
-            self.now(),
-            self.sender.clone(),
-            self.shared.clone(),
-            types,
-        )))
-    }
-
-    /// Runs `sql` with `params` through the statement cache. When a cached
-    /// statement went stale (its table was altered, or a pooler lost it) and
-    /// no transaction is open, it is re-prepared and run once more.
-    pub(crate) async fn query(&self, sql: &str, params: &(dyn Params + Sync), max_rows: i32) -> Result<Response> {
-        self.query_as(sql, params, max_rows, TextColumns::Default).await
-    }
-
-    /// [`ConnInner::query`] with the result columns `text` selects asked for
-    /// in text format instead of binary.
-    pub(crate) async fn query_as(
+    /// Calls `callback` for every notification this session receives,
+    /// whatever its channel, without sending `LISTEN` (for callers that run
+    /// `LISTEN` themselves, as node-postgres's users do). Returns a handle for
+    /// [`Connection::remove_notification_observer`]. Dropped when the
+    /// connection closes or its session is reset.
+    pub fn add_notification_observer(
         &self,
-        sql: &str,
-        params: &(dyn Params + Sync),
-        max_rows: i32,
-        text: TextColumns<'_>,
-    ) -> Result<Response> {
-        // Startup still pipelined: a cache miss goes in the same flight
-        // (every result column comes in text format then).
-        if let Some(flight) = self.first_flight(sql, params, max_rows) {
-            return self.run_first_flight(sql, flight?).await;
-        }
-        let stmt = self.prepare_cached(sql).await?;
-        match self.bind_execute_as(&stmt, params, max_rows, text).await {
-            Err(e) if stmt.is_named() && is_stale_statement(&e) => {
-                lock(&self.cache).remove(sql);
-                if self.shared.status() != TransactionStatus::Idle {
-                    return Err(e.context(
-                        "a cached prepared statement became invalid inside a transaction (the schema changed); \
-                         roll back and retry",
-                    ));
-                }
-                let stmt = self.prepare_cached(sql).await?;
-                self.bind_execute_as(&stmt, params, max_rows, text).await
-            }
-            other => other,
-        }
+        callback: impl Fn(&Notification) + MaybeSend + MaybeSync + 'static,
+    ) -> NotificationListener {
+        super::listeners::add_notification_observer(self, callback)
     }
 
-    /// Bind + Execute + Sync: one round trip.
-    pub(crate) async fn bind_execute(
+    /// Removes a callback added with [`Connection::add_notification_observer`].
+    pub fn remove_notification_observer(&self, listener: &NotificationListener) {
+        super::listeners::remove_notification_observer(self, listener)
+    }
+
+    /// Calls `callback` once when the connection closes, whatever the reason
+    /// (`close`, `terminate`, the server going away, a protocol error).
+    pub fn add_termination_listener(
         &self,
-        stmt: &StatementInner,
-        params: &(dyn Params + Sync),
-        max_rows: i32,
-    ) -> Result<Response> {
-        let mut buf = BytesMut::with_capacity(64 + stmt.sql.len());
-        if !stmt.is_named() {
-            // The unnamed statement may have been replaced by another request
-            // since it was described: parse it again in the same flight.
-            frontend::parse("", &stmt.sql, &type_oids(&stmt.params), &mut buf)?;
-        }
-        encode_bind(stmt, params, &mut buf)?;
-        frontend::execute("", max_rows, &mut buf)?;
-        frontend::sync(&mut buf);
-        self.request(buf, 1, Some(stmt.columns.clone())).await
+        callback: impl Fn() + MaybeSend + MaybeSync + 'static,
+    ) -> TerminationListener {
+        super::listeners::add_termination_listener(self, callback)
     }
 
-    /// [`ConnInner::bind_execute`] with the columns `text` selects in text format.
-    pub(crate) async fn bind_execute_as(
+    /// Removes a callback added with [`Connection::add_termination_listener`].
+    pub fn remove_termination_listener(&self, listener: &TerminationListener) {
+        super::listeners::remove_termination_listener(self, listener)
+    }
+
+    // ---- Pipelined connect (see `super::pipelined`) ----
+
+    /// Waits until the startup exchange of a pipelined-connect connection
+    /// ([`connect_pipelined`]) is over, and fails with its error (e.g. a wrong
+    /// password: kind `Auth`, SQLSTATE 28P01). Sent right after connecting it
+    /// rides in the startup flight, so it costs no extra round trip; on an
+    /// established connection it is one Sync round trip (a liveness check).
+    ///
+    /// ```no_run
+    /// # async fn demo(conn: edgepg_core::client::Connection) -> edgepg_core::Result<()> {
+    /// conn.ready().await?; // the password was accepted
+    /// # Ok(()) }
+    /// ```
+    pub async fn ready(&self) -> Result<()> {
+        super::pipelined::ready(self).await
+    }
+
+    /// True while a pipelined-connect connection has not finished its startup.
+    pub fn is_starting(&self) -> bool {
+        super::pipelined::is_starting(self)
+    }
+
+    // ---- Query loggers (see `super::query_log`) ----
+
+    /// Calls `logger` after every `execute`, `executemany`, `fetch`,
+    /// `fetchrow`, `fetchval` and prepared-statement call on this connection.
+    /// Returns a handle for [`Connection::remove_query_logger`].
+    ///
+    /// ```no_run
+    /// # async fn demo(conn: edgepg_core::client::Connection) -> edgepg_core::Result<()> {
+    /// conn.add_query_logger(|q| {
+    ///     if q.elapsed.as_millis() > 100 {
+    ///         eprintln!("slow ({:?}, {} args): {}", q.elapsed, q.args, q.query);
+    ///     }
+    /// });
+    /// # Ok(()) }
+    /// ```
+    pub fn add_query_logger(
         &self,
-        stmt: &StatementInner,
-        params: &(dyn Params + Sync),
-        max_rows: i32,
-        text: TextColumns<'_>,
-    ) -> Result<Response> {
-        let Some((formats, columns)) = text.apply(&stmt.columns) else {
-            return self.bind_execute(stmt, params, max_rows).await;
-        };
-        let mut buf = BytesMut::with_capacity(64 + stmt.sql.len());
-        if !stmt.is_named() {
-            frontend::parse("", &stmt.sql, &type_oids(&stmt.params), &mut buf)?;
-        }
-        encode_bind_formats("", stmt, params, &formats, &mut buf)?;
-        frontend::execute("", max_rows, &mut buf)?;
-        frontend::sync(&mut buf);
-        self.request(buf, 1, Some(columns)).await
+        logger: impl for<'a> Fn(&LoggedQuery<'a>) + super::MaybeSend + super::MaybeSync + 'static,
+    ) -> QueryLogger {
+        super::query_log::add_query_logger(self, logger)
     }
 
-    /// Runs `sql` like [`ConnInner::query`] (statement cache, one retry of a
-    /// stale cached statement) and hands its rows to `on_rows` batch by
-    /// batch as they are read from the socket, instead of all at the end:
-    /// the caller decodes them while the rest is still on the way. Every row
-    /// is handed over exactly once, in order; an error after some batches
-    /// fails the call (the caller drops what it got).
-    pub(crate) async fn fetch_streamed(
+    /// Removes a logger added with [`Connection::add_query_logger`].
+    pub fn remove_query_logger(&self, logger: &QueryLogger) {
+        super::query_log::remove_query_logger(self, logger)
+    }
+
+    // ---- Results statement by statement (see `super::results`) ----
+
+    /// Runs `sql` and returns every statement's result with its tag.
+    ///
+    /// With `script` and no arguments, `sql` may hold several statements:
+    /// the simple query protocol runs them, one result per statement (values
+    /// in text format). A single statement (no `;` but a trailing one) runs
+    /// in one round trip either way: from the statement cache with binary
+    /// results, or on a miss as Parse + Describe + Bind + Execute in one
+    /// flight (text results), which caches it. Otherwise one statement runs
+    /// through the extended protocol and the statement cache. The columns
+    /// `text` selects come in text format.
+    ///
+    /// ```no_run
+    /// # async fn demo(conn: edgepg_core::client::Connection) -> edgepg_core::Result<()> {
+    /// use edgepg_core::client::TextColumns;
+    /// let results = conn.query_results("CREATE TEMP TABLE t (a int); INSERT INTO t VALUES (1)", &[], true,
+    ///     TextColumns::Default).await?;
+    /// assert_eq!(results[1].tag.as_deref(), Some("INSERT 0 1"));
+    /// # Ok(()) }
+    /// ```
+    pub async fn query_results(
         &self,
         sql: &str,
-        params: &(dyn Params + Sync),
-        on_rows: &mut dyn RowBatches,
-    ) -> Result<()> {
-        // Startup still pipelined: the one-flight path collects (a cache miss
-        // goes in the startup flight).
-        if self.first_flight(sql, params, 0).is_some() {
-            let response = self.query(sql, params, 0).await?;
-            let rows = response.results.into_iter().next().map(|r| r.rows).unwrap_or_default();
-            return if rows.is_empty() { Ok(()) } else { on_rows(rows) };
-        }
-        let stmt = self.prepare_cached(sql).await?;
-        let mut streamed = false;
-        match self.bind_execute_streamed(&stmt, params, on_rows, &mut streamed).await {
-            // A stale statement fails at Bind, before any row: run it again.
-            Err(e) if !streamed && stmt.is_named() && is_stale_statement(&e) => {
-                lock(&self.cache).remove(sql);
-                if self.shared.status() != TransactionStatus::Idle {
-                    return Err(e.context(
-                        "a cached prepared statement became invalid inside a transaction (the schema changed); \
-                         roll back and retry",
-                    ));
-                }
-                let stmt = self.prepare_cached(sql).await?;
-                self.bind_execute_streamed(&stmt, params, on_rows, &mut streamed).await
-            }
-            other => other,
-        }
+        params: &[&(dyn ToSql + Sync)],
+        script: bool,
+        text: TextColumns<'_>,
+    ) -> Result<Vec<StatementResult>> {
+        super::results::query_results(self, sql, params, script, text).await
     }
 
-    /// Bind + Execute + Sync of `stmt` with a streamed response (see
-    /// [`ConnInner::fetch_streamed`]); `streamed` is set once a batch was handed over.
-    async fn bind_execute_streamed(
-        &self,
-        stmt: &StatementInner,
-        params: &(dyn Params + Sync),
-        on_rows: &mut dyn RowBatches,
-        streamed: &mut bool,
-    ) -> Result<()> {
-        let mut bytes = BytesMut::with_capacity(64 + stmt.sql.len());
-        if !stmt.is_named() {
-            frontend::parse("", &stmt.sql, &type_oids(&stmt.params), &mut bytes)?;
-        }
-        encode_bind(stmt, params, &mut bytes)?;
-        frontend::execute("", 0, &mut bytes)?;
-        frontend::sync(&mut bytes);
-        self.requests.fetch_add(1, Ordering::Relaxed);
-        let (tx, mut rx) = mpsc::channel(STREAM_CHANNEL);
-        let columns = Some(stmt.columns.clone());
-        self.send(Request::Query { bytes, syncs: 1, columns, sink: Sink::Stream(tx), copy_in: None })?;
-        // Dropping `rx` early (an error below, or the caller's future) makes
-        // the driver read and drop the rest of the response.
-        loop {
-            match rx.next().await {
-                Some(StreamItem::Rows(rows)) => {
-                    *streamed = true;
-                    on_rows(rows)?;
-                }
-                Some(StreamItem::End(response)) => {
-                    let rest = response?.into_result()?.results.into_iter().next().map(|r| r.rows);
-                    return match rest {
-                        Some(rows) if !rows.is_empty() => on_rows(rows),
-                        _ => Ok(()),
-                    };
-                }
-                // COPY TO STDOUT through a call that fetches rows: its data is dropped.
-                Some(StreamItem::CopyOut { .. } | StreamItem::CopyData(_)) => {}
-                None => return Err(self.shared.closed_error()),
-            }
-        }
+    // ---- Timeouts and cancellation (see `super::timeout`) ----
+
+    /// A view of this connection whose calls time out after `timeout`
+    /// instead of `command_timeout`. `Duration::ZERO` means no timeout.
+    ///
+    /// On expiry the running query is cancelled on the server, the call waits
+    /// until the connection is idle again, and fails with
+    /// [`ErrorKind::Timeout`](crate::ErrorKind::Timeout); the connection
+    /// stays usable.
+    ///
+    /// ```no_run
+    /// # async fn demo(conn: edgepg_core::client::Connection) -> edgepg_core::Result<()> {
+    /// use std::time::Duration;
+    /// use edgepg_core::ErrorKind;
+    /// let quick = conn.with_timeout(Duration::from_millis(200));
+    /// let err = quick.execute("SELECT pg_sleep(10)", &[]).await.unwrap_err();
+    /// assert_eq!(err.kind(), ErrorKind::Timeout);
+    /// let one: i32 = quick.fetchval("SELECT 1", &[]).await?; // same connection, still fine
+    /// # Ok(()) }
+    /// ```
+    pub fn with_timeout(&self, timeout: Duration) -> WithTimeout<'_> {
+        super::timeout::with_timeout(self, timeout)
     }
 
-    pub(crate) async fn executemany_stmt<I, P>(&self, stmt: &StatementInner, rows: I) -> Result<()>
+    /// The view every plain call goes through: `command_timeout`.
+    pub(crate) fn default_timeout(&self) -> WithTimeout<'_> {
+        super::timeout::default_timeout(self)
+    }
+
+    /// The default timeout of every call (`command_timeout`), if any.
+    pub fn command_timeout(&self) -> Option<Duration> {
+        super::timeout::command_timeout(self)
+    }
+
+    /// A handle that cancels whatever this connection's backend is running,
+    /// usable from any task (it is `Clone + Send + Sync`).
+    ///
+    /// ```no_run
+    /// # async fn demo(conn: std::sync::Arc<edgepg_core::client::Connection>) -> edgepg_core::Result<()> {
+    /// let token = conn.cancel_token();
+    /// let c = conn.clone();
+    /// let slow = async move { c.execute("SELECT pg_sleep(60)", &[]).await };
+    /// let (result, _) = futures_util::join!(slow, token.cancel());
+    /// assert_eq!(result.unwrap_err().code(), Some(edgepg_core::SqlState::QUERY_CANCELED));
+    /// # Ok(()) }
+    /// ```
+    pub fn cancel_token(&self) -> CancelToken {
+        super::timeout::cancel_token(self)
+    }
+
+    // ---- Transactions (see `super::transaction`) ----
+
+    /// Starts building a transaction; `.start().await` sends the `BEGIN`.
+    ///
+    /// ```no_run
+    /// # async fn demo(conn: edgepg_core::client::Connection) -> edgepg_core::Result<()> {
+    /// use edgepg_core::client::Isolation;
+    /// let tx = conn.transaction().isolation(Isolation::Serializable).readonly(false).start().await?;
+    /// tx.execute("INSERT INTO t VALUES ($1)", &[&1i64]).await?;
+    /// {
+    ///     let sp = tx.transaction().start().await?; // SAVEPOINT
+    ///     sp.execute("INSERT INTO t VALUES ($1)", &[&2i64]).await?;
+    ///     sp.rollback().await?; // ROLLBACK TO SAVEPOINT: row 1 stays
+    /// }
+    /// tx.commit().await?;
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// `start()` fails with an Interface error when a transaction is already
+    /// open on the connection (e.g. one begun with a raw `BEGIN`): nest with
+    /// [`Transaction::transaction`] instead.
+    pub fn transaction(&self) -> TransactionBuilder<'_> {
+        super::transaction::transaction(self)
+    }
+
+    // ---- COPY FROM STDIN (see `super::copy`) ----
+
+    /// Copies records into `table` with a binary `COPY … FROM STDIN`, and
+    /// returns the number of rows copied.
+    ///
+    /// Records are any [`Params`] (tuples, arrays, `Vec`s) with one value per
+    /// column, in the order of `options.columns` (all columns when empty).
+    /// The columns' types are looked up once per call, and every value is
+    /// encoded for its column's type. If a column has a type without a
+    /// binary encoder (enums, `citext`, extension types), the whole call
+    /// uses the text format instead. Only `schema_name`, `columns` and
+    /// `where_clause` of `options` apply here.
+    ///
+    /// If a value does not fit its column, the COPY is aborted and no row
+    /// lands; the connection stays usable.
+    ///
+    /// ```no_run
+    /// # async fn demo(conn: edgepg_core::client::Connection) -> edgepg_core::Result<()> {
+    /// use edgepg_core::client::CopyOptions;
+    /// conn.execute("CREATE TEMP TABLE people (id int8, name text)", &[]).await?;
+    /// let rows = (0..1000i64).map(|i| (i, format!("person {i}")));
+    /// let n = conn.copy_records_to_table("people", rows, &CopyOptions::new()).await?;
+    /// assert_eq!(n, 1000);
+    /// # Ok(()) }
+    /// ```
+    pub async fn copy_records_to_table<I, P>(&self, table: &str, records: I, options: &CopyOptions) -> Result<u64>
     where
         I: IntoIterator<Item = P>,
         P: Params,
     {
-        let mut buf = BytesMut::with_capacity(256);
-        if !stmt.is_named() {
-            frontend::parse("", &stmt.sql, &type_oids(&stmt.params), &mut buf)?;
-        }
-        for (i, row) in rows.into_iter().enumerate() {
-            encode_bind(stmt, &row, &mut buf).map_err(|e| e.context(format_args!("executemany row {i}")))?;
-            frontend::execute("", 0, &mut buf)?;
-        }
-        frontend::sync(&mut buf);
-        self.request(buf, 1, Some(stmt.columns.clone())).await?;
-        Ok(())
+        super::copy::copy_in::copy_records_to_table(self, table, records, options).await
     }
-}
 
-pub(crate) fn type_oids(types: &[Type]) -> Vec<u32> {
-    types.iter().map(|t| t.oid()).collect()
-}
-
-/// Writes a Bind of `params` to the unnamed portal.
-pub(crate) fn encode_bind(stmt: &StatementInner, params: &dyn Params, buf: &mut BytesMut) -> Result<()> {
-    encode_bind_to("", stmt, params, buf)
-}
-
-/// Writes a Bind of `params` to `portal` (named portals back cursors).
-pub(crate) fn encode_bind_to(
-    portal: &str,
-    stmt: &StatementInner,
-    params: &dyn Params,
-    buf: &mut BytesMut,
-) -> Result<()> {
-    encode_bind_formats(portal, stmt, params, &stmt.result_formats, buf)
-}
-
-/// Writes a Bind of `params` to `portal` asking for results in `result_formats`.
-fn encode_bind_formats(
-    portal: &str,
-    stmt: &StatementInner,
-    params: &dyn Params,
-    result_formats: &[i16],
-    buf: &mut BytesMut,
-) -> Result<()> {
-    let n = params.len();
-    if n != stmt.params.len() {
-        return Err(Error::interface(format!(
-            "the statement expects {} argument(s), {} given: {}",
-            stmt.params.len(),
-            n,
-            abbreviate(&stmt.sql)
-        )));
+    /// Like [`Connection::copy_records_to_table`], with records from a
+    /// [`Stream`]. An `Err` item aborts the COPY (no row lands) and is
+    /// returned.
+    ///
+    /// ```no_run
+    /// # async fn demo(conn: edgepg_core::client::Connection) -> edgepg_core::Result<()> {
+    /// use edgepg_core::client::CopyOptions;
+    /// let rows = futures_util::stream::iter((0..10i64).map(|i| Ok::<_, std::io::Error>((i, i * 2))));
+    /// conn.copy_records_to_table_stream("pairs", rows, &CopyOptions::new()).await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn copy_records_to_table_stream<S, P, E>(
+        &self,
+        table: &str,
+        records: S,
+        options: &CopyOptions,
+    ) -> Result<u64>
+    where
+        S: Stream<Item = std::result::Result<P, E>>,
+        P: Params,
+        E: Into<BoxError>,
+    {
+        super::copy::copy_in::copy_records_to_table_stream(self, table, records, options).await
     }
-    match &stmt.types {
-        // User types (composites, ranges of user types, codecs) need the map while encoding.
-        Some(map) => with_type_map(map, || bind_params(portal, stmt, params, result_formats, buf)),
-        None => bind_params(portal, stmt, params, result_formats, buf),
+
+    /// Runs `COPY table FROM STDIN (options)` with data from a [`Stream`] of
+    /// byte chunks (anything `Into<Bytes>`: `Vec<u8>`, `String`, `Bytes`,
+    /// ...), already in the format `options` describe. Small chunks are
+    /// gathered into 64 KiB messages. Returns the number of rows copied.
+    ///
+    /// An `Err` item aborts the COPY: no row lands, and that error is
+    /// returned.
+    ///
+    /// ```no_run
+    /// # async fn demo(conn: edgepg_core::client::Connection) -> edgepg_core::Result<()> {
+    /// use edgepg_core::client::{CopyFormat, CopyOptions};
+    /// let lines = futures_util::stream::iter(["1,one\n", "2,two\n"].map(Ok::<_, std::io::Error>));
+    /// let opts = CopyOptions::new().format(CopyFormat::Csv);
+    /// assert_eq!(conn.copy_to_table("t", lines, &opts).await?, 2);
+    /// # Ok(()) }
+    /// ```
+    pub async fn copy_to_table<S, B, E>(&self, table: &str, source: S, options: &CopyOptions) -> Result<u64>
+    where
+        S: Stream<Item = std::result::Result<B, E>>,
+        B: Into<Bytes>,
+        E: Into<BoxError>,
+    {
+        super::copy::copy_in::copy_to_table(self, table, source, options).await
     }
-}
 
-fn bind_params(
-    portal: &str,
-    stmt: &StatementInner,
-    params: &dyn Params,
-    result_formats: &[i16],
-    buf: &mut BytesMut,
-) -> Result<()> {
-    let n = params.len();
-    let formats: Vec<i16> = (0..n).map(|i| params.param(i).encode_format(stmt.params[i]).code()).collect();
-    frontend::bind(
-        portal,
-        &stmt.name,
-        &formats,
-        0..n,
-        |i, out| -> Result<IsNull> {
-            params
-                .param(i)
-                .to_sql_checked(stmt.params[i], out)
-                .map_err(|e| e.context(format_args!("argument ${}", i + 1)))
-        },
-        result_formats,
-        buf,
-    )
-}
-
-fn abbreviate(sql: &str) -> String {
-    let s: String = sql.chars().take(80).collect();
-    if s.len() < sql.len() {
-        format!("{s}...")
-    } else {
-        s
+    /// Like [`Connection::copy_to_table`], reading the data from a
+    /// `futures_io::AsyncRead` (with tokio, wrap the reader with
+    /// `tokio_util::compat`, re-exported by `edgepg::compat`). Reads fill
+    /// 64 KiB messages. A read error aborts the COPY and is returned.
+    ///
+    /// ```no_run
+    /// # async fn demo(conn: edgepg_core::client::Connection) -> edgepg_core::Result<()> {
+    /// use edgepg_core::client::CopyOptions;
+    /// let data: &[u8] = b"1\tone\n2\ttwo\n";
+    /// assert_eq!(conn.copy_to_table_from_reader("t", data, &CopyOptions::new()).await?, 2);
+    /// # Ok(()) }
+    /// ```
+    pub async fn copy_to_table_from_reader<R: AsyncRead>(
+        &self,
+        table: &str,
+        reader: R,
+        options: &CopyOptions,
+    ) -> Result<u64> {
+        super::copy::copy_in::copy_to_table_from_reader(self, table, reader, options).await
     }
-}
 
-/// Errors that mean "this cached statement no longer matches the server".
-/// Where [`ConnInner::fetch_streamed`] hands its batches of rows (`Send`
-/// on native targets, where futures are).
-pub(crate) trait RowBatches: FnMut(Vec<Row>) -> Result<()> + MaybeSend {}
-
-impl<F: FnMut(Vec<Row>) -> Result<()> + MaybeSend> RowBatches for F {}
-
-fn is_stale_statement(e: &Error) -> bool {
-    match e.as_db_error() {
-        Some(db) => {
-            (db.code == SqlState::FEATURE_NOT_SUPPORTED
-                && db.message.contains("cached plan must not change result type"))
-                || db.code == SqlState::INVALID_SQL_STATEMENT_NAME
-        }
-        None => false,
+    /// Like [`Connection::copy_to_table`], with all the data in one buffer.
+    ///
+    /// ```no_run
+    /// # async fn demo(conn: edgepg_core::client::Connection) -> edgepg_core::Result<()> {
+    /// use edgepg_core::client::CopyOptions;
+    /// let n = conn.copy_to_table_from_bytes("t", "1\tone\n2\ttwo\n", &CopyOptions::new()).await?;
+    /// assert_eq!(n, 2);
+    /// # Ok(()) }
+    /// ```
+    pub async fn copy_to_table_from_bytes(
+        &self,
+        table: &str,
+        data: impl Into<Bytes>,
+        options: &CopyOptions,
+    ) -> Result<u64> {
+        super::copy::copy_in::copy_to_table_from_bytes(self, table, data, options).await
     }
-}
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+    // ---- COPY TO STDOUT (see `super::copy`) ----
 
-    #[test]
-    fn server_version_parse() {
-        assert_eq!(
-            ServerVersion::parse("15.18 (Debian 15.18-0+deb12u1)"),
-            Some(ServerVersion { major: 15, minor: 18, micro: 0 })
-        );
-        assert_eq!(ServerVersion::parse("9.6.24"), Some(ServerVersion { major: 9, minor: 6, micro: 24 }));
-        assert_eq!(ServerVersion::parse("17beta1"), Some(ServerVersion { major: 17, minor: 0, micro: 0 }));
-        assert_eq!(ServerVersion::parse("garbage"), None);
+    /// Runs `COPY table TO STDOUT (options)` and returns its data as a
+    /// [`CopyOutStream`] of byte chunks, read with backpressure.
+    ///
+    /// ```no_run
+    /// # async fn demo(conn: edgepg_core::client::Connection) -> edgepg_core::Result<()> {
+    /// use edgepg_core::client::{CopyFormat, CopyOptions};
+    /// let opts = CopyOptions::new().columns(["id"]).format(CopyFormat::Csv);
+    /// let stream = conn.copy_from_table("people", &opts).await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn copy_from_table(&self, table: &str, options: &CopyOptions) -> Result<CopyOutStream> {
+        super::copy::copy_out::copy_from_table(self, table, options).await
+    }
+
+    /// Runs `COPY (query) TO STDOUT (options)` and returns its data as a
+    /// [`CopyOutStream`].
+    ///
+    /// COPY takes no parameters, so `args` are inlined into the query as
+    /// literals, as asyncpg does: the query is described to learn their
+    /// types, and the server quotes each value (`quote_nullable`), cast to
+    /// its type. `$n` inside strings, quoted identifiers and comments is left
+    /// alone.
+    ///
+    /// ```no_run
+    /// # async fn demo(conn: edgepg_core::client::Connection) -> edgepg_core::Result<()> {
+    /// use edgepg_core::client::CopyOptions;
+    /// let stream = conn
+    ///     .copy_from_query("SELECT * FROM people WHERE id > $1", &[&10i64], &CopyOptions::new())
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn copy_from_query(
+        &self,
+        query: &str,
+        args: &[&(dyn ToSql + Sync)],
+        options: &CopyOptions,
+    ) -> Result<CopyOutStream> {
+        super::copy::copy_out::copy_from_query(self, query, args, options).await
+    }
+
+    /// [`Connection::copy_from_table`] written into `writer`; returns the row
+    /// count. With tokio, wrap the writer with `tokio_util::compat`
+    /// (re-exported by `edgepg::compat`).
+    ///
+    /// ```no_run
+    /// # async fn demo(conn: edgepg_core::client::Connection) -> edgepg_core::Result<()> {
+    /// use edgepg_core::client::CopyOptions;
+    /// let mut out = Vec::new();
+    /// conn.copy_from_table_to_writer("people", &CopyOptions::new(), futures_util::io::Cursor::new(&mut out)).await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn copy_from_table_to_writer<W: AsyncWrite>(
+        &self,
+        table: &str,
+        options: &CopyOptions,
+        writer: W,
+    ) -> Result<u64> {
+        super::copy::copy_out::copy_from_table_to_writer(self, table, options, writer).await
+    }
+
+    /// [`Connection::copy_from_query`] written into `writer`; returns the row count.
+    pub async fn copy_from_query_to_writer<W: AsyncWrite>(
+        &self,
+        query: &str,
+        args: &[&(dyn ToSql + Sync)],
+        options: &CopyOptions,
+        writer: W,
+    ) -> Result<u64> {
+        super::copy::copy_out::copy_from_query_to_writer(self, query, args, options, writer).await
     }
 }

@@ -23,8 +23,8 @@ use futures_channel::oneshot;
 use futures_core::Stream;
 use futures_util::FutureExt;
 
-use super::connection::{encode_bind_to, type_oids, ConnInner, Connection};
 use super::from_row::FromRow;
+use super::handle::{encode_bind_to, type_oids, ConnInner, Connection};
 use super::params::DynParams;
 use super::request::{Request, Response};
 use super::row::{Column, Row};
@@ -39,49 +39,21 @@ use crate::{Error, Result};
 /// Rows per round trip of a cursor stream unless [`CursorFactory::prefetch`] says otherwise.
 pub const DEFAULT_PREFETCH: u32 = 50;
 
-impl Connection {
-    /// A server-side cursor over the rows of `sql`. Needs an open
-    /// transaction (call it on a [`Transaction`](super::Transaction), which
-    /// derefs to the connection).
-    ///
-    /// Read it as a stream:
-    ///
-    /// ```no_run
-    /// # async fn demo(conn: edgepg_core::client::Connection) -> edgepg_core::Result<()> {
-    /// use futures_util::TryStreamExt;
-    /// let tx = conn.transaction().start().await?;
-    /// let mut rows = tx.cursor("SELECT g FROM generate_series(1, $1::int) g", &[&10_000i32]).prefetch(500);
-    /// while let Some(row) = rows.try_next().await? {
-    ///     let _g: i32 = row.get(0)?;
-    /// }
-    /// drop(rows);
-    /// tx.commit().await?;
-    /// # Ok(()) }
-    /// ```
-    ///
-    /// or as a cursor object:
-    ///
-    /// ```no_run
-    /// # async fn demo(conn: edgepg_core::client::Connection) -> edgepg_core::Result<()> {
-    /// let tx = conn.transaction().start().await?;
-    /// let cur = tx.cursor("SELECT g FROM generate_series(1, 100) g", &[]).open().await?;
-    /// let skipped = cur.forward(10).await?;      // MOVE FORWARD 10
-    /// let rows = cur.fetch(5).await?;            // rows 11..=15
-    /// let next = cur.fetchrow().await?;          // row 16
-    /// # let _ = (skipped, rows, next);
-    /// # Ok(()) }
-    /// ```
-    pub fn cursor<'a>(&'a self, sql: &'a str, params: &'a [&'a (dyn ToSql + Sync)]) -> CursorFactory<'a> {
-        CursorFactory {
-            conn: self,
-            sql,
-            params,
-            prefetch: None,
-            state: StreamState::Start,
-            rows: VecDeque::new(),
-            portal: None,
-            columns: None,
-        }
+/// The work of [`Connection::cursor`], which delegates here.
+pub(crate) fn cursor<'a>(
+    conn: &'a Connection,
+    sql: &'a str,
+    params: &'a [&'a (dyn ToSql + Sync)],
+) -> CursorFactory<'a> {
+    CursorFactory {
+        conn,
+        sql,
+        params,
+        prefetch: None,
+        state: StreamState::Start,
+        rows: VecDeque::new(),
+        portal: None,
+        columns: None,
     }
 }
 

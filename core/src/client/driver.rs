@@ -34,7 +34,7 @@ use bytes::{Buf, BytesMut};
 use futures_util::StreamExt;
 
 use super::cancel::{DropCancel, Front};
-use super::pipelined::{StartupEvent, StartupPhase};
+use super::pipelined_startup::{PipelinedStartup, StartupEvent};
 use super::request::{
     CopyInMessage, CopyInReceiver, QueryResult, Request, RequestReceiver, Response, Sink, StreamItem, SyncMark,
 };
@@ -64,10 +64,56 @@ struct InFlight {
     copy_in: Option<CopyInReceiver>,
 }
 
+/// Where the driver is in the connection's life.
+///
+/// ```text
+///   connect_pipelined                                  connect
+///          │                                              │
+///          ▼            ReadyForQuery                      ▼
+///      Starting ─────────────────────────────────────▶ Running
+///       │    ▲ pipelining rejected:                       │
+///       │    └ reopen, replay (stays Starting)            │ Terminate request, or every
+///       │                                                 │ handle gone with nothing in flight
+///       │ Terminate request ─▶ Starting{then_terminate}   ▼
+///       │                      ── ReadyForQuery ──▶  Terminating ── written, flushed, closed ──▶ end
+///       │
+///   any phase ── I/O error, EOF, protocol error, Abort ──▶ end (every waiting request fails)
+/// ```
+///
+/// Orthogonal to the phase: the COPY FROM STDIN sub-state ([`CopyIn`]), a
+/// message stalled by a full stream consumer (`stalled`, which stops reading),
+/// unflushed writes (`needs_flush`) and a closed request channel
+/// (`requests_done`).
+enum Phase<T> {
+    /// A pipelined connect's startup exchange runs here (see
+    /// `super::pipelined_startup`); `then_terminate` once a Terminate
+    /// arrived meanwhile.
+    Starting { startup: Box<PipelinedStartup<T>>, then_terminate: bool },
+    /// The session is up: requests are written as they come and answered in order.
+    Running,
+    /// A Terminate is queued: no new request is taken; the driver writes what
+    /// is left, waits for the answers in flight, then closes the stream.
+    Terminating,
+}
+
+/// COPY FROM STDIN, while in [`Phase::Running`] (or queued behind a pipelined startup).
+enum CopyIn {
+    /// No COPY request in flight.
+    Idle,
+    /// A COPY request was written; the server has not asked for data yet.
+    /// Later requests wait (their bytes would land inside the COPY).
+    Written,
+    /// The server sent CopyInResponse: the caller's data is forwarded.
+    Sending(CopyInReceiver),
+}
+
 /// Drives one connection. Spawned by [`super::connect`] on the runtime.
 pub(crate) struct Driver<T> {
     transport: T,
+    phase: Phase<T>,
+    copy_in: CopyIn,
     requests: RequestReceiver,
+    /// Every handle is gone (the request channel ended).
     requests_done: bool,
     in_flight: VecDeque<InFlight>,
     /// How many of `in_flight` (from the front) were handed to the transport
@@ -76,13 +122,8 @@ pub(crate) struct Driver<T> {
     flushed: usize,
     rbuf: BytesMut,
     wbuf: BytesMut,
+    /// Bytes were written since the last flush.
     needs_flush: bool,
-    terminating: bool,
-    /// A COPY FROM STDIN request has been written and is not finished: later
-    /// requests wait.
-    copy_pending: bool,
-    /// The server asked for COPY data and we are sending it.
-    copy_in: Option<CopyInReceiver>,
     /// A message that could not be delivered yet (its stream consumer is
     /// full); the socket is not read until it is.
     stalled: Option<Message>,
@@ -96,10 +137,10 @@ pub(crate) struct Driver<T> {
     /// Cancels an abandoned long-running front request (see `super::cancel`);
     /// `None` when the connection has no way to open a cancel stream.
     drop_cancel: Option<DropCancel>,
-    /// A lazily started connection's startup exchange, until it is over
-    /// (see `super::pipelined`).
-    starting: Option<Box<StartupPhase<T>>>,
 }
+
+/// What one step of [`Driver::poll_inner`] did.
+type Step = Result<bool>;
 
 impl<T: Transport> Driver<T> {
     pub(crate) fn new(
@@ -111,6 +152,8 @@ impl<T: Transport> Driver<T> {
     ) -> Driver<T> {
         Driver {
             transport,
+            phase: Phase::Running,
+            copy_in: CopyIn::Idle,
             requests,
             requests_done: false,
             in_flight: VecDeque::new(),
@@ -118,25 +161,21 @@ impl<T: Transport> Driver<T> {
             rbuf,
             wbuf: BytesMut::with_capacity(8 * 1024),
             needs_flush: false,
-            terminating: false,
-            copy_pending: false,
-            copy_in: None,
             stalled: None,
             shared,
             max_message_size,
             fatal: None,
             close_waiters: Vec::new(),
             drop_cancel: None,
-            starting: None,
         }
     }
 
     /// Makes the driver run the startup exchange first: `first` (the
     /// StartupMessage and pipelined password) is written with the requests
     /// queued meanwhile.
-    pub(crate) fn starting(mut self, phase: StartupPhase<T>, first: BytesMut) -> Driver<T> {
+    pub(crate) fn with_pipelined_startup(mut self, startup: PipelinedStartup<T>, first: BytesMut) -> Driver<T> {
         self.wbuf = first;
-        self.starting = Some(Box::new(phase));
+        self.phase = Phase::Starting { startup: Box::new(startup), then_terminate: false };
         self
     }
 
@@ -146,10 +185,34 @@ impl<T: Transport> Driver<T> {
         self
     }
 
+    #[inline(always)]
+    fn startup(&mut self) -> Option<&mut PipelinedStartup<T>> {
+        match &mut self.phase {
+            Phase::Starting { startup, .. } => Some(startup),
+            _ => None,
+        }
+    }
+
+    #[inline(always)]
+    fn is_starting(&self) -> bool {
+        matches!(self.phase, Phase::Starting { .. })
+    }
+
+    /// A Terminate was queued (possibly behind a pipelined startup).
+    #[inline(always)]
+    fn is_terminating(&self) -> bool {
+        matches!(self.phase, Phase::Terminating | Phase::Starting { then_terminate: true, .. })
+    }
+
+    #[inline(always)]
+    fn is_reopening(&self) -> bool {
+        matches!(&self.phase, Phase::Starting { startup, .. } if startup.is_reopening())
+    }
+
     /// Whether new requests must wait because an abandoned front request is
     /// being (or about to be) cancelled.
     fn poll_hold_back(&mut self, cx: &mut Context<'_>) -> bool {
-        if self.starting.is_some() {
+        if self.is_starting() {
             // Nothing runs before startup is over: nothing to cancel.
             return false;
         }
@@ -166,194 +229,286 @@ impl<T: Transport> Driver<T> {
         }
     }
 
+    /// One turn of the driver: every step runs in order, again while any
+    /// made progress. The steps are `#[inline(always)]`: each is called
+    /// once, and as separate functions they cost the `.wasm` ~200 gzipped
+    /// bytes (measured with js/build.sh's flags). A step returns `Ok(true)` when it did something, an
+    /// error when the connection is over; [`Driver::poll_close`] ends it
+    /// cleanly after a Terminate.
     fn poll_inner(&mut self, cx: &mut Context<'_>) -> Poll<Result<()>> {
+        // Runs a step; an error ends the driver.
+        macro_rules! step {
+            ($progress:ident, $e:expr) => {
+                match $e {
+                    Ok(p) => $progress |= p,
+                    Err(e) => return Poll::Ready(Err(e)),
+                }
+            };
+        }
         loop {
             let mut progress = false;
-            let hold_back = self.poll_hold_back(cx);
-
-            // 0. A new stream after the server rejected the pipelined password.
-            if let Some(phase) = self.starting.as_mut().filter(|p| p.is_reopening()) {
-                match phase.poll_reopened(cx, &mut self.wbuf) {
-                    Poll::Ready(Ok(stream)) => {
-                        self.transport = stream;
-                        progress = true;
-                    }
-                    Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
-                    Poll::Pending => {}
+            step!(progress, self.poll_reopened(cx));
+            step!(progress, self.take_requests(cx));
+            step!(progress, self.poll_copy_in(cx));
+            // While a pipelined startup holds its bytes back (waiting for a
+            // first request to join them) or a new stream is being opened, no I/O.
+            let io_allowed = self.startup().map_or(true, |p| p.poll_io_allowed(cx));
+            if io_allowed {
+                step!(progress, self.poll_write(cx));
+                if let Some(closing) = self.poll_close(cx) {
+                    return closing;
                 }
             }
-
-            // 1. Take queued requests; their bytes go out in one write.
-            while !self.requests_done && !self.terminating && !self.copy_pending && !hold_back {
-                match self.requests.poll_next_unpin(cx) {
-                    Poll::Ready(Some(Request::Query { bytes, syncs, columns, sink, copy_in })) => {
-                        let write_now = self.starting.as_mut().map_or(true, |p| p.take_request(&bytes));
-                        if !write_now {
-                            // Held by the startup phase until the session is ready.
-                        } else if self.wbuf.is_empty() {
-                            self.wbuf = bytes;
-                        } else {
-                            self.wbuf.extend_from_slice(&bytes);
-                        }
-                        self.copy_pending = copy_in.is_some();
-                        if self.in_flight.is_empty() {
-                            self.front_changed();
-                        }
-                        self.in_flight.push_back(InFlight {
-                            sink,
-                            syncs_left: syncs,
-                            builder: ResponseBuilder::new(columns),
-                            copy_in,
-                        });
-                        progress = true;
-                    }
-                    Poll::Ready(Some(Request::Terminate(done))) => {
-                        self.close_waiters.extend(done);
-                        self.start_terminate();
-                    }
-                    Poll::Ready(Some(Request::Abort)) => {
-                        return Poll::Ready(Err(Error::new(ErrorKind::Closed, "the connection was terminated")));
-                    }
-                    Poll::Ready(None) => self.requests_done = true,
-                    Poll::Pending => break,
-                }
-            }
-            if self.requests_done && self.in_flight.is_empty() && !self.terminating {
-                // Every handle is gone and nothing is pending: say goodbye.
-                self.start_terminate();
-            }
-
-            // 2. COPY data, while the write buffer has room.
-            if self.copy_in.is_some() && self.wbuf.len() < COPY_WRITE_HIGH_WATER {
-                progress |= self.poll_copy_in(cx)?;
-            }
-
-            // While startup holds its bytes back (waiting for a first request
-            // to join them) or a new stream is being opened, no I/O.
-            let io_allowed = self.starting.as_mut().map_or(true, |p| p.poll_io_allowed(cx));
-
-            // 3. Write.
-            while io_allowed && !self.wbuf.is_empty() {
-                match self.transport.poll_write(cx, &self.wbuf) {
-                    Poll::Ready(Ok(0)) => return Poll::Ready(Err(Error::io(std::io::ErrorKind::WriteZero.into()))),
-                    Poll::Ready(Ok(n)) => {
-                        self.wbuf.advance(n);
-                        self.needs_flush = true;
-                        progress = true;
-                    }
-                    Poll::Ready(Err(e)) => return Poll::Ready(Err(Error::io(e))),
-                    Poll::Pending => break,
-                }
-            }
-            if io_allowed && self.wbuf.is_empty() && self.needs_flush {
-                match self.transport.poll_flush(cx) {
-                    Poll::Ready(Ok(())) => {
-                        self.needs_flush = false;
-                        // The write buffer was empty: every request taken so far went out.
-                        self.flushed = self.in_flight.len();
-                    }
-                    Poll::Ready(Err(e)) => return Poll::Ready(Err(Error::io(e))),
-                    Poll::Pending => {}
-                }
-            }
-            if io_allowed && self.terminating && self.wbuf.is_empty() && !self.needs_flush && self.in_flight.is_empty()
-            {
-                return match self.transport.poll_close(cx) {
-                    Poll::Ready(_) => Poll::Ready(Ok(())),
-                    Poll::Pending => Poll::Pending,
-                };
-            }
-
-            // 4. Deliver a message held back by a full stream consumer.
-            if let Some(msg) = self.stalled.take() {
-                match self.deliver(msg, cx)? {
-                    Some(msg) => {
-                        self.stalled = Some(msg);
-                        if !progress {
-                            return Poll::Pending;
-                        }
-                        continue;
-                    }
-                    None => progress = true,
-                }
-            }
-
-            // 5. Parse what is buffered, then read. Always read, even when
-            // idle: notices, notifications and a server-side termination
-            // arrive unasked.
-            while let Some(msg) = match io_allowed {
-                true => backend::next_message(&mut self.rbuf, self.max_message_size)?,
-                false => None,
-            } {
-                if self.starting.is_some() {
-                    self.startup_message(msg)?;
-                    progress = true;
-                    if self.starting.as_ref().is_some_and(|p| p.is_reopening()) {
-                        break;
-                    }
-                    continue;
-                }
-                if let Some(msg) = self.deliver(msg, cx)? {
-                    self.stalled = Some(msg);
-                    break;
-                }
-                progress = true;
+            match self.poll_stalled(cx) {
+                Ok(Some(p)) => progress |= p,
+                // Still stalled: nothing is read until the consumer makes room.
+                Ok(None) if progress => continue,
+                Ok(None) => return Poll::Pending,
+                Err(e) => return Poll::Ready(Err(e)),
             }
             if io_allowed {
+                step!(progress, self.poll_messages(cx));
                 self.stream_rows(cx);
-            }
-            let reopening = self.starting.as_ref().is_some_and(|p| p.is_reopening());
-            if io_allowed && !reopening && self.stalled.is_none() {
-                let spare = self.rbuf.capacity() - self.rbuf.len();
-                if spare < MIN_READ {
-                    let want = backend::needed(&self.rbuf).unwrap_or(0).clamp(MIN_READ * 4, MAX_RESERVE);
-                    self.rbuf.reserve(want);
-                }
-                match self.transport.poll_read_buf(cx, &mut self.rbuf) {
-                    Poll::Ready(Ok(0)) => {
-                        if self.terminating {
-                            return Poll::Ready(Ok(()));
-                        }
-                        return Poll::Ready(Err(self.fatal.take().unwrap_or_else(|| {
-                            Error::new(ErrorKind::Closed, "the server closed the connection unexpectedly")
-                        })));
-                    }
-                    Poll::Ready(Ok(_)) => progress = true,
-                    Poll::Ready(Err(e)) => return Poll::Ready(Err(Error::io(e))),
-                    Poll::Pending => {}
+                match self.poll_read(cx) {
+                    Ok(Some(p)) => progress |= p,
+                    // The server closed the stream after our Terminate.
+                    Ok(None) => return Poll::Ready(Ok(())),
+                    Err(e) => return Poll::Ready(Err(e)),
                 }
             }
-
             if !progress {
                 return Poll::Pending;
             }
         }
     }
 
-    fn start_terminate(&mut self) {
-        self.terminating = true;
-        match self.starting.as_mut() {
-            Some(p) if !p.may_append() => {
-                let mut t = BytesMut::new();
-                frontend::terminate(&mut t);
-                p.hold_bytes(&t);
+    /// [`Phase::Starting`]: a new stream after the server rejected the
+    /// pipelined password.
+    #[inline(always)]
+    fn poll_reopened(&mut self, cx: &mut Context<'_>) -> Step {
+        let Phase::Starting { startup, .. } = &mut self.phase else { return Ok(false) };
+        if !startup.is_reopening() {
+            return Ok(false);
+        }
+        match startup.poll_reopened(cx, &mut self.wbuf) {
+            Poll::Ready(Ok(stream)) => {
+                self.transport = stream;
+                Ok(true)
             }
-            Some(p) => {
-                p.release();
-                frontend::terminate(&mut self.wbuf);
-            }
-            None => frontend::terminate(&mut self.wbuf),
+            Poll::Ready(Err(e)) => Err(e),
+            Poll::Pending => Ok(false),
         }
     }
 
-    /// A server message while a lazily started connection's startup runs.
+    /// Takes queued requests (not while terminating, during a COPY, or while
+    /// an abandoned request is being cancelled); their bytes go out in one write.
+    #[inline(always)]
+    fn take_requests(&mut self, cx: &mut Context<'_>) -> Step {
+        let hold_back = self.poll_hold_back(cx);
+        let mut progress = false;
+        while !self.requests_done && !self.is_terminating() && matches!(self.copy_in, CopyIn::Idle) && !hold_back {
+            match self.requests.poll_next_unpin(cx) {
+                Poll::Ready(Some(Request::Query { bytes, syncs, columns, sink, copy_in })) => {
+                    let write_now = self.startup().map_or(true, |p| p.take_request(&bytes));
+                    if !write_now {
+                        // Held by the startup phase until the session is ready.
+                    } else if self.wbuf.is_empty() {
+                        self.wbuf = bytes;
+                    } else {
+                        self.wbuf.extend_from_slice(&bytes);
+                    }
+                    if copy_in.is_some() {
+                        self.copy_in = CopyIn::Written;
+                    }
+                    if self.in_flight.is_empty() {
+                        self.front_changed();
+                    }
+                    self.in_flight.push_back(InFlight {
+                        sink,
+                        syncs_left: syncs,
+                        builder: ResponseBuilder::new(columns),
+                        copy_in,
+                    });
+                    progress = true;
+                }
+                Poll::Ready(Some(Request::Terminate(done))) => {
+                    self.close_waiters.extend(done);
+                    self.start_terminate();
+                }
+                Poll::Ready(Some(Request::Abort)) => {
+                    return Err(Error::new(ErrorKind::Closed, "the connection was terminated"));
+                }
+                Poll::Ready(None) => self.requests_done = true,
+                Poll::Pending => break,
+            }
+        }
+        if self.requests_done && self.in_flight.is_empty() && !self.is_terminating() {
+            // Every handle is gone and nothing is pending: say goodbye.
+            self.start_terminate();
+        }
+        Ok(progress)
+    }
+
+    /// Writes and flushes the write buffer.
+    #[inline(always)]
+    fn poll_write(&mut self, cx: &mut Context<'_>) -> Step {
+        let mut progress = false;
+        while !self.wbuf.is_empty() {
+            match self.transport.poll_write(cx, &self.wbuf) {
+                Poll::Ready(Ok(0)) => return Err(Error::io(std::io::ErrorKind::WriteZero.into())),
+                Poll::Ready(Ok(n)) => {
+                    self.wbuf.advance(n);
+                    self.needs_flush = true;
+                    progress = true;
+                }
+                Poll::Ready(Err(e)) => return Err(Error::io(e)),
+                Poll::Pending => break,
+            }
+        }
+        if self.wbuf.is_empty() && self.needs_flush {
+            match self.transport.poll_flush(cx) {
+                Poll::Ready(Ok(())) => {
+                    self.needs_flush = false;
+                    // The write buffer was empty: every request taken so far went out.
+                    self.flushed = self.in_flight.len();
+                }
+                Poll::Ready(Err(e)) => return Err(Error::io(e)),
+                Poll::Pending => {}
+            }
+        }
+        Ok(progress)
+    }
+
+    /// [`Phase::Terminating`] (or a Terminate behind a pipelined startup):
+    /// once everything is written and answered, closes the stream and ends.
+    /// `None` while there is more to do first.
+    #[inline(always)]
+    fn poll_close(&mut self, cx: &mut Context<'_>) -> Option<Poll<Result<()>>> {
+        if !(self.is_terminating() && self.wbuf.is_empty() && !self.needs_flush && self.in_flight.is_empty()) {
+            return None;
+        }
+        Some(self.transport.poll_close(cx).map(|_| Ok(())))
+    }
+
+    /// Delivers a message held back by a full stream consumer. `Ok(None)`
+    /// while it still waits (then nothing is read).
+    #[inline(always)]
+    fn poll_stalled(&mut self, cx: &mut Context<'_>) -> Result<Option<bool>> {
+        let Some(msg) = self.stalled.take() else { return Ok(Some(false)) };
+        match self.deliver(msg, cx)? {
+            Some(msg) => {
+                self.stalled = Some(msg);
+                Ok(None)
+            }
+            None => Ok(Some(true)),
+        }
+    }
+
+    /// Hands the rows parsed so far for the front request to its stream
+    /// consumer (a streamed query, `ConnInner::fetch_streamed`), so that they
+    /// are decoded while the rest is still on the way. When the consumer has
+    /// no room they wait (for the next read, or the end of the response):
+    /// never more than a collected response would hold.
+    #[inline(always)]
+    fn stream_rows(&mut self, cx: &mut Context<'_>) {
+        let Some(front) = self.in_flight.front_mut() else { return };
+        if front.builder.current.rows.is_empty() {
+            return;
+        }
+        let Sink::Stream(tx) = &mut front.sink else { return };
+        match tx.poll_ready(cx) {
+            Poll::Ready(Ok(())) => {
+                let rows = std::mem::take(&mut front.builder.current.rows);
+                if tx.start_send(StreamItem::Rows(rows)).is_err() {
+                    front.sink = Sink::Discard;
+                }
+            }
+            Poll::Ready(Err(_)) => front.sink = Sink::Discard,
+            Poll::Pending => {}
+        }
+    }
+
+    /// Handles the complete messages in the receive buffer: startup
+    /// messages in [`Phase::Starting`], responses and async messages otherwise.
+    #[inline(always)]
+    fn poll_messages(&mut self, cx: &mut Context<'_>) -> Step {
+        let mut progress = false;
+        while let Some(msg) = backend::next_message(&mut self.rbuf, self.max_message_size)? {
+            if self.is_starting() {
+                self.startup_message(msg)?;
+                progress = true;
+                if self.is_reopening() {
+                    break;
+                }
+                continue;
+            }
+            if let Some(msg) = self.deliver(msg, cx)? {
+                self.stalled = Some(msg);
+                break;
+            }
+            progress = true;
+        }
+        Ok(progress)
+    }
+
+    /// Reads more bytes. Always reads, even when idle: notices,
+    /// notifications and a server-side termination arrive unasked. Not while
+    /// a message is stalled (backpressure) or a new stream is being opened.
+    /// `Ok(None)` (a clean end) when the server closed after our Terminate.
+    #[inline(always)]
+    fn poll_read(&mut self, cx: &mut Context<'_>) -> Result<Option<bool>> {
+        if self.is_reopening() || self.stalled.is_some() {
+            return Ok(Some(false));
+        }
+        let spare = self.rbuf.capacity() - self.rbuf.len();
+        if spare < MIN_READ {
+            let want = backend::needed(&self.rbuf).unwrap_or(0).clamp(MIN_READ * 4, MAX_RESERVE);
+            self.rbuf.reserve(want);
+        }
+        match self.transport.poll_read_buf(cx, &mut self.rbuf) {
+            Poll::Ready(Ok(0)) if self.is_terminating() => Ok(None),
+            Poll::Ready(Ok(0)) => Err(self
+                .fatal
+                .take()
+                .unwrap_or_else(|| Error::new(ErrorKind::Closed, "the server closed the connection unexpectedly"))),
+            Poll::Ready(Ok(_)) => Ok(Some(true)),
+            Poll::Ready(Err(e)) => Err(Error::io(e)),
+            Poll::Pending => Ok(Some(false)),
+        }
+    }
+
+    /// Queues a Terminate: [`Phase::Terminating`], or, behind a pipelined
+    /// startup, `then_terminate` (the Terminate waits with the held requests
+    /// when they cannot be written yet).
+    fn start_terminate(&mut self) {
+        match &mut self.phase {
+            Phase::Starting { startup, then_terminate } => {
+                *then_terminate = true;
+                if startup.may_append() {
+                    startup.release();
+                    frontend::terminate(&mut self.wbuf);
+                } else {
+                    let mut t = BytesMut::new();
+                    frontend::terminate(&mut t);
+                    startup.hold_bytes(&t);
+                }
+            }
+            Phase::Running | Phase::Terminating => {
+                self.phase = Phase::Terminating;
+                frontend::terminate(&mut self.wbuf);
+            }
+        }
+    }
+
+    /// [`Phase::Starting`]: a server message for the startup exchange.
     fn startup_message(&mut self, msg: Message) -> Result<()> {
-        let Some(phase) = self.starting.as_mut() else { return Ok(()) };
-        match phase.handle(msg, &mut self.wbuf)? {
+        let Phase::Starting { startup, then_terminate } = &mut self.phase else { return Ok(()) };
+        match startup.handle(msg, &mut self.wbuf)? {
             StartupEvent::Continue => {}
             StartupEvent::Done => {
-                if let Some(phase) = self.starting.take() {
-                    phase.finish(&self.shared, &mut self.wbuf);
+                let next = if *then_terminate { Phase::Terminating } else { Phase::Running };
+                if let Phase::Starting { startup, .. } = std::mem::replace(&mut self.phase, next) {
+                    startup.finish(&self.shared, &mut self.wbuf);
                 }
             }
             StartupEvent::Reopening => {
@@ -368,8 +523,8 @@ impl<T: Transport> Driver<T> {
 
     /// Moves COPY data from the caller into the write buffer. Returns whether
     /// anything happened.
-    fn poll_copy_in(&mut self, cx: &mut Context<'_>) -> Result<bool> {
-        let Some(rx) = self.copy_in.as_mut() else { return Ok(false) };
+    fn poll_copy_in(&mut self, cx: &mut Context<'_>) -> Step {
+        let CopyIn::Sending(rx) = &mut self.copy_in else { return Ok(false) };
         let mut progress = false;
         while self.wbuf.len() < COPY_WRITE_HIGH_WATER {
             match rx.poll_next_unpin(cx) {
@@ -411,31 +566,7 @@ impl<T: Transport> Driver<T> {
     }
 
     fn end_copy_in(&mut self) {
-        self.copy_in = None;
-        self.copy_pending = false;
-    }
-
-    /// Hands the rows parsed so far for the front request to its stream
-    /// consumer (a streamed query), so that they are decoded while the rest
-    /// is still on the way. When the consumer has no room they wait (for the
-    /// next read, or the end of the response): never more than a collected
-    /// response would hold.
-    fn stream_rows(&mut self, cx: &mut Context<'_>) {
-        let Some(front) = self.in_flight.front_mut() else { return };
-        if front.builder.current.rows.is_empty() {
-            return;
-        }
-        let Sink::Stream(tx) = &mut front.sink else { return };
-        match tx.poll_ready(cx) {
-            Poll::Ready(Ok(())) => {
-                let rows = std::mem::take(&mut front.builder.current.rows);
-                if tx.start_send(StreamItem::Rows(rows)).is_err() {
-                    front.sink = Sink::Discard;
-                }
-            }
-            Poll::Ready(Err(_)) => front.sink = Sink::Discard,
-            Poll::Pending => {}
-        }
+        self.copy_in = CopyIn::Idle;
     }
 
     /// Handles one message. Returns it back when it must wait for a full
@@ -476,7 +607,7 @@ impl<T: Transport> Driver<T> {
                         self.front_changed();
                         if done.copy_in.is_some() {
                             // The COPY never started (e.g. the table does not exist).
-                            self.copy_pending = false;
+                            self.copy_in = CopyIn::Idle;
                         }
                         done.finish();
                     }
@@ -485,7 +616,7 @@ impl<T: Transport> Driver<T> {
             Message::CopyInResponse(_) => {
                 let front = self.front("CopyInResponse")?;
                 match front.copy_in.take() {
-                    Some(rx) => self.copy_in = Some(rx),
+                    Some(rx) => self.copy_in = CopyIn::Sending(rx),
                     None => {
                         // This request cannot feed COPY data: refuse cleanly so
                         // the server aborts the COPY and the connection stays in step.
@@ -502,7 +633,7 @@ impl<T: Transport> Driver<T> {
                 self.fatal = Some(Error::db(fields.to_db_error()?));
             }
             Message::ErrorResponse(fields) => {
-                if self.copy_in.is_some() {
+                if matches!(self.copy_in, CopyIn::Sending(_)) {
                     // The server rejected the COPY data; it ignores whatever
                     // CopyData is still on the way. Stop sending.
                     self.end_copy_in();
@@ -596,7 +727,7 @@ impl<T: Transport> Driver<T> {
         // Requests still queued are dropped; their callers see the close
         // reason. When startup failed (a wrong password), they get its error.
         self.requests.close();
-        let startup_failed = self.starting.is_some();
+        let startup_failed = self.is_starting();
         while let Ok(r) = self.requests.try_recv() {
             if let (true, Request::Query { sink, .. }) = (startup_failed, r) {
                 match sink {
@@ -622,9 +753,9 @@ impl<T: Transport> Future for Driver<T> {
             Poll::Pending => Poll::Pending,
             Poll::Ready(result) => {
                 let error = result.err().unwrap_or_else(Error::closed);
-                if this.starting.is_some() {
+                if this.is_starting() {
                     this.shared.set_startup_error(&error);
-                    this.shared.set_starting(false);
+                    this.shared.set_pipelined_startup(false);
                 }
                 this.shared.mark_closed(Some(&error));
                 this.fail_all(&error);
@@ -857,5 +988,89 @@ mod tests {
         let second = second.try_recv().unwrap().unwrap().unwrap_err();
         assert!(second.is_unsent(), "{second}");
         assert!(shared.is_closed());
+    }
+
+    /// Phase transitions, over the simulated backend (see `super::super::sim`).
+    mod phases {
+        use super::*;
+        use crate::client::pipelined_startup::PipelinedStartup;
+        use crate::client::sim::{Auth, Backend, SimStream};
+        use crate::client::startup::{Startup, StartupOptions};
+        use crate::config::ChannelBindingMode;
+        use std::time::Duration;
+
+        fn turn(driver: &mut Pin<Box<Driver<SimStream>>>, server: &mut Backend) -> bool {
+            let mut cx = Context::from_waker(futures_util::task::noop_waker_ref());
+            let ended = driver.as_mut().poll(&mut cx).is_ready();
+            server.step(Duration::ZERO);
+            ended
+        }
+
+        fn select(tx: &RequestSender, n: u32) -> oneshot::Receiver<Result<Response>> {
+            let mut b = BytesMut::new();
+            frontend::query(&format!("SELECT {n}"), &mut b).unwrap();
+            let (rtx, rrx) = oneshot::channel();
+            tx.unbounded_send(Request::collect(b, 1, None, rtx)).unwrap();
+            rrx
+        }
+
+        #[test]
+        fn running_to_terminating_to_the_end() {
+            let stream = SimStream::default();
+            let mut server = Backend::ready(&stream);
+            let shared = Arc::new(Shared::new(HashMap::new(), TransactionStatus::Idle));
+            let (tx, rx) = mpsc::unbounded();
+            let mut driver = Box::pin(Driver::new(stream.clone(), BytesMut::new(), rx, shared, 1 << 20));
+            assert!(matches!(driver.phase, Phase::Running));
+            let mut a = select(&tx, 1);
+            tx.unbounded_send(Request::Terminate(None)).unwrap();
+            assert!(!turn(&mut driver, &mut server));
+            assert!(matches!(driver.phase, Phase::Terminating), "a Terminate was taken");
+            let mut ended = false;
+            for _ in 0..10 {
+                ended |= turn(&mut driver, &mut server);
+            }
+            assert!(ended, "the driver ends once the answer in flight arrived");
+            assert!(a.try_recv().unwrap().unwrap().is_ok());
+            assert_eq!(server.seen.terminate_at, Some(stream.wire().to_server.len()));
+        }
+
+        #[test]
+        fn a_terminate_during_a_pipelined_startup_waits_for_the_session() {
+            let stream = SimStream::default();
+            let mut server = Backend::new(&stream, Auth::Cleartext("pw"));
+            let options = StartupOptions {
+                params: vec![("user".into(), "u".into())],
+                user: "u".into(),
+                password: Some(b"pw".to_vec()),
+                channel_binding: ChannelBindingMode::Prefer,
+                tls_server_end_point: None,
+                pipeline_password: true,
+                require_auth: None,
+            };
+            let mut startup = Startup::new(options.clone());
+            let mut first = BytesMut::new();
+            startup.start(&mut first).unwrap();
+            let phase = PipelinedStartup::new(startup, options, None, None, Arc::default());
+            let shared = Arc::new(Shared::new(HashMap::new(), TransactionStatus::Idle));
+            let (tx, rx) = mpsc::unbounded();
+            let mut driver = Box::pin(
+                Driver::new(stream.clone(), BytesMut::new(), rx, shared.clone(), 1 << 20)
+                    .with_pipelined_startup(phase, first),
+            );
+            let mut a = select(&tx, 7);
+            tx.unbounded_send(Request::Terminate(None)).unwrap();
+            let mut cx = Context::from_waker(futures_util::task::noop_waker_ref());
+            assert!(driver.as_mut().poll(&mut cx).is_pending());
+            assert!(matches!(driver.phase, Phase::Starting { then_terminate: true, .. }));
+            let mut ended = false;
+            for _ in 0..10 {
+                ended |= turn(&mut driver, &mut server);
+            }
+            assert!(ended);
+            assert!(a.try_recv().unwrap().unwrap().is_ok(), "the request queued before the Terminate ran");
+            assert_eq!(server.seen.queries, vec!["SELECT 7".to_string()]);
+            assert_eq!(server.seen.terminate_at, Some(stream.wire().to_server.len()), "Terminate came last");
+        }
     }
 }

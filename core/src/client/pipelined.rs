@@ -1,4 +1,4 @@
-//! Lazily started connections: [`connect_pipelined`] returns a
+//! Pipelined connect: [`connect_pipelined`] returns a
 //! [`Connection`] as soon as the stream is open, and the driver task runs the
 //! startup exchange itself, so "connect + first query" is one flight.
 //!
@@ -37,33 +37,26 @@
 //! [`Connection::get_server_pid`] is 0 and cancel tokens do nothing until the
 //! startup has finished. A first query that is a statement-cache miss is sent
 //! as Parse + Describe + Bind + Execute + Sync in one go (see
-//! `super::first_flight`), so it costs no extra round trip either.
+//! `super::one_flight`), so it costs no extra round trip either.
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::task::{Context, Poll};
-use std::time::Duration;
 
 use bytes::BytesMut;
-use futures_channel::mpsc;
 
-use super::cancel::{BackendKey, CancelToken, ConnectorCancel, DropCancel, SendCancel, DEFAULT_CANCEL_TIMEOUT};
-use super::connect::{self, describe, is_retryable, no_host_error, targets, Connected, Connector};
-use super::connection::{Connection, ConnectionSettings};
-use super::driver::Driver;
-use super::runtime::{timeout, BoxFuture, MaybeSend, MaybeSync, Runtime};
+use super::cancel::{BackendKey, ConnectorCancel, SendCancel};
+use super::connect::{self, bounded, password_for, try_hosts};
+use super::handle::Connection;
+use super::pipelined_startup::{PipelinedStartup, Reopen, HOLD};
+use super::runtime::{BoxFuture, MaybeSend, Runtime};
+use super::session_attrs::Verdict;
 use super::shared::Shared;
-use super::startup::{Startup, StartupOptions, Step};
+use super::startup::{Startup, StartupOptions};
 use super::transport::Transport;
+use super::transport::{Connected, Connector};
 use crate::config::{Config, PipelineConnect, TargetSessionAttrs};
-use crate::protocol::backend::{Message, TransactionStatus};
-use crate::{Error, Result};
-
-/// How long a lazily started connection waits for its first request before
-/// sending the startup bytes alone. Callers normally queue a request at once
-/// (in the same task poll), so this only matters for a connection that sits
-/// unused; it must stay well below the server's `authentication_timeout`.
-pub(crate) const HOLD: Duration = Duration::from_millis(20);
+use crate::protocol::backend::TransactionStatus;
+use crate::Result;
 
 /// Connects like [`connect`](super::connect), but returns as soon as the
 /// stream is open and the StartupMessage + PasswordMessage are queued; the
@@ -99,46 +92,22 @@ pub async fn connect_pipelined<C: Connector + Clone + 'static>(
     {
         return connect::connect(config, connector, runtime).await;
     }
-    let targets = targets(config)?;
     let shared_config = Arc::new(config.clone());
-    let mut failures: Vec<(String, Error)> = Vec::new();
-    for (host, port) in &targets {
-        let opened = match config.get_connect_timeout() {
-            Some(t) => timeout(&*runtime, t, connector.connect(host, *port, config)).await.unwrap_or_else(|()| {
-                Err(Error::timeout(format!(
-                    "connecting to {} timed out after {t:?} (connect_timeout)",
-                    describe(host, *port)
-                )))
-            }),
-            None => connector.connect(host, *port, config).await,
-        };
-        match opened {
-            Ok(connected) => {
-                let password = match config.get_password() {
-                    Some(p) => Some(p.to_vec()),
-                    None => connector.password_for(host, *port, config),
-                };
-                let target = Arc::new(ConnectorCancel {
-                    connector: connector.clone(),
-                    host: host.clone(),
-                    port: *port,
-                    config: shared_config.clone(),
-                });
-                let cancel: Arc<dyn SendCancel> = target.clone();
-                let reopen: Arc<dyn Reopen<C::Stream>> = target;
-                return start_lazily(connected, config, password, runtime, Some(cancel), Some(reopen)).await;
-            }
-            Err(e) if is_retryable(&e) => failures.push((describe(host, *port), e)),
-            Err(e) => return Err(e),
-        }
-    }
-    Err(no_host_error(failures, TargetSessionAttrs::Any))
-}
-
-/// Opens a new stream to the server a lazily started connection talks to,
-/// for the reconnect without pipelining.
-pub(crate) trait Reopen<S>: MaybeSend + MaybeSync {
-    fn reopen(&self) -> BoxFuture<'static, Result<Connected<S>>>;
+    try_hosts(config, &mut |host, port| {
+        let runtime = runtime.clone();
+        let opener = connect::opener(connector, &host, port, &shared_config);
+        Box::pin(async move {
+            // connect_timeout bounds opening the stream only: the startup
+            // finishes later, inside the driver.
+            let connected = bounded(&*runtime, config, &host, port, connector.connect(&host, port, config)).await?;
+            let password = password_for(config, connector, &host, port);
+            let cancel: Arc<dyn SendCancel> = opener.clone();
+            let reopen: Arc<dyn Reopen<C::Stream>> = opener;
+            let conn = start_pipelined(connected, config, password, runtime, Some(cancel), Some(reopen)).await?;
+            Ok((conn, Verdict::Accept))
+        })
+    })
+    .await
 }
 
 impl<C: Connector + Clone + 'static> Reopen<C::Stream> for ConnectorCancel<C> {
@@ -151,7 +120,7 @@ impl<C: Connector + Clone + 'static> Reopen<C::Stream> for ConnectorCancel<C> {
 
 /// Queues the startup bytes on a new driver and returns the handle at once;
 /// falls back to the normal exchange when the password cannot be pipelined.
-async fn start_lazily<S>(
+async fn start_pipelined<S>(
     connected: Connected<S>,
     config: &Config,
     password: Option<Vec<u8>>,
@@ -174,195 +143,23 @@ where
         return connect::startup_and_spawn_plain(connected, config, options.password, runtime, cancel).await;
     }
     let shared = Arc::new(Shared::new(HashMap::new(), TransactionStatus::Idle));
-    shared.set_text_results(config.get_text_results());
-    shared.set_starting(true);
+    shared.set_pipelined_startup(true);
     let backend: BackendKey = Arc::default();
-    let cancel_timeout = config.get_connect_timeout().unwrap_or(DEFAULT_CANCEL_TIMEOUT);
-    let token = CancelToken::new(cancel, backend.clone(), runtime.clone(), cancel_timeout);
-    let phase = StartupPhase {
-        startup,
-        options,
-        pipelined: true,
-        replay: BytesMut::new(),
-        held: BytesMut::new(),
-        reopen,
-        reopening: None,
-        hold: Some(runtime.sleep(HOLD)),
-        backend: backend.clone(),
-    };
-    let (tx, rx) = mpsc::unbounded();
+    let phase = PipelinedStartup::new(startup, options, reopen, Some(runtime.sleep(HOLD)), backend.clone());
     let rbuf = BytesMut::with_capacity(16 * 1024);
-    let mut driver =
-        Driver::new(stream, rbuf, rx, shared.clone(), config.get_max_message_size()).starting(phase, first);
-    if token.can_cancel() {
-        driver = driver.with_drop_cancel(DropCancel::new(token.clone()));
-    }
-    runtime.spawn(Box::pin(driver));
-    Ok(Connection::new(tx, shared, runtime, &ConnectionSettings::from_config(config), backend, token))
+    Ok(connect::assemble(config, runtime, cancel, stream, rbuf, shared, backend, Some((phase, first))))
 }
 
-/// The driver's startup phase for a lazily started connection.
-pub(crate) struct StartupPhase<S> {
-    startup: Startup,
-    /// For a new attempt without pipelining.
-    options: StartupOptions,
-    /// The current attempt pipelined the password: requests may be written
-    /// right behind it.
-    pipelined: bool,
-    /// Bytes of the requests written behind the pipelined password, replayed
-    /// on a new stream if the server rejects pipelining (only kept when a
-    /// new stream can be opened).
-    replay: BytesMut,
-    /// Request bytes that must wait for the end of startup (attempt without
-    /// pipelining).
-    held: BytesMut,
-    reopen: Option<Arc<dyn Reopen<S>>>,
-    /// Opening the new stream.
-    reopening: Option<BoxFuture<'static, Result<Connected<S>>>>,
-    /// While pending (and no request arrived), the startup bytes wait so that
-    /// the first request joins them in one write.
-    hold: Option<BoxFuture<'static, ()>>,
-    backend: BackendKey,
+/// The work of [`Connection::ready`], which delegates here.
+pub(crate) async fn ready(conn: &Connection) -> Result<()> {
+    let mut buf = BytesMut::with_capacity(5);
+    crate::protocol::frontend::sync(&mut buf);
+    conn.inner.request(buf, 1, None).await.map(|_| ())
 }
 
-/// What a startup message did.
-pub(crate) enum StartupEvent {
-    /// More messages are needed.
-    Continue,
-    /// ReadyForQuery: call [`StartupPhase::finish`].
-    Done,
-    /// Pipelining was rejected; a new stream is being opened: drop what was
-    /// read and written on the old one.
-    Reopening,
-}
-
-impl<S> StartupPhase<S> {
-    /// Routes a newly taken request: `true` when its bytes may be written
-    /// now (behind the pipelined password), `false` when they were held.
-    pub(crate) fn take_request(&mut self, bytes: &[u8]) -> bool {
-        self.hold = None;
-        if !self.pipelined || self.reopening.is_some() {
-            self.held.extend_from_slice(bytes);
-            return false;
-        }
-        if self.reopen.is_some() {
-            self.replay.extend_from_slice(bytes);
-        }
-        true
-    }
-
-    /// Stops holding the startup bytes back (e.g. the connection is closing).
-    pub(crate) fn release(&mut self) {
-        self.hold = None;
-    }
-
-    /// Whether a Terminate may be written now (else it belongs in `held`).
-    pub(crate) fn may_append(&self) -> bool {
-        self.pipelined && self.reopening.is_none()
-    }
-
-    /// Appends held bytes (a Terminate while they must wait).
-    pub(crate) fn hold_bytes(&mut self, bytes: &[u8]) {
-        self.held.extend_from_slice(bytes);
-    }
-
-    /// Whether the driver may write (and read) the stream now.
-    pub(crate) fn poll_io_allowed(&mut self, cx: &mut Context<'_>) -> bool {
-        if self.reopening.is_some() {
-            return false;
-        }
-        if let Some(hold) = self.hold.as_mut() {
-            if hold.as_mut().poll(cx).is_pending() {
-                return false;
-            }
-            self.hold = None;
-        }
-        true
-    }
-
-    /// True while a new stream is being opened.
-    pub(crate) fn is_reopening(&self) -> bool {
-        self.reopening.is_some()
-    }
-
-    /// Feeds one server message to the startup exchange; replies go to `out`.
-    pub(crate) fn handle(&mut self, msg: Message, out: &mut BytesMut) -> Result<StartupEvent> {
-        match self.startup.handle(msg, out) {
-            Ok(Step::Continue) => Ok(StartupEvent::Continue),
-            Ok(Step::Done) => Ok(StartupEvent::Done),
-            Err(e) if self.startup.pipeline_rejected() => {
-                let Some(reopen) = &self.reopen else { return Err(e) };
-                // The server ran none of the requests behind our password:
-                // they go again, in order, once the new session is ready.
-                self.reopening = Some(reopen.reopen());
-                self.pipelined = false;
-                let mut replay = std::mem::take(&mut self.replay);
-                replay.extend_from_slice(&self.held);
-                self.held = replay;
-                Ok(StartupEvent::Reopening)
-            }
-            Err(e) => Err(e),
-        }
-    }
-
-    /// Polls the new stream; once open, starts the exchange without
-    /// pipelining on it (its first bytes go to `out`).
-    pub(crate) fn poll_reopened(&mut self, cx: &mut Context<'_>, out: &mut BytesMut) -> Poll<Result<S>> {
-        let Some(fut) = self.reopening.as_mut() else {
-            return Poll::Ready(Err(Error::protocol("no reconnect in progress")));
-        };
-        let connected = match fut.as_mut().poll(cx) {
-            Poll::Pending => return Poll::Pending,
-            Poll::Ready(r) => r,
-        };
-        self.reopening = None;
-        let connected = connected.map_err(|e| e.context("reconnecting without pipeline_connect"))?;
-        self.options.pipeline_password = false;
-        self.options.tls_server_end_point = connected.tls_server_end_point;
-        self.startup = Startup::new(self.options.clone());
-        self.startup.start(out)?;
-        Poll::Ready(Ok(connected.stream))
-    }
-
-    /// Startup is over: publishes what the server said and releases the
-    /// held requests into `out`.
-    pub(crate) fn finish(self, shared: &Shared, out: &mut BytesMut) {
-        let info = self.startup.into_info();
-        for (name, value) in info.parameters {
-            shared.set_parameter(name, value);
-        }
-        shared.set_status(info.status.unwrap_or(TransactionStatus::Idle));
-        for n in &info.notices {
-            shared.notice(n);
-        }
-        let _ = self.backend.set((info.process_id, info.secret_key));
-        out.extend_from_slice(&self.held);
-        shared.set_starting(false);
-    }
-}
-
-impl Connection {
-    /// Waits until the startup exchange of a lazily started connection
-    /// ([`connect_pipelined`]) is over, and fails with its error (e.g. a wrong
-    /// password: kind `Auth`, SQLSTATE 28P01). Sent right after connecting it
-    /// rides in the startup flight, so it costs no extra round trip; on an
-    /// established connection it is one Sync round trip (a liveness check).
-    ///
-    /// ```no_run
-    /// # async fn demo(conn: edgepg_core::client::Connection) -> edgepg_core::Result<()> {
-    /// conn.ready().await?; // the password was accepted
-    /// # Ok(()) }
-    /// ```
-    pub async fn ready(&self) -> Result<()> {
-        let mut buf = BytesMut::with_capacity(5);
-        crate::protocol::frontend::sync(&mut buf);
-        self.inner.request(buf, 1, None).await.map(|_| ())
-    }
-
-    /// True while a lazily started connection has not finished its startup.
-    pub fn is_starting(&self) -> bool {
-        self.inner.shared.is_starting()
-    }
+/// The work of [`Connection::is_starting`], which delegates here.
+pub(crate) fn is_starting(conn: &Connection) -> bool {
+    conn.inner.shared.in_pipelined_startup()
 }
 
 #[cfg(test)]
@@ -379,6 +176,11 @@ mod tests {
     use crate::client::request::{Request, RequestSender, Response};
     use crate::config::ChannelBindingMode;
     use crate::{ErrorKind, SqlState};
+    use std::task::{Context, Poll};
+
+    use futures_channel::mpsc;
+
+    use crate::client::driver::Driver;
 
     /// A scripted stream: records each write, serves queued server bytes.
     #[derive(Clone, Default)]
@@ -453,7 +255,7 @@ mod tests {
         v
     }
 
-    /// A lazily started driver over `mock`, its request sender and shared state.
+    /// A pipelined-startup driver over `mock`, its request sender and shared state.
     fn driver(mock: &Mock, reopen: Option<Mock>) -> (Pin<Box<Driver<Mock>>>, RequestSender, Arc<Shared>, BackendKey) {
         let options = StartupOptions {
             params: vec![("user".into(), "pw_user".into())],
@@ -469,22 +271,19 @@ mod tests {
         startup.start(&mut first).unwrap();
         assert!(startup.password_pipelined());
         let backend: BackendKey = Arc::default();
-        let phase = StartupPhase {
+        let phase = PipelinedStartup::new(
             startup,
             options,
-            pipelined: true,
-            replay: BytesMut::new(),
-            held: BytesMut::new(),
-            reopen: reopen.map(|m| Arc::new(MockReopen(m)) as Arc<dyn Reopen<Mock>>),
-            reopening: None,
+            reopen.map(|m| Arc::new(MockReopen(m)) as Arc<dyn Reopen<Mock>>),
             // Held until a request arrives.
-            hold: Some(Box::pin(std::future::pending())),
-            backend: backend.clone(),
-        };
+            Some(Box::pin(std::future::pending())),
+            backend.clone(),
+        );
         let shared = Arc::new(Shared::new(HashMap::new(), TransactionStatus::Idle));
-        shared.set_starting(true);
+        shared.set_pipelined_startup(true);
         let (tx, rx) = mpsc::unbounded();
-        let d = Driver::new(mock.clone(), BytesMut::new(), rx, shared.clone(), 1 << 20).starting(phase, first);
+        let d = Driver::new(mock.clone(), BytesMut::new(), rx, shared.clone(), 1 << 20)
+            .with_pipelined_startup(phase, first);
         (Box::pin(d), tx, shared, backend)
     }
 
@@ -521,7 +320,7 @@ mod tests {
             assert_eq!(r.last_tag(), Some("SELECT 1"));
         }
         assert!(mock.writes().is_empty(), "nothing more to write (the password was not sent twice)");
-        assert!(!shared.is_starting());
+        assert!(!shared.in_pipelined_startup());
         assert_eq!(shared.parameter("server_version").as_deref(), Some("16.4"));
         assert_eq!(backend.get().map(|k| k.0), Some(12345));
     }
@@ -576,6 +375,6 @@ mod tests {
         for rx in [&mut a, &mut b] {
             assert_eq!(rx.try_recv().unwrap().unwrap().unwrap().last_tag(), Some("SELECT 1"));
         }
-        assert!(!shared.is_starting());
+        assert!(!shared.in_pipelined_startup());
     }
 }

@@ -8,63 +8,29 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::connection::{ConnInner, Connection};
-use super::shared::lock;
+use super::handle::{ConnInner, Connection};
+use super::shared::{lock, LoggedQuery, QueryLogger};
 use crate::{Error, Result};
 
-/// One finished call, as given to a query logger.
-#[derive(Debug, Clone, Copy)]
-pub struct LoggedQuery<'a> {
-    /// The SQL text.
-    pub query: &'a str,
-    /// How many arguments were bound (for `executemany`: how many rows).
-    pub args: usize,
-    /// Time from the call to its answer (the runtime's clock).
-    pub elapsed: Duration,
-    /// The error, if the call failed.
-    pub error: Option<&'a Error>,
+/// The work of [`Connection::add_query_logger`], which delegates here.
+pub(crate) fn add_query_logger(
+    conn: &Connection,
+    logger: impl for<'a> Fn(&LoggedQuery<'a>) + super::MaybeSend + super::MaybeSync + 'static,
+) -> QueryLogger {
+    let l: QueryLogger = Arc::new(logger);
+    let shared = &conn.inner.shared;
+    let mut loggers = lock(&shared.query_loggers);
+    loggers.push(l.clone());
+    shared.has_query_loggers.store(true, Ordering::Release);
+    l
 }
 
-/// A query logger callback.
-#[cfg(not(target_arch = "wasm32"))]
-pub type QueryLogger = Arc<dyn for<'a> Fn(&LoggedQuery<'a>) + Send + Sync>;
-/// A query logger callback.
-#[cfg(target_arch = "wasm32")]
-pub type QueryLogger = Arc<dyn for<'a> Fn(&LoggedQuery<'a>)>;
-
-impl Connection {
-    /// Calls `logger` after every `execute`, `executemany`, `fetch`,
-    /// `fetchrow`, `fetchval` and prepared-statement call on this connection.
-    /// Returns a handle for [`Connection::remove_query_logger`].
-    ///
-    /// ```no_run
-    /// # async fn demo(conn: edgepg_core::client::Connection) -> edgepg_core::Result<()> {
-    /// conn.add_query_logger(|q| {
-    ///     if q.elapsed.as_millis() > 100 {
-    ///         eprintln!("slow ({:?}, {} args): {}", q.elapsed, q.args, q.query);
-    ///     }
-    /// });
-    /// # Ok(()) }
-    /// ```
-    pub fn add_query_logger(
-        &self,
-        logger: impl for<'a> Fn(&LoggedQuery<'a>) + super::MaybeSend + super::MaybeSync + 'static,
-    ) -> QueryLogger {
-        let l: QueryLogger = Arc::new(logger);
-        let shared = &self.inner.shared;
-        let mut loggers = lock(&shared.query_loggers);
-        loggers.push(l.clone());
-        shared.has_query_loggers.store(true, Ordering::Release);
-        l
-    }
-
-    /// Removes a logger added with [`Connection::add_query_logger`].
-    pub fn remove_query_logger(&self, logger: &QueryLogger) {
-        let shared = &self.inner.shared;
-        let mut loggers = lock(&shared.query_loggers);
-        loggers.retain(|x| !Arc::ptr_eq(x, logger));
-        shared.has_query_loggers.store(!loggers.is_empty(), Ordering::Release);
-    }
+/// The work of [`Connection::remove_query_logger`], which delegates here.
+pub(crate) fn remove_query_logger(conn: &Connection, logger: &QueryLogger) {
+    let shared = &conn.inner.shared;
+    let mut loggers = lock(&shared.query_loggers);
+    loggers.retain(|x| !Arc::ptr_eq(x, logger));
+    shared.has_query_loggers.store(!loggers.is_empty(), Ordering::Release);
 }
 
 impl ConnInner {

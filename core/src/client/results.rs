@@ -9,81 +9,14 @@ use std::sync::Arc;
 
 use bytes::BytesMut;
 
-use super::connection::{ConnInner, Connection};
+use super::formats::TextColumns;
+use super::handle::{ConnInner, Connection};
 use super::params::DynParams;
 use super::request::Response;
 use super::row::{Column, Row};
-use super::runtime::MaybeSync;
-use crate::protocol::{frontend, Format};
+use crate::protocol::frontend;
 use crate::types::ToSql;
 use crate::Result;
-
-/// Which result columns to ask for in text format instead of binary.
-#[derive(Clone, Copy, Default)]
-pub enum TextColumns<'a> {
-    /// Binary wherever edgepg has a codec (as [`Connection::fetch`]).
-    #[default]
-    Default,
-    /// Every column in text format.
-    All,
-    /// Columns of these type OIDs in text format, the rest as by default.
-    Types(&'a [u32]),
-    /// The columns this function picks in text format (asked once per
-    /// column when the statement is bound).
-    Pick(&'a dyn PickColumns),
-}
-
-/// A function choosing columns for [`TextColumns::Pick`]: any
-/// `Fn(&Column) -> bool` (`Sync` on native targets, where futures are `Send`).
-pub trait PickColumns: MaybeSync {
-    /// True for a column wanted in text format.
-    fn pick(&self, column: &Column) -> bool;
-}
-
-impl<F: Fn(&Column) -> bool + MaybeSync> PickColumns for F {
-    fn pick(&self, column: &Column) -> bool {
-        self(column)
-    }
-}
-
-impl std::fmt::Debug for TextColumns<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            TextColumns::Default => f.write_str("Default"),
-            TextColumns::All => f.write_str("All"),
-            TextColumns::Types(oids) => f.debug_tuple("Types").field(oids).finish(),
-            TextColumns::Pick(_) => f.write_str("Pick(..)"),
-        }
-    }
-}
-
-impl TextColumns<'_> {
-    /// The result format codes and column descriptions for `columns`, or
-    /// `None` when nothing changes.
-    pub(crate) fn apply(self, columns: &[Column]) -> Option<(Vec<i16>, Arc<[Column]>)> {
-        let wants_text = |c: &Column| match self {
-            TextColumns::Default => false,
-            TextColumns::All => true,
-            TextColumns::Types(oids) => oids.contains(&c.type_().oid()),
-            TextColumns::Pick(pick) => pick.pick(c),
-        };
-        if !columns.iter().any(|c| wants_text(c) && c.format() != Format::Text) {
-            return None;
-        }
-        let columns: Vec<Column> = columns
-            .iter()
-            .map(|c| {
-                let mut c = c.clone();
-                if wants_text(&c) {
-                    c.set_format(Format::Text);
-                }
-                c
-            })
-            .collect();
-        let formats = columns.iter().map(|c| c.format().code()).collect();
-        Some((formats, columns.into()))
-    }
-}
 
 /// One statement's result: its columns, its rows and its command tag.
 #[derive(Debug, Clone)]
@@ -97,46 +30,26 @@ pub struct StatementResult {
     pub tag: Option<String>,
 }
 
-impl Connection {
-    /// Runs `sql` and returns every statement's result with its tag.
-    ///
-    /// With `script` and no arguments, `sql` may hold several statements:
-    /// the simple query protocol runs them, one result per statement (values
-    /// in text format). A single statement (no `;` but a trailing one) runs
-    /// in one round trip either way: from the statement cache with binary
-    /// results, or on a miss as Parse + Describe + Bind + Execute in one
-    /// flight (text results), which caches it. Otherwise one statement runs
-    /// through the extended protocol and the statement cache. The columns
-    /// `text` selects come in text format.
-    ///
-    /// ```no_run
-    /// # async fn demo(conn: edgepg_core::client::Connection) -> edgepg_core::Result<()> {
-    /// use edgepg_core::client::TextColumns;
-    /// let results = conn.query_results("CREATE TEMP TABLE t (a int); INSERT INTO t VALUES (1)", &[], true,
-    ///     TextColumns::Default).await?;
-    /// assert_eq!(results[1].tag.as_deref(), Some("INSERT 0 1"));
-    /// # Ok(()) }
-    /// ```
-    pub async fn query_results(
-        &self,
-        sql: &str,
-        params: &[&(dyn ToSql + Sync)],
-        script: bool,
-        text: TextColumns<'_>,
-    ) -> Result<Vec<StatementResult>> {
-        let inner = &self.inner;
-        let call = inner.timed(self.command_timeout(), async {
-            let response = if script && params.is_empty() && !is_single_statement(sql) {
-                inner.simple(sql).await?
-            } else if script && params.is_empty() {
-                inner.statement_one_flight(sql, text).await?
-            } else {
-                inner.query_as(sql, &DynParams(params), 0, text).await?
-            };
-            Ok(statement_results(response))
-        });
-        inner.logged(sql, params.len(), call).await
-    }
+/// The work of [`Connection::query_results`], which delegates here.
+pub(crate) async fn query_results(
+    conn: &Connection,
+    sql: &str,
+    params: &[&(dyn ToSql + Sync)],
+    script: bool,
+    text: TextColumns<'_>,
+) -> Result<Vec<StatementResult>> {
+    let inner = &conn.inner;
+    let call = inner.timed(conn.command_timeout(), async {
+        let response = if script && params.is_empty() && !is_single_statement(sql) {
+            inner.simple(sql).await?
+        } else if script && params.is_empty() {
+            inner.statement_one_flight(sql, text).await?
+        } else {
+            inner.query_as(sql, &DynParams(params), 0, text).await?
+        };
+        Ok(statement_results(response))
+    });
+    inner.logged(sql, params.len(), call).await
 }
 
 /// True when `sql` holds no `;` but trailing ones: one statement for sure.
@@ -151,7 +64,7 @@ impl ConnInner {
     /// is bound and executed (binary results), a new one goes as one flight.
     async fn statement_one_flight(&self, sql: &str, text: TextColumns<'_>) -> Result<Response> {
         match self.one_flight(sql, &DynParams(&[]), 0) {
-            Some(flight) => self.run_first_flight(sql, flight?).await,
+            Some(flight) => self.run_one_flight(sql, flight?).await,
             None => self.query_as(sql, &DynParams(&[]), 0, text).await,
         }
     }
@@ -179,6 +92,7 @@ fn statement_results(response: Response) -> Vec<StatementResult> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::protocol::Format;
     use crate::types::Type;
 
     fn col(ty: Type, format: Format) -> Column {

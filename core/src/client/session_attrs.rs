@@ -16,7 +16,7 @@
 
 use bytes::BytesMut;
 
-use super::connection::Connection;
+use super::handle::Connection;
 use crate::config::TargetSessionAttrs;
 use crate::protocol::frontend;
 use crate::{Error, Result};

@@ -4,6 +4,8 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use std::time::Duration;
+
 use crate::protocol::backend::TransactionStatus;
 use crate::{DbError, Error, ErrorKind, Result};
 
@@ -16,6 +18,26 @@ pub type LogListener = Arc<dyn Fn(&DbError) + Send + Sync>;
 /// A callback for server notices (NoticeResponse: WARNING, NOTICE, INFO, ...).
 #[cfg(target_arch = "wasm32")]
 pub type LogListener = Arc<dyn Fn(&DbError)>;
+
+/// One finished call, as given to a query logger.
+#[derive(Debug, Clone, Copy)]
+pub struct LoggedQuery<'a> {
+    /// The SQL text.
+    pub query: &'a str,
+    /// How many arguments were bound (for `executemany`: how many rows).
+    pub args: usize,
+    /// Time from the call to its answer (the runtime's clock).
+    pub elapsed: Duration,
+    /// The error, if the call failed.
+    pub error: Option<&'a Error>,
+}
+
+/// A query logger callback.
+#[cfg(not(target_arch = "wasm32"))]
+pub type QueryLogger = Arc<dyn for<'a> Fn(&LoggedQuery<'a>) + Send + Sync>;
+/// A query logger callback.
+#[cfg(target_arch = "wasm32")]
+pub type QueryLogger = Arc<dyn for<'a> Fn(&LoggedQuery<'a>)>;
 
 /// A NOTIFY received on a channel this connection listens to.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -46,10 +68,10 @@ pub type TerminationListener = Arc<dyn Fn()>;
 
 pub(crate) struct Shared {
     closed: AtomicBool,
-    /// A lazily started connection whose startup exchange is not over yet
+    /// A pipelined-connect connection whose startup exchange is not over yet
     /// (see `super::pipelined`): queries may then take the one-flight path.
-    starting: AtomicBool,
-    /// Why a lazily started connection's startup failed (e.g. the server's
+    pipelined_startup: AtomicBool,
+    /// Why a pipelined-connect connection's startup failed (e.g. the server's
     /// 28P01): every later call fails with this error, not "closed".
     startup_error: Mutex<Option<Error>>,
     /// Why the connection closed, to answer later calls with a precise error.
@@ -57,7 +79,7 @@ pub(crate) struct Shared {
     tx_status: AtomicU8,
     parameters: Mutex<HashMap<String, String>>,
     log_listeners: Mutex<Vec<LogListener>>,
-    pub(crate) query_loggers: Mutex<Vec<super::query_log::QueryLogger>>,
+    pub(crate) query_loggers: Mutex<Vec<QueryLogger>>,
     /// Whether `query_loggers` is non-empty: checked on every call without locking.
     pub(crate) has_query_loggers: AtomicBool,
     notification_listeners: Mutex<Vec<(String, NotificationListener)>>,
@@ -107,7 +129,7 @@ impl Shared {
     pub(crate) fn new(parameters: HashMap<String, String>, status: TransactionStatus) -> Shared {
         let s = Shared {
             closed: AtomicBool::new(false),
-            starting: AtomicBool::new(false),
+            pipelined_startup: AtomicBool::new(false),
             startup_error: Mutex::new(None),
             close_reason: Mutex::new(None),
             tx_status: AtomicU8::new(0),
@@ -186,16 +208,16 @@ impl Shared {
         self.closed.store(true, Ordering::Release);
     }
 
-    /// True while a lazily started connection has not finished its startup.
-    pub(crate) fn is_starting(&self) -> bool {
-        self.starting.load(Ordering::Acquire)
+    /// True while a pipelined-connect connection has not finished its startup.
+    pub(crate) fn in_pipelined_startup(&self) -> bool {
+        self.pipelined_startup.load(Ordering::Acquire)
     }
 
-    pub(crate) fn set_starting(&self, starting: bool) {
-        self.starting.store(starting, Ordering::Release);
+    pub(crate) fn set_pipelined_startup(&self, on: bool) {
+        self.pipelined_startup.store(on, Ordering::Release);
     }
 
-    /// Records why the startup of a lazily started connection failed.
+    /// Records why the startup of a pipelined-connect connection failed.
     pub(crate) fn set_startup_error(&self, e: &Error) {
         lock(&self.startup_error).get_or_insert_with(|| e.duplicate());
     }
@@ -332,6 +354,28 @@ impl Shared {
     }
 }
 
+/// The server's version, from the `server_version` parameter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct ServerVersion {
+    pub major: u32,
+    pub minor: u32,
+    /// Third component for servers before 10 (e.g. 9.6.**24**), 0 otherwise.
+    pub micro: u32,
+}
+
+impl ServerVersion {
+    /// Parses `server_version` values such as `15.18 (Debian 15.18-0+deb12u1)`,
+    /// `9.6.24` or `17beta1`.
+    pub fn parse(s: &str) -> Option<ServerVersion> {
+        let head = s.split(|c: char| !(c.is_ascii_digit() || c == '.')).next()?;
+        let mut parts = head.split('.').filter(|p| !p.is_empty()).map(|p| p.parse::<u32>());
+        let major = parts.next()?.ok()?;
+        let minor = parts.next().and_then(|r| r.ok()).unwrap_or(0);
+        let micro = parts.next().and_then(|r| r.ok()).unwrap_or(0);
+        Some(ServerVersion { major, minor, micro })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -351,5 +395,16 @@ mod tests {
         );
         assert!(shared.check_lease(shared.lease(), "cursor").is_ok());
         assert!(shared.check_lease(lease, "cursor").unwrap_err().message().contains("make a new one"));
+    }
+
+    #[test]
+    fn server_version_parse() {
+        assert_eq!(
+            ServerVersion::parse("15.18 (Debian 15.18-0+deb12u1)"),
+            Some(ServerVersion { major: 15, minor: 18, micro: 0 })
+        );
+        assert_eq!(ServerVersion::parse("9.6.24"), Some(ServerVersion { major: 9, minor: 6, micro: 24 }));
+        assert_eq!(ServerVersion::parse("17beta1"), Some(ServerVersion { major: 17, minor: 0, micro: 0 }));
+        assert_eq!(ServerVersion::parse("garbage"), None);
     }
 }

@@ -11,10 +11,10 @@ use std::time::Duration;
 
 use bytes::BytesMut;
 
+use super::formats::{uses_map, wire_format};
 use super::request::{Request, RequestSender};
 use super::row::Column;
 use super::shared::Shared;
-use super::type_catalog::{uses_map, wire_format};
 use crate::protocol::{frontend, Format};
 use crate::types::{Type, TypeMap};
 
@@ -178,66 +178,5 @@ impl StatementCache {
 
     pub(crate) fn len(&self) -> usize {
         self.entries.len()
-    }
-}
-
-/// A prepared statement: execute it many times with different arguments.
-///
-/// Created by [`Connection::prepare`](super::Connection::prepare); keeps the
-/// connection's driver alive while it exists.
-///
-/// On a pooled connection the handle is only valid until the connection is
-/// released: after that its methods return an Interface error (the
-/// connection may be running someone else's transaction). The server-side
-/// statement stays in the connection's cache, so preparing the same SQL on
-/// the next acquired connection is cheap.
-#[derive(Clone)]
-pub struct PreparedStatement {
-    pub(crate) inner: Arc<StatementInner>,
-    pub(crate) conn: Arc<super::connection::ConnInner>,
-    /// The connection's lease when this handle was made (see `Shared::check_lease`).
-    pub(crate) lease: u64,
-}
-
-impl std::fmt::Debug for PreparedStatement {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PreparedStatement")
-            .field("name", &self.inner.name)
-            .field("query", &self.inner.sql)
-            .field("parameters", &self.inner.params)
-            .field("columns", &self.inner.columns)
-            .finish()
-    }
-}
-
-impl PreparedStatement {
-    pub(crate) fn new(inner: Arc<StatementInner>, conn: Arc<super::connection::ConnInner>) -> PreparedStatement {
-        let lease = conn.shared.lease();
-        PreparedStatement { inner, conn, lease }
-    }
-
-    /// Fails when the pooled connection this statement came from was released.
-    pub(crate) fn check_lease(&self) -> crate::Result<()> {
-        self.conn.shared.check_lease(self.lease, "prepared statement")
-    }
-
-    /// The SQL text.
-    pub fn query(&self) -> &str {
-        &self.inner.sql
-    }
-
-    /// The server-side statement name (empty for the unnamed statement).
-    pub fn name(&self) -> &str {
-        &self.inner.name
-    }
-
-    /// The types of the parameters `$1`, `$2`, ... as the server inferred them.
-    pub fn parameters(&self) -> &[Type] {
-        &self.inner.params
-    }
-
-    /// The result columns (empty for statements that return no rows).
-    pub fn columns(&self) -> &[Column] {
-        &self.inner.columns
     }
 }

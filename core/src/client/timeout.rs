@@ -24,66 +24,36 @@ use std::time::Duration;
 use bytes::BytesMut;
 
 use super::cancel::CancelToken;
-use super::connection::{first_value, ConnInner, Connection};
 use super::duration_text::Shown;
+use super::handle::{first_value, ConnInner, Connection};
 use super::params::{DynParams, Params};
+use super::prepared::PreparedStatement;
 use super::query_log::Counting;
 use super::row::Row;
 use super::runtime::{timeout, MaybeSend};
 use super::shared::lock;
-use super::statement::PreparedStatement;
 use crate::protocol::frontend;
 use crate::types::{FromSqlOwned, ToSql};
 use crate::{Error, Result};
 
-impl Connection {
-    /// A view of this connection whose calls time out after `timeout`
-    /// instead of `command_timeout`. `Duration::ZERO` means no timeout.
-    ///
-    /// On expiry the running query is cancelled on the server, the call waits
-    /// until the connection is idle again, and fails with
-    /// [`ErrorKind::Timeout`](crate::ErrorKind::Timeout); the connection
-    /// stays usable.
-    ///
-    /// ```no_run
-    /// # async fn demo(conn: edgepg_core::client::Connection) -> edgepg_core::Result<()> {
-    /// use std::time::Duration;
-    /// use edgepg_core::ErrorKind;
-    /// let quick = conn.with_timeout(Duration::from_millis(200));
-    /// let err = quick.execute("SELECT pg_sleep(10)", &[]).await.unwrap_err();
-    /// assert_eq!(err.kind(), ErrorKind::Timeout);
-    /// let one: i32 = quick.fetchval("SELECT 1", &[]).await?; // same connection, still fine
-    /// # Ok(()) }
-    /// ```
-    pub fn with_timeout(&self, timeout: Duration) -> WithTimeout<'_> {
-        WithTimeout { conn: self, timeout: Some(timeout).filter(|t| !t.is_zero()) }
-    }
+/// The work of [`Connection::with_timeout`], which delegates here.
+pub(crate) fn with_timeout<'c>(conn: &'c Connection, timeout: Duration) -> WithTimeout<'c> {
+    WithTimeout { conn, timeout: Some(timeout).filter(|t| !t.is_zero()) }
+}
 
-    /// The view every plain call goes through: `command_timeout`.
-    pub(crate) fn default_timeout(&self) -> WithTimeout<'_> {
-        WithTimeout { conn: self, timeout: self.inner.command_timeout }
-    }
+/// The work of [`Connection::default_timeout`], which delegates here.
+pub(crate) fn default_timeout<'c>(conn: &'c Connection) -> WithTimeout<'c> {
+    WithTimeout { conn, timeout: conn.inner.command_timeout }
+}
 
-    /// The default timeout of every call (`command_timeout`), if any.
-    pub fn command_timeout(&self) -> Option<Duration> {
-        self.inner.command_timeout
-    }
+/// The work of [`Connection::command_timeout`], which delegates here.
+pub(crate) fn command_timeout(conn: &Connection) -> Option<Duration> {
+    conn.inner.command_timeout
+}
 
-    /// A handle that cancels whatever this connection's backend is running,
-    /// usable from any task (it is `Clone + Send + Sync`).
-    ///
-    /// ```no_run
-    /// # async fn demo(conn: std::sync::Arc<edgepg_core::client::Connection>) -> edgepg_core::Result<()> {
-    /// let token = conn.cancel_token();
-    /// let c = conn.clone();
-    /// let slow = async move { c.execute("SELECT pg_sleep(60)", &[]).await };
-    /// let (result, _) = futures_util::join!(slow, token.cancel());
-    /// assert_eq!(result.unwrap_err().code(), Some(edgepg_core::SqlState::QUERY_CANCELED));
-    /// # Ok(()) }
-    /// ```
-    pub fn cancel_token(&self) -> CancelToken {
-        self.inner.cancel.clone()
-    }
+/// The work of [`Connection::cancel_token`], which delegates here.
+pub(crate) fn cancel_token(conn: &Connection) -> CancelToken {
+    conn.inner.cancel.clone()
 }
 
 /// A [`Connection`] whose calls are bounded by one timeout; from

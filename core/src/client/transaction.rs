@@ -18,7 +18,7 @@ use std::sync::Arc;
 
 use bytes::BytesMut;
 
-use super::connection::{ConnInner, Connection};
+use super::handle::{ConnInner, Connection};
 use super::request::Request;
 use crate::protocol::backend::TransactionStatus;
 use crate::protocol::frontend;
@@ -174,29 +174,9 @@ pub(crate) fn send_and_forget(inner: &ConnInner, sql: &str) {
     }
 }
 
-impl Connection {
-    /// Starts building a transaction; `.start().await` sends the `BEGIN`.
-    ///
-    /// ```no_run
-    /// # async fn demo(conn: edgepg_core::client::Connection) -> edgepg_core::Result<()> {
-    /// use edgepg_core::client::Isolation;
-    /// let tx = conn.transaction().isolation(Isolation::Serializable).readonly(false).start().await?;
-    /// tx.execute("INSERT INTO t VALUES ($1)", &[&1i64]).await?;
-    /// {
-    ///     let sp = tx.transaction().start().await?; // SAVEPOINT
-    ///     sp.execute("INSERT INTO t VALUES ($1)", &[&2i64]).await?;
-    ///     sp.rollback().await?; // ROLLBACK TO SAVEPOINT: row 1 stays
-    /// }
-    /// tx.commit().await?;
-    /// # Ok(()) }
-    /// ```
-    ///
-    /// `start()` fails with an Interface error when a transaction is already
-    /// open on the connection (e.g. one begun with a raw `BEGIN`): nest with
-    /// [`Transaction::transaction`] instead.
-    pub fn transaction(&self) -> TransactionBuilder<'_> {
-        TransactionBuilder { conn: self, options: TransactionOptions::default(), outer: None }
-    }
+/// The work of [`Connection::transaction`], which delegates here.
+pub(crate) fn transaction<'c>(conn: &'c Connection) -> TransactionBuilder<'c> {
+    TransactionBuilder { conn, options: TransactionOptions::default(), outer: None }
 }
 
 /// Options of a transaction to start, from [`Connection::transaction`] or

@@ -1,4 +1,5 @@
-//! The byte stream a connection runs over.
+//! The byte stream a connection runs over ([`Transport`]), and how one is
+//! opened ([`Connector`]: TCP/TLS/Unix on native, WebSocket on wasm).
 //!
 //! A small poll-based trait instead of `AsyncRead` so that transports can
 //! append straight into the connection's receive buffer: tokio reads into the
@@ -11,6 +12,10 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use bytes::BytesMut;
+
+use super::runtime::{BoxFuture, MaybeSend, MaybeSync};
+use crate::config::{Config, Host};
+use crate::Result;
 
 /// A bidirectional byte stream to a PostgreSQL server (or a proxy in front of one).
 pub trait Transport: Unpin {
@@ -35,6 +40,37 @@ pub trait Transport: Unpin {
 
     /// Closes the stream (TLS close_notify, WebSocket close, TCP FIN).
     fn poll_close(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>>;
+}
+
+/// An open stream to a server, ready for the StartupMessage.
+#[derive(Debug)]
+pub struct Connected<S> {
+    /// The stream (TLS already negotiated if any).
+    pub stream: S,
+    /// `tls-server-end-point` channel binding data when the stream is TLS.
+    pub tls_server_end_point: Option<Vec<u8>>,
+}
+
+/// Opens streams for the client: TCP/TLS/Unix on native, WebSocket on wasm.
+pub trait Connector: MaybeSend + MaybeSync {
+    /// The stream type.
+    type Stream: Transport + MaybeSend + 'static;
+
+    /// Opens a stream to `host:port`, including any TLS negotiation the
+    /// configuration asks for. Errors should be [`ErrorKind::Connect`](crate::ErrorKind::Connect) (or
+    /// [`ErrorKind::Tls`](crate::ErrorKind::Tls)) and name the address.
+    fn connect<'a>(
+        &'a self,
+        host: &'a Host,
+        port: u16,
+        config: &'a Config,
+    ) -> BoxFuture<'a, Result<Connected<Self::Stream>>>;
+
+    /// A password for `host:port` when the configuration has none (the
+    /// native crate reads `~/.pgpass` here). Default: none.
+    fn password_for(&self, _host: &Host, _port: u16, _config: &Config) -> Option<Vec<u8>> {
+        None
+    }
 }
 
 /// Adapts any `futures::io::AsyncRead + AsyncWrite` stream to [`Transport`].

@@ -18,20 +18,12 @@ use std::sync::Arc;
 
 use bytes::BytesMut;
 
-use super::connection::ConnInner;
+use super::formats::{needs_catalog, MAX_DEPTH};
+use super::handle::ConnInner;
 use super::shared::lock;
-use crate::protocol::{frontend, Format};
-use crate::types::{with_type_map, Field, Type, TypeCodec, TypeInfo, TypeKind, TypeMap};
+use crate::protocol::frontend;
+use crate::types::{Field, Type, TypeCodec, TypeInfo, TypeKind, TypeMap};
 use crate::{Error, Result};
-
-/// Levels of nesting followed (a composite of arrays of a domain over a range
-/// of ... ); deeper types stay unknown and are exchanged in text.
-const MAX_DEPTH: usize = 8;
-
-/// Whether the core must know more than the OID to handle `ty`.
-fn needs_catalog(ty: Type) -> bool {
-    ty.name().is_none()
-}
 
 /// The OIDs `info` refers to.
 fn referenced(info: &TypeInfo) -> Vec<Type> {
@@ -39,46 +31,6 @@ fn referenced(info: &TypeInfo) -> Vec<Type> {
         TypeKind::Domain(t) | TypeKind::Range(t) | TypeKind::Multirange(t) | TypeKind::Array(t) => vec![*t],
         TypeKind::Composite(fields) => fields.iter().map(|f| f.type_).collect(),
         TypeKind::Simple | TypeKind::Enum | TypeKind::Record => Vec::new(),
-    }
-}
-
-/// The map must be consulted for columns of this type (user types, built-in
-/// ranges, records, arrays of those, types with codecs).
-pub(crate) fn uses_map(ty: Type, map: &TypeMap) -> bool {
-    needs_catalog(ty)
-        || map.codec(ty.oid()).is_some()
-        || !matches!(ty.kind(), TypeKind::Simple | TypeKind::Array(_))
-        || ty.element().is_some_and(|e| !matches!(e.kind(), TypeKind::Simple))
-}
-
-/// The format to request a column of `ty` in, given `map` (see the module docs).
-pub(crate) fn wire_format(ty: Type, map: &Arc<TypeMap>) -> Format {
-    if map.is_empty() && !uses_map(ty, map) {
-        return if ty.has_binary_codec() { Format::Binary } else { Format::Text };
-    }
-    with_type_map(map, || if binary_ok(ty, map, 0) { Format::Binary } else { Format::Text })
-}
-
-fn binary_ok(ty: Type, map: &TypeMap, depth: usize) -> bool {
-    if depth > MAX_DEPTH {
-        return false;
-    }
-    if let Some(codec) = map.codec(ty.oid()) {
-        return codec.format() == Format::Binary;
-    }
-    if ty.has_binary_codec() {
-        return true;
-    }
-    match ty.kind() {
-        TypeKind::Enum => true,
-        // Anonymous records carry their field types; fields without a binary
-        // decoder are reported when read (cast them to text in the query).
-        TypeKind::Record => true,
-        TypeKind::Domain(t) | TypeKind::Array(t) | TypeKind::Range(t) | TypeKind::Multirange(t) => {
-            binary_ok(t, map, depth + 1)
-        }
-        TypeKind::Composite(fields) => fields.iter().all(|f| binary_ok(f.type_, map, depth + 1)),
-        TypeKind::Simple => false,
     }
 }
 
@@ -226,7 +178,7 @@ impl ConnInner {
     fn server_major(&self) -> u32 {
         self.shared
             .parameter("server_version")
-            .and_then(|v| super::connection::ServerVersion::parse(&v))
+            .and_then(|v| super::shared::ServerVersion::parse(&v))
             .map_or(0, |v| v.major)
     }
 }

@@ -22,7 +22,7 @@ use futures_util::{SinkExt, StreamExt};
 
 use super::encode::{Gather, RecordEncoder, RecordFormat, CHUNK};
 use super::options::{copy_in_sql, describe_columns_sql, CopyFormat, CopyOptions};
-use crate::client::connection::{ConnInner, Connection};
+use crate::client::handle::{ConnInner, Connection};
 use crate::client::params::Params;
 use crate::client::request::{CopyInMessage, CopyInSender, Request, Response, Sink, COPY_IN_CHANNEL};
 use crate::protocol::frontend;
@@ -32,228 +32,174 @@ use crate::{Error, Result};
 /// Boxed error of a COPY data source.
 pub type BoxError = Box<dyn StdError + Send + Sync + 'static>;
 
-impl Connection {
-    /// Copies records into `table` with a binary `COPY … FROM STDIN`, and
-    /// returns the number of rows copied.
-    ///
-    /// Records are any [`Params`] (tuples, arrays, `Vec`s) with one value per
-    /// column, in the order of `options.columns` (all columns when empty).
-    /// The columns' types are looked up once per call, and every value is
-    /// encoded for its column's type. If a column has a type without a
-    /// binary encoder (enums, `citext`, extension types), the whole call
-    /// uses the text format instead. Only `schema_name`, `columns` and
-    /// `where_clause` of `options` apply here.
-    ///
-    /// If a value does not fit its column, the COPY is aborted and no row
-    /// lands; the connection stays usable.
-    ///
-    /// ```no_run
-    /// # async fn demo(conn: edgepg_core::client::Connection) -> edgepg_core::Result<()> {
-    /// use edgepg_core::client::CopyOptions;
-    /// conn.execute("CREATE TEMP TABLE people (id int8, name text)", &[]).await?;
-    /// let rows = (0..1000i64).map(|i| (i, format!("person {i}")));
-    /// let n = conn.copy_records_to_table("people", rows, &CopyOptions::new()).await?;
-    /// assert_eq!(n, 1000);
-    /// # Ok(()) }
-    /// ```
-    pub async fn copy_records_to_table<I, P>(&self, table: &str, records: I, options: &CopyOptions) -> Result<u64>
-    where
-        I: IntoIterator<Item = P>,
-        P: Params,
-    {
-        let (sql, mut encoder) = self.records_copy(table, options).await?;
-        let mut copy = CopyIn::start(&self.inner, &sql)?;
-        let mut records = records.into_iter();
-        loop {
-            // Encode synchronously up to a chunk, so no record is held across an await.
-            let more = match fill(&mut encoder, &mut records) {
-                Ok(more) => more,
-                Err(e) => return Err(copy.fail(e).await),
-            };
-            if !more {
-                break;
-            }
-            if !copy.send(encoder.take()).await {
-                return copy.finish().await;
-            }
+/// The work of [`Connection::copy_records_to_table`], which delegates here.
+pub(crate) async fn copy_records_to_table<I, P>(
+    conn: &Connection,
+    table: &str,
+    records: I,
+    options: &CopyOptions,
+) -> Result<u64>
+where
+    I: IntoIterator<Item = P>,
+    P: Params,
+{
+    let (sql, mut encoder) = records_copy(conn, table, options).await?;
+    let mut copy = CopyIn::start(&conn.inner, &sql)?;
+    let mut records = records.into_iter();
+    loop {
+        // Encode synchronously up to a chunk, so no record is held across an await.
+        let more = match fill(&mut encoder, &mut records) {
+            Ok(more) => more,
+            Err(e) => return Err(copy.fail(e).await),
+        };
+        if !more {
+            break;
         }
-        copy.send(encoder.finish()).await;
-        copy.finish().await
+        if !copy.send(encoder.take()).await {
+            return copy.finish().await;
+        }
     }
+    copy.send(encoder.finish()).await;
+    copy.finish().await
+}
 
-    /// Like [`Connection::copy_records_to_table`], with records from a
-    /// [`Stream`]. An `Err` item aborts the COPY (no row lands) and is
-    /// returned.
-    ///
-    /// ```no_run
-    /// # async fn demo(conn: edgepg_core::client::Connection) -> edgepg_core::Result<()> {
-    /// use edgepg_core::client::CopyOptions;
-    /// let rows = futures_util::stream::iter((0..10i64).map(|i| Ok::<_, std::io::Error>((i, i * 2))));
-    /// conn.copy_records_to_table_stream("pairs", rows, &CopyOptions::new()).await?;
-    /// # Ok(()) }
-    /// ```
-    pub async fn copy_records_to_table_stream<S, P, E>(
-        &self,
-        table: &str,
-        records: S,
-        options: &CopyOptions,
-    ) -> Result<u64>
-    where
-        S: Stream<Item = std::result::Result<P, E>>,
-        P: Params,
-        E: Into<BoxError>,
-    {
-        let (sql, mut encoder) = self.records_copy(table, options).await?;
-        let mut copy = CopyIn::start(&self.inner, &sql)?;
-        let mut records = pin!(records);
-        while let Some(item) = records.next().await {
-            let pushed = match item {
-                Ok(record) => encoder.push(&record),
-                Err(e) => Err(source_error(e.into())),
-            };
-            if let Err(e) = pushed {
-                return Err(copy.fail(e).await);
-            }
-            if encoder.is_full() && !copy.send(encoder.take()).await {
-                return copy.finish().await;
-            }
+/// The work of [`Connection::copy_records_to_table_stream`], which delegates here.
+pub(crate) async fn copy_records_to_table_stream<S, P, E>(
+    conn: &Connection,
+    table: &str,
+    records: S,
+    options: &CopyOptions,
+) -> Result<u64>
+where
+    S: Stream<Item = std::result::Result<P, E>>,
+    P: Params,
+    E: Into<BoxError>,
+{
+    let (sql, mut encoder) = records_copy(conn, table, options).await?;
+    let mut copy = CopyIn::start(&conn.inner, &sql)?;
+    let mut records = pin!(records);
+    while let Some(item) = records.next().await {
+        let pushed = match item {
+            Ok(record) => encoder.push(&record),
+            Err(e) => Err(source_error(e.into())),
+        };
+        if let Err(e) = pushed {
+            return Err(copy.fail(e).await);
         }
-        copy.send(encoder.finish()).await;
-        copy.finish().await
+        if encoder.is_full() && !copy.send(encoder.take()).await {
+            return copy.finish().await;
+        }
     }
+    copy.send(encoder.finish()).await;
+    copy.finish().await
+}
 
-    /// Runs `COPY table FROM STDIN (options)` with data from a [`Stream`] of
-    /// byte chunks (anything `Into<Bytes>`: `Vec<u8>`, `String`, `Bytes`,
-    /// ...), already in the format `options` describe. Small chunks are
-    /// gathered into 64 KiB messages. Returns the number of rows copied.
-    ///
-    /// An `Err` item aborts the COPY: no row lands, and that error is
-    /// returned.
-    ///
-    /// ```no_run
-    /// # async fn demo(conn: edgepg_core::client::Connection) -> edgepg_core::Result<()> {
-    /// use edgepg_core::client::{CopyFormat, CopyOptions};
-    /// let lines = futures_util::stream::iter(["1,one\n", "2,two\n"].map(Ok::<_, std::io::Error>));
-    /// let opts = CopyOptions::new().format(CopyFormat::Csv);
-    /// assert_eq!(conn.copy_to_table("t", lines, &opts).await?, 2);
-    /// # Ok(()) }
-    /// ```
-    pub async fn copy_to_table<S, B, E>(&self, table: &str, source: S, options: &CopyOptions) -> Result<u64>
-    where
-        S: Stream<Item = std::result::Result<B, E>>,
-        B: Into<Bytes>,
-        E: Into<BoxError>,
-    {
-        let sql = copy_in_sql(table, options)?;
-        let mut copy = CopyIn::start(&self.inner, &sql)?;
-        let mut source = pin!(source);
-        let mut gather = Gather::default();
-        while let Some(item) = source.next().await {
-            let data = match item {
-                Ok(data) => data.into(),
-                Err(e) => return Err(copy.fail(source_error(e.into())).await),
-            };
-            for chunk in gather.push(data).into_iter().flatten() {
-                if !copy.send(chunk).await {
-                    return copy.finish().await;
-                }
-            }
-        }
-        if let Some(rest) = gather.finish() {
-            copy.send(rest).await;
-        }
-        copy.finish().await
-    }
-
-    /// Like [`Connection::copy_to_table`], reading the data from a
-    /// `futures_io::AsyncRead` (with tokio, wrap the reader with
-    /// `tokio_util::compat`, re-exported by `edgepg::compat`). Reads fill
-    /// 64 KiB messages. A read error aborts the COPY and is returned.
-    ///
-    /// ```no_run
-    /// # async fn demo(conn: edgepg_core::client::Connection) -> edgepg_core::Result<()> {
-    /// use edgepg_core::client::CopyOptions;
-    /// let data: &[u8] = b"1\tone\n2\ttwo\n";
-    /// assert_eq!(conn.copy_to_table_from_reader("t", data, &CopyOptions::new()).await?, 2);
-    /// # Ok(()) }
-    /// ```
-    pub async fn copy_to_table_from_reader<R: AsyncRead>(
-        &self,
-        table: &str,
-        reader: R,
-        options: &CopyOptions,
-    ) -> Result<u64> {
-        let sql = copy_in_sql(table, options)?;
-        let mut copy = CopyIn::start(&self.inner, &sql)?;
-        let mut reader = pin!(reader);
-        loop {
-            let mut buf = BytesMut::zeroed(CHUNK);
-            let mut filled = 0;
-            while filled < CHUNK {
-                match reader.read(&mut buf[filled..]).await {
-                    Ok(0) => break,
-                    Ok(n) => filled += n,
-                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                    Err(e) => return Err(copy.fail(Error::io(e).context("reading the COPY source")).await),
-                }
-            }
-            buf.truncate(filled);
-            if filled > 0 && !copy.send(buf.freeze()).await {
-                return copy.finish().await;
-            }
-            if filled < CHUNK {
+/// The work of [`Connection::copy_to_table`], which delegates here.
+pub(crate) async fn copy_to_table<S, B, E>(
+    conn: &Connection,
+    table: &str,
+    source: S,
+    options: &CopyOptions,
+) -> Result<u64>
+where
+    S: Stream<Item = std::result::Result<B, E>>,
+    B: Into<Bytes>,
+    E: Into<BoxError>,
+{
+    let sql = copy_in_sql(table, options)?;
+    let mut copy = CopyIn::start(&conn.inner, &sql)?;
+    let mut source = pin!(source);
+    let mut gather = Gather::default();
+    while let Some(item) = source.next().await {
+        let data = match item {
+            Ok(data) => data.into(),
+            Err(e) => return Err(copy.fail(source_error(e.into())).await),
+        };
+        for chunk in gather.push(data).into_iter().flatten() {
+            if !copy.send(chunk).await {
                 return copy.finish().await;
             }
         }
     }
+    if let Some(rest) = gather.finish() {
+        copy.send(rest).await;
+    }
+    copy.finish().await
+}
 
-    /// Like [`Connection::copy_to_table`], with all the data in one buffer.
-    ///
-    /// ```no_run
-    /// # async fn demo(conn: edgepg_core::client::Connection) -> edgepg_core::Result<()> {
-    /// use edgepg_core::client::CopyOptions;
-    /// let n = conn.copy_to_table_from_bytes("t", "1\tone\n2\ttwo\n", &CopyOptions::new()).await?;
-    /// assert_eq!(n, 2);
-    /// # Ok(()) }
-    /// ```
-    pub async fn copy_to_table_from_bytes(
-        &self,
-        table: &str,
-        data: impl Into<Bytes>,
-        options: &CopyOptions,
-    ) -> Result<u64> {
-        let sql = copy_in_sql(table, options)?;
-        let mut copy = CopyIn::start(&self.inner, &sql)?;
-        let mut data: Bytes = data.into();
-        // Zero-copy slices, so the driver never holds much more than a few
-        // of them in its write buffer at once.
-        while !data.is_empty() {
-            let piece = data.split_to(data.len().min(4 * CHUNK));
-            if !copy.send(piece).await {
-                break;
+/// The work of [`Connection::copy_to_table_from_reader`], which delegates here.
+pub(crate) async fn copy_to_table_from_reader<R: AsyncRead>(
+    conn: &Connection,
+    table: &str,
+    reader: R,
+    options: &CopyOptions,
+) -> Result<u64> {
+    let sql = copy_in_sql(table, options)?;
+    let mut copy = CopyIn::start(&conn.inner, &sql)?;
+    let mut reader = pin!(reader);
+    loop {
+        let mut buf = BytesMut::zeroed(CHUNK);
+        let mut filled = 0;
+        while filled < CHUNK {
+            match reader.read(&mut buf[filled..]).await {
+                Ok(0) => break,
+                Ok(n) => filled += n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(copy.fail(Error::io(e).context("reading the COPY source")).await),
             }
         }
-        copy.finish().await
-    }
-
-    /// The COPY statement and a record encoder for `copy_records_to_table`:
-    /// one round trip to learn the target columns' types.
-    async fn records_copy(&self, table: &str, options: &CopyOptions) -> Result<(String, RecordEncoder)> {
-        if !options.only_target() {
-            return Err(Error::interface(
-                "copy_records_to_table only uses the options schema_name, columns and where_clause",
-            ));
+        buf.truncate(filled);
+        if filled > 0 && !copy.send(buf.freeze()).await {
+            return copy.finish().await;
         }
-        let stmt = self.inner.prepare_new(&describe_columns_sql(table, options), false).await?;
-        let types: Vec<Type> = stmt.columns.iter().map(|c| c.type_()).collect();
-        let format = RecordFormat::for_types(&types);
-        let mut options = options.clone();
-        options.format = Some(match format {
-            RecordFormat::Binary => CopyFormat::Binary,
-            RecordFormat::Text => CopyFormat::Text,
-        });
-        Ok((copy_in_sql(table, &options)?, RecordEncoder::new(types, format)?))
+        if filled < CHUNK {
+            return copy.finish().await;
+        }
     }
+}
+
+/// The work of [`Connection::copy_to_table_from_bytes`], which delegates here.
+pub(crate) async fn copy_to_table_from_bytes(
+    conn: &Connection,
+    table: &str,
+    data: impl Into<Bytes>,
+    options: &CopyOptions,
+) -> Result<u64> {
+    let sql = copy_in_sql(table, options)?;
+    let mut copy = CopyIn::start(&conn.inner, &sql)?;
+    let mut data: Bytes = data.into();
+    // Zero-copy slices, so the driver never holds much more than a few
+    // of them in its write buffer at once.
+    while !data.is_empty() {
+        let piece = data.split_to(data.len().min(4 * CHUNK));
+        if !copy.send(piece).await {
+            break;
+        }
+    }
+    copy.finish().await
+}
+
+/// The COPY statement and a record encoder for `copy_records_to_table`:
+/// one round trip to learn the target columns' types.
+pub(crate) async fn records_copy(
+    conn: &Connection,
+    table: &str,
+    options: &CopyOptions,
+) -> Result<(String, RecordEncoder)> {
+    if !options.only_target() {
+        return Err(Error::interface(
+            "copy_records_to_table only uses the options schema_name, columns and where_clause",
+        ));
+    }
+    let stmt = conn.inner.prepare_new(&describe_columns_sql(table, options), false).await?;
+    let types: Vec<Type> = stmt.columns.iter().map(|c| c.type_()).collect();
+    let format = RecordFormat::for_types(&types);
+    let mut options = options.clone();
+    options.format = Some(match format {
+        RecordFormat::Binary => CopyFormat::Binary,
+        RecordFormat::Text => CopyFormat::Text,
+    });
+    Ok((copy_in_sql(table, &options)?, RecordEncoder::new(types, format)?))
 }
 
 /// Encodes records until a chunk is full (`Ok(true)`) or the records run out

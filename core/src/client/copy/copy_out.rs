@@ -23,7 +23,7 @@ use futures_util::StreamExt;
 
 use super::copy_in::copy_count;
 use super::options::{copy_query_out_sql, copy_table_out_sql, CopyOptions};
-use crate::client::connection::{ConnInner, Connection};
+use crate::client::handle::{ConnInner, Connection};
 use crate::client::request::{Request, Sink, StreamItem, STREAM_CHANNEL};
 use crate::protocol::{frontend, IsNull};
 use crate::types::{ToSql, Type};
@@ -186,129 +186,92 @@ impl Stream for CopyOutStream {
     }
 }
 
-impl Connection {
-    /// Runs `COPY table TO STDOUT (options)` and returns its data as a
-    /// [`CopyOutStream`] of byte chunks, read with backpressure.
-    ///
-    /// ```no_run
-    /// # async fn demo(conn: edgepg_core::client::Connection) -> edgepg_core::Result<()> {
-    /// use edgepg_core::client::{CopyFormat, CopyOptions};
-    /// let opts = CopyOptions::new().columns(["id"]).format(CopyFormat::Csv);
-    /// let stream = conn.copy_from_table("people", &opts).await?;
-    /// # Ok(()) }
-    /// ```
-    pub async fn copy_from_table(&self, table: &str, options: &CopyOptions) -> Result<CopyOutStream> {
-        let sql = copy_table_out_sql(table, options)?;
-        CopyOutStream::start(&self.inner, &sql).await
-    }
+/// The work of [`Connection::copy_from_table`], which delegates here.
+pub(crate) async fn copy_from_table(conn: &Connection, table: &str, options: &CopyOptions) -> Result<CopyOutStream> {
+    let sql = copy_table_out_sql(table, options)?;
+    CopyOutStream::start(&conn.inner, &sql).await
+}
 
-    /// Runs `COPY (query) TO STDOUT (options)` and returns its data as a
-    /// [`CopyOutStream`].
-    ///
-    /// COPY takes no parameters, so `args` are inlined into the query as
-    /// literals, as asyncpg does: the query is described to learn their
-    /// types, and the server quotes each value (`quote_nullable`), cast to
-    /// its type. `$n` inside strings, quoted identifiers and comments is left
-    /// alone.
-    ///
-    /// ```no_run
-    /// # async fn demo(conn: edgepg_core::client::Connection) -> edgepg_core::Result<()> {
-    /// use edgepg_core::client::CopyOptions;
-    /// let stream = conn
-    ///     .copy_from_query("SELECT * FROM people WHERE id > $1", &[&10i64], &CopyOptions::new())
-    ///     .await?;
-    /// # Ok(()) }
-    /// ```
-    pub async fn copy_from_query(
-        &self,
-        query: &str,
-        args: &[&(dyn ToSql + Sync)],
-        options: &CopyOptions,
-    ) -> Result<CopyOutStream> {
-        let query = self.inline_args(query, args).await?;
-        let sql = copy_query_out_sql(&query, options)?;
-        CopyOutStream::start(&self.inner, &sql).await
-    }
+/// The work of [`Connection::copy_from_query`], which delegates here.
+pub(crate) async fn copy_from_query(
+    conn: &Connection,
+    query: &str,
+    args: &[&(dyn ToSql + Sync)],
+    options: &CopyOptions,
+) -> Result<CopyOutStream> {
+    let query = inline_args(conn, query, args).await?;
+    let sql = copy_query_out_sql(&query, options)?;
+    CopyOutStream::start(&conn.inner, &sql).await
+}
 
-    /// [`Connection::copy_from_table`] written into `writer`; returns the row
-    /// count. With tokio, wrap the writer with `tokio_util::compat`
-    /// (re-exported by `edgepg::compat`).
-    ///
-    /// ```no_run
-    /// # async fn demo(conn: edgepg_core::client::Connection) -> edgepg_core::Result<()> {
-    /// use edgepg_core::client::CopyOptions;
-    /// let mut out = Vec::new();
-    /// conn.copy_from_table_to_writer("people", &CopyOptions::new(), futures_util::io::Cursor::new(&mut out)).await?;
-    /// # Ok(()) }
-    /// ```
-    pub async fn copy_from_table_to_writer<W: AsyncWrite>(
-        &self,
-        table: &str,
-        options: &CopyOptions,
-        writer: W,
-    ) -> Result<u64> {
-        self.copy_from_table(table, options).await?.write_to(writer).await
-    }
+/// The work of [`Connection::copy_from_table_to_writer`], which delegates here.
+pub(crate) async fn copy_from_table_to_writer<W: AsyncWrite>(
+    conn: &Connection,
+    table: &str,
+    options: &CopyOptions,
+    writer: W,
+) -> Result<u64> {
+    conn.copy_from_table(table, options).await?.write_to(writer).await
+}
 
-    /// [`Connection::copy_from_query`] written into `writer`; returns the row count.
-    pub async fn copy_from_query_to_writer<W: AsyncWrite>(
-        &self,
-        query: &str,
-        args: &[&(dyn ToSql + Sync)],
-        options: &CopyOptions,
-        writer: W,
-    ) -> Result<u64> {
-        self.copy_from_query(query, args, options).await?.write_to(writer).await
-    }
+/// The work of [`Connection::copy_from_query_to_writer`], which delegates here.
+pub(crate) async fn copy_from_query_to_writer<W: AsyncWrite>(
+    conn: &Connection,
+    query: &str,
+    args: &[&(dyn ToSql + Sync)],
+    options: &CopyOptions,
+    writer: W,
+) -> Result<u64> {
+    conn.copy_from_query(query, args, options).await?.write_to(writer).await
+}
 
-    /// `query` with `$n` replaced by the literal of `args[n-1]`, quoted by the server.
-    async fn inline_args(&self, query: &str, args: &[&(dyn ToSql + Sync)]) -> Result<String> {
-        if args.is_empty() {
-            return Ok(query.to_owned());
-        }
-        let stmt = self.inner.prepare_new(query, false).await?;
-        let types: Vec<Type> = stmt.params.clone();
-        drop(stmt);
-        if types.len() != args.len() {
-            return Err(Error::interface(format!(
-                "copy_from_query: the query expects {} argument(s), {} given",
-                types.len(),
-                args.len()
-            )));
-        }
-        // One flight: Parse (with the learned types) + Bind + Describe + Execute.
-        let select = (0..types.len())
-            .map(|i| format!("quote_nullable(${}) || '::' || {}::oid::regtype::text", i + 1, types[i].oid()))
-            .collect::<Vec<_>>()
-            .join(", ");
-        let oids: Vec<u32> = types.iter().map(|t| t.oid()).collect();
-        let formats: Vec<i16> = args.iter().zip(&types).map(|(a, &t)| a.encode_format(t).code()).collect();
-        let mut buf = BytesMut::new();
-        frontend::parse("", &format!("SELECT {select}"), &oids, &mut buf)?;
-        frontend::bind(
-            "",
-            "",
-            &formats,
-            0..args.len(),
-            |i, out| -> Result<IsNull> {
-                args[i].to_sql_checked(types[i], out).map_err(|e| e.context(format_args!("argument ${}", i + 1)))
-            },
-            &[0],
-            &mut buf,
-        )?;
-        frontend::describe(b'P', "", &mut buf)?;
-        frontend::execute("", 0, &mut buf)?;
-        frontend::sync(&mut buf);
-        let response = self.inner.request(buf, 1, None).await?;
-        let row = response
-            .results
-            .into_iter()
-            .next()
-            .and_then(|r| r.rows.into_iter().next())
-            .ok_or_else(|| Error::protocol("no row quoting the copy_from_query arguments"))?;
-        let literals = (0..args.len()).map(|i| row.get::<String, _>(i)).collect::<Result<Vec<_>>>()?;
-        substitute_params(query, &literals)
+/// `query` with `$n` replaced by the literal of `args[n-1]`, quoted by the server.
+pub(crate) async fn inline_args(conn: &Connection, query: &str, args: &[&(dyn ToSql + Sync)]) -> Result<String> {
+    if args.is_empty() {
+        return Ok(query.to_owned());
     }
+    let stmt = conn.inner.prepare_new(query, false).await?;
+    let types: Vec<Type> = stmt.params.clone();
+    drop(stmt);
+    if types.len() != args.len() {
+        return Err(Error::interface(format!(
+            "copy_from_query: the query expects {} argument(s), {} given",
+            types.len(),
+            args.len()
+        )));
+    }
+    // One flight: Parse (with the learned types) + Bind + Describe + Execute.
+    let select = (0..types.len())
+        .map(|i| format!("quote_nullable(${}) || '::' || {}::oid::regtype::text", i + 1, types[i].oid()))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let oids: Vec<u32> = types.iter().map(|t| t.oid()).collect();
+    let formats: Vec<i16> = args.iter().zip(&types).map(|(a, &t)| a.encode_format(t).code()).collect();
+    let mut buf = BytesMut::new();
+    frontend::parse("", &format!("SELECT {select}"), &oids, &mut buf)?;
+    frontend::bind(
+        "",
+        "",
+        &formats,
+        0..args.len(),
+        |i, out| -> Result<IsNull> {
+            args[i].to_sql_checked(types[i], out).map_err(|e| e.context(format_args!("argument ${}", i + 1)))
+        },
+        &[0],
+        &mut buf,
+    )?;
+    frontend::describe(b'P', "", &mut buf)?;
+    frontend::execute("", 0, &mut buf)?;
+    frontend::sync(&mut buf);
+    let response = conn.inner.request(buf, 1, None).await?;
+    let row = response
+        .results
+        .into_iter()
+        .next()
+        .and_then(|r| r.rows.into_iter().next())
+        .ok_or_else(|| Error::protocol("no row quoting the copy_from_query arguments"))?;
+    let literals = (0..args.len()).map(|i| row.get::<String, _>(i)).collect::<Result<Vec<_>>>()?;
+    substitute_params(query, &literals)
 }
 
 /// Replaces `$1`, `$2`, ... in `query` by `literals[0]`, `literals[1]`, ...,

@@ -21,8 +21,8 @@
 //! [`Connection::copy_from_table`]: crate::client::Connection::copy_from_table
 //! [`Connection::copy_from_query`]: crate::client::Connection::copy_from_query
 
-mod copy_in;
-mod copy_out;
+pub(super) mod copy_in;
+pub(super) mod copy_out;
 mod encode;
 mod options;
 

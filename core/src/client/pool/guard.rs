@@ -3,9 +3,9 @@
 use std::ops::Deref;
 use std::sync::Arc;
 
-use super::super::connection::Connection;
-use super::state::{Meta, Pooled};
+use super::super::handle::Connection;
 use super::super::shared::lock;
+use super::state::{Meta, Pooled};
 use super::PoolInner;
 
 /// A connection acquired from a [`Pool`](super::Pool). It dereferences to

@@ -34,11 +34,11 @@ use futures_util::future::{select, Either};
 
 use self::reset::CleanNow;
 use self::state::{AfterFree, Grant, Pooled, State};
-use super::request::Request;
-use super::connection::Connection;
 use super::duration_text::Shown;
 use super::from_row::FromRow;
+use super::handle::Connection;
 use super::params::Params;
+use super::request::Request;
 use super::row::Row;
 use super::runtime::{timeout, Runtime};
 use super::shared::lock;
@@ -46,8 +46,8 @@ use crate::protocol::backend::TransactionStatus;
 use crate::types::{FromSqlOwned, ToSql};
 use crate::{Error, ErrorKind, Result};
 
-use self::guard::{LeaseKind, SharedSeat};
 pub use self::guard::{Lease, PoolConnection};
+use self::guard::{LeaseKind, SharedSeat};
 pub use self::options::{default_reset, ConnectFn, Hook, PoolOptions, DEFAULT_RESET_SQL};
 
 /// A pool of connections, cheap to clone (clones share the pool).

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::super::connection::Connection;
+use super::super::handle::Connection;
 use super::super::runtime::BoxFuture;
 use crate::types::TypeCodec;
 use crate::Result;

@@ -8,7 +8,7 @@
 
 use bytes::BytesMut;
 
-use super::super::connection::{ConnInner, Connection};
+use super::super::handle::{ConnInner, Connection};
 use super::super::request::Request;
 use super::options::{is_default_reset, Hook, DEFAULT_RESET_SQL};
 use crate::protocol::backend::TransactionStatus;

@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use futures_channel::oneshot;
 
-use super::super::connection::{ConnInner, Connection};
+use super::super::handle::{ConnInner, Connection};
 use super::PoolInner;
 
 /// What the pool remembers about a connection besides the handle.

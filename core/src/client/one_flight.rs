@@ -1,4 +1,4 @@
-//! The first query of a lazily started connection in one flight, even on a
+//! The first query of a pipelined-connect connection in one flight, even on a
 //! statement-cache miss.
 //!
 //! Normally a cache miss costs two round trips: Parse + Describe + Sync (to
@@ -30,7 +30,7 @@ use std::sync::Arc;
 
 use bytes::BytesMut;
 
-use super::connection::ConnInner;
+use super::handle::ConnInner;
 use super::params::Params;
 use super::request::{Request, Response};
 use super::shared::lock;
@@ -39,7 +39,7 @@ use crate::protocol::{frontend, IsNull};
 use crate::{Error, Result};
 
 /// An encoded one-flight query.
-pub(crate) struct FirstFlight {
+pub(crate) struct OneFlight {
     bytes: BytesMut,
     /// The statement name (empty: unnamed, not cached).
     name: String,
@@ -49,8 +49,13 @@ impl ConnInner {
     /// Encodes `sql` for the one-flight path, or `None` when it does not
     /// apply: startup is over, the statement is cached, or an argument needs
     /// its type to be encoded.
-    pub(crate) fn first_flight(&self, sql: &str, params: &dyn Params, max_rows: i32) -> Option<Result<FirstFlight>> {
-        if !self.shared.is_starting() {
+    pub(crate) fn pipelined_one_flight(
+        &self,
+        sql: &str,
+        params: &dyn Params,
+        max_rows: i32,
+    ) -> Option<Result<OneFlight>> {
+        if !self.shared.in_pipelined_startup() {
             return None;
         }
         self.one_flight(sql, params, max_rows)
@@ -61,7 +66,7 @@ impl ConnInner {
     /// arguments: one round trip on a miss, like the simple protocol, and
     /// binary results from the cache afterwards); `None` on a cache hit or
     /// when an argument needs its type.
-    pub(crate) fn one_flight(&self, sql: &str, params: &dyn Params, max_rows: i32) -> Option<Result<FirstFlight>> {
+    pub(crate) fn one_flight(&self, sql: &str, params: &dyn Params, max_rows: i32) -> Option<Result<OneFlight>> {
         let named = {
             let mut cache = lock(&self.cache);
             if cache.get(sql, self.now()).is_some() {
@@ -84,12 +89,12 @@ impl ConnInner {
         } else {
             String::new()
         };
-        Some(encode(&name, sql, &values, &ranges, max_rows).map(|bytes| FirstFlight { bytes, name }))
+        Some(encode(&name, sql, &values, &ranges, max_rows).map(|bytes| OneFlight { bytes, name }))
     }
 
-    /// Sends a [`FirstFlight`] and caches the statement it described.
-    pub(crate) async fn run_first_flight(&self, sql: &str, flight: FirstFlight) -> Result<Response> {
-        let FirstFlight { bytes, name } = flight;
+    /// Sends a [`OneFlight`] and caches the statement it described.
+    pub(crate) async fn run_one_flight(&self, sql: &str, flight: OneFlight) -> Result<Response> {
+        let OneFlight { bytes, name } = flight;
         let result = self.request(bytes, 1, None).await;
         let mut response = match result {
             Ok(r) => r,

@@ -1,0 +1,106 @@
+//! Rows handed to the caller batch by batch as they arrive
+//! ([`Connection::fetch_batches`](super::Connection::fetch_batches)), so a
+//! caller can convert them while the rest of the response is still on the
+//! way (the wasm package builds JS rows this way).
+
+use bytes::BytesMut;
+use futures_channel::mpsc;
+use futures_util::StreamExt;
+
+use super::handle::{encode_bind, is_stale_statement, type_oids, ConnInner};
+use super::params::Params;
+use super::request::{Request, Sink, StreamItem, STREAM_CHANNEL};
+use super::row::Row;
+use super::runtime::MaybeSend;
+use super::shared::lock;
+use super::statement::StatementInner;
+use crate::protocol::backend::TransactionStatus;
+use crate::protocol::frontend;
+use crate::Result;
+
+/// Where [`ConnInner::fetch_streamed`] hands its batches of rows (`Send`
+/// on native targets, where futures are).
+pub(crate) trait RowBatches: FnMut(Vec<Row>) -> Result<()> + MaybeSend {}
+
+impl<F: FnMut(Vec<Row>) -> Result<()> + MaybeSend> RowBatches for F {}
+
+impl ConnInner {
+    /// Runs `sql` like [`ConnInner::query`] (statement cache, one retry of a
+    /// stale cached statement) and hands its rows to `on_rows` batch by
+    /// batch as they are read from the socket, instead of all at the end.
+    /// Every row is handed over exactly once, in order; an error after some
+    /// batches fails the call (the caller drops what it got).
+    pub(crate) async fn fetch_streamed(
+        &self,
+        sql: &str,
+        params: &(dyn Params + Sync),
+        on_rows: &mut dyn RowBatches,
+    ) -> Result<()> {
+        // Startup still pipelined: the one-flight path collects (a cache miss
+        // goes in the startup flight).
+        if self.shared.in_pipelined_startup() {
+            let response = self.query(sql, params, 0).await?;
+            let rows = response.results.into_iter().next().map(|r| r.rows).unwrap_or_default();
+            return if rows.is_empty() { Ok(()) } else { on_rows(rows) };
+        }
+        let stmt = self.prepare_cached(sql).await?;
+        let mut streamed = false;
+        match self.bind_execute_streamed(&stmt, params, on_rows, &mut streamed).await {
+            // A stale statement fails at Bind, before any row: run it again.
+            Err(e) if !streamed && stmt.is_named() && is_stale_statement(&e) => {
+                lock(&self.cache).remove(sql);
+                if self.shared.status() != TransactionStatus::Idle {
+                    return Err(e.context(
+                        "a cached prepared statement became invalid inside a transaction (the schema changed); \
+                         roll back and retry",
+                    ));
+                }
+                let stmt = self.prepare_cached(sql).await?;
+                self.bind_execute_streamed(&stmt, params, on_rows, &mut streamed).await
+            }
+            other => other,
+        }
+    }
+
+    /// Bind + Execute + Sync of `stmt` with a streamed response (see
+    /// [`ConnInner::fetch_streamed`]); `streamed` is set once a batch was handed over.
+    async fn bind_execute_streamed(
+        &self,
+        stmt: &StatementInner,
+        params: &(dyn Params + Sync),
+        on_rows: &mut dyn RowBatches,
+        streamed: &mut bool,
+    ) -> Result<()> {
+        let mut bytes = BytesMut::with_capacity(64 + stmt.sql.len());
+        if !stmt.is_named() {
+            frontend::parse("", &stmt.sql, &type_oids(&stmt.params), &mut bytes)?;
+        }
+        encode_bind(stmt, params, &mut bytes)?;
+        frontend::execute("", 0, &mut bytes)?;
+        frontend::sync(&mut bytes);
+        self.note_request();
+        let (tx, mut rx) = mpsc::channel(STREAM_CHANNEL);
+        let columns = Some(stmt.columns.clone());
+        self.send(Request::Query { bytes, syncs: 1, columns, sink: Sink::Stream(tx), copy_in: None })?;
+        // Dropping `rx` early (an error below, or the caller's future) makes
+        // the driver read and drop the rest of the response.
+        loop {
+            match rx.next().await {
+                Some(StreamItem::Rows(rows)) => {
+                    *streamed = true;
+                    on_rows(rows)?;
+                }
+                Some(StreamItem::End(response)) => {
+                    let rest = response?.into_result()?.results.into_iter().next().map(|r| r.rows);
+                    return match rest {
+                        Some(rows) if !rows.is_empty() => on_rows(rows),
+                        _ => Ok(()),
+                    };
+                }
+                // COPY TO STDOUT through a call that fetches rows: its data is dropped.
+                Some(StreamItem::CopyOut { .. } | StreamItem::CopyData(_)) => {}
+                None => return Err(self.shared.closed_error()),
+            }
+        }
+    }
+}
