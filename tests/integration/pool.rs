@@ -566,10 +566,10 @@ async fn shortcuts_share_a_busy_connection_only_when_allowed() {
     // seat beside it at once, without waiting for a release...
     let second = pool.acquire_for("select $1::int8 + 1").now_or_never().expect("a seat, not a wait").unwrap();
     assert!(second.is_shared());
-    let (a, b): (i32, i64) = tokio::join!(
-        async { first.fetchval("SELECT pg_backend_pid()", &[]).await.unwrap() },
-        async { second.fetchval::<i64>("SELECT $1::int8 + 1", &[&41i64]).await.unwrap() }
-    );
+    let (a, b): (i32, i64) =
+        tokio::join!(async { first.fetchval("SELECT pg_backend_pid()", &[]).await.unwrap() }, async {
+            second.fetchval::<i64>("SELECT $1::int8 + 1", &[&41i64]).await.unwrap()
+        });
     assert_eq!(b, 42);
     let pid: i32 = second.fetchval("SELECT pg_backend_pid()", &[]).await.unwrap();
     assert_eq!(a, pid, "both calls ran on the one connection");
