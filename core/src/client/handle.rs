@@ -302,18 +302,26 @@ impl ConnInner {
         let stmt = self.prepare_cached(sql).await?;
         match self.bind_execute_as(&stmt, params, max_rows, text).await {
             Err(e) if stmt.is_named() && is_stale_statement(&e) => {
-                lock(&self.cache).remove(sql);
-                if self.shared.status() != TransactionStatus::Idle {
-                    return Err(e.context(
-                        "a cached prepared statement became invalid inside a transaction (the schema changed); \
-                         roll back and retry",
-                    ));
-                }
+                self.forget_stale(sql, e)?;
                 let stmt = self.prepare_cached(sql).await?;
                 self.bind_execute_as(&stmt, params, max_rows, text).await
             }
             other => other,
         }
+    }
+
+    /// After cached statement `sql` failed as stale (`e`): drops it from the
+    /// cache, and says whether to prepare it again and run once more — Ok
+    /// outside a transaction, else `e` (the transaction is aborted anyway).
+    pub(crate) fn forget_stale(&self, sql: &str, e: Error) -> Result<()> {
+        lock(&self.cache).remove(sql);
+        if self.shared.status() != TransactionStatus::Idle {
+            return Err(e.context(
+                "a cached prepared statement became invalid inside a transaction (the schema changed); \
+                 roll back and retry",
+            ));
+        }
+        Ok(())
     }
 
     /// Bind + Execute + Sync: one round trip.

@@ -12,9 +12,7 @@ use super::params::Params;
 use super::request::{Request, Sink, StreamItem, STREAM_CHANNEL};
 use super::row::Row;
 use super::runtime::MaybeSend;
-use super::shared::lock;
 use super::statement::StatementInner;
-use crate::protocol::backend::TransactionStatus;
 use crate::protocol::frontend;
 use crate::Result;
 
@@ -48,13 +46,7 @@ impl ConnInner {
         match self.bind_execute_streamed(&stmt, params, on_rows, &mut streamed).await {
             // A stale statement fails at Bind, before any row: run it again.
             Err(e) if !streamed && stmt.is_named() && is_stale_statement(&e) => {
-                lock(&self.cache).remove(sql);
-                if self.shared.status() != TransactionStatus::Idle {
-                    return Err(e.context(
-                        "a cached prepared statement became invalid inside a transaction (the schema changed); \
-                         roll back and retry",
-                    ));
-                }
+                self.forget_stale(sql, e)?;
                 let stmt = self.prepare_cached(sql).await?;
                 self.bind_execute_streamed(&stmt, params, on_rows, &mut streamed).await
             }
