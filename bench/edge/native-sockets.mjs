@@ -5,7 +5,8 @@
 //   cd bench/edge && . <cluster>/env && bun native-sockets.mjs node && bun native-sockets.mjs native
 //   deno run -A native-sockets.mjs node && deno run -A native-sockets.mjs native
 // (bench/edge/run.sh installs the package into bench/edge/node_modules.) Result: Bun.connect
-// ~2x node:net in Bun, so Bun uses it for plaintext; Deno.connect slower than Deno's node:net.
+// ahead of node:net in Bun (~2x loaded, 8 % quiet), so Bun uses it for plaintext; Deno.connect
+// slower than Deno's node:net.
 import { connect, useSockets } from "edgepg";
 const env = process.env;
 const dsn = `postgres://pw_user:pw_pw@${env.EDGEPG_TEST_HOST}:${env.EDGEPG_TEST_PORT}/${env.EDGEPG_TEST_DB}?sslmode=disable`;
