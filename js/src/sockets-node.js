@@ -1,8 +1,9 @@
 // Sockets for Node, Bun and Deno: node:net and node:tls adapted to the duplex
 // contract of the wasm side (wasm/src/socket.rs), and in Bun its own
 // `Bun.connect` for plaintext connections (measured faster than Bun's node:net:
-// 8 % on a quiet machine, ~2x on a loaded one; see bench/RESULTS.md). Only bytes move here: the SSLRequest, the sslmode
-// decisions and the protocol are Rust's.
+// 8 % on a quiet machine, ~2x on a loaded one; see bench/RESULTS.md). Only
+// bytes move here: the SSLRequest, the sslmode decisions and the protocol are
+// Rust's.
 import net from "node:net";
 import tls from "node:tls";
 import { readFileSync } from "node:fs";
