@@ -18,6 +18,7 @@ import { loadavg, cpus } from "node:os";
 import { execFileSync } from "node:child_process";
 import { clients } from "./clients.mjs";
 import { floorClients } from "./floor.mjs";
+import { DECODE_SQL, ROWS, readRows } from "./decode-query.mjs";
 
 const here = new URL(".", import.meta.url).pathname;
 
@@ -32,7 +33,6 @@ const IN_FLIGHT = 10;
 const POOL = int(args.pool, 10000);
 const POOL_SIZE = 10;
 const POOL_CALLERS = 50;
-const ROWS = 200000;
 
 function parseArgs(argv) {
   const out = {};
@@ -57,12 +57,6 @@ function int(v, d) {
 }
 
 // ------------------------------------------------------------------ workloads
-// A fixed base time (not now()) keeps the checksum equal across clients; the
-// columns are named so row objects have five distinct keys.
-const DECODE_SQL =
-  "SELECT g::int8 AS id, 'row ' || g AS name, g * 1.5::float8 AS f, " +
-  "'2024-01-01 00:00:00+00'::timestamptz + g * interval '1 s' AS ts, " +
-  `(g * 1.25)::numeric(12,2) AS n FROM generate_series(1, ${ROWS}) g`;
 
 const workloads = [
   {
@@ -105,18 +99,10 @@ const workloads = [
       const t0 = performance.now();
       const rows = await c.fetchAll(h, DECODE_SQL);
       if (c.diagnostic) return { ms: performance.now() - t0, checksum: rows.length };
-      let ids = 0, len = 0, f = 0, t = 0;
-      for (let i = 0; i < rows.length; i++) {
-        const r = rows[i];
-        ids += Number(r.id);
-        len += r.name.length + r.n.length;
-        f += r.f;
-        t += r.ts.getTime();
-      }
+      const checksum = readRows(rows);
       const ms = performance.now() - t0;
       if (rows.length !== ROWS) throw new Error(`${c.name}: ${rows.length} rows`);
-      // t and f depend only on the data: fold them in so a wrong decode shows.
-      return { ms, checksum: `${ids}/${len}/${f}/${t}` };
+      return { ms, checksum };
     },
   },
   {
@@ -129,17 +115,10 @@ const workloads = [
       const t0 = performance.now();
       const rows = await c.fetchArrays(h, DECODE_SQL);
       if (c.diagnostic) return { ms: performance.now() - t0, checksum: rows.length };
-      let ids = 0, len = 0, f = 0, t = 0;
-      for (let i = 0; i < rows.length; i++) {
-        const r = rows[i];
-        ids += Number(r[0]);
-        len += r[1].length + r[4].length;
-        f += r[2];
-        t += r[3].getTime();
-      }
+      const checksum = readRows(rows, true);
       const ms = performance.now() - t0;
       if (rows.length !== ROWS) throw new Error(`${c.name}: ${rows.length} rows`);
-      return { ms, checksum: `${ids}/${len}/${f}/${t}` };
+      return { ms, checksum };
     },
   },
   {

@@ -10,12 +10,10 @@
 import { connect } from "edgepg";
 import pg from "pg";
 import postgres from "postgres";
+import { DECODE_SQL, ROWS } from "./decode-query.mjs";
 const env = process.env;
 const dsn = `postgres://pw_user:pw_pw@127.0.0.1:${env.EDGEPG_TEST_PORT}/edgepg_test`;
-const ROWS = 200000;
-const SQL = "SELECT g::int8 AS id, 'row ' || g AS name, g * 1.5::float8 AS f, " +
-  "'2024-01-01 00:00:00+00'::timestamptz + g * interval '1 s' AS ts, " +
-  `(g * 1.25)::numeric(12,2) AS n FROM generate_series(1, ${ROWS}) g`;
+const SQL = DECODE_SQL;
 const doGc = env.GC === "1";
 const which = (env.CLIENTS ?? "edgepg").split(",");
 const arrayMode = env.ARRAY === "1";

@@ -24,6 +24,7 @@ import { connect } from "edgepg";
 import { neon } from "edgepg/http";
 import { Pool as NeonPool, neon as neonHttp, neonConfig } from "@neondatabase/serverless";
 import { floorClients } from "./floor.mjs";
+import { DECODE_SQL, ROWS } from "./decode-query.mjs";
 
 const args = process.argv.slice(2);
 const flag = (name, d) => {
@@ -46,13 +47,8 @@ const dsn = `postgres://pw_user:pw_pw@${host}:${pgPort}/${db}`;
 const SEQ = 2000;
 const PIPELINED = 3000;
 const IN_FLIGHT = 10;
-const ROWS = 200000;
 const CONNECTS = 20;
 const ONESHOTS = 200;
-const DECODE_SQL =
-  "SELECT g::int8 AS id, 'row ' || g AS name, g * 1.5::float8 AS f, " +
-  "'2024-01-01 00:00:00+00'::timestamptz + g * interval '1 s' AS ts, " +
-  `(g * 1.25)::numeric(12,2) AS n FROM generate_series(1, ${ROWS}) g`;
 
 const relays = [
   { name: "websockify", port: wsPort, pid: Number(env.EDGEPG_BENCH_WS_PID) },

@@ -11,14 +11,9 @@
 
 import { spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
+import { DECODE_SQL, ROWS, readRows } from "./decode-query.mjs";
 
 const SEQ = 2000;
-const ROWS = 200_000;
-// The same query as bench.mjs's decode_200k.
-const DECODE_SQL =
-  "SELECT g::int8 AS id, 'row ' || g AS name, g * 1.5::float8 AS f, " +
-  "'2024-01-01 00:00:00+00'::timestamptz + g * interval '1 s' AS ts, " +
-  `(g * 1.25)::numeric(12,2) AS n FROM generate_series(1, ${ROWS}) g`;
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
@@ -40,15 +35,9 @@ async function child(reps) {
     const seqMs = performance.now() - t0;
     t0 = performance.now();
     const rows = await conn.fetch(DECODE_SQL);
-    let ids = 0, len = 0, f = 0, t = 0;
-    for (let i = 0; i < rows.length; i++) {
-      const r = rows[i];
-      ids += Number(r.id);
-      len += r.name.length + r.n.length;
-      f += r.f;
-      t += r.ts.getTime();
-    }
+    const checksum = readRows(rows);
     const decodeMs = performance.now() - t0;
+    const ids = Number(checksum.split("/")[0]);
     if (rows.length !== ROWS || ids !== (ROWS * (ROWS + 1)) / 2) throw new Error(`decode: ${rows.length} rows, ids ${ids}`);
     if (round > 0) {
       seq.push(seqMs);
