@@ -551,7 +551,7 @@ async fn handles_made_during_a_lease_stop_working_after_release() {
 // ---------------------------------------------------------------------------------------------
 // pipeline_depth: shortcut calls sharing a connection.
 
-/// Options for the sharing tests: one connection, up to four calls on it.
+/// Options for the sharing tests: `max_size` connections, opened up front, and up to `depth` shortcut calls on each.
 fn sharing(max_size: usize, depth: usize) -> PoolOptions {
     PoolOptions { min_size: max_size, max_size, pipeline_depth: depth, ..PoolOptions::default() }
 }
