@@ -143,11 +143,11 @@ const workloads = [
       return { ms, checksum: sum };
     },
   },
-  poolWorkload("pool_10k", {}, "edgepg: `createPool` + `pool.fetchval`; pg / Neon: `Pool` + `pool.query`; postgres.js: `postgres(dsn, { max: 10 })`."),
+  poolWorkload("pool_10k", {}, "edgepg: `createPool` + `pool.fetchval` with the defaults (session reset between calls; `pipelineDepth` 8: once all 10 connections are busy, a call is pipelined onto the least busy one instead of waiting for a release, as postgres.js queues its callers); pg / Neon: `Pool` + `pool.query`; postgres.js: `postgres(dsn, { max: 10 })`."),
   poolWorkload("pool_10k_noreset", { noReset: true },
     "As pool_10k, but edgepg's pool with `reset: false`: pg's, Neon's and postgres.js's pools never clean a session on release, edgepg's does by default (asyncpg's reset: advisory locks, cursors, LISTEN, settings), which costs the server a statement per release."),
-  poolWorkload("pool_10k_shared", { pipelineDepth: 5 },
-    "As pool_10k, but edgepg's pool with `pipelineDepth: 5`: once all 10 connections are busy, a `pool.fetchval` is pipelined onto the least busy one (up to 5 calls each) instead of waiting for a release, as postgres.js queues its callers onto its connections; the reset still runs when a connection is given back. Other clients as in pool_10k."),
+  poolWorkload("pool_10k_exclusive", { pipelineDepth: 1 },
+    "As pool_10k, but edgepg's pool with `pipelineDepth: 1`: each call has a connection to itself (as in asyncpg and node-postgres) and waits for a release when all 10 are busy. Other clients as in pool_10k."),
 ];
 
 /** POOL queries through each client's pool of POOL_SIZE connections by POOL_CALLERS callers. */

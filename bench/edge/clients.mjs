@@ -62,8 +62,8 @@ export function clients(env) {
     addOne: (c, i) => c.fetchval("SELECT $1::int8 + 1", [i]),
     // noReset: like pg's and postgres.js's pools, which never clean a session
     // on release (edgepg's default runs asyncpg's reset then; see pool_10k_noreset).
-    // pipelineDepth: shortcut calls pipelined onto busy connections, as postgres.js
-    // queues callers onto its connections (see pool_10k_shared).
+    // pipelineDepth: 1 gives each call a connection to itself (pool_10k_exclusive);
+    // the default pipelines calls onto busy connections, as postgres.js does.
     openPool: async (size, { noReset = false, pipelineDepth } = {}) => {
       const pool = edgepgPool(dsnFor, {
         ...options, maxSize: size, minSize: size, ...(noReset ? { reset: false } : {}), ...(pipelineDepth ? { pipelineDepth } : {}),

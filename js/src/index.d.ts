@@ -99,9 +99,10 @@ export interface PoolOptions extends Omit<ConnectOptions, "signal" | "timeout" |
   maxQueries?: number;
   /**
    * How many one-call shortcuts (`pool.fetch`, `pool.fetchval`, `pool.fetchrow`, `pool.execute`) may be
-   * pipelined on one connection once every connection is busy (default 1: each call has its connection to
-   * itself, as in asyncpg). Only single plain statements (SELECT, INSERT, UPDATE, DELETE, WITH, VALUES,
-   * TABLE, MERGE) share; the session reset runs when the last of them returns the connection.
+   * pipelined on one connection once every connection is busy (default 8; 1: each call has its connection
+   * to itself, as in asyncpg). Only single plain statements (SELECT, INSERT, UPDATE, DELETE, WITH, VALUES,
+   * TABLE, MERGE) without a signal or timeout share; the session reset runs between two calls, so each
+   * starts from a clean session. A connection that finished no call for 50 ms takes no new one.
    */
   pipelineDepth?: number;
   /** Close idle connections above minSize after this many ms (default 300000; 0 = never). */

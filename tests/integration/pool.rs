@@ -588,6 +588,26 @@ async fn shortcuts_share_a_busy_connection_only_when_allowed() {
 }
 
 #[tokio::test]
+async fn a_call_waiting_for_a_seat_takes_the_first_one_freed() {
+    use futures_util::FutureExt;
+    let pool = pool("edgepg-pool-share-wait", sharing(1, 2)).await;
+    let a = pool.acquire_for("SELECT 1").await.unwrap();
+    let b = pool.acquire_for("SELECT 2").await.unwrap();
+    let mut c = Box::pin(pool.acquire_for("SELECT 3"));
+    assert!((&mut c).now_or_never().is_none(), "depth 2 reached: the third call waits");
+    // One seat frees while `a` still holds the connection: the waiting call
+    // takes it, without waiting for the whole connection to come back.
+    drop(b);
+    let c = tokio::time::timeout(Duration::from_secs(5), c).await.expect("seated").unwrap();
+    assert!(c.is_shared());
+    assert_eq!(c.fetchval::<i32>("SELECT 3", &[]).await.unwrap(), 3);
+    assert_eq!(a.fetchval::<i32>("SELECT 1", &[]).await.unwrap(), 1);
+    drop((a, c));
+    settle(&pool).await;
+    pool.close().await.unwrap();
+}
+
+#[tokio::test]
 async fn depth_one_never_shares() {
     use futures_util::FutureExt;
     let pool = pool("edgepg-pool-share-none", sharing(1, 1)).await;
@@ -654,19 +674,57 @@ async fn shared_calls_get_their_own_answers_and_errors() {
 }
 
 #[tokio::test]
-async fn a_shared_connection_is_reset_when_its_last_call_returns_it() {
+async fn each_shared_call_starts_from_a_clean_session() {
     let pool = pool("edgepg-pool-share-reset", sharing(1, 4)).await;
     {
-        let a = pool.acquire_for("SELECT set_config('search_path', 'pg_catalog', false)").await.unwrap();
+        let a = pool.acquire_for("SELECT 1").await.unwrap();
         let b = pool.acquire_for("SELECT 1").await.unwrap();
-        let _: String = a.fetchval("SELECT set_config('search_path', 'pg_catalog', false)", &[]).await.unwrap();
-        // A call sharing the connection sees the session as it is (documented).
-        let seen: String = b.fetchval("SELECT current_setting('search_path')", &[]).await.unwrap();
-        assert_eq!(seen, "pg_catalog");
+        assert!(b.is_shared());
+        let a_pid: i32 = a
+            .fetchval(
+                "SELECT pg_backend_pid() FROM (SELECT set_config('search_path', 'pg_catalog', false), pg_advisory_lock(42)) s",
+                &[],
+            )
+            .await
+            .unwrap();
+        // The next call on the same connection does not see what the first
+        // left behind: the reset ran in between, in the same write.
+        let (pid, path, locks): (i32, String, i64) = b
+            .fetchrow_as(
+                "SELECT pg_backend_pid(), current_setting('search_path'), \
+                 (SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid())",
+                &[],
+            )
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(pid, a_pid, "both calls ran on the one connection");
+        assert_eq!(path, "\"$user\", public");
+        assert_eq!(locks, 0, "the advisory lock of the call before was released");
+        let _: String = b.fetchval("SELECT set_config('search_path', 'pg_catalog', false)", &[]).await.unwrap();
     }
     settle(&pool).await;
     let seen: String = pool.fetchval("SELECT current_setting('search_path')", &[]).await.unwrap();
     assert_eq!(seen, "\"$user\", public", "the reset ran once the last call gave the connection back");
+    pool.close().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_stalled_connection_takes_no_new_call() {
+    use futures_util::FutureExt;
+    let pool = pool("edgepg-pool-share-stall", sharing(1, 4)).await;
+    let slow = pool.acquire_for("SELECT pg_sleep(0.4)").await.unwrap();
+    let running = slow.execute("SELECT pg_sleep(0.4)", &[]);
+    let check = async {
+        // Past the stall limit without a call finishing: a new call waits for
+        // the release instead of queueing behind the slow query.
+        tokio::time::sleep(Duration::from_millis(150)).await;
+        assert!(pool.acquire_for("SELECT 1").now_or_never().is_none(), "must not join a stalled connection");
+    };
+    let (done, ()) = tokio::join!(running, check);
+    done.unwrap();
+    drop(slow);
+    assert_eq!(pool.fetchval::<i32>("SELECT 1", &[]).await.unwrap(), 1);
     pool.close().await.unwrap();
 }
 

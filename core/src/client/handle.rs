@@ -17,7 +17,7 @@ use futures_channel::oneshot;
 use super::cancel::{BackendKey, CancelToken};
 use super::formats::TextColumns;
 use super::params::Params;
-use super::request::{Request, RequestSender, Response};
+use super::request::{Request, RequestSender, Response, Sink};
 use super::row::{Column, Row};
 use super::runtime::Runtime;
 use super::shared::{lock, Shared};
@@ -65,11 +65,24 @@ pub(crate) struct ConnInner {
     pub(crate) cancel: CancelToken,
     /// Default timeout of every call (`command_timeout`).
     pub(crate) command_timeout: Option<Duration>,
-    /// A request owed before the next one: the pool's session reset of a
-    /// connection handed straight to a waiting borrower, so that it leaves
-    /// in the same write as that borrower's first request (see
-    /// [`ConnInner::send_before_next`]).
-    owed: Mutex<Option<Request>>,
+    /// What the pool puts in front of the caller's requests (see
+    /// [`Owed`]). Its lock is held while a request is queued, so what it
+    /// holds and that request stay together on the wire.
+    owed: Mutex<Owed>,
+}
+
+/// Requests the pool sends in front of a caller's, so they leave in the same
+/// write instead of costing one of their own.
+#[derive(Default)]
+struct Owed {
+    /// Owed before the next request, once: the session reset of a connection
+    /// handed straight to a waiting borrower ([`ConnInner::send_before_next`]).
+    next: Option<Request>,
+    /// Sent before every caller's request while pool shortcut calls share
+    /// the connection: the session reset, so that each call starts from a
+    /// clean session as if it had the connection to itself
+    /// ([`ConnInner::reset_between_calls`]).
+    every: Option<BytesMut>,
 }
 
 /// A connection to PostgreSQL.
@@ -131,7 +144,7 @@ impl Connection {
                 requests: AtomicU64::new(0),
                 cancel,
                 command_timeout: settings.command_timeout,
-                owed: Mutex::new(None),
+                owed: Mutex::new(Owed::default()),
             }),
         }
     }
@@ -149,11 +162,32 @@ pub(crate) fn first_value<T: FromSqlOwned>(row: Option<Row>) -> Result<T> {
 impl ConnInner {
     /// Queues any request; fails when the connection is closed.
     pub(crate) fn send(&self, request: Request) -> Result<()> {
-        self.send_owed();
+        let mut owed = lock(&self.owed);
+        let before = match (owed.next.take(), &owed.every, &request) {
+            (Some(first), _, _) => Some(first),
+            // Only in front of a caller's request: not of the connection's
+            // own housekeeping (closing statements), which changes no session.
+            (None, Some(reset), Request::Query { sink, .. }) if !matches!(sink, Sink::Discard) => {
+                Some(Request::discard(reset.clone(), 1))
+            }
+            _ => None,
+        };
+        if let Some(before) = before {
+            self.queue(before);
+        }
         if matches!(request, Request::Query { .. }) {
             self.shared.note_sent();
         }
         self.sender.unbounded_send(request).map_err(|_| self.shared.closed_error())
+    }
+
+    /// Queues a request of the pool's own; a closed connection is reported
+    /// by the caller's send that follows.
+    fn queue(&self, request: Request) {
+        if matches!(request, Request::Query { .. }) {
+            self.shared.note_sent();
+        }
+        let _ = self.sender.unbounded_send(request);
     }
 
     /// Queues `request` in front of the next request sent on this connection
@@ -162,19 +196,22 @@ impl ConnInner {
     /// connection it hands straight to a waiting borrower; it sends the reset
     /// at once ([`ConnInner::send_owed`]) when the connection goes idle.
     pub(crate) fn send_before_next(&self, request: Request) {
-        *lock(&self.owed) = Some(request);
+        lock(&self.owed).next = Some(request);
     }
 
     /// Queues the request owed by [`ConnInner::send_before_next`], if any.
     pub(crate) fn send_owed(&self) {
-        let owed = lock(&self.owed).take();
-        if let Some(request) = owed {
-            if matches!(request, Request::Query { .. }) {
-                self.shared.note_sent();
-            }
-            // A closed connection: the caller's own send reports it.
-            let _ = self.sender.unbounded_send(request);
+        let mut owed = lock(&self.owed);
+        if let Some(request) = owed.next.take() {
+            self.queue(request);
         }
+    }
+
+    /// While `reset` is `Some`, it is queued in front of every caller's
+    /// request (see [`Owed::every`]); the pool sets it while shortcut calls
+    /// share the connection and clears it when the last one leaves.
+    pub(crate) fn reset_between_calls(&self, reset: Option<BytesMut>) {
+        lock(&self.owed).every = reset;
     }
 
     /// A sender for requests that outlive a call (statement closes).
@@ -206,13 +243,8 @@ impl ConnInner {
         columns: Option<Arc<[Column]>>,
     ) -> Result<Response> {
         self.requests.fetch_add(1, Ordering::Relaxed);
-        self.send_owed();
         let (tx, rx) = oneshot::channel();
-        let req = Request::collect(bytes, syncs, columns, tx);
-        self.shared.note_sent();
-        if self.sender.unbounded_send(req).is_err() {
-            return Err(self.shared.closed_error());
-        }
+        self.send(Request::collect(bytes, syncs, columns, tx))?;
         match rx.await {
             Ok(r) => r?.into_result(),
             Err(_canceled) => Err(self.shared.closed_error()),

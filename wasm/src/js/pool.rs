@@ -16,6 +16,16 @@ use super::{js, promise};
 /// simultaneous outgoing connections a request may have.
 pub(crate) const WORKERD_MAX_SIZE: usize = 5;
 
+/// The default `pipelineDepth` in JS, as postgres.js queues callers on its
+/// connections: once every connection is busy, a shortcut call
+/// (`pool.fetch`...) of one plain statement is pipelined onto a busy
+/// connection instead of waiting for a release. Each call still starts from a
+/// clean session (the reset goes in between, in the same write), and a call
+/// with a `signal` or `timeout` always gets a connection of its own (its
+/// cancel must not hit another call). Edge pools are small (5 connections in
+/// a Worker), which is where waiting for a release costs most.
+pub(crate) const PIPELINE_DEPTH: usize = 8;
+
 /// Creates the pool described by the JS options object.
 pub(crate) async fn create(dsn: &str, opts: &JsValue) -> Result<RawPool> {
     let config = options::config(dsn, opts)?;
@@ -31,7 +41,7 @@ pub(crate) async fn create(dsn: &str, opts: &JsValue) -> Result<RawPool> {
         Arc::new(move || Box::pin(crate::connect_pipelined_via(config.clone(), connector.clone())));
     // Lazy by default, like node-postgres and Neon: edge requests are short
     // and may open only a few connections (6 per request on Workers).
-    let mut o = PoolOptions { min_size: 0, ..PoolOptions::default() };
+    let mut o = PoolOptions { min_size: 0, pipeline_depth: PIPELINE_DEPTH, ..PoolOptions::default() };
     if options::is_workerd() {
         // A Worker may have 6 connections open at once per request; keep
         // one for the CancelRequest of a timed-out or abandoned query.
@@ -78,6 +88,13 @@ pub struct RawPool {
 
 type Params = Vec<edgepg_core::types::Value>;
 
+/// A call with a `signal` or `timeout` (its `cancel` is a promise) runs on a
+/// connection of its own: cancelling it on the server is only safe when
+/// nothing else is pipelined behind it (see core `cancel`).
+fn cancellable(cancel: &JsValue) -> bool {
+    cancel.is_instance_of::<Promise>()
+}
+
 fn refs(p: &Params) -> Vec<&(dyn edgepg_core::types::ToSql + Sync)> {
     p.iter().map(|v| v as _).collect()
 }
@@ -99,9 +116,19 @@ impl RawPool {
     /// `execute` on a borrowed connection.
     pub fn execute(&self, sql: String, args: JsValue, cancel: JsValue) -> Promise {
         let (pool, params) = (self.pool.clone(), values::params(&args));
+        let own = cancellable(&cancel);
         promise(cancel, async move {
             let params = js(params)?;
-            Ok(JsValue::from_str(&js(pool.execute(&sql, &refs(&params)).await)?))
+            let done = if own {
+                pool.with_retry(|c| {
+                    let (sql, params) = (&sql, &params);
+                    async move { c.execute(sql, &refs(params)).await }
+                })
+                .await
+            } else {
+                pool.execute(&sql, &refs(&params)).await
+            };
+            Ok(JsValue::from_str(&js(done)?))
         })
     }
 
@@ -117,9 +144,19 @@ impl RawPool {
     /// `fetch` on a borrowed connection.
     pub fn fetch(&self, sql: String, args: JsValue, flags: u32, cancel: JsValue) -> Promise {
         let (pool, params) = (self.pool.clone(), values::params(&args));
+        let own = cancellable(&cancel);
         promise(cancel, async move {
             let params = js(params)?;
-            let rows = js(pool.fetch(&sql, &refs(&params)).await)?;
+            let rows = if own {
+                pool.with_retry(|c| {
+                    let (sql, params) = (&sql, &params);
+                    async move { c.fetch(sql, &refs(params)).await }
+                })
+                .await
+            } else {
+                pool.fetch(&sql, &refs(&params)).await
+            };
+            let rows = js(rows)?;
             js(values::result(Decode::from_flags(flags), None, &rows))
         })
     }
@@ -127,9 +164,19 @@ impl RawPool {
     /// `fetchrow` on a borrowed connection.
     pub fn fetchrow(&self, sql: String, args: JsValue, flags: u32, cancel: JsValue) -> Promise {
         let (pool, params) = (self.pool.clone(), values::params(&args));
+        let own = cancellable(&cancel);
         promise(cancel, async move {
             let params = js(params)?;
-            let row = js(pool.fetchrow(&sql, &refs(&params)).await)?;
+            let row = if own {
+                pool.with_retry(|c| {
+                    let (sql, params) = (&sql, &params);
+                    async move { c.fetchrow(sql, &refs(params)).await }
+                })
+                .await
+            } else {
+                pool.fetchrow(&sql, &refs(&params)).await
+            };
+            let row = js(row)?;
             js(values::result(Decode::from_flags(flags), None, row.as_slice()))
         })
     }

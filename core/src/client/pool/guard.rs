@@ -101,8 +101,11 @@ pub(super) struct SharedSeat {
 
 impl Drop for SharedSeat {
     fn drop(&mut self) {
-        let last = lock(&self.pool.state).leave_shared(self.id);
+        let now = self.pool.runtime.now();
+        let last = lock(&self.pool.state).leave_shared(self.id, now);
         if let Some(pooled) = last {
+            // Alone again: the release's own reset takes over.
+            pooled.conn.inner.reset_between_calls(None);
             pooled.conn.inner.shared.end_lease();
             self.pool.release_in_background(pooled);
         }

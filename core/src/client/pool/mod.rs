@@ -33,7 +33,7 @@ use futures_channel::oneshot;
 use futures_util::future::{select, Either};
 
 use self::reset::CleanNow;
-use self::state::{AfterFree, Grant, Pooled, State};
+use self::state::{AfterFree, Grant, Pooled, Seat, State};
 use super::duration_text::Shown;
 use super::from_row::FromRow;
 use super::handle::Connection;
@@ -184,16 +184,27 @@ impl Pool {
     /// first call goes out with the startup messages, and reports a wrong
     /// password. The pool's shortcuts (`pool.fetch` & co) use this.
     pub async fn acquire_lazy(&self) -> Result<PoolConnection> {
-        match self.inner.options.acquire_timeout {
-            Some(t) => timeout(&*self.inner.runtime, t, self.inner.acquire()).await.unwrap_or_else(|()| {
-                Err(Error::timeout(format!(
-                    "no pooled connection became available within {} (acquire_timeout; max_size is {})",
-                    Shown(t),
-                    self.inner.options.max_size
-                )))
-            }),
-            None => self.inner.acquire().await,
+        let mut acquire = std::pin::pin!(self.inner.acquire());
+        // Most acquires find an idle connection at once: only arm the
+        // timeout (a timer in the runtime: on wasm a JS setTimeout and its
+        // callback) when this one has to wait.
+        if let Some(done) = poll_once(acquire.as_mut()).await {
+            return done;
         }
+        match self.inner.options.acquire_timeout {
+            Some(t) => {
+                timeout(&*self.inner.runtime, t, acquire).await.unwrap_or_else(|()| Err(self.acquire_timed_out(t)))
+            }
+            None => acquire.await,
+        }
+    }
+
+    fn acquire_timed_out(&self, limit: Duration) -> Error {
+        Error::timeout(format!(
+            "no pooled connection became available within {} (acquire_timeout; max_size is {})",
+            Shown(limit),
+            self.inner.options.max_size
+        ))
     }
 
     /// Gives a connection back now and waits until it is cleaned (dropping
@@ -229,8 +240,10 @@ impl Pool {
             let mut st = lock(&self.inner.state);
             st.closing = true;
             st.reaper_stop = None;
-            // Dropping the senders fails the waiting acquires.
+            // Dropping the senders fails the waiting acquires (and sends
+            // the calls waiting for a seat to the acquire path, which fails).
             st.waiters.clear();
+            st.seat_waiters.clear();
             let idle: Vec<Pooled> = st.idle.drain(..).collect();
             let done = if st.size == 0 {
                 None
@@ -261,6 +274,7 @@ impl Pool {
             st.closing = true;
             st.reaper_stop = None;
             st.waiters.clear();
+            st.seat_waiters.clear();
             let idle: Vec<Pooled> = st.idle.drain(..).collect();
             let live: Vec<_> = st.live.values().cloned().collect();
             (idle, live)
@@ -364,15 +378,41 @@ impl Pool {
         if depth <= 1 || !share::is_shareable(sql) {
             return Ok(Lease(LeaseKind::Own(self.acquire_lazy().await?)));
         }
-        let seat = lock(&self.inner.state).join_shared(depth);
-        if let Some((conn, id)) = seat {
+        let mut deadline = None;
+        loop {
+            let (max_size, runtime) = (self.inner.options.max_size, &self.inner.runtime);
+            let seat = lock(&self.inner.state).seat_for_shortcut(depth, max_size, runtime.now());
+            let (conn, id) = match seat {
+                Seat::Taken(conn, id) => (conn, id),
+                Seat::Acquire => break,
+                Seat::Wait(freed) => {
+                    // Bounded by acquire_timeout, like any wait for a connection.
+                    let Some(limit) = self.inner.options.acquire_timeout else {
+                        let _ = freed.await;
+                        continue;
+                    };
+                    let deadline = *deadline.get_or_insert_with(|| runtime.now() + limit);
+                    let left = deadline.saturating_sub(runtime.now());
+                    if timeout(&**runtime, left, freed).await.is_err() {
+                        return Err(self.acquire_timed_out(limit));
+                    }
+                    continue;
+                }
+            };
+            // From now on every call on this connection is preceded by the
+            // session reset, in the same write: each call starts from a clean
+            // session, as if the connection had been released in between.
+            // With a custom reset hook (code, not a query) nothing can go in
+            // between: the hook runs when the last call returns the connection.
+            let reset = self.inner.options.reset.as_ref().and_then(reset::pipelined_reset);
+            conn.inner.reset_between_calls(reset);
             return Ok(Lease(LeaseKind::Shared(SharedSeat { pool: self.inner.clone(), conn, id })));
         }
         // No seat free: an idle connection, a new one, or the next released
         // one, which then takes further calls beside this one.
         let p = self.acquire_lazy().await?.into_shared();
         let (conn, id) = (Connection { inner: p.conn.inner.clone() }, p.meta.id);
-        lock(&self.inner.state).share(p);
+        lock(&self.inner.state).share(p, self.inner.runtime.now());
         Ok(Lease(LeaseKind::Shared(SharedSeat { pool: self.inner.clone(), conn, id })))
     }
 
@@ -412,6 +452,17 @@ impl Pool {
             }
         }
     }
+}
+
+/// Polls `fut` once: its output if it is ready, else `None` (the future
+/// keeps its place, e.g. in the waiters' line, to be polled again).
+async fn poll_once<F: std::future::Future + Unpin>(mut fut: F) -> Option<F::Output> {
+    use std::task::Poll;
+    std::future::poll_fn(|cx| match std::pin::Pin::new(&mut fut).poll(cx) {
+        Poll::Ready(out) => Poll::Ready(Some(out)),
+        Poll::Pending => Poll::Ready(None),
+    })
+    .await
 }
 
 impl PoolInner {
@@ -569,10 +620,6 @@ impl PoolInner {
                     self.recycle(p);
                     return;
                 }
-                CleanNow::Failed => {
-                    self.discard(p);
-                    return;
-                }
                 CleanNow::NotNow => {}
             }
         }
@@ -644,6 +691,7 @@ impl PoolInner {
                 // idle connection holds no advisory lock or LISTEN.
                 p.conn.inner.send_owed();
                 st.idle.push_back(p);
+                st.wake_seat_waiter();
             }
             Some(Grant::Slot) => {
                 drop(st);

@@ -169,13 +169,17 @@ pub struct PoolOptions {
     /// (never one lent by `acquire`, never while `acquire` callers wait), as
     /// postgres.js does with its queues. It only does so for a single plain
     /// statement (`SELECT`, `INSERT`, `UPDATE`, `DELETE`, `WITH`, `VALUES`,
-    /// `TABLE`, `MERGE`; see `share::is_shareable`); anything else gets a
-    /// connection of its own. Each call is still its own implicit transaction
-    /// with its own answer or error. What changes: a call may wait behind a
-    /// slow one on the same connection, and session state a call changes
-    /// through a function (`set_config(.., false)`, advisory locks) is seen
-    /// by the calls sharing that connection until `reset` runs, when the
-    /// last of them returns it.
+    /// `TABLE`, `MERGE`; see `share::is_shareable`), and never on
+    /// connections with a `command_timeout` (cancelling a call on the server
+    /// is only safe when nothing is pipelined behind it); anything else gets
+    /// a connection of its own. Each call is still its own implicit
+    /// transaction with its own answer or error, and with the default
+    /// `reset` each starts from a clean session: the reset query is sent
+    /// between two calls on a shared connection, in the same write as the
+    /// second (a custom reset hook runs when the last call returns the
+    /// connection). What changes: a call may wait behind a slow one on the
+    /// same connection; to bound that, a connection that has finished no
+    /// call for 50 ms takes no new one.
     pub pipeline_depth: usize,
 }
 

@@ -28,8 +28,6 @@ pub(super) enum CleanNow {
     /// Clean; with the default reset, clean once these bytes (the reset's
     /// simple query) have run — they must go out before anything else.
     Clean(Option<BytesMut>),
-    /// The connection is broken.
-    Failed,
     /// It needs round trips: run [`clean`].
     NotNow,
 }
@@ -52,15 +50,24 @@ pub(super) fn clean_now(conn: &Connection, reset: Option<&Hook>) -> CleanNow {
     }
     match reset {
         None => CleanNow::Clean(None),
-        Some(hook) if is_default_reset(hook) => {
-            let mut buf = BytesMut::with_capacity(DEFAULT_RESET_SQL.len() + 6);
-            match frontend::query(DEFAULT_RESET_SQL, &mut buf) {
-                Ok(()) => CleanNow::Clean(Some(buf)),
-                Err(_) => CleanNow::Failed,
-            }
-        }
-        Some(_) => CleanNow::NotNow,
+        Some(hook) => match pipelined_reset(hook) {
+            Some(bytes) => CleanNow::Clean(Some(bytes)),
+            None => CleanNow::NotNow,
+        },
     }
+}
+
+/// The reset as bytes to queue in front of other requests, when it can be
+/// pipelined: the default reset is one simple query; a custom hook is code
+/// that must run.
+pub(super) fn pipelined_reset(reset: &Hook) -> Option<BytesMut> {
+    if !is_default_reset(reset) {
+        return None;
+    }
+    let mut buf = BytesMut::with_capacity(DEFAULT_RESET_SQL.len() + 6);
+    // The SQL is a constant without NUL bytes: encoding it cannot fail.
+    frontend::query(DEFAULT_RESET_SQL, &mut buf).ok()?;
+    Some(buf)
 }
 
 /// Queues the reset bytes [`clean_now`] returned, to go out now.
@@ -74,7 +81,6 @@ pub(super) async fn clean(conn: &Connection, reset: Option<&Hook>) -> Result<()>
     match clean_now(conn, reset) {
         CleanNow::Clean(None) => return Ok(()),
         CleanNow::Clean(Some(bytes)) => return send_reset(conn, bytes),
-        CleanNow::Failed => return Err(conn.inner.shared.closed_error()),
         CleanNow::NotNow => {}
     }
     // Twice at most: the status seen first may be stale (a dropped request,

@@ -44,7 +44,17 @@ pub(super) struct SharedConn {
     pub(super) p: Pooled,
     /// Calls using it now (≥ 1 while it is in [`State::shared`]).
     pub(super) users: usize,
+    /// When a call on it last finished (or sharing began): a connection
+    /// that has not finished a call for [`STALLED`] is probably running a
+    /// slow one, and a new call seated behind it would wait for it.
+    pub(super) progress: Duration,
 }
+
+/// A shared connection that finished no call for this long takes no new
+/// call: the caller waits for a release instead of queueing behind what is
+/// probably a slow query. (A quick call on this pool takes well under a
+/// millisecond; a call that runs longer than this is the slow one.)
+pub(super) const STALLED: Duration = Duration::from_millis(50);
 
 /// What a waiter is handed.
 pub(super) enum Grant {
@@ -91,6 +101,10 @@ pub(super) struct State {
     pub(super) close_waiters: Vec<oneshot::Sender<()>>,
     /// Connections lent to shortcut calls that share them (see [`SharedConn`]).
     pub(super) shared: Vec<SharedConn>,
+    /// Shortcut calls waiting for a seat on a shared connection to free up
+    /// (every connection busy, every shared one full): one is woken each
+    /// time a shared call ends or a connection comes back, and looks again.
+    pub(super) seat_waiters: VecDeque<oneshot::Sender<()>>,
     /// Every open connection, so `terminate` can reach acquired ones too.
     pub(super) live: HashMap<u64, Arc<ConnInner>>,
     /// Dropped (set to `None`) to stop the idle reaper at once, so that its
@@ -110,6 +124,7 @@ impl State {
             closing: false,
             close_waiters: Vec::new(),
             shared: Vec::new(),
+            seat_waiters: VecDeque::new(),
             live: HashMap::new(),
             reaper_stop: None,
             next_id: 0,
@@ -132,12 +147,54 @@ impl State {
         None
     }
 
+    /// Where a shortcut call of a shareable statement goes (see [`Seat`]).
+    pub(super) fn seat_for_shortcut(&mut self, depth: usize, max_size: usize, now: Duration) -> Seat {
+        // An idle connection or room for a new one comes first: sharing is
+        // for when every connection is busy. Closing and waiters in line are
+        // the acquire path's to handle.
+        if self.closing || !self.idle.is_empty() || self.size < max_size {
+            return Seat::Acquire;
+        }
+        if let Some((conn, id)) = self.join_shared(depth, now) {
+            return Seat::Taken(conn, id);
+        }
+        // Every shared connection is full: wait for a call on one of them to
+        // end, unless none is making progress (then wait in line for a release).
+        if self.waiters.is_empty() && self.shared.iter().any(|s| Self::seats_calls(s, now)) {
+            let (tx, rx) = oneshot::channel();
+            self.seat_waiters.push_back(tx);
+            return Seat::Wait(rx);
+        }
+        Seat::Acquire
+    }
+
+    /// Wakes the first shortcut call still waiting for a seat (a seat freed,
+    /// or a connection came back).
+    pub(super) fn wake_seat_waiter(&mut self) {
+        while let Some(tx) = self.seat_waiters.pop_front() {
+            if tx.send(()).is_ok() {
+                return;
+            }
+        }
+    }
+
+    /// True when `s` may take more calls (when it has a free seat).
+    fn seats_calls(s: &SharedConn, now: Duration) -> bool {
+        now.saturating_sub(s.progress) < STALLED
+            // A call with a timeout must be cancellable on the server, which
+            // needs its request to run alone (see `cancel`): such
+            // connections take no second call.
+            && s.p.conn.inner.command_timeout.is_none()
+            && !s.p.conn.is_closed()
+            && !s.p.conn.is_starting()
+    }
+
     /// A seat on a connection other shortcut calls are using, for one more
     /// call: the least busy one below `depth` that is open and started.
     /// None while anyone waits in line (a caller of `acquire` must not be
     /// starved by calls that keep a shared connection busy forever), and
     /// none when `depth` is 1.
-    pub(super) fn join_shared(&mut self, depth: usize) -> Option<(Connection, u64)> {
+    pub(super) fn join_shared(&mut self, depth: usize, now: Duration) -> Option<(Connection, u64)> {
         // Callers that gave up waiting (timeout, dropped future) leave their
         // sender behind until a grant passes by; they are not in line.
         self.waiters.retain(|tx| !tx.is_canceled());
@@ -147,24 +204,28 @@ impl State {
         let seat = self
             .shared
             .iter_mut()
-            .filter(|s| s.users < depth && !s.p.conn.is_closed() && !s.p.conn.is_starting())
-            .min_by_key(|s| s.users)?;
+            .filter(|s| s.users < depth && Self::seats_calls(s, now))
+            // Least busy first; among those, the one that made progress last.
+            .min_by_key(|s| (s.users, std::cmp::Reverse(s.progress)))?;
         seat.users += 1;
         Some((Connection { inner: seat.p.conn.inner.clone() }, seat.p.meta.id))
     }
 
     /// Starts sharing `p`, lent to one call so far.
-    pub(super) fn share(&mut self, p: Pooled) {
-        self.shared.push(SharedConn { p, users: 1 });
+    pub(super) fn share(&mut self, p: Pooled, now: Duration) {
+        self.shared.push(SharedConn { p, users: 1, progress: now });
     }
 
     /// One call is done with shared connection `id`; the connection comes
     /// back when it was the last.
-    pub(super) fn leave_shared(&mut self, id: u64) -> Option<Pooled> {
+    pub(super) fn leave_shared(&mut self, id: u64, now: Duration) -> Option<Pooled> {
         let at = self.shared.iter().position(|s| s.p.meta.id == id)?;
         let seat = &mut self.shared[at];
         seat.users = seat.users.saturating_sub(1);
-        if seat.users > 0 {
+        seat.progress = now;
+        let last = seat.users == 0;
+        self.wake_seat_waiter();
+        if !last {
             return None;
         }
         Some(self.shared.swap_remove(at).p)
@@ -204,6 +265,7 @@ impl State {
             return AfterFree::Nothing;
         }
         // The slot goes straight to the first waiter, who opens a connection in it.
+        self.wake_seat_waiter();
         self.size += 1;
         match self.hand_to_waiter(pool, Grant::Slot) {
             None => AfterFree::Nothing,
@@ -213,6 +275,16 @@ impl State {
             }
         }
     }
+}
+
+/// Where [`State::seat_for_shortcut`] sends a shortcut call.
+pub(super) enum Seat {
+    /// A seat on this shared connection.
+    Taken(Connection, u64),
+    /// Every shared connection is full: wait on this, then look again.
+    Wait(oneshot::Receiver<()>),
+    /// Take the acquire path: an idle connection, a new one, or the line.
+    Acquire,
 }
 
 /// Follow-up of [`State::free_slot`], done after the lock is released.
