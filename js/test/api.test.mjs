@@ -274,6 +274,23 @@ test("pool: shortcuts, acquire/release, close", async () => {
   await bad.close();
 });
 
+test("pool: by default, calls sharing a busy connection each start from a clean session", async () => {
+  const pool = createPool(dsn(), opts({ maxSize: 1 }));
+  // Issued together on one connection: the second is pipelined behind the first
+  // (default pipelineDepth), with the session reset in between.
+  const [first, second] = await Promise.all([
+    pool.fetchrow("SELECT pg_backend_pid() AS pid FROM (SELECT set_config('search_path', 'pg_catalog', false), pg_advisory_lock(7)) s"),
+    pool.fetchrow(
+      "SELECT pg_backend_pid() AS pid, current_setting('search_path') AS path, " +
+      "(SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid())::int AS locks",
+    ),
+  ]);
+  assert.equal(second.pid, first.pid, "both calls ran on the one connection");
+  assert.equal(second.path, '"$user", public', "the first call's setting was reset");
+  assert.equal(second.locks, 0, "the first call's advisory lock was released");
+  await pool.close();
+});
+
 test("pool: pipelineDepth pipelines shortcut calls on busy connections, each with its own answer", async () => {
   const pool = createPool(dsn(), opts({ maxSize: 2, pipelineDepth: 4 }));
   // 200 callers on 2 connections: answers and errors stay with their own call.
