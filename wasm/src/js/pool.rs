@@ -119,15 +119,8 @@ impl RawPool {
         let own = cancellable(&cancel);
         promise(cancel, async move {
             let params = js(params)?;
-            let done = if own {
-                pool.with_retry(|c| {
-                    let (sql, params) = (&sql, &params);
-                    async move { c.execute(sql, &refs(params)).await }
-                })
-                .await
-            } else {
-                pool.execute(&sql, &refs(&params)).await
-            };
+            let (sql, params) = (&sql, &params);
+            let done = pool.with_lease(sql, own, |c| async move { c.execute(sql, &refs(params)).await }).await;
             Ok(JsValue::from_str(&js(done)?))
         })
     }
@@ -147,16 +140,8 @@ impl RawPool {
         let own = cancellable(&cancel);
         promise(cancel, async move {
             let params = js(params)?;
-            let rows = if own {
-                pool.with_retry(|c| {
-                    let (sql, params) = (&sql, &params);
-                    async move { c.fetch(sql, &refs(params)).await }
-                })
-                .await
-            } else {
-                pool.fetch(&sql, &refs(&params)).await
-            };
-            let rows = js(rows)?;
+            let (sql, params) = (&sql, &params);
+            let rows = js(pool.with_lease(sql, own, |c| async move { c.fetch(sql, &refs(params)).await }).await)?;
             js(values::result(Decode::from_flags(flags), None, &rows))
         })
     }
@@ -167,16 +152,8 @@ impl RawPool {
         let own = cancellable(&cancel);
         promise(cancel, async move {
             let params = js(params)?;
-            let row = if own {
-                pool.with_retry(|c| {
-                    let (sql, params) = (&sql, &params);
-                    async move { c.fetchrow(sql, &refs(params)).await }
-                })
-                .await
-            } else {
-                pool.fetchrow(&sql, &refs(&params)).await
-            };
-            let row = js(row)?;
+            let (sql, params) = (&sql, &params);
+            let row = js(pool.with_lease(sql, own, |c| async move { c.fetchrow(sql, &refs(params)).await }).await)?;
             js(values::result(Decode::from_flags(flags), None, row.as_slice()))
         })
     }

@@ -314,7 +314,7 @@ impl Pool {
 
     /// [`Connection::execute`] on a connection borrowed for the call.
     pub async fn execute(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<String> {
-        self.with_lease(sql, |c| async move { c.execute(sql, params).await }).await
+        self.with_lease(sql, false, |c| async move { c.execute(sql, params).await }).await
     }
 
     /// [`Connection::executemany`] on a connection borrowed for the call.
@@ -336,27 +336,27 @@ impl Pool {
     /// empty pool whose connections start lazily (`pipeline_connect=password`),
     /// connecting and the query take one round trip together.
     pub async fn fetch(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Vec<Row>> {
-        self.with_lease(sql, |c| async move { c.fetch(sql, params).await }).await
+        self.with_lease(sql, false, |c| async move { c.fetch(sql, params).await }).await
     }
 
     /// [`Connection::fetchrow`] on a connection borrowed for the call.
     pub async fn fetchrow(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Option<Row>> {
-        self.with_lease(sql, |c| async move { c.fetchrow(sql, params).await }).await
+        self.with_lease(sql, false, |c| async move { c.fetchrow(sql, params).await }).await
     }
 
     /// [`Connection::fetch_as`] on a connection borrowed for the call.
     pub async fn fetch_as<T: FromRow>(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Vec<T>> {
-        self.with_lease(sql, |c| async move { c.fetch_as(sql, params).await }).await
+        self.with_lease(sql, false, |c| async move { c.fetch_as(sql, params).await }).await
     }
 
     /// [`Connection::fetchrow_as`] on a connection borrowed for the call.
     pub async fn fetchrow_as<T: FromRow>(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Option<T>> {
-        self.with_lease(sql, |c| async move { c.fetchrow_as(sql, params).await }).await
+        self.with_lease(sql, false, |c| async move { c.fetchrow_as(sql, params).await }).await
     }
 
     /// [`Connection::fetchval`] on a connection borrowed for the call.
     pub async fn fetchval<T: FromSqlOwned>(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<T> {
-        self.with_lease(sql, |c| async move { c.fetchval(sql, params).await }).await
+        self.with_lease(sql, false, |c| async move { c.fetchval(sql, params).await }).await
     }
 
     /// Borrows a connection for ONE call running `sql` — what the shortcuts
@@ -416,15 +416,28 @@ impl Pool {
         Ok(Lease(LeaseKind::Shared(SharedSeat { pool: self.inner.clone(), conn, id })))
     }
 
-    /// [`Pool::with_retry`] on [`Pool::acquire_for`]`(sql)`.
-    async fn with_lease<T, F, Fut>(&self, sql: &str, mut call: F) -> Result<T>
+    /// [`Pool::with_retry`] on [`Pool::acquire_for`]`(sql)`, or on a
+    /// connection of its own when `own` (a call that may be cancelled: a
+    /// cancel is only safe when nothing is pipelined behind the call).
+    ///
+    /// ```no_run
+    /// # async fn demo(pool: edgepg_core::client::pool::Pool) -> edgepg_core::Result<()> {
+    /// let sql = "SELECT $1::int8 + 1";
+    /// let two: i64 = pool.with_lease(sql, false, |c| async move { c.fetchval(sql, &[&1i64]).await }).await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn with_lease<T, F, Fut>(&self, sql: &str, own: bool, mut call: F) -> Result<T>
     where
         F: FnMut(Lease) -> Fut,
         Fut: std::future::Future<Output = Result<T>>,
     {
         let mut retries = 0;
         loop {
-            match call(self.acquire_for(sql).await?).await {
+            let lease = match own {
+                true => Lease(LeaseKind::Own(self.acquire_lazy().await?)),
+                false => self.acquire_for(sql).await?,
+            };
+            match call(lease).await {
                 Err(e) if e.is_unsent() && retries < self.inner.options.max_size => retries += 1,
                 result => return result,
             }
