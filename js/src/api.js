@@ -225,11 +225,6 @@ function join(parts) {
   return out;
 }
 
-/** The first column of the first row, or null. */
-function firstValue(batch) {
-  return toRows(batch, true)[0]?.[0] ?? null;
-}
-
 /** A result batch → row objects keyed by column name, or arrays with `arrayMode`. */
 function toRows(batch, arrayMode) {
   const [names, , count, columns] = batch;
@@ -432,7 +427,7 @@ export class Queryable {
   fetchval(sql, args, options) {
     [args, options] = split(args, options);
     const o = merge(this.#defaults, options);
-    return run(o, async (c) => firstValue(await this.#raw.fetchrow(sql, args, decodeFlags(o), c)));
+    return run(o, (c) => this.#raw.fetchval(sql, args, decodeFlags(o), c));
   }
 
   /** Prepares a statement for repeated use. */
@@ -1005,7 +1000,7 @@ export class PreparedStatement {
   fetchval(args, options) {
     [args, options] = split(args, options);
     const o = merge(this.#defaults, options);
-    return run(o, async (c) => firstValue(await this.#raw.fetchrow(args, decodeFlags(o), c)));
+    return run(o, (c) => this.#raw.fetchval(args, decodeFlags(o), c));
   }
   execute(args, options) {
     [args, options] = split(args, options);
@@ -1135,7 +1130,7 @@ export class Pool {
     [args, options] = split(args, options);
     const p = await this.#ready;
     const o = merge(this.#defaults, options);
-    return run(o, async (c) => firstValue(await p.fetchrow(sql, args, decodeFlags(o), c)));
+    return run(o, (c) => p.fetchval(sql, args, decodeFlags(o), c));
   }
 
   /** Runs `callback(tx)` in a transaction on a borrowed connection (see Connection.transaction). */

@@ -143,6 +143,17 @@ impl RawConnection {
         })
     }
 
+    /// The first column of the first row (null without one), as JS.
+    pub fn fetchval(&self, sql: String, args: JsValue, flags: u32, cancel: JsValue) -> Promise {
+        let params = values::params(&args);
+        self.call(cancel, move |c| async move {
+            let params = js(params)?;
+            let refs: Vec<&(dyn edgepg_core::types::ToSql + Sync)> = params.iter().map(|p| p as _).collect();
+            let row = js(c.fetchrow(&sql, &refs).await)?;
+            js(values::first_value(Decode::from_flags(flags), row.as_ref()))
+        })
+    }
+
     /// Prepares a statement.
     pub fn prepare(&self, sql: String, cancel: JsValue) -> Promise {
         self.call(cancel, move |c| async move {
@@ -286,6 +297,18 @@ impl RawStatement {
             let refs: Vec<&(dyn edgepg_core::types::ToSql + Sync)> = params.iter().map(|p| p as _).collect();
             let row = js(stmt.fetchrow(&refs).await)?;
             js(values::result(Decode::from_flags(flags), Some(stmt.columns()), row.as_slice()))
+        })
+    }
+
+    /// The first column of the first row (null without one), as JS.
+    pub fn fetchval(&self, args: JsValue, flags: u32, cancel: JsValue) -> Promise {
+        let params = values::params(&args);
+        let stmt = self.stmt.clone();
+        promise(cancel, async move {
+            let params = js(params)?;
+            let refs: Vec<&(dyn edgepg_core::types::ToSql + Sync)> = params.iter().map(|p| p as _).collect();
+            let row = js(stmt.fetchrow(&refs).await)?;
+            js(values::first_value(Decode::from_flags(flags), row.as_ref()))
         })
     }
 

@@ -158,6 +158,18 @@ impl RawPool {
         })
     }
 
+    /// `fetchval` on a borrowed connection.
+    pub fn fetchval(&self, sql: String, args: JsValue, flags: u32, cancel: JsValue) -> Promise {
+        let (pool, params) = (self.pool.clone(), values::params(&args));
+        let own = cancellable(&cancel);
+        promise(cancel, async move {
+            let params = js(params)?;
+            let (sql, params) = (&sql, &params);
+            let row = js(pool.with_lease(sql, own, |c| async move { c.fetchrow(sql, &refs(params)).await }).await)?;
+            js(values::first_value(Decode::from_flags(flags), row.as_ref()))
+        })
+    }
+
     /// Closes idle connections now and the others when released.
     pub fn close(&self, cancel: JsValue) -> Promise {
         let pool = self.pool.clone();

@@ -482,6 +482,31 @@ impl Packed {
         Ok(())
     }
 
+    /// The value of a one-row column as the glue would make it from
+    /// [`Packed::finish`]'s arrays (`fillColumn` in api.js): the same
+    /// conversions, without the arrays.
+    fn single(self) -> JsValue {
+        if self.nulls.as_ref().is_some_and(|n| n.first().is_some_and(|&x| x != 0)) {
+            return JsValue::NULL;
+        }
+        match self.kind {
+            Kind::Number => self.numbers.first().map_or(JsValue::NULL, |&n| JsValue::from_f64(n)),
+            Kind::BigInt => self.ints.first().map_or(JsValue::NULL, |&n| BigInt::from(n).into()),
+            Kind::Bool => self.bytes.first().map_or(JsValue::NULL, |&b| JsValue::from_bool(b != 0)),
+            Kind::Text => JsValue::from_str(&self.text),
+            // api.js `parseJson`: the text itself if it does not parse.
+            Kind::Json => JSON::parse(&self.text).unwrap_or_else(|_| JsValue::from_str(&self.text)),
+            // api.js `toDate`: ±Infinity stay numbers.
+            Kind::Date => match self.numbers.first() {
+                Some(&ms) if ms.is_finite() => Date::new(&JsValue::from_f64(ms)).into(),
+                Some(&ms) => JsValue::from_f64(ms),
+                None => JsValue::NULL,
+            },
+            Kind::Bytes => Uint8Array::from(&self.bytes[..]).into(),
+            Kind::Values => self.values.map_or(JsValue::NULL, |v| v.get(0)),
+        }
+    }
+
     /// `[kind, data, ends, nulls]` for the glue.
     fn finish(self) -> JsValue {
         let data: JsValue = match self.kind {
@@ -541,6 +566,17 @@ fn offset(n: usize) -> Result<u32> {
 /// objects (or arrays with `arrayMode`) from them.
 pub(crate) fn result(decode: Decode, columns: Option<&[edgepg_core::client::Column]>, rows: &[Row]) -> Result<JsValue> {
     result_with_raw_text(decode, columns, rows, &|_| false)
+}
+
+/// `fetchval`'s answer: the first column of the first row as JS, or null
+/// (no row, or no column) — what api.js `firstValue` makes of [`result`]'s
+/// batch, without building the batch.
+pub(crate) fn first_value(decode: Decode, row: Option<&Row>) -> Result<JsValue> {
+    let Some(row) = row else { return Ok(JsValue::NULL) };
+    let Some(column) = row.columns().first() else { return Ok(JsValue::NULL) };
+    let mut packed = Packed::new(&decode, column, 1, false);
+    packed.push(&decode, 0, row.raw_values().next().flatten())?;
+    Ok(packed.single())
 }
 
 /// [`result`], with the text-format columns `raw_text` picks passed on as
