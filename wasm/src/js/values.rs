@@ -376,14 +376,7 @@ impl Packed {
             return Ok(());
         }
         if self.kind == Kind::Text && self.ty == Type::INT8 && self.format == Format::Binary {
-            // int8 as a string (node-postgres's mapping): printed straight
-            // into the column's text, no String per value.
-            let n: i64 = FromSql::from_sql(self.ty, raw)?;
-            let before = self.text.len();
-            let _ = write!(self.text, "{n}"); // writing to a String cannot fail
-            self.text_units += self.text.len() - before; // ASCII digits
-            self.ends.push(offset(self.text_units)?);
-            return Ok(());
+            return self.push_int8_text(FromSql::from_sql(self.ty, raw)?);
         }
         if self.kind == Kind::Text && self.ty == Type::NUMERIC && self.format == Format::Binary {
             // Printed straight into the column's text: no String per value.
@@ -449,6 +442,19 @@ impl Packed {
                     Err(_) => return None, // the general path reports it
                 }
             }
+            // jsonb: a version byte (1), then the text; another version goes
+            // to the general path, which reports it.
+            (Kind::Json, Type::JSONB) => match raw.split_first().map(|(v, s)| (v, std::str::from_utf8(s))) {
+                Some((1, Ok(s))) => self.push_text(s),
+                _ => return None,
+            },
+            // Binary bytea is the bytes themselves.
+            (Kind::Bytes, Type::BYTEA) => {
+                self.bytes.extend_from_slice(raw);
+                offset(self.bytes.len()).map(|end| self.ends.push(end))
+            }
+            // int8 as a decimal string (node-postgres's mapping).
+            (Kind::Text, Type::INT8) => i64::from_sql(ty, raw).and_then(|n| self.push_int8_text(n)),
             (Kind::Text, Type::NUMERIC) => {
                 let before = self.text.len();
                 write_numeric_text(raw, &mut self.text).and_then(|()| {
@@ -472,6 +478,16 @@ impl Packed {
             Kind::Bytes => self.ends.push(offset(self.bytes.len())?),
             Kind::Values => {} // the array already holds `undefined`; the glue writes null
         }
+        Ok(())
+    }
+
+    /// int8 as a string (node-postgres's mapping): printed straight into
+    /// the column's text, no String per value.
+    fn push_int8_text(&mut self, n: i64) -> Result<()> {
+        let before = self.text.len();
+        let _ = write!(self.text, "{n}"); // writing to a String cannot fail
+        self.text_units += self.text.len() - before; // ASCII digits
+        self.ends.push(offset(self.text_units)?);
         Ok(())
     }
 
