@@ -112,17 +112,6 @@ fn results_to_js(decode: Decode, raw: &RawText, results: &[StatementResult]) -> 
     Ok(out.into())
 }
 
-/// Hands one batch of rows, packed (see `values::result`), to the JS
-/// callback `on_batch`; its exception stops the query as the error's cause.
-fn deliver_batch(decode: Decode, on_batch: &js_sys::Function, rows: &[Row]) -> edgepg_core::Result<()> {
-    let batch = values::result(decode, None, rows)?;
-    on_batch.call1(&JsValue::NULL, &batch).map(drop).map_err(|e| {
-        let cause = crate::js_cause::JsCause::new(e);
-        let message = format!("building result rows failed: {}", cause.message());
-        Error::new(edgepg_core::ErrorKind::Interface, message).with_source(cause)
-    })
-}
-
 async fn run_query(
     conn: &Connection,
     sql: &str,
@@ -136,7 +125,7 @@ async fn run_query(
     // go to JS batch by batch while the rest is on the way (as `fetchBatches`
     // does for edgepg's own API), its tag and fields with the end.
     if let (RawText::None, Some(on_batch)) = (&raw, on_batch.dyn_ref::<js_sys::Function>()) {
-        let deliver = |rows: Vec<Row>| deliver_batch(decode, on_batch, &rows);
+        let deliver = |rows: Vec<Row>| values::deliver_batch(decode, on_batch, &rows);
         let results = js(conn.query_results_streamed(sql, &refs(&params), simple, deliver).await)?;
         return results_to_js(decode, &raw, &results);
     }

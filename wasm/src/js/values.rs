@@ -579,6 +579,18 @@ pub(crate) fn result_with_raw_text(
     Ok(out.into())
 }
 
+/// Hands one batch of rows, packed (see [`result`]), to the JS callback
+/// `on_batch` (a streamed fetch: `fetchBatches`, `pgQuery`); its exception
+/// stops the query, as the error's cause.
+pub(crate) fn deliver_batch(decode: Decode, on_batch: &js_sys::Function, rows: &[Row]) -> Result<()> {
+    let batch = result(decode, None, rows)?;
+    on_batch.call1(&JsValue::NULL, &batch).map(drop).map_err(|e| {
+        let cause = crate::js_cause::JsCause::new(e);
+        let message = format!("building result rows failed: {}", cause.message());
+        Error::new(edgepg_core::ErrorKind::Interface, message).with_source(cause)
+    })
+}
+
 // ---------------------------------------------------------------- parameters
 
 /// A JS argument list (an array, or undefined/null for none) → values.
