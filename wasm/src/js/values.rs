@@ -23,8 +23,6 @@
 //! `Date` (timestamptz), arrays (nested = multidimensional), and any other
 //! object as JSON (`JSON.stringify`).
 
-use std::fmt::Write as _;
-
 use edgepg_core::client::Row;
 use edgepg_core::protocol::Format;
 use std::ops::Bound;
@@ -482,11 +480,26 @@ impl Packed {
     }
 
     /// int8 as a string (node-postgres's mapping): printed straight into
-    /// the column's text, no String per value.
+    /// the column's text, no String per value. The digits are written right
+    /// to left into a buffer: a fraction of `core::fmt`'s cost per value,
+    /// which showed in edgepg/pg's decode_200k profile.
     fn push_int8_text(&mut self, n: i64) -> Result<()> {
-        let before = self.text.len();
-        let _ = write!(self.text, "{n}"); // writing to a String cannot fail
-        self.text_units += self.text.len() - before; // ASCII digits
+        let mut digits = [0u8; 20]; // u64::MAX has 20 digits
+        let mut at = digits.len();
+        let mut rest = n.unsigned_abs();
+        loop {
+            at -= 1;
+            digits[at] = b'0' + (rest % 10) as u8;
+            rest /= 10;
+            if rest == 0 {
+                break;
+            }
+        }
+        if n < 0 {
+            self.text.push('-');
+        }
+        self.text.push_str(std::str::from_utf8(&digits[at..]).unwrap_or_default()); // always ASCII
+        self.text_units += digits.len() - at + usize::from(n < 0);
         self.ends.push(offset(self.text_units)?);
         Ok(())
     }
