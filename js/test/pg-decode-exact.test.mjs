@@ -14,6 +14,8 @@ import { dsn, opts, unhandled } from "./helpers.mjs";
 import { EVERY_TYPE } from "./every-type.mjs";
 
 const REFERENCE = Symbol.for("edgepg.referenceDecode");
+// Run again by the last test with code generation forbidden: make sure it is.
+if (process.env.EDGEPG_PG_EXACT_NO_CODEGEN === "1") assert.throws(() => new Function("return 1"), EvalError);
 const config = () => ({ connectionString: dsn(), ...opts() });
 const client = new Client(config());
 await client.connect();
@@ -188,4 +190,23 @@ test("type parsers still see the server's text, on results large enough to strea
   // A parser that throws rejects the query; the connection stays usable.
   await assert.rejects(client.query({ text: sql, types: { getTypeParser: () => () => { throw new Error("no"); } } }), /threw: no/);
   assert.equal((await client.query("SELECT 1::int8 AS x")).rows[0].x, "1");
+});
+
+// Runtimes that forbid code generation (Cloudflare Workers, a strict CSP)
+// get no generated row builder: streamed batches are filled column by
+// column (js/src/pg.js `fillRows`). This file again, in a Node that forbids
+// it, covers that path with the same comparisons.
+test("the same comparisons where code generation is forbidden (the Workers path)", { skip: process.env.EDGEPG_PG_EXACT_NO_CODEGEN === "1" }, async () => {
+  const { execFileSync } = await import("node:child_process");
+  const { fileURLToPath } = await import("node:url");
+  // Without NODE_TEST_CONTEXT (set for this file by node --test) the child
+  // prints its own TAP report.
+  const { NODE_TEST_CONTEXT, ...env } = process.env;
+  const out = execFileSync(process.execPath, ["--disallow-code-generation-from-strings", "--test", fileURLToPath(import.meta.url)], {
+    env: { ...env, EDGEPG_PG_EXACT_NO_CODEGEN: "1" },
+    encoding: "utf8",
+  });
+  assert.match(out, /^# fail 0$/m);
+  assert.match(out, /^# pass 5$/m); // every test above
+  assert.match(out, /^# skipped 1$/m); // this one
 });
