@@ -192,6 +192,22 @@ test("type parsers still see the server's text, on results large enough to strea
   assert.equal((await client.query("SELECT 1::int8 AS x")).rows[0].x, "1");
 });
 
+test("an error after some streamed batches rejects the query (no partial rows); the connection stays usable", async () => {
+  const sql = "SELECT g::int8 AS id, 1 / (g - 150000) AS x, repeat('y', 20) AS pad FROM generate_series(1, 200000) AS g";
+  for (let i = 0; i < 2; i++) { // the first run (one flight) and the cached, streamed one
+    await assert.rejects(client.query(sql), (e) => e.code === "22012" && e.constructor.name === "DatabaseError");
+    assert.equal((await client.query("SELECT $1::int8 AS x", [7])).rows[0].x, "7");
+  }
+  const pool = new Pool({ ...config(), max: 1 });
+  try {
+    await client.query(sql).catch(() => {});
+    await assert.rejects(pool.query(sql), (e) => e.code === "22012");
+    assert.equal((await pool.query("SELECT 2 AS x")).rows[0].x, 2);
+  } finally {
+    await pool.end();
+  }
+});
+
 // Runtimes that forbid code generation (Cloudflare Workers, a strict CSP)
 // get no generated row builder: streamed batches are filled column by
 // column (js/src/pg.js `fillRows`). This file again, in a Node that forbids
@@ -207,6 +223,6 @@ test("the same comparisons where code generation is forbidden (the Workers path)
     encoding: "utf8",
   });
   assert.match(out, /^# fail 0$/m);
-  assert.match(out, /^# pass 5$/m); // every test above
+  assert.match(out, /^# pass 6$/m); // every test above
   assert.match(out, /^# skipped 1$/m); // this one
 });
