@@ -212,8 +212,8 @@ function fillColumn(out, key, [kind, data, ends, nulls]) {
   if (nulls !== undefined) for (let i = 0; i < n; i++) if (nulls[i]) out[i][key] = null;
 }
 
-/** Batches of rows → one array (the batch itself when there is one). */
-function join(parts) {
+/** Batches of rows → one array (the batch itself when there is one). Also edgepg/pg's (js/src/pg.js). */
+export function join(parts) {
   if (parts.length === 1) return parts[0];
   let n = 0;
   for (let p = 0; p < parts.length; p++) n += parts[p].length;
@@ -277,8 +277,8 @@ function canGenerate() {
   return codegen;
 }
 
-/** The generated builder for this shape, or null (general path). */
-function rowBuilder(names, columns, arrayMode) {
+/** The generated builder for this shape, or null (general path). Also edgepg/pg's (js/src/pg.js). */
+export function rowBuilder(names, columns, arrayMode) {
   if (!canGenerate()) return null;
   const m = columns.length;
   let key = arrayMode ? "a" : "o";

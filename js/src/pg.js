@@ -4,7 +4,7 @@
 // pipelining, transactions and cursors are the core's (wasm/src/js/pg.rs
 // and the modules beside it); nothing here speaks the protocol.
 import { ColumnKind, DecodeFlag, rawConnect, rawCreatePool } from "./edgepg.js";
-import { withSockets } from "./api.js";
+import { join, rowBuilder, withSockets } from "./api.js";
 import { EdgepgError, InterfaceError, PostgresError, TimeoutError, checkTrapped, toError, trapError } from "./errors.js";
 
 // ------------------------------------------------------------ wasm guard
@@ -164,6 +164,10 @@ const K_VALUES = ColumnKind.Values, K_NUMBER = ColumnKind.Number, K_BIGINT = Col
 const K_TEXT = ColumnKind.Text, K_JSON = ColumnKind.Json, K_DATE = ColumnKind.Date, K_BYTES = ColumnKind.Bytes;
 const INT8_STRING = DecodeFlag.Int8String; // int8 as string (pg's default)
 const RAW_TEXT_GIVEN = DecodeFlag.RawTextGiven; // pgQuery: its rawText argument picks text columns (wasm/src/js/pg.rs)
+// Tests only (as in api.js): every value through the core's general path,
+// results collected and rows filled column by column — the reference the
+// streamed, generated path is compared with (test/pg-decode-exact.test.mjs).
+const REFERENCE = Symbol.for("edgepg.referenceDecode");
 
 const OID_DATE = 1082, OID_TIMESTAMP = 1114, OID_BYTEA = 17;
 const HasBuffer = typeof globalThis.Buffer === "function" ? globalThis.Buffer : null;
@@ -310,13 +314,15 @@ class Shapes {
 }
 
 /**
- * One raw result `[names, oids, count, columns, tag, fields]` → pg's
- * `{ command, rowCount, oid, rows, fields }`. `parserOf(oid)` gives the
- * text parser of a column the core passed on as text, or null; `shape`
- * the statement's cached Shape (null: build one).
+ * The rows of a packed batch `[names, oids, count, columns]` (with the
+ * statement's field descriptions `meta`, see `toResult`; null for a
+ * streamed batch, which has no text column for a parser), filled column
+ * by column. `parserOf(oid)` gives the text parser of a column the core
+ * passed on as text, or null; `shape` the statement's cached Shape (null:
+ * build one).
  */
-function toResult(raw, arrayMode, parserOf, shape) {
-  const [names, oids, count, columns, tag, meta] = raw;
+function fillRows(batch, meta, arrayMode, parserOf, shape) {
+  const [names, oids, count, columns] = batch;
   const m = names.length;
   const rows = new Array(count);
   if (arrayMode) {
@@ -325,17 +331,70 @@ function toResult(raw, arrayMode, parserOf, shape) {
     const template = (shape ?? new Shape(names, oids, meta)).template;
     for (let i = 0; i < count; i++) rows[i] = { ...template };
   }
-  const fields = new Array(m);
   for (let j = 0; j < m; j++) {
     const oid = oids[j];
     const column = columns[j];
     let parse = null;
-    if (column[0] === K_TEXT && meta[j * 5 + 4] === 0) parse = parserOf(oid);
+    if (column[0] === K_TEXT && meta !== null && meta[j * 5 + 4] === 0) parse = parserOf(oid);
     try {
       fillColumn(rows, arrayMode ? j : names[j], column, oid, parse);
     } catch (e) {
       throw e instanceof EdgepgError ? e : new EdgepgError(`type parser for OID ${oid} (column "${names[j]}") threw: ${e?.message ?? e}`, "conversion", undefined, { cause: e });
     }
+  }
+  return rows;
+}
+
+/** Unix ms → Date; ±Infinity (PostgreSQL's ±infinity) stays a number. */
+function utcDate(ms) {
+  return Number.isFinite(ms) ? new Date(ms) : ms;
+}
+
+/**
+ * The rows of a streamed batch (no type parsers: see `runQuery`) built by
+ * the generated row builder of edgepg's own API (js/src/api.js
+ * `rowBuilder`: one object literal per row), then given pg's mapping where
+ * it differs from that API's: `date` and `timestamp` in local time, bytea
+ * as Buffer. Null when no builder applies (no code generation in this
+ * runtime, a "__proto__" column): `fillRows` does it then.
+ */
+function builtRows(batch, arrayMode) {
+  const [names, oids, count, columns] = batch;
+  const build = rowBuilder(names, columns, arrayMode);
+  if (build === null) return null;
+  const rows = build(count, columns, utcDate, parseJson);
+  for (let j = 0; j < columns.length; j++) {
+    const kind = columns[j][0];
+    const key = arrayMode ? j : names[j];
+    if (kind === K_DATE && (oids[j] === OID_DATE || oids[j] === OID_TIMESTAMP)) {
+      for (let i = 0; i < count; i++) {
+        const d = rows[i][key];
+        // localDate gives the same instant where the offset is zero (UTC runtimes).
+        if (d instanceof Date && d.getTimezoneOffset() !== 0) rows[i][key] = localDate(d.getTime());
+      }
+    } else if (kind === K_BYTES && HasBuffer) {
+      for (let i = 0; i < count; i++) {
+        const b = rows[i][key];
+        if (b !== null) rows[i][key] = HasBuffer.from(b.buffer, b.byteOffset, b.length);
+      }
+    }
+  }
+  return rows;
+}
+
+/**
+ * One raw result `[names, oids, count, columns, tag, fields]` → pg's
+ * `{ command, rowCount, oid, rows, fields }`. `parserOf`, `shape`: see
+ * `fillRows`. `rows`: the rows when they came apart (streamed), else
+ * undefined (built from `raw`).
+ */
+function toResult(raw, arrayMode, parserOf, shape, rows) {
+  const [names, oids, , , tag, meta] = raw;
+  const m = names.length;
+  if (rows === undefined) rows = fillRows(raw, meta, arrayMode, parserOf, shape);
+  const fields = new Array(m);
+  for (let j = 0; j < m; j++) {
+    const oid = oids[j];
     fields[j] = {
       name: names[j],
       tableID: meta[j * 5],
@@ -463,28 +522,44 @@ function runQuery(target, text, values, config, clientTypes, queryTimeout, shape
     const simple = !config?.name && (!values || values.length === 0);
     const [rawText, parserOf] = parsing(config?.types, clientTypes);
     const arrayMode = config?.rowMode === "array";
+    // Without type parsers (and not the tests' reference path), one
+    // statement's rows come in batches while the rest is on the way
+    // (`onBatch`; the rows that come with the end of the response are in
+    // the result), and batches of several rows are built by the generated
+    // row builder (`builtRows`).
+    const reference = globalThis[REFERENCE] === true;
+    const generated = rawText === undefined && !reference;
+    let parts = null;
+    const onBatch = !generated ? undefined : (batch) => {
+      (parts ??= []).push(builtRows(batch, arrayMode) ?? fillRows(batch, null, arrayMode, noParser, null));
+    };
     // The core answers one statement's result as it is (its row count, a
     // number, third), a script's as an array of results (wasm/src/js/pg.rs
     // `results_to_js`).
     const shaped = (raw) => {
       if (typeof raw[2] === "number") {
-        return toResult(raw, arrayMode, parserOf, arrayMode ? null : shapes.of(text, raw[0], raw[1], raw[5]));
+        const shape = arrayMode ? null : shapes.of(text, raw[0], raw[1], raw[5]);
+        const rows = generated && raw[2] > 1 ? builtRows(raw, arrayMode) : null;
+        if (parts === null) return toResult(raw, arrayMode, parserOf, shape, rows ?? undefined);
+        parts.push(rows ?? fillRows(raw, raw[5], arrayMode, parserOf, shape));
+        return toResult(raw, arrayMode, parserOf, shape, join(parts));
       }
       if (raw.length === 0) return { command: null, rowCount: null, oid: null, rows: [], fields: [], rowAsArray: arrayMode };
       if (raw.length === 1) return toResult(raw[0], arrayMode, parserOf, null);
       return raw.map((r) => toResult(r, arrayMode, parserOf, null));
     };
-    const flags = rawText === undefined ? INT8_STRING : INT8_STRING | RAW_TEXT_GIVEN;
+    let flags = rawText === undefined ? INT8_STRING : INT8_STRING | RAW_TEXT_GIVEN;
+    if (reference) flags |= DecodeFlag.Reference;
     // pg's query_timeout: the core abandons the call (cancelling it on the
     // server when that is safe) and the connection stays usable.
     const limit = config?.query_timeout ?? queryTimeout;
     if (!(limit > 0)) {
       // No values: `undefined`, not an empty array, crosses to the core.
-      return target.pgQuery(text, values, simple, flags, rawText, undefined).then(shaped, rethrow);
+      return target.pgQuery(text, values, simple, flags, rawText, onBatch, undefined).then(shaped, rethrow);
     }
     let timer;
     const cancel = new Promise((resolve) => { timer = setTimeout(() => resolve(new TimeoutError("Query read timeout")), limit); });
-    run = target.pgQuery(text, values, simple, flags, rawText, cancel);
+    run = target.pgQuery(text, values, simple, flags, rawText, onBatch, cancel);
     run = run.finally(() => clearTimeout(timer)).then(shaped, rethrow);
   } catch (e) {
     return Promise.reject(e);

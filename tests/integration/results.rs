@@ -140,3 +140,66 @@ async fn settled_transaction_status_sees_a_begin_still_in_flight() {
     c.execute("ROLLBACK", &[]).await.unwrap();
     assert_eq!(c.settled_transaction_status().await.unwrap(), edgepg::TransactionStatus::Idle);
 }
+
+#[tokio::test]
+async fn query_results_streamed_hands_rows_over_as_they_arrive_with_the_tag_at_the_end() {
+    let c = conn_with("").await;
+    let sql = "SELECT g AS n, repeat('x', g % 50) AS s FROM generate_series(1, 100000) g";
+    let collected = c.query_results(sql, &[], true, TextColumns::Default).await.unwrap(); // caches it
+    for (params, script) in [(vec![], true), (vec![0i32], false)] {
+        let sql = if script { sql.to_owned() } else { format!("SELECT * FROM ({sql}) AS x WHERE n > $1") };
+        let args: Vec<&(dyn edgepg::types::ToSql + Sync)> = params.iter().map(|p| p as _).collect();
+        if !script {
+            c.query_results(&sql, &args, false, TextColumns::Default).await.unwrap();
+        }
+        let mut batches = 0;
+        let mut got: Vec<(i32, String)> = Vec::new();
+        let end = c
+            .query_results_streamed(&sql, &args, script, |rows| {
+                batches += 1;
+                for r in rows {
+                    got.push((r.get("n")?, r.get::<String, _>("s")?));
+                }
+                Ok(())
+            })
+            .await
+            .unwrap();
+        // One result: its tag and columns, then the rows that came with the
+        // end of the response (after every batch).
+        assert_eq!(tags(&end), [Some("SELECT 100000")]);
+        assert_eq!(end[0].columns.iter().map(|c| c.name()).collect::<Vec<_>>(), ["n", "s"]);
+        assert_eq!(end[0].columns[0].format().code(), BINARY);
+        assert!(batches > 1, "streamed in several batches");
+        for r in &end[0].rows {
+            got.push((r.get("n").unwrap(), r.get::<String, _>("s").unwrap()));
+        }
+        assert_eq!(got.len(), collected[0].rows.len());
+        for (g, r) in got.iter().zip(&collected[0].rows) {
+            assert_eq!(g.0, r.get::<i32, _>("n").unwrap());
+            assert_eq!(g.1, r.get::<String, _>("s").unwrap());
+        }
+    }
+    // A small result comes whole with the end; a command has its tag only.
+    let mut called = false;
+    let mut on_rows = |_| {
+        called = true;
+        Ok(())
+    };
+    let one = c.query_results_streamed("SELECT $1::int4 AS a", &[&5i32], false, &mut on_rows).await.unwrap();
+    assert_eq!((one[0].rows.len(), one[0].tag.as_deref()), (1, Some("SELECT 1")));
+    c.query_results("CREATE TEMP TABLE qs (a int)", &[], true, TextColumns::Default).await.unwrap();
+    let ins =
+        c.query_results_streamed("INSERT INTO qs VALUES ($1), ($1)", &[&1i32], false, &mut on_rows).await.unwrap();
+    assert_eq!((ins[0].rows.len(), ins[0].tag.as_deref()), (0, Some("INSERT 0 2")));
+    // A script, or a statement without arguments not cached yet: collected as query_results.
+    let script = c.query_results_streamed("SELECT 1 AS a; SELECT 2 AS b", &[], true, &mut on_rows).await.unwrap();
+    assert_eq!(tags(&script), [Some("SELECT 1"), Some("SELECT 1")]);
+    let fresh =
+        c.query_results_streamed("SELECT 3 AS c FROM generate_series(1, 3)", &[], true, &mut on_rows).await.unwrap();
+    assert_eq!((fresh[0].rows.len(), fresh[0].columns[0].format().code()), (3, TEXT));
+    assert!(!called);
+    // An error from the callback fails the call; the connection stays usable.
+    let e = c.query_results_streamed(sql, &[], true, |_| Err(edgepg::Error::interface("stop"))).await.unwrap_err();
+    assert!(e.to_string().contains("stop"), "{e}");
+    assert_eq!(c.query_results("SELECT 1", &[], true, TextColumns::Default).await.unwrap()[0].rows.len(), 1);
+}

@@ -14,6 +14,7 @@ use super::handle::{ConnInner, Connection};
 use super::params::DynParams;
 use super::request::Response;
 use super::row::{Column, Row};
+use super::streamed::RowBatches;
 use crate::protocol::frontend;
 use crate::types::ToSql;
 use crate::Result;
@@ -38,10 +39,32 @@ pub(crate) async fn query_results(
     script: bool,
     text: TextColumns<'_>,
 ) -> Result<Vec<StatementResult>> {
+    query_results_with(conn, sql, params, script, text, None).await
+}
+
+/// [`query_results`]; with `on_rows` and default formats, one statement
+/// that is cached or has arguments streams its rows to `on_rows` (see
+/// [`Connection::query_results_streamed`]).
+pub(super) async fn query_results_with(
+    conn: &Connection,
+    sql: &str,
+    params: &[&(dyn ToSql + Sync)],
+    script: bool,
+    text: TextColumns<'_>,
+    on_rows: Option<&mut dyn RowBatches>,
+) -> Result<Vec<StatementResult>> {
     let inner = &conn.inner;
     let call = inner.timed(conn.command_timeout(), async {
         let response = if script && params.is_empty() && !is_single_statement(sql) {
             inner.simple(sql).await?
+        } else if let (Some(on_rows), TextColumns::Default) = (on_rows, &text) {
+            // A statement without arguments that is not cached yet still
+            // goes in one flight (collected).
+            let flight = if script && params.is_empty() { inner.one_flight(sql, &DynParams(&[]), 0) } else { None };
+            match flight {
+                Some(flight) => inner.run_one_flight(sql, flight?).await?,
+                None => return Ok(vec![inner.fetch_streamed_ended(sql, &DynParams(params), on_rows).await?]),
+            }
         } else if script && params.is_empty() {
             inner.statement_one_flight(sql, text).await?
         } else {

@@ -2,18 +2,26 @@
 //! ([`Connection::fetch_batches`](super::Connection::fetch_batches)), so a
 //! caller can convert them while the rest of the response is still on the
 //! way (the wasm package builds JS rows this way).
+//! [`Connection::query_results_streamed`] does the same for
+//! [`Connection::query_results`] (node-postgres-shaped results: the
+//! statement's columns and command tag come with the end of the stream).
+
+use std::sync::Arc;
 
 use bytes::BytesMut;
 use futures_channel::mpsc;
 use futures_util::StreamExt;
 
-use super::handle::{encode_bind, is_stale_statement, type_oids, ConnInner};
+use super::formats::TextColumns;
+use super::handle::{encode_bind, is_stale_statement, type_oids, ConnInner, Connection};
 use super::params::Params;
-use super::request::{Request, Sink, StreamItem, STREAM_CHANNEL};
-use super::row::Row;
+use super::request::{QueryResult, Request, Sink, StreamItem, STREAM_CHANNEL};
+use super::results::StatementResult;
+use super::row::{Column, Row};
 use super::runtime::MaybeSend;
 use super::statement::StatementInner;
 use crate::protocol::frontend;
+use crate::types::ToSql;
 use crate::Result;
 
 /// Where [`ConnInner::fetch_streamed`] hands its batches of rows (`Send`
@@ -34,12 +42,28 @@ impl ConnInner {
         params: &(dyn Params + Sync),
         on_rows: &mut dyn RowBatches,
     ) -> Result<()> {
+        let end = self.fetch_streamed_ended(sql, params, on_rows).await?;
+        if end.rows.is_empty() {
+            return Ok(());
+        }
+        on_rows(end.rows)
+    }
+
+    /// [`ConnInner::fetch_streamed`], resolving to the statement's columns,
+    /// command tag and the rows that came with the end of the response
+    /// (after every batch handed to `on_rows`; all of them for a small
+    /// result, which then costs no batch of its own).
+    pub(super) async fn fetch_streamed_ended(
+        &self,
+        sql: &str,
+        params: &(dyn Params + Sync),
+        on_rows: &mut dyn RowBatches,
+    ) -> Result<StatementResult> {
         // Startup still pipelined: the one-flight path collects (a cache miss
         // goes in the startup flight).
         if self.shared.in_pipelined_startup() {
             let response = self.query(sql, params, 0).await?;
-            let rows = response.results.into_iter().next().map(|r| r.rows).unwrap_or_default();
-            return if rows.is_empty() { Ok(()) } else { on_rows(rows) };
+            return Ok(ended(response.results.into_iter().next(), Arc::from(Vec::new())));
         }
         let stmt = self.prepare_cached(sql).await?;
         let mut streamed = false;
@@ -62,7 +86,7 @@ impl ConnInner {
         params: &(dyn Params + Sync),
         on_rows: &mut dyn RowBatches,
         streamed: &mut bool,
-    ) -> Result<()> {
+    ) -> Result<StatementResult> {
         let mut bytes = BytesMut::with_capacity(64 + stmt.sql.len());
         if !stmt.is_named() {
             frontend::parse("", &stmt.sql, &type_oids(&stmt.params), &mut bytes)?;
@@ -83,16 +107,43 @@ impl ConnInner {
                     on_rows(rows)?;
                 }
                 Some(StreamItem::End(response)) => {
-                    let rest = response?.into_result()?.results.into_iter().next().map(|r| r.rows);
-                    return match rest {
-                        Some(rows) if !rows.is_empty() => on_rows(rows),
-                        _ => Ok(()),
-                    };
+                    let last = response?.into_result()?.results.into_iter().next();
+                    return Ok(ended(last, stmt.columns.clone()));
                 }
                 // COPY TO STDOUT through a call that fetches rows: its data is dropped.
                 Some(StreamItem::CopyOut { .. } | StreamItem::CopyData(_)) => {}
                 None => return Err(self.shared.closed_error()),
             }
         }
+    }
+}
+
+/// A streamed statement's result from its last part: the rows in it, its
+/// columns (else `columns`, the prepared statement's) and tag.
+fn ended(last: Option<QueryResult>, columns: Arc<[Column]>) -> StatementResult {
+    match last {
+        Some(r) => StatementResult { columns: r.columns.unwrap_or(columns), rows: r.rows, tag: r.tag },
+        None => StatementResult { columns, rows: Vec::new(), tag: None },
+    }
+}
+
+impl Connection {
+    /// [`Connection::query_results`] (default formats) with one statement's
+    /// rows handed to `on_rows` batch by batch as they arrive, like
+    /// [`Connection::fetch_batches`]; its result then comes back with its
+    /// columns, command tag and the rows that came with the end of the
+    /// response, which follow every batch (a small result comes whole
+    /// there, `on_rows` never called). A script (`script`, no arguments,
+    /// several statements) is collected as `query_results` does: every
+    /// result with its rows. So is one statement without arguments that is
+    /// not cached yet (it goes in one flight, as in `query_results`).
+    pub async fn query_results_streamed(
+        &self,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+        script: bool,
+        mut on_rows: impl FnMut(Vec<Row>) -> Result<()> + MaybeSend,
+    ) -> Result<Vec<StatementResult>> {
+        super::results::query_results_with(self, sql, params, script, TextColumns::Default, Some(&mut on_rows)).await
     }
 }

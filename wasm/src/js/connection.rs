@@ -119,14 +119,7 @@ impl RawConnection {
             let params = js(params)?;
             let refs: Vec<&(dyn edgepg_core::types::ToSql + Sync)> = params.iter().map(|p| p as _).collect();
             let decode = Decode::from_flags(flags);
-            let deliver = |rows: Vec<Row>| -> edgepg_core::Result<()> {
-                let batch = values::result(decode, None, &rows)?;
-                on_batch.call1(&JsValue::NULL, &batch).map(drop).map_err(|e| {
-                    let cause = crate::js_cause::JsCause::new(e);
-                    Error::new(ErrorKind::Interface, format!("building result rows failed: {}", cause.message()))
-                        .with_source(cause)
-                })
-            };
+            let deliver = |rows: Vec<Row>| values::deliver_batch(decode, &on_batch, &rows);
             js(c.fetch_batches(&sql, &refs, deliver).await)?;
             Ok(JsValue::UNDEFINED)
         })

@@ -8,7 +8,7 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use edgepg_core::client::{Column, Connection, StatementResult, TextColumns};
+use edgepg_core::client::{Column, Connection, Row, StatementResult, TextColumns};
 use edgepg_core::protocol::backend::TransactionStatus;
 use edgepg_core::types::{ToSql, Value};
 use edgepg_core::Error;
@@ -119,7 +119,16 @@ async fn run_query(
     simple: bool,
     decode: Decode,
     raw: RawText,
+    on_batch: JsValue,
 ) -> Result<JsValue, JsValue> {
+    // No column for a type parser and a batch callback: one statement's rows
+    // go to JS batch by batch while the rest is on the way (as `fetchBatches`
+    // does for edgepg's own API), its tag and fields with the end.
+    if let (RawText::None, Some(on_batch)) = (&raw, on_batch.dyn_ref::<js_sys::Function>()) {
+        let deliver = |rows: Vec<Row>| values::deliver_batch(decode, on_batch, &rows);
+        let results = js(conn.query_results_streamed(sql, &refs(&params), simple, deliver).await)?;
+        return results_to_js(decode, &raw, &results);
+    }
     let columns = match &raw {
         RawText::None => TextColumns::Default,
         RawText::All => TextColumns::All,
@@ -136,8 +145,14 @@ impl RawConnection {
     /// script gives one result per statement); resolves to an array of
     /// results (see `results_to_js`). `flags`: `Decode`'s bits, and
     /// `RAW_TEXT_GIVEN` when `rawText` (`true`, type OIDs or a function of
-    /// the OID) picks columns that come as the server's text.
+    /// the OID) picks columns that come as the server's text. `onBatch`
+    /// (a function, used when no column comes as text): one statement's
+    /// rows are handed to it as packed batches (`[names, oids, count,
+    /// columns]`, see `values::result`) while they arrive, and its result
+    /// then resolves without rows; an exception from it rejects the call.
     #[wasm_bindgen(js_name = pgQuery)]
+    // The arguments are the JS glue's, one by one: a struct would only add a JS object per call.
+    #[allow(clippy::too_many_arguments)]
     pub fn pg_query(
         &self,
         sql: String,
@@ -145,12 +160,13 @@ impl RawConnection {
         simple: bool,
         flags: u32,
         raw_text: JsValue,
+        on_batch: JsValue,
         cancel: JsValue,
     ) -> Promise {
         let params = values::params(&args);
         let raw = RawText::from_flags(flags, &raw_text);
         self.call(cancel, move |c| async move {
-            run_query(&c, &sql, js(params)?, simple, Decode::from_flags(flags), raw).await
+            run_query(&c, &sql, js(params)?, simple, Decode::from_flags(flags), raw, on_batch).await
         })
     }
 
@@ -273,6 +289,7 @@ impl RawNotifications {
 impl RawPool {
     /// [`RawConnection::pg_query`] on a connection borrowed for the call.
     #[wasm_bindgen(js_name = pgQuery)]
+    #[allow(clippy::too_many_arguments)] // as RawConnection::pg_query
     pub fn pg_query(
         &self,
         sql: String,
@@ -280,6 +297,7 @@ impl RawPool {
         simple: bool,
         flags: u32,
         raw_text: JsValue,
+        on_batch: JsValue,
         cancel: JsValue,
     ) -> Promise {
         let (pool, params) = (self.pool.clone(), values::params(&args));
@@ -287,7 +305,7 @@ impl RawPool {
         promise(cancel, async move {
             let params = js(params)?;
             let conn = js(pool.acquire_for(&sql).await)?;
-            run_query(&conn, &sql, params, simple, Decode::from_flags(flags), raw).await
+            run_query(&conn, &sql, params, simple, Decode::from_flags(flags), raw, on_batch).await
         })
     }
 }
