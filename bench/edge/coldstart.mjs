@@ -86,8 +86,11 @@ export default { async fetch(request, env, ctx) {
 // The baseline build's Workers: the same code against the other package.
 if (baselinePkg) {
   const baseEntry = workerdEntry(baselinePkg);
-  for (const name of ["edgepg-load", "edgepg-ws", "edgepg-tcp"]) {
-    workers[name.replace("edgepg", "base")] = workers[name].replaceAll(JSON.stringify(edgepgEntry), JSON.stringify(baseEntry));
+  const wasmOf = (pkg) => JSON.stringify(join(pkg, "dist/edgepg_bg.wasm"));
+  for (const name of ["edgepg-load", "edgepg-wasm-only", "edgepg-ws", "edgepg-tcp"]) {
+    workers[name.replace("edgepg", "base")] = workers[name]
+      .replaceAll(JSON.stringify(edgepgEntry), JSON.stringify(baseEntry))
+      .replaceAll(wasmOf(edgepgPkg), wasmOf(baselinePkg));
   }
 }
 
@@ -197,7 +200,7 @@ if (baselinePkg) {
   console.log(`\nThis build against the baseline (${baselinePkg}, .wasm ${readFileSync(join(baselinePkg, "dist/edgepg_bg.wasm")).length} B), paired by round:\n`);
   console.log("| Workers | median of (this − baseline), new workerd → first row | median of (this − baseline), Worker loaded |");
   console.log("|---|---:|---:|");
-  for (const w of ["load", "ws", "tcp"]) {
+  for (const w of ["load", "wasm-only", "ws", "tcp"]) {
     const a = results[`edgepg-${w}`];
     const b = results[`base-${w}`];
     const d = (key) => median(a.map((r, i) => r[key] - b[i][key]));
