@@ -10,7 +10,10 @@
 // package.json and dist/, e.g. an installed copy whose dist/ comes from main)
 // measured in the same rounds as `base-*` Workers, so that a change is judged
 // by differences paired by round rather than by two runs on a machine whose
-// load drifts.
+// load drifts. --only a,b,c: only these Workers (the empty Worker is always
+// run), e.g. `--only edgepg-wasm-only,base-wasm-only --baseline DIR` to time
+// the compilation of two .wasm files (DIR/dist/edgepg_bg.wasm may be any
+// build, e.g. one of js/scripts/wasm-weigh.sh's variants).
 //
 // Every start is a new Miniflare, i.e. a new workerd process and isolate, so
 // the module graph (edgepg: its JS and the .wasm, which workerd compiles when
@@ -92,6 +95,11 @@ if (baselinePkg) {
       .replaceAll(JSON.stringify(edgepgEntry), JSON.stringify(baseEntry))
       .replaceAll(wasmOf(edgepgPkg), wasmOf(baselinePkg));
   }
+}
+
+if (args.includes("--only")) {
+  const only = new Set(["floor", ...args[args.indexOf("--only") + 1].split(",")]);
+  for (const name of Object.keys(workers)) if (!only.has(name)) delete workers[name];
 }
 
 const dir = mkdtempSync(join(tmpdir(), "edgepg-coldstart-"));
@@ -184,9 +192,11 @@ console.log(JSON.stringify([t1 - t0, t2 - t1]));`);
 // drifts more between rounds than within one), then the median is taken.
 const minusFloor = (rs, key) => median(rs.map((r, i) => r[key] - results.floor[i][key]));
 const wasmBytes = readFileSync(edgepgWasm).length;
-const sizes = (name) => graphs[name].filter((m) => !m.path.startsWith(dir)).reduce((n, m) => n + Buffer.byteLength(m.contents), 0);
-console.log(`Cold start, ${startedAt} UTC: edgepg ${edgepgVersion} (${graphs["edgepg-load"].length - 1} modules, ${sizes("edgepg-load")} B, .wasm ${wasmBytes} B), ` +
-  `@neondatabase/serverless ${neonVersion} (${graphs["neon-load"].length - 1} module, ${sizes("neon-load")} B), ` +
+// The packages' own modules (with --only, the Workers that import them may not have run).
+const packageGraph = { edgepg: moduleGraph(edgepgEntry), neon: moduleGraph(neonEntry) };
+const sizes = (name) => packageGraph[name].reduce((n, m) => n + Buffer.byteLength(m.contents), 0);
+console.log(`Cold start, ${startedAt} UTC: edgepg ${edgepgVersion} (${packageGraph.edgepg.length} modules, ${sizes("edgepg")} B, .wasm ${wasmBytes} B), ` +
+  `@neondatabase/serverless ${neonVersion} (${packageGraph.neon.length} module, ${sizes("neon")} B), ` +
   `miniflare ${require("miniflare/package.json").version}, Node ${process.version}; ${STARTS} fresh starts per Worker; ` +
   `load average (1 / 5 / 15 min) ${loadStart} at start, ${load()} at end.\n`);
 console.log(`| Worker | new workerd → first row (median) | minus the empty Worker (paired by round) | Worker loaded (ready, median) | module load (ready minus the empty Worker's, paired) | first request (median) |`);
@@ -203,6 +213,7 @@ if (baselinePkg) {
   for (const w of ["load", "wasm-only", "ws", "tcp"]) {
     const a = results[`edgepg-${w}`];
     const b = results[`base-${w}`];
+    if (!a || !b) continue;
     const d = (key) => median(a.map((r, i) => r[key] - b[i][key]));
     console.log(`| edgepg-${w} − base-${w} | ${ms(d("total"))} | ${ms(d("ready"))} |`);
   }

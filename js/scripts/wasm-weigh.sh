@@ -6,7 +6,8 @@
 #   js/scripts/wasm-weigh.sh [VARIANT...]     (default: all of them)
 #
 # Variants: full (the .wasm js/build.sh makes), no-copy, no-tcp, no-pg,
-# no-cursor, no-transaction (that part of wasm/src/js compiled out), and
+# no-cursor, no-transaction (that part of wasm/src/js compiled out), lite
+# (all five of those out at once), and
 # core-alone (wasm/examples/size_probe.rs: connect over a WebSocket, fetch,
 # close, with the crate's `js` module compiled out so none of its exports
 # are linked in). Each variant is a copy of the tracked files of this
@@ -14,7 +15,9 @@
 # builds (release-wasm, --no-default-features, wasm-bindgen, wasm-opt -Oz
 # --low-memory-unused) in its own target dir (target/js-weigh); prints the
 # .wasm's raw and gzip -9 size. An edit whose anchor text is gone fails the
-# script instead of measuring the wrong thing.
+# script instead of measuring the wrong thing. EDGEPG_WEIGH_KEEP=DIR keeps
+# each variant's .wasm as DIR/VARIANT.wasm (e.g. to time its compilation:
+# bench/edge/coldstart.mjs --baseline).
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 root="$(cd "$here/.." && pwd)"
@@ -22,7 +25,7 @@ export CARGO_TARGET_DIR="$root/target/js-weigh"
 export RUSTFLAGS="-C target-feature=-reference-types,-multivalue"
 features="--enable-bulk-memory --enable-sign-ext --enable-mutable-globals --enable-nontrapping-float-to-int"
 variants=("$@")
-[ ${#variants[@]} -gt 0 ] || variants=(full no-copy no-tcp no-pg no-cursor no-transaction core-alone)
+[ ${#variants[@]} -gt 0 ] || variants=(full no-copy no-tcp no-pg no-cursor no-transaction lite core-alone)
 
 work="$(mktemp -d /tmp/edgepg-wasm-weigh.XXXXXX)"
 trap 'rm -rf "$work"' EXIT
@@ -58,7 +61,10 @@ for v in "${variants[@]}"; do
     case "$v" in
         full) ;;
         no-copy | no-pg | no-cursor | no-transaction) without_js_module "${v#no-}" ;;
-        no-tcp)
+        no-tcp | lite)
+            if [ "$v" = lite ]; then
+                for m in copy pg cursor transaction; do without_js_module "$m"; done
+            fi
             edit "$tree/wasm/src/js/options.rs" "Ok(TcpConnector::new(factory, tcp).into())" \
                 "{ let _ = (factory, tcp); Err(Error::closed()) }"
             edit "$tree/wasm/src/edge.rs" \
@@ -95,4 +101,8 @@ for v in "${variants[@]}"; do
     # shellcheck disable=SC2086 # the feature flags are words
     wasm-opt -Oz --low-memory-unused $features "$work/bg/edgepg_bg.wasm" -o "$work/opt.wasm"
     printf '| %s | %s | %s |\n' "$v" "$(wc -c <"$work/opt.wasm" | tr -d ' ')" "$(gzip -9c "$work/opt.wasm" | wc -c | tr -d ' ')"
+    if [ -n "${EDGEPG_WEIGH_KEEP:-}" ]; then
+        mkdir -p "$EDGEPG_WEIGH_KEEP"
+        cp "$work/opt.wasm" "$EDGEPG_WEIGH_KEEP/$v.wasm"
+    fi
 done
