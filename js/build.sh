@@ -41,7 +41,11 @@ wasm-bindgen --target web --weak-refs --no-typescript --out-name edgepg --out-di
     "$target_dir/wasm32-unknown-unknown/release-wasm/edgepg_wasm.wasm"
 if command -v wasm-opt >/dev/null 2>&1; then
     # Debian's binaryen; the features match what rustc emits for wasm32 today.
-    wasm-opt -Oz --enable-bulk-memory --enable-sign-ext --enable-mutable-globals \
+    # --low-memory-unused: rustc lays the stack out first (data starts at
+    # 1 MiB), so addresses below 1 KiB are only reached by a stack that is
+    # about to overflow; binaryen may then fold `pointer + constant` into
+    # load/store offsets (-1.5 KB gzipped, see SIZE.md).
+    wasm-opt -Oz --low-memory-unused --enable-bulk-memory --enable-sign-ext --enable-mutable-globals \
         --enable-nontrapping-float-to-int "$tmp/edgepg_bg.wasm" -o "$out/edgepg_bg.wasm"
 else
     echo "js/build.sh: wasm-opt not found (apt-get install binaryen): .wasm not shrunk" >&2
@@ -55,13 +59,20 @@ node "$here/scripts/cjs.mjs"
 # output): esbuild in transform mode, one file at a time, so imports (the
 # .wasm module of workerd.js and edge-light.js among them) stay as they are.
 # --keep-names: error classes and functions keep their names in stack traces.
+# Not for the ESM wasm-bindgen glue (edgepg.js): its exported classes and
+# functions are only reached through api.js, its imports are named by their
+# object keys anyway, and the ~130 name-setting calls --keep-names adds there
+# cost 1.0 KB gzipped and run at every module load (see SIZE.md).
 esbuild="$here/node_modules/.bin/esbuild"
 if [ ! -x "$esbuild" ]; then
     (cd "$here" && npm ci --no-audit --no-fund --loglevel=error)
 fi
 for f in "$out"/*.js "$out"/node.cjs; do
     case "$f" in *.cjs) format=cjs ;; *) format=esm ;; esac
-    "$esbuild" --minify --keep-names --format="$format" --target=es2022 --log-level=warning \
+    keep=--keep-names
+    [ "$f" = "$out/edgepg.js" ] && keep=
+    # shellcheck disable=SC2086 # $keep is one word or none
+    "$esbuild" --minify $keep --format="$format" --target=es2022 --log-level=warning \
         --allow-overwrite --outfile="$f" "$f"
 done
 

@@ -4,7 +4,16 @@
 // Neon's driver (WebSocket; it has no TCP transport), median of N fresh
 // starts; and the module load alone (workerd, and a fresh Node process).
 //
-//   node bench/edge/coldstart.mjs [--starts 20]     (cluster env sourced: see run.sh)
+//   node bench/edge/coldstart.mjs [--starts 20] [--baseline DIR]     (cluster env sourced: see run.sh)
+//
+// --baseline DIR: another build of the package (a directory with its
+// package.json and dist/, e.g. an installed copy whose dist/ comes from main)
+// measured in the same rounds as `base-*` Workers, so that a change is judged
+// by differences paired by round rather than by two runs on a machine whose
+// load drifts. --only a,b,c: only these Workers (the empty Worker is always
+// run), e.g. `--only edgepg-wasm-only,base-wasm-only --baseline DIR` to time
+// the compilation of two .wasm files (DIR/dist/edgepg_bg.wasm may be any
+// build, e.g. one of js/scripts/wasm-weigh.sh's variants).
 //
 // Every start is a new Miniflare, i.e. a new workerd process and isolate, so
 // the module graph (edgepg: its JS and the .wasm, which workerd compiles when
@@ -38,8 +47,9 @@ const dsn = `postgres://pw_user:pw_pw@127.0.0.1:${env.EDGEPG_TEST_PORT}/${env.ED
 const wsProxy = `127.0.0.1:${env.EDGEPG_TEST_WS_PORT}/v1`;
 
 const edgepgPkg = join(here, "node_modules/edgepg");
-const edgepgExports = JSON.parse(readFileSync(join(edgepgPkg, "package.json"), "utf8")).exports["."];
-const edgepgEntry = join(edgepgPkg, edgepgExports.workerd);
+const workerdEntry = (pkg) => join(pkg, JSON.parse(readFileSync(join(pkg, "package.json"), "utf8")).exports["."].workerd);
+const edgepgEntry = workerdEntry(edgepgPkg);
+const baselinePkg = args.includes("--baseline") ? args[args.indexOf("--baseline") + 1] : null;
 const neonEntry = require.resolve("@neondatabase/serverless").replace(/index\.js$/, "index.mjs");
 const neonVersion = JSON.parse(readFileSync(join(neonEntry, "../package.json"), "utf8")).version;
 const edgepgVersion = JSON.parse(readFileSync(join(edgepgPkg, "package.json"), "utf8")).version;
@@ -75,6 +85,22 @@ export default { async fetch(request, env, ctx) {
   return new Response(String(r.rows[0].x));
 } };`,
 };
+
+// The baseline build's Workers: the same code against the other package.
+if (baselinePkg) {
+  const baseEntry = workerdEntry(baselinePkg);
+  const wasmOf = (pkg) => JSON.stringify(join(pkg, "dist/edgepg_bg.wasm"));
+  for (const name of ["edgepg-load", "edgepg-wasm-only", "edgepg-ws", "edgepg-tcp"]) {
+    workers[name.replace("edgepg", "base")] = workers[name]
+      .replaceAll(JSON.stringify(edgepgEntry), JSON.stringify(baseEntry))
+      .replaceAll(wasmOf(edgepgPkg), wasmOf(baselinePkg));
+  }
+}
+
+if (args.includes("--only")) {
+  const only = new Set(["floor", ...args[args.indexOf("--only") + 1].split(",")]);
+  for (const name of Object.keys(workers)) if (!only.has(name)) delete workers[name];
+}
 
 const dir = mkdtempSync(join(tmpdir(), "edgepg-coldstart-"));
 const median = (xs) => {
@@ -166,9 +192,11 @@ console.log(JSON.stringify([t1 - t0, t2 - t1]));`);
 // drifts more between rounds than within one), then the median is taken.
 const minusFloor = (rs, key) => median(rs.map((r, i) => r[key] - results.floor[i][key]));
 const wasmBytes = readFileSync(edgepgWasm).length;
-const sizes = (name) => graphs[name].filter((m) => !m.path.startsWith(dir)).reduce((n, m) => n + Buffer.byteLength(m.contents), 0);
-console.log(`Cold start, ${startedAt} UTC: edgepg ${edgepgVersion} (${graphs["edgepg-load"].length - 1} modules, ${sizes("edgepg-load")} B, .wasm ${wasmBytes} B), ` +
-  `@neondatabase/serverless ${neonVersion} (${graphs["neon-load"].length - 1} module, ${sizes("neon-load")} B), ` +
+// The packages' own modules (with --only, the Workers that import them may not have run).
+const packageGraph = { edgepg: moduleGraph(edgepgEntry), neon: moduleGraph(neonEntry) };
+const sizes = (name) => packageGraph[name].reduce((n, m) => n + Buffer.byteLength(m.contents), 0);
+console.log(`Cold start, ${startedAt} UTC: edgepg ${edgepgVersion} (${packageGraph.edgepg.length} modules, ${sizes("edgepg")} B, .wasm ${wasmBytes} B), ` +
+  `@neondatabase/serverless ${neonVersion} (${packageGraph.neon.length} module, ${sizes("neon")} B), ` +
   `miniflare ${require("miniflare/package.json").version}, Node ${process.version}; ${STARTS} fresh starts per Worker; ` +
   `load average (1 / 5 / 15 min) ${loadStart} at start, ${load()} at end.\n`);
 console.log(`| Worker | new workerd → first row (median) | minus the empty Worker (paired by round) | Worker loaded (ready, median) | module load (ready minus the empty Worker's, paired) | first request (median) |`);
@@ -177,6 +205,18 @@ for (const [name, rs] of Object.entries(results)) {
   const total = median(rs.map((r) => r.total));
   const ready = median(rs.map((r) => r.ready));
   console.log(`| ${name} | ${ms(total)} | ${ms(minusFloor(rs, "total"))} | ${ms(ready)} | ${ms(minusFloor(rs, "ready"))} | ${ms(median(rs.map((r) => r.first)))} |`);
+}
+if (baselinePkg) {
+  console.log(`\nThis build against the baseline (${baselinePkg}, .wasm ${readFileSync(join(baselinePkg, "dist/edgepg_bg.wasm")).length} B), paired by round:\n`);
+  console.log("| Workers | median of (this − baseline), new workerd → first row | median of (this − baseline), Worker loaded |");
+  console.log("|---|---:|---:|");
+  for (const w of ["load", "wasm-only", "ws", "tcp"]) {
+    const a = results[`edgepg-${w}`];
+    const b = results[`base-${w}`];
+    if (!a || !b) continue;
+    const d = (key) => median(a.map((r, i) => r[key] - b[i][key]));
+    console.log(`| edgepg-${w} − base-${w} | ${ms(d("total"))} | ${ms(d("ready"))} |`);
+  }
 }
 console.log(`\n| Node ${process.version}, new process per sample | median of ${STARTS} | min | max |`);
 console.log("|---|---:|---:|---:|");

@@ -48,8 +48,8 @@ def cat(n):
     rules = [
         (r'drop_in_place|core::ptr', 'drop glue (core::ptr::drop_in_place of futures and values)'),
         (r'edgepg_core::client::pool', 'core client: pool'),
-        (r'edgepg_core::client::(copy|cursor|listen|notif)', 'core client: COPY, cursors, LISTEN'),
-        (r'edgepg_core::client::(driver|connection|startup|connect|timeout|results|statement|query|transaction|type_catalog|cancel|simple)', 'core client: connection, driver, startup, statements, transactions, timeouts'),
+        (r'edgepg_core::client::(copy|cursor|listen|notif|streamed)', 'core client: COPY, cursors, LISTEN'),
+        (r'edgepg_core::client::(driver|connection|handle|startup|connect|pipelined|timeout|results|statement|prepared|request|batch|one_flight|query|transaction|type_catalog|cancel|simple|session_attrs)', 'core client: connection, driver, startup, statements, transactions, timeouts'),
         (r'edgepg_core::client', 'core client: other'),
         (r'edgepg_core::types', 'core types (codecs, Value, text decode, numeric)'),
         (r'edgepg_core::(config|protocol|auth|error|sqlstate)', 'core config, protocol framing, auth, errors'),
