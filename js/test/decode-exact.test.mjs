@@ -125,3 +125,34 @@ test("fast and reference paths agree through statements, cursors and pools, and 
   assert.deepEqual(await conn.fetch(shapes[1]), [{}, {}, {}]);
   assert.deepEqual(await conn.fetch(shapes[1], [], { arrayMode: true }), [[], [], []]);
 });
+
+test("fetchval (one value decoded in wasm, no batch) equals the first value of fetchrow for every type", async () => {
+  const pool = createPool(dsn(), opts({ maxSize: 1 }));
+  try {
+    const rows = [0, 1, 2, 3, 7, 250, 499];
+    for (const o of [{}, { int8: "number" }, { int8: "string" }, { dates: "string" }]) {
+      for (const k of rows) {
+        const row = await conn.fetchrow(`SELECT * FROM (${EVERY_TYPE}) AS x ORDER BY "row" OFFSET ${k} LIMIT 1`, [], o);
+        for (const name of Object.keys(row)) {
+          const sql = `SELECT ${JSON.stringify(name)} FROM (${EVERY_TYPE}) AS x ORDER BY "row" OFFSET $1 LIMIT 1`;
+          const what = `${name} of row ${k} ${JSON.stringify(o)}`;
+          const [fast, reference] = await bothWays(() => conn.fetchval(sql, [k], o));
+          assert.deepStrictEqual(fast, row[name], what);
+          assert.deepStrictEqual(reference, row[name], `${what}, reference path`);
+          if (k === 3) {
+            assert.deepStrictEqual(await pool.fetchval(sql, [k], o), row[name], `${what}, pool`);
+            const stmt = await conn.prepare(sql);
+            assert.deepStrictEqual(await stmt.fetchval([k], o), row[name], `${what}, prepared statement`);
+          }
+        }
+      }
+    }
+    // No row, no column, NULL: null, as before.
+    assert.equal(await conn.fetchval("SELECT 1 WHERE false"), null);
+    assert.equal(await conn.fetchval("SELECT"), null);
+    assert.equal(await pool.fetchval("SELECT NULL::jsonb"), null);
+    assert.equal((await conn.fetchval("SELECT 'abc'::bytea")).constructor, Uint8Array);
+  } finally {
+    await pool.close();
+  }
+});
