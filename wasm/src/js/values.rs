@@ -227,12 +227,12 @@ fn set(o: &Object, key: &str, v: &JsValue) {
 
 /// The column names of a row description, as a JS array of strings.
 pub(crate) fn column_names(columns: &[edgepg_core::client::Column]) -> Array {
-    columns.iter().map(|c| JsValue::from_str(c.name())).collect()
+    array(columns.iter().map(|c| JsValue::from_str(c.name())))
 }
 
 /// The type OIDs of columns, as a JS array of numbers.
 pub(crate) fn column_types(columns: &[edgepg_core::client::Column]) -> Array {
-    columns.iter().map(|c| JsValue::from(c.type_().oid())).collect()
+    array(columns.iter().map(|c| JsValue::from(c.type_().oid())))
 }
 
 /// How one result column travels to JS: packed into one typed array (or
@@ -550,9 +550,7 @@ impl Packed {
             _ => JsValue::UNDEFINED,
         };
         let nulls: JsValue = self.nulls.map(|n| Uint8Array::from(&n[..]).into()).unwrap_or(JsValue::UNDEFINED);
-        let out = Array::of3(&JsValue::from(self.kind as u32), &data, &ends);
-        out.push(&nulls);
-        out.into()
+        array([JsValue::from(self.kind as u32), data, ends, nulls]).into()
     }
 }
 
@@ -623,9 +621,25 @@ pub(crate) fn result_with_raw_text(
             column.push(&decode, i, raw)?;
         }
     }
-    let out = Array::of3(&column_names(columns), &column_types(columns), &JsValue::from(rows.len() as u32));
-    out.push(&packed.into_iter().map(Packed::finish).collect::<Array>());
-    Ok(out.into())
+    let packed = array(packed.into_iter().map(Packed::finish));
+    let names = column_names(columns).into();
+    Ok(array([names, column_types(columns).into(), JsValue::from(rows.len() as u32), packed.into()]).into())
+}
+
+/// A JS array of `items`: `new Array(n)` and one store per item. (`Array.of`
+/// and `push` are slow paths in V8: `Array.of` alone took ~2 µs of a
+/// one-row result's ~6 µs in a profile.)
+pub(crate) fn array<I>(items: I) -> Array
+where
+    I: IntoIterator<Item = JsValue>,
+    I::IntoIter: ExactSizeIterator,
+{
+    let items = items.into_iter();
+    let out = Array::new_with_length(items.len() as u32);
+    for (i, item) in items.enumerate() {
+        out.set(i as u32, item);
+    }
+    out
 }
 
 /// Hands one batch of rows, packed (see [`result`]), to the JS callback
