@@ -35,7 +35,7 @@ use bytes::BytesMut;
 
 use super::cancel::{spawn_drop_cancel, CancelToken};
 use super::pipelined_startup::{PipelinedStartup, Reopen};
-use super::request::{CopyInMessage, CopyInReceiver, Request, RequestReceiver, Response, Sink, StreamItem};
+use super::request::{CopyInMessage, CopyInReceiver, Request, RequestReceiver, Response, Sink};
 use super::runtime::{BoxFuture, Runtime};
 use super::session::{Event, Session};
 use super::shared::Shared;
@@ -47,6 +47,12 @@ pub(crate) struct Pending {
     sink: Sink,
     /// COPY FROM STDIN data, read while the engine wants it.
     copy_in: Option<CopyInReceiver>,
+}
+
+impl Pending {
+    fn finish(self, result: Result<Response>) {
+        self.sink.deliver(result);
+    }
 }
 
 /// Drives one connection. Spawned by [`super::connect`] on the runtime.
@@ -313,10 +319,8 @@ impl<T: Transport> Driver<T> {
                         self.front_stream_closed();
                     }
                 }
-                Some(Event::Reopen) => match &self.reopen {
-                    Some(reopen) => self.reopening = Some(reopen.reopen()),
-                    None => return Err(Error::protocol("no way to reconnect without pipeline_connect")),
-                },
+                // Asked for only when a way to reopen was given.
+                Some(Event::Reopen) => self.reopening = self.reopen.as_ref().map(|r| r.reopen()),
             }
             progress = true;
         }
@@ -377,38 +381,6 @@ impl<T: Transport> Future for Driver<T> {
                 this.shared.terminated();
                 Poll::Ready(())
             }
-        }
-    }
-}
-
-impl Sink {
-    /// True when nobody waits for this response any more (the caller dropped
-    /// its future). Registers the driver for a wakeup when a oneshot caller
-    /// goes away; a dropped stream is noticed at the next poll.
-    fn poll_abandoned(&mut self, cx: &mut Context<'_>) -> bool {
-        match self {
-            Sink::Collect(tx) => tx.poll_canceled(cx).is_ready(),
-            Sink::Stream(tx) => tx.is_closed(),
-            // Fire-and-forget requests (ROLLBACK, statement close) must run.
-            Sink::Discard => false,
-        }
-    }
-}
-
-impl Pending {
-    /// Delivers the response (or the error) to whoever waits for it; the
-    /// caller may have gone away (dropped future): that is fine.
-    fn finish(self, result: Result<Response>) {
-        match self.sink {
-            Sink::Collect(tx) => {
-                let _ = tx.send(result);
-            }
-            Sink::Stream(mut tx) => {
-                // The engine waited for room before ending a stream, so this
-                // fits unless the consumer is gone.
-                let _ = tx.try_send(StreamItem::End(result));
-            }
-            Sink::Discard => {}
         }
     }
 }

@@ -370,6 +370,8 @@ fn startup_with_every_simulated_auth_method() {
         (Auth::Cleartext("pw"), Some("nope"), false),
         (md5, Some("pw"), true),
         (md5, Some("nope"), false),
+        (Auth::Scram("pw"), Some("pw"), true),
+        (Auth::Scram("pw"), Some("nope"), false),
     ] {
         let stream = SimStream::default();
         stream.wire().read_chunk = 1;
@@ -471,6 +473,7 @@ fn pipelined_connect_falls_back_and_replays_in_order() {
         (Auth::Cleartext("pw"), false),
         (Auth::Md5 { user: "u", password: "pw", salt: [9, 9, 9, 9] }, true),
         (Auth::Trust, true),
+        (Auth::Scram("pw"), true),
     ] {
         let first = SimStream::default();
         let second = SimStream::default();

@@ -485,6 +485,22 @@ fn pipelined_startup_falls_back_reopens_and_replays_in_order() {
 }
 
 #[test]
+fn a_scram_server_rejects_the_pipelined_password_and_the_replay_authenticates() {
+    let mut p = Pair::pipelined(Auth::Scram("pw"), true, None);
+    p.push("SELECT 1", 1).unwrap();
+    p.settle();
+    assert_eq!(p.reopens, 1);
+    let second = SimStream::default();
+    p.backend = Backend::new(&second, Auth::Scram("pw"));
+    p.stream = second;
+    p.engine.reopen(None).unwrap();
+    p.settle();
+    assert_eq!(p.tokens_done(), vec![1], "SCRAM on the new stream, then the replay");
+    assert_eq!(value(&p.done[0].1), 1);
+    assert!(!p.engine.is_starting());
+}
+
+#[test]
 fn pipelined_startup_without_a_way_to_reopen_fails() {
     let mut p = Pair::pipelined(Auth::Md5 { user: "u", password: "pw", salt: [1, 2, 3, 4] }, false, None);
     p.push("SELECT 1", 1).unwrap();
