@@ -305,7 +305,7 @@ impl DropCancel {
                         // Hold back new requests until its bytes are out, then decide.
                         return hold(true);
                     }
-                    let until = self.front_since.unwrap_or(now) + CANCEL_GRACE;
+                    let until = self.front_since.unwrap_or(now).saturating_add(CANCEL_GRACE);
                     self.state = State::Grace { seq: self.front_seq, until };
                 }
                 State::Grace { seq, until } => {

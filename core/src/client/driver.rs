@@ -225,10 +225,9 @@ impl<T: Transport> Driver<T> {
                     let streamed = matches!(sink, Sink::Stream(_));
                     let pending = Pending { sink, copy_in };
                     let wants_copy = pending.copy_in.is_some();
-                    if let Err((p, e)) = self.engine.push_request(bytes, syncs, columns, streamed, wants_copy, pending)
-                    {
-                        p.finish(Err(e));
-                    }
+                    // Refused only after a Terminate, which ends this loop
+                    // first; a refused request's dropped sink reports the close.
+                    let _ = self.engine.push_request(bytes, syncs, columns, streamed, wants_copy, pending);
                     progress = true;
                 }
                 Poll::Ready(Some(Request::Terminate(done))) => {

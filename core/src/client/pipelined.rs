@@ -145,7 +145,7 @@ where
     let shared = Arc::new(Shared::new(HashMap::new(), TransactionStatus::Idle));
     shared.set_pipelined_startup(true);
     let backend: BackendKey = Arc::default();
-    let hold_until = Some(runtime.now() + HOLD);
+    let hold_until = Some(runtime.now().saturating_add(HOLD));
     let phase = PipelinedStartup::new(startup, options, reopen.is_some(), hold_until, backend.clone());
     let rbuf = BytesMut::with_capacity(16 * 1024);
     Ok(connect::assemble(config, runtime, cancel, stream, rbuf, shared, backend, Some((phase, first, reopen))))

@@ -131,14 +131,6 @@ pub(crate) enum Event<K> {
     Reopen,
 }
 
-/// What one backend message did.
-enum Handled<K> {
-    Nothing,
-    Event(Event<K>),
-    /// It must wait for the stream consumer to make room.
-    Stall(Message),
-}
-
 /// The state of one connection (see the module docs).
 pub(crate) struct Session<K> {
     phase: Phase,
@@ -561,13 +553,9 @@ impl<K> Session<K> {
                 }
                 continue;
             }
-            match self.handle(msg, room)? {
-                Handled::Nothing => {}
-                Handled::Event(e) => return Ok(Some(e)),
-                Handled::Stall(msg) => {
-                    self.stalled = Some(msg);
-                    return Ok(None);
-                }
+            let event = self.handle(msg, room)?;
+            if event.is_some() || self.stalled.is_some() {
+                return Ok(event);
             }
         }
     }
@@ -628,8 +616,9 @@ impl<K> Session<K> {
         Ok(())
     }
 
-    /// Routes one message of a running session.
-    fn handle(&mut self, msg: Message, room: bool) -> Result<Handled<K>> {
+    /// Routes one message of a running session. A message that must wait
+    /// for the stream consumer to make room is kept in `stalled`.
+    fn handle(&mut self, msg: Message, room: bool) -> Result<Option<Event<K>>> {
         match msg {
             Message::NoticeResponse(fields) => {
                 // A notice that cannot be read (e.g. not UTF-8) is dropped:
@@ -646,7 +635,8 @@ impl<K> Session<K> {
                 let front = self.front("ReadyForQuery")?;
                 if front.syncs_left <= 1 && front.streamed && !room {
                     // The end of a stream needs a free slot too.
-                    return Ok(Handled::Stall(Message::ReadyForQuery { status }));
+                    self.stalled = Some(Message::ReadyForQuery { status });
+                    return Ok(None);
                 }
                 self.shared.set_status(status);
                 let front = self.front("ReadyForQuery")?;
@@ -661,7 +651,7 @@ impl<K> Session<K> {
                             // Over, or it never started (e.g. the table does not exist).
                             self.copy_in = CopyIn::Idle;
                         }
-                        return Ok(Handled::Event(Event::Done(done.token, done.builder.finish())));
+                        return Ok(Some(Event::Done(done.token, done.builder.finish())));
                     }
                 }
             }
@@ -697,19 +687,20 @@ impl<K> Session<K> {
                 if self.in_flight.front().is_some_and(|f| f.streamed) =>
             {
                 if !room {
-                    return Ok(Handled::Stall(m));
+                    self.stalled = Some(m);
+                    return Ok(None);
                 }
                 let item = match m {
                     Message::CopyOutResponse(body) => StreamItem::CopyOut { format: body.format() as i16 },
                     Message::CopyData(data) => StreamItem::CopyData(self.gather_copy_data(data)?),
                     // CopyDone: the end follows at ReadyForQuery.
-                    _ => return Ok(Handled::Nothing),
+                    _ => return Ok(None),
                 };
-                return Ok(Handled::Event(Event::Stream(item)));
+                return Ok(Some(Event::Stream(item)));
             }
             other => self.front("a response message")?.builder.push(other)?,
         }
-        Ok(Handled::Nothing)
+        Ok(None)
     }
 
     /// Joins `first` with the CopyData messages already complete in the
