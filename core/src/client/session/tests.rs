@@ -588,6 +588,8 @@ enum Kind {
     Fail(u64),
     Fatal,
     CopyOut(u64),
+    /// Runs until cancelled (57014) or 10 virtual seconds passed (its value).
+    Sleep(u64),
 }
 
 /// The engine's seeded randomized run: requests of every kind, a stream
@@ -633,7 +635,12 @@ fn randomized_engine_run_keeps_the_invariants() {
                 p.push_as(&format!("COPY OUT {rows}"), next, true, false).unwrap();
                 waiting.insert(next, Kind::CopyOut(rows));
             }
-            37..=44 => {
+            37 if accepts && rng.chance(30) => {
+                next += 1;
+                p.push(&format!("SLEEP {next}"), next).unwrap();
+                waiting.insert(next, Kind::Sleep(next));
+            }
+            38..=44 => {
                 let mut w = p.stream.wire();
                 w.read_chunk = [0, 1, 2, 5, 13, 64][rng.below(6) as usize];
                 w.write_chunk = [0, 1, 3, 7, 64][rng.below(5) as usize];
@@ -646,14 +653,16 @@ fn randomized_engine_run_keeps_the_invariants() {
             49..=52 => p.room = rng.chance(60),
             53 if rng.chance(5) => p.backend.vanish(),
             54 if rng.chance(10) => p.engine.terminate(),
-            55..=57 if drop_cancel && p.engine.watches_front() => {
-                // The front's caller may have gone away; time passes.
-                p.now += Duration::from_millis(rng.below(150));
-                p.engine.set_now(p.now);
-                if p.engine.check_front(rng.chance(50)) {
-                    cancels += 1;
-                    p.backend.cancel();
-                    p.engine.cancel_delivered();
+            55..=57 => {
+                // Time passes; with drop-cancel, the front's caller may have gone away.
+                p.now += Duration::from_millis(rng.below(1500));
+                if drop_cancel && p.engine.watches_front() {
+                    p.engine.set_now(p.now);
+                    if p.engine.check_front(rng.chance(50)) {
+                        cancels += 1;
+                        p.backend.cancel();
+                        p.engine.cancel_delivered();
+                    }
                 }
             }
             _ => {}
@@ -672,6 +681,8 @@ fn randomized_engine_run_keeps_the_invariants() {
                     assert_eq!(e.as_db_error().map(|d| d.message.clone()), Some(format!("fail {n}")), "{ctx}")
                 }
                 (Kind::CopyOut(n), None) => assert_eq!(r.last_tag(), Some(format!("COPY {n}").as_str()), "{ctx}"),
+                (Kind::Sleep(n), None) => assert_eq!(value(&r), n, "{ctx}: an answer went to the wrong request"),
+                (Kind::Sleep(_), Some(e)) => assert_eq!(e.code(), SqlState::from_code("57014"), "{ctx}: {e}"),
                 (k, e) => panic!("{ctx}: {k:?} got {e:?}"),
             }
             answered += 1;
