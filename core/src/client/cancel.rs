@@ -1,5 +1,6 @@
-//! Query cancellation: [`CancelToken`], and the driver's "a dropped request
-//! is cancelled" logic.
+//! Query cancellation: [`CancelToken`], and the "a dropped request is
+//! cancelled" decision ([`DropCancel`], sans-io: the session engine runs it,
+//! the driver sends the cancel it asks for with [`spawn_drop_cancel`]).
 //!
 //! PostgreSQL cancels a running query through a *second* connection that
 //! sends only a CancelRequest (backend process ID + secret key); the server
@@ -12,7 +13,7 @@
 //! A CancelRequest does not name a query: it interrupts whatever the backend
 //! is running *when the signal arrives*. With several requests written ahead
 //! (pipelining), a cancel meant for one request could hit the next one. The
-//! driver therefore only cancels a request when it is safe:
+//! session engine therefore only cancels a request when it is safe:
 //!
 //! 1. the request is the **front** of the in-flight queue (the one the
 //!    backend is executing) and nobody waits for its answer any more (its
@@ -20,7 +21,7 @@
 //! 2. it is the **only** request written: if later requests were already
 //!    pipelined behind it, no cancel is sent (the answer is read and
 //!    discarded as before — correct, just not faster);
-//! 3. from that moment the driver **holds back** new requests, so none can
+//! 3. from that moment the engine **holds back** new requests, so none can
 //!    land on the backend while the cancel is on its way;
 //! 4. the cancel is sent once the request has been running for
 //!    [`CANCEL_GRACE`] (a quick query that was dropped just finishes, without
@@ -48,8 +49,8 @@ use crate::config::{Config, Host};
 use crate::protocol::frontend;
 use crate::{Error, ErrorKind, Result};
 
-/// How long a request whose caller went away may keep running before the
-/// driver cancels it.
+/// How long a request whose caller went away may keep running before it is
+/// cancelled.
 pub(crate) const CANCEL_GRACE: Duration = Duration::from_millis(100);
 
 /// Bound on a cancel connection when `connect_timeout` is not set.
