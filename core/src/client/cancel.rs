@@ -1,5 +1,6 @@
-//! Query cancellation: [`CancelToken`], and the driver's "a dropped request
-//! is cancelled" logic.
+//! Query cancellation: [`CancelToken`], and the "a dropped request is
+//! cancelled" decision ([`DropCancel`], sans-io: the session engine runs it,
+//! the driver sends the cancel it asks for with [`spawn_drop_cancel`]).
 //!
 //! PostgreSQL cancels a running query through a *second* connection that
 //! sends only a CancelRequest (backend process ID + secret key); the server
@@ -12,7 +13,7 @@
 //! A CancelRequest does not name a query: it interrupts whatever the backend
 //! is running *when the signal arrives*. With several requests written ahead
 //! (pipelining), a cancel meant for one request could hit the next one. The
-//! driver therefore only cancels a request when it is safe:
+//! session engine therefore only cancels a request when it is safe:
 //!
 //! 1. the request is the **front** of the in-flight queue (the one the
 //!    backend is executing) and nobody waits for its answer any more (its
@@ -20,7 +21,7 @@
 //! 2. it is the **only** request written: if later requests were already
 //!    pipelined behind it, no cancel is sent (the answer is read and
 //!    discarded as before — correct, just not faster);
-//! 3. from that moment the driver **holds back** new requests, so none can
+//! 3. from that moment the engine **holds back** new requests, so none can
 //!    land on the backend while the cancel is on its way;
 //! 4. the cancel is sent once the request has been running for
 //!    [`CANCEL_GRACE`] (a quick query that was dropped just finishes, without
@@ -35,10 +36,7 @@
 //! An explicit [`CancelToken::cancel`] is the libpq `PQcancel` equivalent:
 //! it interrupts whatever runs at that moment, by design.
 
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
@@ -51,8 +49,8 @@ use crate::config::{Config, Host};
 use crate::protocol::frontend;
 use crate::{Error, ErrorKind, Result};
 
-/// How long a request whose caller went away may keep running before the
-/// driver cancels it.
+/// How long a request whose caller went away may keep running before it is
+/// cancelled.
 pub(crate) const CANCEL_GRACE: Duration = Duration::from_millis(100);
 
 /// Bound on a cancel connection when `connect_timeout` is not set.
@@ -184,33 +182,57 @@ impl CancelToken {
         self.timeout
     }
 
+    /// The runtime the token was made for (its clock and spawner).
+    pub(crate) fn runtime(&self) -> &Arc<dyn Runtime> {
+        &self.runtime
+    }
+
     pub(crate) fn can_cancel(&self) -> bool {
         self.sender.is_some()
     }
 }
 
-/// The driver's side: decides when an abandoned front request is cancelled
-/// and holds back new requests meanwhile (see the module docs for why).
+/// Sends the cancel decided by [`DropCancel`] on a task of the token's
+/// runtime; the receiver resolves (with `Canceled`) when the cancel
+/// connection is over, whatever its outcome.
+pub(crate) fn spawn_drop_cancel(token: &CancelToken) -> oneshot::Receiver<()> {
+    let (tx, done) = oneshot::channel::<()>();
+    let t = token.clone();
+    token.runtime.spawn(Box::pin(async move {
+        // A failed cancel only means the request runs to its end.
+        let _ = t.cancel().await;
+        drop(tx);
+    }));
+    done
+}
+
+/// The session engine's side, sans-io: decides when an abandoned front
+/// request is cancelled and holds back new requests meanwhile (see the
+/// module docs for why). Time comes in as a plain `Duration` on the
+/// driver's clock; the grace period goes out as a deadline, the cancel as a
+/// "send it now" answer.
 pub(crate) struct DropCancel {
-    token: CancelToken,
     state: State,
     /// Incremented whenever the front request changes.
     front_seq: u64,
-    /// When the current front request became the front.
-    front_since: Duration,
+    /// When the current front request became the front; `None` until the
+    /// driver passes the time after a change (see [`DropCancel::needs_clock`]).
+    front_since: Option<Duration>,
 }
 
+#[derive(Debug, PartialEq)]
 enum State {
     /// Nothing abandoned at the front.
     Idle,
-    /// The front request (`seq`) is abandoned and alone; waiting out the grace period.
-    Grace { seq: u64, sleep: BoxFuture<'static, ()> },
-    /// A cancel for request `seq` was sent; `done` resolves when the cancel
+    /// The front request (`seq`) is abandoned and alone; waiting out the
+    /// grace period, which ends at `until`.
+    Grace { seq: u64, until: Duration },
+    /// A cancel for request `seq` was sent; `delivered` once the cancel
     /// connection is over.
-    Cancelling { seq: u64, done: oneshot::Receiver<()>, delivered: bool },
+    Cancelling { seq: u64, delivered: bool },
 }
 
-/// What the driver knows about its front request, for [`DropCancel::poll`].
+/// What the engine knows about its front request, for [`DropCancel::decide`].
 pub(crate) struct Front {
     /// Nobody waits for the answer any more.
     pub(crate) abandoned: bool,
@@ -220,77 +242,94 @@ pub(crate) struct Front {
     pub(crate) written: bool,
 }
 
+/// The answer of [`DropCancel::decide`].
+#[derive(Debug, PartialEq)]
+pub(crate) struct Decision {
+    /// New requests must not be written.
+    pub(crate) hold_back: bool,
+    /// Send a CancelRequest now (then report its end with [`DropCancel::delivered`]).
+    pub(crate) send_cancel: bool,
+}
+
 impl DropCancel {
-    pub(crate) fn new(token: CancelToken) -> DropCancel {
-        let now = token.runtime.now();
-        DropCancel { token, state: State::Idle, front_seq: 0, front_since: now }
+    pub(crate) fn new() -> DropCancel {
+        DropCancel { state: State::Idle, front_seq: 0, front_since: None }
     }
 
     /// Tells that the front of the in-flight queue changed (a request
     /// finished, or one was queued on an empty queue).
     pub(crate) fn front_changed(&mut self) {
         self.front_seq = self.front_seq.wrapping_add(1);
-        self.front_since = self.token.runtime.now();
+        self.front_since = None;
     }
 
-    /// Advances the state machine. Returns `true` while new requests must not
-    /// be written. Registers wakeups for the timer and the cancel task.
-    pub(crate) fn poll(&mut self, cx: &mut Context<'_>, front: Option<Front>) -> bool {
+    /// Whether [`DropCancel::set_now`] must be called before the next decision.
+    pub(crate) fn needs_clock(&self) -> bool {
+        self.front_since.is_none() || matches!(self.state, State::Grace { .. })
+    }
+
+    /// The time on the driver's clock.
+    pub(crate) fn set_now(&mut self, now: Duration) {
+        if self.front_since.is_none() {
+            self.front_since = Some(now);
+        }
+    }
+
+    /// When the grace period ends, while one runs.
+    pub(crate) fn deadline(&self) -> Option<Duration> {
+        match self.state {
+            State::Grace { until, .. } => Some(until),
+            _ => None,
+        }
+    }
+
+    /// The cancel connection is over.
+    pub(crate) fn delivered(&mut self) {
+        if let State::Cancelling { delivered, .. } = &mut self.state {
+            *delivered = true;
+        }
+    }
+
+    /// Advances the state machine at time `now`.
+    pub(crate) fn decide(&mut self, now: Duration, front: Option<Front>) -> Decision {
+        let hold = |hold_back| Decision { hold_back, send_cancel: false };
         loop {
-            match &mut self.state {
+            match self.state {
                 State::Idle => {
-                    let Some(f) = front.as_ref() else { return false };
+                    let Some(f) = front.as_ref() else { return hold(false) };
                     if !f.abandoned || !f.alone {
                         // Not abandoned, or requests are pipelined behind it:
                         // a cancel could hit one of them, so never send one.
-                        return false;
+                        return hold(false);
                     }
                     if !f.written {
                         // Hold back new requests until its bytes are out, then decide.
-                        return true;
+                        return hold(true);
                     }
-                    let elapsed = self.token.runtime.now().saturating_sub(self.front_since);
-                    let wait = CANCEL_GRACE.saturating_sub(elapsed);
-                    self.state = if wait.is_zero() {
-                        self.start_cancel()
-                    } else {
-                        State::Grace { seq: self.front_seq, sleep: self.token.runtime.sleep(wait) }
-                    };
+                    let until = self.front_since.unwrap_or(now).saturating_add(CANCEL_GRACE);
+                    self.state = State::Grace { seq: self.front_seq, until };
                 }
-                State::Grace { seq, sleep } => {
-                    if *seq != self.front_seq {
+                State::Grace { seq, until } => {
+                    if seq != self.front_seq {
                         // It finished within the grace period: nothing to cancel.
                         self.state = State::Idle;
                         continue;
                     }
-                    match sleep.as_mut().poll(cx) {
-                        Poll::Ready(()) => self.state = self.start_cancel(),
-                        Poll::Pending => return true,
+                    if now < until {
+                        return hold(true);
                     }
+                    self.state = State::Cancelling { seq, delivered: false };
+                    return Decision { hold_back: true, send_cancel: true };
                 }
-                State::Cancelling { seq, done, delivered } => {
-                    if !*delivered && Pin::new(done).poll(cx).is_ready() {
-                        *delivered = true;
-                    }
-                    if *delivered && *seq != self.front_seq {
+                State::Cancelling { seq, delivered } => {
+                    if delivered && seq != self.front_seq {
                         self.state = State::Idle;
                         continue;
                     }
-                    return true;
+                    return hold(true);
                 }
             }
         }
-    }
-
-    fn start_cancel(&self) -> State {
-        let (tx, done) = oneshot::channel::<()>();
-        let token = self.token.clone();
-        self.token.runtime.spawn(Box::pin(async move {
-            // A failed cancel only means the request runs to its end.
-            let _ = token.cancel().await;
-            drop(tx);
-        }));
-        State::Cancelling { seq: self.front_seq, done, delivered: false }
     }
 }
 
@@ -299,30 +338,23 @@ mod tests {
     use super::*;
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::sync::Mutex;
+    use std::task::{Context, Poll};
 
-    /// A runtime whose clock is set by hand and whose tasks run to
-    /// completion at once (they never wait in these tests).
-    struct ManualRuntime {
-        now: Mutex<Duration>,
-    }
+    /// A runtime whose tasks run to completion at once (they never wait in these tests).
+    struct ManualRuntime;
 
     impl Runtime for ManualRuntime {
         fn sleep(&self, _: Duration) -> BoxFuture<'static, ()> {
             Box::pin(std::future::pending())
         }
         fn now(&self) -> Duration {
-            *self.now.lock().unwrap()
+            Duration::ZERO
         }
-        fn spawn(&self, future: BoxFuture<'static, ()>) {
-            futures_executor_block_on(future);
+        fn spawn(&self, mut future: BoxFuture<'static, ()>) {
+            let waker = futures_util::task::noop_waker();
+            let mut cx = Context::from_waker(&waker);
+            assert!(future.as_mut().poll(&mut cx).is_ready(), "the fake cancel must not wait");
         }
-    }
-
-    /// Polls a future that never waits (our fake cancel) to completion.
-    fn futures_executor_block_on(mut f: BoxFuture<'static, ()>) {
-        let waker = futures_util::task::noop_waker();
-        let mut cx = Context::from_waker(&waker);
-        assert!(f.as_mut().poll(&mut cx).is_ready(), "the fake cancel must not wait");
     }
 
     struct CountingCancel(Arc<AtomicUsize>, Arc<Mutex<Vec<u8>>>);
@@ -335,89 +367,85 @@ mod tests {
         }
     }
 
-    /// The cancel under test, its clock, how many cancels were sent, and their bytes.
-    type Setup = (DropCancel, Arc<ManualRuntime>, Arc<AtomicUsize>, Arc<Mutex<Vec<u8>>>);
+    fn front(abandoned: bool, alone: bool, written: bool) -> Option<Front> {
+        Some(Front { abandoned, alone, written })
+    }
 
-    fn setup() -> Setup {
-        let rt = Arc::new(ManualRuntime { now: Mutex::new(Duration::from_secs(1)) });
+    const T0: Duration = Duration::from_secs(1);
+
+    fn fresh() -> DropCancel {
+        let mut dc = DropCancel::new();
+        dc.front_changed();
+        assert!(dc.needs_clock(), "a new front needs the time");
+        dc.set_now(T0);
+        dc
+    }
+
+    #[test]
+    fn abandoned_alone_request_is_cancelled_after_the_grace_period() {
+        let mut dc = fresh();
+        assert!(!dc.decide(T0, front(false, true, true)).hold_back, "a live request holds nothing back");
+        let d = dc.decide(T0, front(true, true, true));
+        assert!(d.hold_back && !d.send_cancel, "abandoned: hold back while in grace");
+        assert_eq!(dc.deadline(), Some(T0 + CANCEL_GRACE));
+        let d = dc.decide(T0 + CANCEL_GRACE / 2, front(true, true, true));
+        assert!(d.hold_back && !d.send_cancel);
+        let d = dc.decide(T0 + CANCEL_GRACE, front(true, true, true));
+        assert!(d.hold_back && d.send_cancel, "grace over: cancel");
+        assert_eq!(dc.deadline(), None);
+        let d = dc.decide(T0 + CANCEL_GRACE, front(true, true, true));
+        assert!(d.hold_back && !d.send_cancel, "one cancel only");
+        // The answer ended, but the cancel connection is not over: still hold.
+        dc.front_changed();
+        assert!(dc.decide(T0 + CANCEL_GRACE, None).hold_back);
+        dc.delivered();
+        assert_eq!(dc.decide(T0 + CANCEL_GRACE, None), Decision { hold_back: false, send_cancel: false });
+    }
+
+    #[test]
+    fn no_cancel_when_requests_are_pipelined_behind() {
+        let mut dc = fresh();
+        let d = dc.decide(T0 + Duration::from_secs(5), front(true, false, true));
+        assert_eq!(d, Decision { hold_back: false, send_cancel: false });
+    }
+
+    #[test]
+    fn quick_request_finishing_in_grace_is_not_cancelled() {
+        let mut dc = fresh();
+        assert!(dc.decide(T0, front(true, true, true)).hold_back);
+        dc.front_changed(); // it finished
+        assert_eq!(dc.decide(T0 + CANCEL_GRACE * 2, None), Decision { hold_back: false, send_cancel: false });
+    }
+
+    #[test]
+    fn unwritten_abandoned_request_holds_back_without_cancelling() {
+        let mut dc = fresh();
+        let d = dc.decide(T0 + Duration::from_secs(5), front(true, true, false));
+        assert_eq!(d, Decision { hold_back: true, send_cancel: false });
+    }
+
+    #[test]
+    fn the_spawned_cancel_sends_the_key_and_reports_its_end() {
         let count = Arc::new(AtomicUsize::new(0));
         let sent = Arc::new(Mutex::new(Vec::new()));
         let token = CancelToken::new(
             Some(Arc::new(CountingCancel(count.clone(), sent.clone()))),
             Arc::new(std::sync::OnceLock::from((42, Bytes::from_static(&[1, 2, 3, 4])))),
-            rt.clone(),
+            Arc::new(ManualRuntime),
             Duration::from_secs(1),
         );
-        (DropCancel::new(token), rt, count, sent)
-    }
-
-    fn front(abandoned: bool, alone: bool, written: bool) -> Option<Front> {
-        Some(Front { abandoned, alone, written })
-    }
-
-    fn advance(rt: &ManualRuntime, d: Duration) {
-        *rt.now.lock().unwrap() += d;
-    }
-
-    #[test]
-    fn abandoned_alone_request_is_cancelled_after_the_grace_period() {
-        let (mut dc, rt, count, sent) = setup();
-        let waker = futures_util::task::noop_waker();
-        let mut cx = Context::from_waker(&waker);
-        dc.front_changed();
-        assert!(!dc.poll(&mut cx, front(false, true, true)), "a live request holds nothing back");
-        assert!(dc.poll(&mut cx, front(true, true, true)), "abandoned: hold back while in grace");
-        assert_eq!(count.load(Ordering::SeqCst), 0);
-        advance(&rt, CANCEL_GRACE);
-        dc.state = State::Idle; // the fake sleep never fires; re-decide with the new clock
-        assert!(dc.poll(&mut cx, front(true, true, true)), "cancelling: still holding back");
+        let mut done = spawn_drop_cancel(&token);
         assert_eq!(count.load(Ordering::SeqCst), 1);
         assert_eq!(&sent.lock().unwrap()[..], b"\0\0\0\x10\x04\xd2\x16\x2e\0\0\0\x2a\x01\x02\x03\x04");
-        // The request's answer ended: the cancel task is done too, so release.
-        dc.front_changed();
-        assert!(!dc.poll(&mut cx, None));
-        assert_eq!(count.load(Ordering::SeqCst), 1, "one cancel only");
-    }
-
-    #[test]
-    fn no_cancel_when_requests_are_pipelined_behind() {
-        let (mut dc, rt, count, _) = setup();
-        let waker = futures_util::task::noop_waker();
-        let mut cx = Context::from_waker(&waker);
-        advance(&rt, Duration::from_secs(5));
-        assert!(!dc.poll(&mut cx, front(true, false, true)));
-        assert_eq!(count.load(Ordering::SeqCst), 0);
-    }
-
-    #[test]
-    fn quick_request_finishing_in_grace_is_not_cancelled() {
-        let (mut dc, _rt, count, _) = setup();
-        let waker = futures_util::task::noop_waker();
-        let mut cx = Context::from_waker(&waker);
-        dc.front_changed();
-        assert!(dc.poll(&mut cx, front(true, true, true)));
-        dc.front_changed(); // it finished
-        assert!(!dc.poll(&mut cx, None));
-        assert_eq!(count.load(Ordering::SeqCst), 0);
-    }
-
-    #[test]
-    fn unwritten_abandoned_request_holds_back_without_cancelling() {
-        let (mut dc, rt, count, _) = setup();
-        let waker = futures_util::task::noop_waker();
-        let mut cx = Context::from_waker(&waker);
-        advance(&rt, Duration::from_secs(5));
-        assert!(dc.poll(&mut cx, front(true, true, false)));
-        assert_eq!(count.load(Ordering::SeqCst), 0);
+        assert!(done.try_recv().is_err(), "the task ended: the receiver reports it");
     }
 
     #[test]
     fn token_debug_hides_the_key_and_without_sender_fails() {
-        let rt = Arc::new(ManualRuntime { now: Mutex::new(Duration::ZERO) });
         let token = CancelToken::new(
             None,
             Arc::new(std::sync::OnceLock::from((7, Bytes::from_static(b"sekrit")))),
-            rt,
+            Arc::new(ManualRuntime),
             Duration::from_secs(1),
         );
         let dbg = format!("{token:?}");

@@ -10,11 +10,11 @@ use std::sync::Arc;
 use bytes::BytesMut;
 use futures_channel::mpsc;
 
-use super::cancel::{BackendKey, CancelToken, ConnectorCancel, DropCancel, SendCancel, DEFAULT_CANCEL_TIMEOUT};
+use super::cancel::{BackendKey, CancelToken, ConnectorCancel, SendCancel, DEFAULT_CANCEL_TIMEOUT};
 use super::driver::Driver;
 use super::duration_text::Shown;
 use super::handle::{Connection, ConnectionSettings};
-use super::pipelined_startup::PipelinedStartup;
+use super::pipelined_startup::{PipelinedStartup, Reopen};
 use super::runtime::{timeout, BoxFuture, MaybeSend, Runtime};
 use super::session_attrs::{self, Verdict};
 use super::shared::Shared;
@@ -316,9 +316,13 @@ where
     Ok(assemble(config, runtime, cancel, stream, rbuf, shared, backend, None))
 }
 
+/// What a pipelined connect hands to [`assemble`]: the engine's startup
+/// state, the startup bytes to write first, and how to open a new stream
+/// if the server rejects pipelining.
+pub(super) type FirstFlight<S> = (PipelinedStartup, BytesMut, Option<Arc<dyn Reopen<S>>>);
+
 /// The one place a connection is put together, after a plain startup or for
-/// a pipelined connect (`pipelined`: the driver's startup state and the
-/// startup bytes to write first): the request channel, the cancel token, the
+/// a pipelined connect (`pipelined`, see [`FirstFlight`]): the request channel, the cancel token, the
 /// driver (spawned on `runtime`) and the handle.
 #[allow(clippy::too_many_arguments)]
 pub(super) fn assemble<S>(
@@ -329,7 +333,7 @@ pub(super) fn assemble<S>(
     rbuf: BytesMut,
     shared: Arc<Shared>,
     backend: BackendKey,
-    pipelined: Option<(PipelinedStartup<S>, BytesMut)>,
+    pipelined: Option<FirstFlight<S>>,
 ) -> Connection
 where
     S: Transport + MaybeSend + 'static,
@@ -338,12 +342,13 @@ where
     let (tx, rx) = mpsc::unbounded();
     let cancel_timeout = config.get_connect_timeout().unwrap_or(DEFAULT_CANCEL_TIMEOUT);
     let token = CancelToken::new(cancel, backend.clone(), runtime.clone(), cancel_timeout);
-    let mut driver = Driver::new(stream, rbuf, rx, shared.clone(), config.get_max_message_size());
-    if let Some((phase, first)) = pipelined {
-        driver = driver.with_pipelined_startup(phase, first);
+    let mut driver =
+        Driver::new(stream, rbuf, rx, shared.clone(), config.get_max_message_size()).with_runtime(runtime.clone());
+    if let Some((phase, first, reopen)) = pipelined {
+        driver = driver.with_pipelined_startup(phase, first, reopen);
     }
     if token.can_cancel() {
-        driver = driver.with_drop_cancel(DropCancel::new(token.clone()));
+        driver = driver.with_drop_cancel(token.clone());
     }
     runtime.spawn(Box::pin(driver));
     Connection::new(tx, shared, runtime, &ConnectionSettings::from_config(config), backend, token)

@@ -1,146 +1,82 @@
-//! The connection's background task: it owns the stream, writes requests in
-//! order, reads the server's messages and routes each response to the
-//! request that caused it.
+//! The connection's background task: a thin async shell around the sans-io
+//! session engine (`super::session`), which owns every protocol decision.
 //!
 //! ```text
-//!  handles ──Request──▶ [ queue ] ──bytes──▶ server
-//!     ▲                    │ in_flight (FIFO)
-//!     └──── Response ◀─────┘◀──messages── server
+//!  handles ──Request──▶ requests channel ─┐            ┌─▶ transport (bytes out)
+//!     ▲                                   ▼            │
+//!     │   oneshot / mpsc sinks ◀── Event ── Session ◀──┴── transport (bytes in)
+//!     │                                     ▲   │
+//!     └── COPY data channel ───────────────┘   └── deadline ─▶ runtime timer
 //! ```
 //!
-//! Requests are written as soon as they arrive, without waiting for earlier
-//! answers (pipelining). Every request ends in Sync, so an error in one does
-//! not abort the next. A request whose caller went away (a dropped future) is
-//! still read to its ReadyForQuery and its response discarded, so the stream
-//! never gets out of step. Async messages (notices, notifications, parameter
-//! changes) are handled wherever they appear.
+//! One turn of [`Driver`] (see `poll_inner`): tell the engine the time if it
+//! asks, move requests from the channel into it (while it accepts them),
+//! feed it the caller's COPY data (while it wants some), write and flush its
+//! output, hand its events to the response sinks, read into its receive
+//! buffer, and arm a timer for its next deadline — again while anything
+//! moved. The driver also runs the two side jobs the engine asks for: the
+//! CancelRequest of an abandoned request (on a task of the runtime) and the
+//! new stream of a pipelined connect whose password was rejected.
 //!
-//! Two kinds of request need more than "write bytes, collect answer":
-//! * **COPY FROM STDIN** carries a channel of data. Once the server sends
-//!   CopyInResponse the driver forwards that data as CopyData messages and
-//!   ends with CopyDone, or CopyFail when the caller fails or goes away (so no
-//!   row lands). Until the COPY is over no later request is written.
-//! * **Streaming responses** (COPY TO STDOUT) go through a bounded channel;
-//!   when the consumer is slow the driver stops reading the socket, so memory
-//!   stays bounded whatever the size of the result.
+//! The engine holds each request's response sink as an opaque token
+//! ([`Pending`]); the driver only translates readiness: whether a stream
+//! consumer has room, and whether a caller went away.
 
-use std::collections::VecDeque;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
+use std::time::Duration;
 
-use bytes::{Buf, BytesMut};
+use futures_channel::oneshot;
 use futures_util::StreamExt;
 
-use super::cancel::{DropCancel, Front};
-use super::pipelined_startup::{PipelinedStartup, StartupEvent};
-use super::request::{
-    CopyInMessage, CopyInReceiver, QueryResult, Request, RequestReceiver, Response, Sink, StreamItem, SyncMark,
-};
-use super::row::{Column, Row};
+use bytes::BytesMut;
+
+use super::cancel::{spawn_drop_cancel, CancelToken};
+use super::pipelined_startup::{PipelinedStartup, Reopen};
+use super::request::{CopyInMessage, CopyInReceiver, Request, RequestReceiver, Response, Sink};
+use super::runtime::{BoxFuture, Runtime};
+use super::session::{Event, Session};
 use super::shared::Shared;
-use super::transport::Transport;
-use crate::protocol::backend::{self, Message, TransactionStatus};
-use crate::protocol::{frontend, Format};
-use crate::types::Type;
+use super::transport::{Connected, Transport};
 use crate::{Error, ErrorKind, Result};
 
-/// Read at least this much at a time.
-const MIN_READ: usize = 8 * 1024;
-/// Never reserve more than this at once for a partial message; a large
-/// message's buffer grows as its bytes actually arrive.
-const MAX_RESERVE: usize = 4 * 1024 * 1024;
-/// Streamed COPY TO STDOUT data is handed over in chunks of up to this size.
-const COPY_OUT_BATCH: usize = 64 * 1024;
-/// Stop taking COPY data from the caller while this much is waiting to be written.
-const COPY_WRITE_HIGH_WATER: usize = 256 * 1024;
-
-struct InFlight {
+/// A request's token inside the engine: where its response goes.
+pub(crate) struct Pending {
     sink: Sink,
-    syncs_left: u32,
-    builder: ResponseBuilder,
-    /// COPY FROM STDIN data not yet asked for by the server.
+    /// COPY FROM STDIN data, read while the engine wants it.
     copy_in: Option<CopyInReceiver>,
 }
 
-/// Where the driver is in the connection's life.
-///
-/// ```text
-///   connect_pipelined                                  connect
-///          │                                              │
-///          ▼            ReadyForQuery                      ▼
-///      Starting ─────────────────────────────────────▶ Running
-///       │    ▲ pipelining rejected:                       │
-///       │    └ reopen, replay (stays Starting)            │ Terminate request, or every
-///       │                                                 │ handle gone with nothing in flight
-///       │ Terminate request ─▶ Starting{then_terminate}   ▼
-///       │                      ── ReadyForQuery ──▶  Terminating ── written, flushed, closed ──▶ end
-///       │
-///   any phase ── I/O error, EOF, protocol error, Abort ──▶ end (every waiting request fails)
-/// ```
-///
-/// Orthogonal to the phase: the COPY FROM STDIN sub-state ([`CopyIn`]), a
-/// message stalled by a full stream consumer (`stalled`, which stops reading),
-/// unflushed writes (`needs_flush`) and a closed request channel
-/// (`requests_done`).
-enum Phase<T> {
-    /// A pipelined connect's startup exchange runs here (see
-    /// `super::pipelined_startup`); `then_terminate` once a Terminate
-    /// arrived meanwhile.
-    Starting { startup: Box<PipelinedStartup<T>>, then_terminate: bool },
-    /// The session is up: requests are written as they come and answered in order.
-    Running,
-    /// A Terminate is queued: no new request is taken; the driver writes what
-    /// is left, waits for the answers in flight, then closes the stream.
-    Terminating,
-}
-
-/// COPY FROM STDIN, while in [`Phase::Running`] (or queued behind a pipelined startup).
-enum CopyIn {
-    /// No COPY request in flight.
-    Idle,
-    /// A COPY request was written; the server has not asked for data yet.
-    /// Later requests wait (their bytes would land inside the COPY).
-    Written,
-    /// The server sent CopyInResponse: the caller's data is forwarded.
-    Sending(CopyInReceiver),
+impl Pending {
+    fn finish(self, result: Result<Response>) {
+        self.sink.deliver(result);
+    }
 }
 
 /// Drives one connection. Spawned by [`super::connect`] on the runtime.
 pub(crate) struct Driver<T> {
     transport: T,
-    phase: Phase<T>,
-    copy_in: CopyIn,
+    engine: Session<Pending>,
     requests: RequestReceiver,
     /// Every handle is gone (the request channel ended).
     requests_done: bool,
-    in_flight: VecDeque<InFlight>,
-    /// How many of `in_flight` (from the front) were handed to the transport
-    /// and flushed. The others, if a write fails with an unsent error
-    /// ([`Error::is_unsent`]), never reached the server.
-    flushed: usize,
-    rbuf: BytesMut,
-    wbuf: BytesMut,
-    /// Bytes were written since the last flush.
-    needs_flush: bool,
-    /// A message that could not be delivered yet (its stream consumer is
-    /// full); the socket is not read until it is.
-    stalled: Option<Message>,
     shared: Arc<Shared>,
-    max_message_size: usize,
-    /// A FATAL ErrorResponse that arrived outside any request (e.g. the
-    /// server shutting down); reported as the reason the connection closed.
-    fatal: Option<Error>,
     /// Callers of `close()`, told (by being dropped) when the driver ends.
-    close_waiters: Vec<futures_channel::oneshot::Sender<()>>,
-    /// Cancels an abandoned long-running front request (see `super::cancel`);
-    /// `None` when the connection has no way to open a cancel stream.
-    drop_cancel: Option<DropCancel>,
+    close_waiters: Vec<oneshot::Sender<()>>,
+    /// The clock and timers for the engine's deadlines (none in some tests).
+    runtime: Option<Arc<dyn Runtime>>,
+    /// The armed timer and the deadline it is for.
+    timer: Option<(Duration, BoxFuture<'static, ()>)>,
+    /// Sends the CancelRequests the engine decides on.
+    cancel: Option<CancelToken>,
+    /// Resolves when the cancel connection in progress is over.
+    cancelling: Option<oneshot::Receiver<()>>,
+    /// Opens the new stream a rejected pipelined connect needs.
+    reopen: Option<Arc<dyn Reopen<T>>>,
+    reopening: Option<BoxFuture<'static, Result<Connected<T>>>>,
 }
-
-/// What one step of [`Driver::poll_inner`] did.
-type Step = Result<bool>;
 
 impl<T: Transport> Driver<T> {
     pub(crate) fn new(
@@ -152,91 +88,52 @@ impl<T: Transport> Driver<T> {
     ) -> Driver<T> {
         Driver {
             transport,
-            phase: Phase::Running,
-            copy_in: CopyIn::Idle,
+            engine: Session::new(rbuf, shared.clone(), max_message_size),
             requests,
             requests_done: false,
-            in_flight: VecDeque::new(),
-            flushed: 0,
-            rbuf,
-            wbuf: BytesMut::with_capacity(8 * 1024),
-            needs_flush: false,
-            stalled: None,
             shared,
-            max_message_size,
-            fatal: None,
             close_waiters: Vec::new(),
-            drop_cancel: None,
+            runtime: None,
+            timer: None,
+            cancel: None,
+            cancelling: None,
+            reopen: None,
+            reopening: None,
         }
     }
 
-    /// Makes the driver run the startup exchange first: `first` (the
+    /// The clock and timers for the engine's deadlines.
+    pub(crate) fn with_runtime(mut self, runtime: Arc<dyn Runtime>) -> Driver<T> {
+        self.runtime = Some(runtime);
+        self
+    }
+
+    /// Makes the engine run the startup exchange first: `first` (the
     /// StartupMessage and pipelined password) is written with the requests
-    /// queued meanwhile.
-    pub(crate) fn with_pipelined_startup(mut self, startup: PipelinedStartup<T>, first: BytesMut) -> Driver<T> {
-        self.wbuf = first;
-        self.phase = Phase::Starting { startup: Box::new(startup), then_terminate: false };
+    /// queued meanwhile; `reopen` opens a new stream if pipelining is rejected.
+    pub(crate) fn with_pipelined_startup(
+        mut self,
+        startup: PipelinedStartup,
+        first: BytesMut,
+        reopen: Option<Arc<dyn Reopen<T>>>,
+    ) -> Driver<T> {
+        self.engine = self.engine.with_pipelined_startup(startup, first);
+        self.reopen = reopen;
         self
     }
 
     /// Enables cancelling requests whose caller went away.
-    pub(crate) fn with_drop_cancel(mut self, drop_cancel: DropCancel) -> Driver<T> {
-        self.drop_cancel = Some(drop_cancel);
+    pub(crate) fn with_drop_cancel(mut self, token: CancelToken) -> Driver<T> {
+        self.runtime.get_or_insert_with(|| token.runtime().clone());
+        self.engine = self.engine.with_drop_cancel();
+        self.cancel = Some(token);
         self
     }
 
-    #[inline(always)]
-    fn startup(&mut self) -> Option<&mut PipelinedStartup<T>> {
-        match &mut self.phase {
-            Phase::Starting { startup, .. } => Some(startup),
-            _ => None,
-        }
-    }
-
-    #[inline(always)]
-    fn is_starting(&self) -> bool {
-        matches!(self.phase, Phase::Starting { .. })
-    }
-
-    /// A Terminate was queued (possibly behind a pipelined startup).
-    #[inline(always)]
-    fn is_terminating(&self) -> bool {
-        matches!(self.phase, Phase::Terminating | Phase::Starting { then_terminate: true, .. })
-    }
-
-    #[inline(always)]
-    fn is_reopening(&self) -> bool {
-        matches!(&self.phase, Phase::Starting { startup, .. } if startup.is_reopening())
-    }
-
-    /// Whether new requests must wait because an abandoned front request is
-    /// being (or about to be) cancelled.
-    fn poll_hold_back(&mut self, cx: &mut Context<'_>) -> bool {
-        if self.is_starting() {
-            // Nothing runs before startup is over: nothing to cancel.
-            return false;
-        }
-        let Some(dc) = self.drop_cancel.as_mut() else { return false };
-        let alone = self.in_flight.len() == 1;
-        let written = self.wbuf.is_empty() && !self.needs_flush;
-        let front = self.in_flight.front_mut().map(|f| Front { abandoned: f.sink.poll_abandoned(cx), alone, written });
-        dc.poll(cx, front)
-    }
-
-    fn front_changed(&mut self) {
-        if let Some(dc) = self.drop_cancel.as_mut() {
-            dc.front_changed();
-        }
-    }
-
     /// One turn of the driver: every step runs in order, again while any
-    /// made progress. The steps are `#[inline(always)]`: each is called
-    /// once, and as separate functions they cost the `.wasm` ~200 gzipped
-    /// bytes (measured with js/build.sh's flags). A step returns `Ok(true)` when it did something, an
-    /// error when the connection is over; [`Driver::poll_close`] ends it
-    /// cleanly after a Terminate.
+    /// made progress. Each step returns `Ok(true)` when it did something, an
+    /// error when the connection is over.
     fn poll_inner(&mut self, cx: &mut Context<'_>) -> Poll<Result<()>> {
-        // Runs a step; an error ends the driver.
         macro_rules! step {
             ($progress:ident, $e:expr) => {
                 match $e {
@@ -247,93 +144,95 @@ impl<T: Transport> Driver<T> {
         }
         loop {
             let mut progress = false;
+            if let Some(rt) = self.runtime.as_ref().filter(|_| self.engine.needs_clock()) {
+                self.engine.set_now(rt.now());
+            }
             step!(progress, self.poll_reopened(cx));
             step!(progress, self.take_requests(cx));
             step!(progress, self.poll_copy_in(cx));
-            // While a pipelined startup holds its bytes back (waiting for a
-            // first request to join them) or a new stream is being opened, no I/O.
-            let io_allowed = self.startup().map_or(true, |p| p.poll_io_allowed(cx));
+            let io_allowed = self.engine.io_allowed();
             if io_allowed {
                 step!(progress, self.poll_write(cx));
-                if let Some(closing) = self.poll_close(cx) {
-                    return closing;
+                if self.engine.wants_close() {
+                    return self.transport.poll_close(cx).map(|_| Ok(()));
                 }
             }
-            match self.poll_stalled(cx) {
-                Ok(Some(p)) => progress |= p,
-                // Still stalled: nothing is read until the consumer makes room.
-                Ok(None) if progress => continue,
-                Ok(None) => return Poll::Pending,
-                Err(e) => return Poll::Ready(Err(e)),
-            }
-            if io_allowed {
-                step!(progress, self.poll_messages(cx));
-                self.stream_rows(cx);
-                match self.poll_read(cx) {
-                    Ok(Some(p)) => progress |= p,
-                    // The server closed the stream after our Terminate.
-                    Ok(None) => return Poll::Ready(Ok(())),
-                    Err(e) => return Poll::Ready(Err(e)),
+            step!(progress, self.deliver(cx));
+            if io_allowed && self.engine.wants_read() {
+                match self.transport.poll_read_buf(cx, self.engine.recv_buf()) {
+                    // A clean end after our Terminate, or the reason the connection died.
+                    Poll::Ready(Ok(0)) => return Poll::Ready(self.engine.recv_eof()),
+                    Poll::Ready(Ok(_)) => progress = true,
+                    Poll::Ready(Err(e)) => return Poll::Ready(Err(Error::io(e))),
+                    Poll::Pending => {}
                 }
             }
+            progress |= self.poll_timer(cx);
             if !progress {
                 return Poll::Pending;
             }
         }
     }
 
-    /// [`Phase::Starting`]: a new stream after the server rejected the
-    /// pipelined password.
+    /// Arms a timer for the engine's next deadline; `true` when it fired.
     #[inline(always)]
-    fn poll_reopened(&mut self, cx: &mut Context<'_>) -> Step {
-        let Phase::Starting { startup, .. } = &mut self.phase else { return Ok(false) };
-        if !startup.is_reopening() {
-            return Ok(false);
+    fn poll_timer(&mut self, cx: &mut Context<'_>) -> bool {
+        let (Some(rt), Some(at)) = (self.runtime.as_ref(), self.engine.deadline()) else {
+            self.timer = None;
+            return false;
+        };
+        let (_, sleep) = match &mut self.timer {
+            Some(t) if t.0 == at => t,
+            timer => timer.insert((at, rt.sleep(at.saturating_sub(rt.now())))),
+        };
+        if sleep.as_mut().poll(cx).is_pending() {
+            return false;
         }
-        match startup.poll_reopened(cx, &mut self.wbuf) {
-            Poll::Ready(Ok(stream)) => {
-                self.transport = stream;
-                Ok(true)
-            }
-            Poll::Ready(Err(e)) => Err(e),
-            Poll::Pending => Ok(false),
-        }
+        self.timer = None;
+        true
     }
 
-    /// Takes queued requests (not while terminating, during a COPY, or while
-    /// an abandoned request is being cancelled); their bytes go out in one write.
+    /// A new stream after the server rejected the pipelined password.
     #[inline(always)]
-    fn take_requests(&mut self, cx: &mut Context<'_>) -> Step {
-        let hold_back = self.poll_hold_back(cx);
+    fn poll_reopened(&mut self, cx: &mut Context<'_>) -> Result<bool> {
+        let Some(fut) = self.reopening.as_mut() else { return Ok(false) };
+        let Poll::Ready(connected) = fut.as_mut().poll(cx) else { return Ok(false) };
+        self.reopening = None;
+        let connected = connected.map_err(|e| e.context("reconnecting without pipeline_connect"))?;
+        self.transport = connected.stream;
+        self.engine.reopen(connected.tls_server_end_point)?;
+        Ok(true)
+    }
+
+    /// Reports the front request's fate to the engine's drop-cancel logic,
+    /// then moves queued requests into the engine while it accepts them.
+    #[inline(always)]
+    fn take_requests(&mut self, cx: &mut Context<'_>) -> Result<bool> {
+        if self.engine.watches_front() {
+            if self.cancelling.as_mut().is_some_and(|done| Pin::new(done).poll(cx).is_ready()) {
+                self.cancelling = None;
+                self.engine.cancel_delivered();
+            }
+            let abandoned = self.engine.front_token_mut().is_some_and(|p| p.sink.poll_abandoned(cx));
+            if self.engine.check_front(abandoned) {
+                self.cancelling = self.cancel.as_ref().map(spawn_drop_cancel);
+            }
+        }
         let mut progress = false;
-        while !self.requests_done && !self.is_terminating() && matches!(self.copy_in, CopyIn::Idle) && !hold_back {
+        while !self.requests_done && self.engine.accepts_requests() {
             match self.requests.poll_next_unpin(cx) {
                 Poll::Ready(Some(Request::Query { bytes, syncs, columns, sink, copy_in })) => {
-                    let write_now = self.startup().map_or(true, |p| p.take_request(&bytes));
-                    if !write_now {
-                        // Held by the startup phase until the session is ready.
-                    } else if self.wbuf.is_empty() {
-                        self.wbuf = bytes;
-                    } else {
-                        self.wbuf.extend_from_slice(&bytes);
-                    }
-                    if copy_in.is_some() {
-                        self.copy_in = CopyIn::Written;
-                    }
-                    if self.in_flight.is_empty() {
-                        self.front_changed();
-                    }
-                    self.in_flight.push_back(InFlight {
-                        sink,
-                        syncs_left: syncs,
-                        builder: ResponseBuilder::new(columns),
-                        copy_in,
-                    });
+                    let streamed = matches!(sink, Sink::Stream(_));
+                    let pending = Pending { sink, copy_in };
+                    let wants_copy = pending.copy_in.is_some();
+                    // Refused only after a Terminate, which ends this loop
+                    // first; a refused request's dropped sink reports the close.
+                    let _ = self.engine.push_request(bytes, syncs, columns, streamed, wants_copy, pending);
                     progress = true;
                 }
                 Poll::Ready(Some(Request::Terminate(done))) => {
                     self.close_waiters.extend(done);
-                    self.start_terminate();
+                    self.engine.terminate();
                 }
                 Poll::Ready(Some(Request::Abort)) => {
                     return Err(Error::new(ErrorKind::Closed, "the connection was terminated"));
@@ -342,36 +241,57 @@ impl<T: Transport> Driver<T> {
                 Poll::Pending => break,
             }
         }
-        if self.requests_done && self.in_flight.is_empty() && !self.is_terminating() {
+        if self.requests_done && self.engine.is_idle() && !self.engine.is_terminating() {
             // Every handle is gone and nothing is pending: say goodbye.
-            self.start_terminate();
+            self.engine.terminate();
         }
         Ok(progress)
     }
 
-    /// Writes and flushes the write buffer.
+    /// Moves COPY data from the caller into the engine while it wants some.
     #[inline(always)]
-    fn poll_write(&mut self, cx: &mut Context<'_>) -> Step {
+    fn poll_copy_in(&mut self, cx: &mut Context<'_>) -> Result<bool> {
+        if self.engine.front_copy_over() {
+            // Dropping the source tells the caller to stop sending.
+            if let Some(p) = self.engine.front_token_mut() {
+                p.copy_in = None;
+            }
+        }
         let mut progress = false;
-        while !self.wbuf.is_empty() {
-            match self.transport.poll_write(cx, &self.wbuf) {
+        while self.engine.wants_copy_data() {
+            let Some(rx) = self.engine.front_token_mut().and_then(|p| p.copy_in.as_mut()) else { break };
+            match rx.poll_next_unpin(cx) {
+                Poll::Ready(Some(CopyInMessage::Data(data))) => self.engine.copy_data(&data)?,
+                Poll::Ready(Some(CopyInMessage::Done)) => self.engine.copy_done(),
+                Poll::Ready(Some(CopyInMessage::Fail(reason))) => self.engine.copy_fail(&reason)?,
+                // The caller went away mid-COPY (dropped future): abort, so
+                // nothing of the partial data is committed.
+                Poll::Ready(None) => self.engine.copy_fail("COPY cancelled by the client")?,
+                Poll::Pending => break,
+            }
+            progress = true;
+        }
+        Ok(progress)
+    }
+
+    /// Writes and flushes the engine's output.
+    #[inline(always)]
+    fn poll_write(&mut self, cx: &mut Context<'_>) -> Result<bool> {
+        let mut progress = false;
+        while !self.engine.output().is_empty() {
+            match self.transport.poll_write(cx, self.engine.output()) {
                 Poll::Ready(Ok(0)) => return Err(Error::io(std::io::ErrorKind::WriteZero.into())),
                 Poll::Ready(Ok(n)) => {
-                    self.wbuf.advance(n);
-                    self.needs_flush = true;
+                    self.engine.advance_output(n);
                     progress = true;
                 }
                 Poll::Ready(Err(e)) => return Err(Error::io(e)),
                 Poll::Pending => break,
             }
         }
-        if self.wbuf.is_empty() && self.needs_flush {
+        if self.engine.wants_flush() {
             match self.transport.poll_flush(cx) {
-                Poll::Ready(Ok(())) => {
-                    self.needs_flush = false;
-                    // The write buffer was empty: every request taken so far went out.
-                    self.flushed = self.in_flight.len();
-                }
+                Poll::Ready(Ok(())) => self.engine.flushed(),
                 Poll::Ready(Err(e)) => return Err(Error::io(e)),
                 Poll::Pending => {}
             }
@@ -379,366 +299,64 @@ impl<T: Transport> Driver<T> {
         Ok(progress)
     }
 
-    /// [`Phase::Terminating`] (or a Terminate behind a pipelined startup):
-    /// once everything is written and answered, closes the stream and ends.
-    /// `None` while there is more to do first.
+    /// Hands the engine's events to their sinks.
     #[inline(always)]
-    fn poll_close(&mut self, cx: &mut Context<'_>) -> Option<Poll<Result<()>>> {
-        if !(self.is_terminating() && self.wbuf.is_empty() && !self.needs_flush && self.in_flight.is_empty()) {
-            return None;
-        }
-        Some(self.transport.poll_close(cx).map(|_| Ok(())))
-    }
-
-    /// Delivers a message held back by a full stream consumer. `Ok(None)`
-    /// while it still waits (then nothing is read).
-    #[inline(always)]
-    fn poll_stalled(&mut self, cx: &mut Context<'_>) -> Result<Option<bool>> {
-        let Some(msg) = self.stalled.take() else { return Ok(Some(false)) };
-        match self.deliver(msg, cx)? {
-            Some(msg) => {
-                self.stalled = Some(msg);
-                Ok(None)
-            }
-            None => Ok(Some(true)),
-        }
-    }
-
-    /// Hands the rows parsed so far for the front request to its stream
-    /// consumer (a streamed query, `ConnInner::fetch_streamed`), so that they
-    /// are decoded while the rest is still on the way. When the consumer has
-    /// no room they wait (for the next read, or the end of the response):
-    /// never more than a collected response would hold.
-    #[inline(always)]
-    fn stream_rows(&mut self, cx: &mut Context<'_>) {
-        let Some(front) = self.in_flight.front_mut() else { return };
-        if front.builder.current.rows.is_empty() {
-            return;
-        }
-        let Sink::Stream(tx) = &mut front.sink else { return };
-        match tx.poll_ready(cx) {
-            Poll::Ready(Ok(())) => {
-                let rows = std::mem::take(&mut front.builder.current.rows);
-                if tx.start_send(StreamItem::Rows(rows)).is_err() {
-                    front.sink = Sink::Discard;
-                }
-            }
-            Poll::Ready(Err(_)) => front.sink = Sink::Discard,
-            Poll::Pending => {}
-        }
-    }
-
-    /// Handles the complete messages in the receive buffer: startup
-    /// messages in [`Phase::Starting`], responses and async messages otherwise.
-    #[inline(always)]
-    fn poll_messages(&mut self, cx: &mut Context<'_>) -> Step {
+    fn deliver(&mut self, cx: &mut Context<'_>) -> Result<bool> {
+        let before = self.engine.messages_in();
         let mut progress = false;
-        while let Some(msg) = backend::next_message(&mut self.rbuf, self.max_message_size)? {
-            if self.is_starting() {
-                self.startup_message(msg)?;
-                progress = true;
-                if self.is_reopening() {
-                    break;
+        loop {
+            let room = self.front_room(cx);
+            match self.engine.poll_event(room)? {
+                None => return Ok(progress || self.engine.messages_in() != before),
+                Some(Event::Done(p, response)) => p.finish(Ok(response)),
+                Some(Event::Stream(item)) => {
+                    let sent = match self.engine.front_token_mut().map(|p| &mut p.sink) {
+                        Some(Sink::Stream(tx)) => tx.start_send(item).is_ok(),
+                        _ => false,
+                    };
+                    if !sent {
+                        self.front_stream_closed();
+                    }
                 }
-                continue;
-            }
-            if let Some(msg) = self.deliver(msg, cx)? {
-                self.stalled = Some(msg);
-                break;
+                // Asked for only when a way to reopen was given.
+                Some(Event::Reopen) => self.reopening = self.reopen.as_ref().map(|r| r.reopen()),
             }
             progress = true;
         }
-        Ok(progress)
     }
 
-    /// Reads more bytes. Always reads, even when idle: notices,
-    /// notifications and a server-side termination arrive unasked. Not while
-    /// a message is stalled (backpressure) or a new stream is being opened.
-    /// `Ok(None)` (a clean end) when the server closed after our Terminate.
+    /// Whether the front request's stream consumer can take an item.
     #[inline(always)]
-    fn poll_read(&mut self, cx: &mut Context<'_>) -> Result<Option<bool>> {
-        if self.is_reopening() || self.stalled.is_some() {
-            return Ok(Some(false));
-        }
-        let spare = self.rbuf.capacity() - self.rbuf.len();
-        if spare < MIN_READ {
-            let want = backend::needed(&self.rbuf).unwrap_or(0).clamp(MIN_READ * 4, MAX_RESERVE);
-            self.rbuf.reserve(want);
-        }
-        match self.transport.poll_read_buf(cx, &mut self.rbuf) {
-            Poll::Ready(Ok(0)) if self.is_terminating() => Ok(None),
-            Poll::Ready(Ok(0)) => Err(self
-                .fatal
-                .take()
-                .unwrap_or_else(|| Error::new(ErrorKind::Closed, "the server closed the connection unexpectedly"))),
-            Poll::Ready(Ok(_)) => Ok(Some(true)),
-            Poll::Ready(Err(e)) => Err(Error::io(e)),
-            Poll::Pending => Ok(Some(false)),
+    fn front_room(&mut self, cx: &mut Context<'_>) -> bool {
+        let Some(Pending { sink: Sink::Stream(tx), .. }) = self.engine.front_token_mut() else { return true };
+        match tx.poll_ready(cx) {
+            Poll::Ready(Ok(())) => true,
+            Poll::Ready(Err(_)) => {
+                self.front_stream_closed();
+                true
+            }
+            Poll::Pending => false,
         }
     }
 
-    /// Queues a Terminate: [`Phase::Terminating`], or, behind a pipelined
-    /// startup, `then_terminate` (the Terminate waits with the held requests
-    /// when they cannot be written yet).
-    fn start_terminate(&mut self) {
-        match &mut self.phase {
-            Phase::Starting { startup, then_terminate } => {
-                *then_terminate = true;
-                if startup.may_append() {
-                    startup.release();
-                    frontend::terminate(&mut self.wbuf);
-                } else {
-                    let mut t = BytesMut::new();
-                    frontend::terminate(&mut t);
-                    startup.hold_bytes(&t);
-                }
-            }
-            Phase::Running | Phase::Terminating => {
-                self.phase = Phase::Terminating;
-                frontend::terminate(&mut self.wbuf);
-            }
+    /// The front consumer went away: the rest of its response is dropped.
+    fn front_stream_closed(&mut self) {
+        if let Some(p) = self.engine.front_token_mut() {
+            p.sink = Sink::Discard;
         }
-    }
-
-    /// [`Phase::Starting`]: a server message for the startup exchange.
-    fn startup_message(&mut self, msg: Message) -> Result<()> {
-        let Phase::Starting { startup, then_terminate } = &mut self.phase else { return Ok(()) };
-        match startup.handle(msg, &mut self.wbuf)? {
-            StartupEvent::Continue => {}
-            StartupEvent::Done => {
-                let next = if *then_terminate { Phase::Terminating } else { Phase::Running };
-                if let Phase::Starting { startup, .. } = std::mem::replace(&mut self.phase, next) {
-                    startup.finish(&self.shared, &mut self.wbuf);
-                }
-            }
-            StartupEvent::Reopening => {
-                // The old stream is dead to us: forget its bytes both ways.
-                self.rbuf.clear();
-                self.wbuf.clear();
-                self.needs_flush = false;
-            }
-        }
-        Ok(())
-    }
-
-    /// Moves COPY data from the caller into the write buffer. Returns whether
-    /// anything happened.
-    fn poll_copy_in(&mut self, cx: &mut Context<'_>) -> Step {
-        let CopyIn::Sending(rx) = &mut self.copy_in else { return Ok(false) };
-        let mut progress = false;
-        while self.wbuf.len() < COPY_WRITE_HIGH_WATER {
-            match rx.poll_next_unpin(cx) {
-                Poll::Ready(Some(CopyInMessage::Data(data))) => {
-                    if !data.is_empty() {
-                        frontend::copy_data_header(data.len(), &mut self.wbuf)?;
-                        self.wbuf.extend_from_slice(&data);
-                    }
-                    progress = true;
-                }
-                Poll::Ready(Some(CopyInMessage::Done)) => {
-                    frontend::copy_done(&mut self.wbuf);
-                    self.end_copy_in();
-                    return Ok(true);
-                }
-                Poll::Ready(Some(CopyInMessage::Fail(reason))) => {
-                    self.fail_copy_in(&reason)?;
-                    return Ok(true);
-                }
-                Poll::Ready(None) => {
-                    // The caller went away mid-COPY (dropped future): abort,
-                    // so nothing of the partial data is committed.
-                    self.fail_copy_in("COPY cancelled by the client")?;
-                    return Ok(true);
-                }
-                Poll::Pending => break,
-            }
-        }
-        Ok(progress)
-    }
-
-    fn fail_copy_in(&mut self, reason: &str) -> Result<()> {
-        if frontend::copy_fail(reason, &mut self.wbuf).is_err() {
-            // The reason had a NUL byte; the server only logs it anyway.
-            frontend::copy_fail("COPY aborted by the client", &mut self.wbuf)?;
-        }
-        self.end_copy_in();
-        Ok(())
-    }
-
-    fn end_copy_in(&mut self) {
-        self.copy_in = CopyIn::Idle;
-    }
-
-    /// Handles one message. Returns it back when it must wait for a full
-    /// stream consumer.
-    fn deliver(&mut self, msg: Message, cx: &mut Context<'_>) -> Result<Option<Message>> {
-        match msg {
-            Message::NoticeResponse(fields) => {
-                // A notice that cannot be read (e.g. not UTF-8) is dropped:
-                // it must not cost a healthy connection.
-                if let Ok(notice) = fields.to_db_error() {
-                    self.shared.notice(&notice);
-                }
-            }
-            Message::ParameterStatus { name, value } => self.shared.set_parameter(name, value),
-            Message::NotificationResponse { process_id, channel, payload } => {
-                self.shared.notification(process_id, &channel, &payload);
-            }
-            Message::ReadyForQuery { status } => {
-                let front = self.front("ReadyForQuery")?;
-                if front.syncs_left <= 1 {
-                    // The End item of a stream needs a free slot too.
-                    if let Sink::Stream(tx) = &mut front.sink {
-                        match tx.poll_ready(cx) {
-                            Poll::Pending => return Ok(Some(Message::ReadyForQuery { status })),
-                            Poll::Ready(Err(_)) => front.sink = Sink::Discard,
-                            Poll::Ready(Ok(())) => {}
-                        }
-                    }
-                }
-                self.shared.set_status(status);
-                let front = self.front("ReadyForQuery")?;
-                front.builder.sync(status, front.syncs_left > 1);
-                front.syncs_left = front.syncs_left.saturating_sub(1);
-                if front.syncs_left == 0 {
-                    if let Some(done) = self.in_flight.pop_front() {
-                        self.flushed = self.flushed.saturating_sub(1);
-                        self.shared.note_done();
-                        self.front_changed();
-                        if done.copy_in.is_some() {
-                            // The COPY never started (e.g. the table does not exist).
-                            self.copy_in = CopyIn::Idle;
-                        }
-                        done.finish();
-                    }
-                }
-            }
-            Message::CopyInResponse(_) => {
-                let front = self.front("CopyInResponse")?;
-                match front.copy_in.take() {
-                    Some(rx) => self.copy_in = CopyIn::Sending(rx),
-                    None => {
-                        // This request cannot feed COPY data: refuse cleanly so
-                        // the server aborts the COPY and the connection stays in step.
-                        frontend::copy_fail(
-                            "COPY FROM STDIN is not supported by this call; use copy_to_table",
-                            &mut self.wbuf,
-                        )?;
-                    }
-                }
-            }
-            Message::ErrorResponse(fields) if self.in_flight.is_empty() => {
-                // Unsolicited: the server is about to close (admin shutdown,
-                // idle timeout, ...). Keep it as the reason.
-                self.fatal = Some(Error::db(fields.to_db_error()?));
-            }
-            Message::ErrorResponse(fields) => {
-                if matches!(self.copy_in, CopyIn::Sending(_)) {
-                    // The server rejected the COPY data; it ignores whatever
-                    // CopyData is still on the way. Stop sending.
-                    self.end_copy_in();
-                }
-                let e = Error::db(fields.to_db_error()?);
-                self.front("ErrorResponse")?.builder.error(e);
-            }
-            m @ (Message::CopyOutResponse(_) | Message::CopyData(_) | Message::CopyDone) => {
-                let m = match m {
-                    Message::CopyData(data)
-                        if matches!(self.in_flight.front().map(|f| &f.sink), Some(Sink::Stream(_))) =>
-                    {
-                        Message::CopyData(self.gather_copy_data(data)?)
-                    }
-                    m => m,
-                };
-                let front = self.front("a response message")?;
-                if let Sink::Stream(tx) = &mut front.sink {
-                    match tx.poll_ready(cx) {
-                        Poll::Pending => return Ok(Some(m)),
-                        Poll::Ready(Err(_)) => front.sink = Sink::Discard,
-                        Poll::Ready(Ok(())) => {
-                            let item = match m {
-                                Message::CopyOutResponse(body) => StreamItem::CopyOut { format: body.format() as i16 },
-                                Message::CopyData(data) => StreamItem::CopyData(data),
-                                _ => return Ok(None), // CopyDone: the End item follows at ReadyForQuery
-                            };
-                            if tx.start_send(item).is_err() {
-                                front.sink = Sink::Discard;
-                            }
-                        }
-                    }
-                    return Ok(None);
-                }
-                front.builder.push(m)?;
-            }
-            other => {
-                let front = self.front("a response message")?;
-                front.builder.push(other)?;
-            }
-        }
-        Ok(None)
-    }
-
-    /// Joins `first` with the CopyData messages already complete in the
-    /// receive buffer (up to [`COPY_OUT_BATCH`] bytes), so a streamed COPY TO
-    /// STDOUT crosses the channel once per read rather than once per row.
-    fn gather_copy_data(&mut self, first: bytes::Bytes) -> Result<bytes::Bytes> {
-        let next_is_copy_data = |rbuf: &BytesMut| rbuf.first() == Some(&b'd') && backend::needed(rbuf) == Some(0);
-        if first.len() >= COPY_OUT_BATCH || !next_is_copy_data(&self.rbuf) {
-            return Ok(first);
-        }
-        let mut batch = BytesMut::with_capacity(COPY_OUT_BATCH.max(first.len() * 2));
-        batch.extend_from_slice(&first);
-        while batch.len() < COPY_OUT_BATCH && next_is_copy_data(&self.rbuf) {
-            match backend::next_message(&mut self.rbuf, self.max_message_size)? {
-                Some(Message::CopyData(data)) => batch.extend_from_slice(&data),
-                _ => return Err(Error::protocol("CopyData message changed while being read")),
-            }
-        }
-        Ok(batch.freeze())
-    }
-
-    fn front(&mut self, what: &str) -> Result<&mut InFlight> {
-        self.in_flight
-            .front_mut()
-            .ok_or_else(|| Error::protocol(format!("server sent {what} while no request was in flight")))
+        self.engine.front_stream_closed();
     }
 
     /// Fails every pending request with `error` (or its own server error).
     fn fail_all(&mut self, error: &Error) {
-        let flushed = std::mem::take(&mut self.flushed);
-        for (i, f) in self.in_flight.drain(..).enumerate() {
-            let e = match f.builder.response.error {
-                Some(e) => e,
-                // A transport's "nothing was sent" covers only what it had
-                // not flushed yet: earlier requests did reach the server.
-                None if i < flushed => error.duplicate().sent(),
-                None => error.duplicate(),
-            };
-            match f.sink {
-                Sink::Collect(tx) => {
-                    let _ = tx.send(Err(e));
-                }
-                Sink::Stream(mut tx) => {
-                    let _ = tx.try_send(StreamItem::End(Err(e)));
-                }
-                Sink::Discard => {}
-            }
-        }
+        self.engine.fail_all(error, |p, e| p.finish(Err(e)));
         // Requests still queued are dropped; their callers see the close
         // reason. When startup failed (a wrong password), they get its error.
         self.requests.close();
-        let startup_failed = self.is_starting();
+        let startup_failed = self.engine.is_starting();
         while let Ok(r) = self.requests.try_recv() {
-            if let (true, Request::Query { sink, .. }) = (startup_failed, r) {
-                match sink {
-                    Sink::Collect(tx) => {
-                        let _ = tx.send(Err(error.duplicate()));
-                    }
-                    Sink::Stream(mut tx) => {
-                        let _ = tx.try_send(StreamItem::End(Err(error.duplicate())));
-                    }
-                    Sink::Discard => {}
-                }
+            if let (true, Request::Query { sink, copy_in, .. }) = (startup_failed, r) {
+                Pending { sink, copy_in }.finish(Err(error.duplicate()));
             }
         }
     }
@@ -753,7 +371,7 @@ impl<T: Transport> Future for Driver<T> {
             Poll::Pending => Poll::Pending,
             Poll::Ready(result) => {
                 let error = result.err().unwrap_or_else(Error::closed);
-                if this.is_starting() {
+                if this.engine.is_starting() {
                     this.shared.set_startup_error(&error);
                     this.shared.set_pipelined_startup(false);
                 }
@@ -763,159 +381,6 @@ impl<T: Transport> Future for Driver<T> {
                 Poll::Ready(())
             }
         }
-    }
-}
-
-impl Sink {
-    /// True when nobody waits for this response any more (the caller dropped
-    /// its future). Registers the driver for a wakeup when a oneshot caller
-    /// goes away; a dropped stream is noticed at the next poll.
-    fn poll_abandoned(&mut self, cx: &mut Context<'_>) -> bool {
-        match self {
-            Sink::Collect(tx) => tx.poll_canceled(cx).is_ready(),
-            Sink::Stream(tx) => tx.is_closed(),
-            // Fire-and-forget requests (ROLLBACK, statement close) must run.
-            Sink::Discard => false,
-        }
-    }
-}
-
-impl InFlight {
-    fn finish(self) {
-        let response = self.builder.finish();
-        match self.sink {
-            // The caller may have gone away (dropped future): that is fine.
-            Sink::Collect(tx) => {
-                let _ = tx.send(Ok(response));
-            }
-            Sink::Stream(mut tx) => {
-                // The driver checked poll_ready before popping this request,
-                // so this fits unless the consumer is gone.
-                let _ = tx.try_send(StreamItem::End(Ok(response)));
-            }
-            Sink::Discard => {}
-        }
-    }
-}
-
-/// Assembles a [`Response`] from the messages of one request.
-struct ResponseBuilder {
-    /// Columns for DataRows not preceded by a RowDescription.
-    default_columns: Option<Arc<[Column]>>,
-    current: QueryResult,
-    response: Response,
-    /// An ErrorResponse arrived since the last ReadyForQuery.
-    segment_failed: bool,
-    /// That error, when it is not the response's first one.
-    segment_error: Option<Error>,
-}
-
-impl ResponseBuilder {
-    fn new(default_columns: Option<Arc<[Column]>>) -> ResponseBuilder {
-        let current = QueryResult { columns: default_columns.clone(), ..QueryResult::default() };
-        ResponseBuilder {
-            default_columns,
-            current,
-            response: Response::default(),
-            segment_failed: false,
-            segment_error: None,
-        }
-    }
-
-    /// A ReadyForQuery: marks where this Sync's part of the response ends.
-    /// Before an intermediate Sync, an unfinished result (a statement that
-    /// failed midway) is dropped so the next part starts clean.
-    fn sync(&mut self, status: TransactionStatus, more: bool) {
-        self.response.syncs.push(SyncMark {
-            results_end: self.response.results.len(),
-            failed: std::mem::take(&mut self.segment_failed),
-            error: self.segment_error.take(),
-            status,
-        });
-        if more {
-            self.current = QueryResult { columns: self.default_columns.clone(), ..QueryResult::default() };
-        }
-    }
-
-    fn end_statement(&mut self, tag: Option<String>) {
-        let next = QueryResult { columns: self.default_columns.clone(), ..QueryResult::default() };
-        let mut done = std::mem::replace(&mut self.current, next);
-        done.tag = tag;
-        self.response.results.push(done);
-    }
-
-    fn error(&mut self, e: Error) {
-        if self.segment_failed {
-            return; // the server skips to Sync after an error: keep the first
-        }
-        self.segment_failed = true;
-        if self.response.error.is_none() {
-            self.response.error = Some(e);
-        } else {
-            self.segment_error = Some(e);
-        }
-    }
-
-    fn row(&self, body: bytes::Bytes) -> Result<Row> {
-        let columns =
-            self.current.columns.clone().ok_or_else(|| Error::protocol("DataRow without a row description"))?;
-        Row::new(columns, body)
-    }
-
-    fn push(&mut self, msg: Message) -> Result<()> {
-        match msg {
-            Message::ParseComplete | Message::BindComplete | Message::CloseComplete => {}
-            Message::ParameterDescription(body) => {
-                self.response.params = Some(body.types().map(Type::from_oid).collect());
-            }
-            Message::RowDescription(body) => {
-                let columns = body
-                    .fields()
-                    .map(|f| {
-                        f.map(|f| {
-                            let format = if f.format == 1 { Format::Binary } else { Format::Text };
-                            Column::new(
-                                f.name.to_owned(),
-                                Type::from_oid(f.type_oid),
-                                format,
-                                f.table_oid,
-                                f.column_id,
-                                f.type_size,
-                                f.type_modifier,
-                            )
-                        })
-                    })
-                    .collect::<Result<Vec<_>>>()?;
-                self.current.columns = Some(columns.into());
-            }
-            Message::NoData => self.current.columns = Some(Arc::from(Vec::new())),
-            Message::DataRow(body) => {
-                let row = self.row(body.buffer().clone())?;
-                self.current.rows.push(row);
-            }
-            Message::CommandComplete(body) => self.end_statement(Some(body.tag()?.to_owned())),
-            Message::EmptyQueryResponse => self.end_statement(None),
-            Message::PortalSuspended => {
-                self.end_statement(None);
-                if let Some(last) = self.response.results.last_mut() {
-                    last.suspended = true;
-                }
-            }
-            // COPY TO STDOUT through a call that does not stream: the data is dropped.
-            Message::CopyOutResponse(_) | Message::CopyData(_) | Message::CopyDone => {}
-            other => return Err(Error::protocol(format!("unexpected {} message in a query response", other.name()))),
-        }
-        Ok(())
-    }
-
-    fn finish(mut self) -> Response {
-        // A Describe response (or a script whose last statement had no
-        // CommandComplete) ends with an open result: keep what it holds.
-        if !self.current.rows.is_empty() || (self.current.columns.is_some() && self.response.results.is_empty()) {
-            let current = std::mem::take(&mut self.current);
-            self.response.results.push(current);
-        }
-        self.response
     }
 }
 
@@ -931,6 +396,8 @@ mod tests {
 
     use super::*;
     use crate::client::request::RequestSender;
+    use crate::protocol::backend::TransactionStatus;
+    use crate::protocol::frontend;
 
     /// Accepts every write; a flush fails with an unsent error once `refuse` is set.
     #[derive(Clone, Default)]
@@ -1021,11 +488,11 @@ mod tests {
             let shared = Arc::new(Shared::new(HashMap::new(), TransactionStatus::Idle));
             let (tx, rx) = mpsc::unbounded();
             let mut driver = Box::pin(Driver::new(stream.clone(), BytesMut::new(), rx, shared, 1 << 20));
-            assert!(matches!(driver.phase, Phase::Running));
+            assert_eq!(driver.engine.phase_name(), "running");
             let mut a = select(&tx, 1);
             tx.unbounded_send(Request::Terminate(None)).unwrap();
             assert!(!turn(&mut driver, &mut server));
-            assert!(matches!(driver.phase, Phase::Terminating), "a Terminate was taken");
+            assert_eq!(driver.engine.phase_name(), "terminating", "a Terminate was taken");
             let mut ended = false;
             for _ in 0..10 {
                 ended |= turn(&mut driver, &mut server);
@@ -1051,18 +518,18 @@ mod tests {
             let mut startup = Startup::new(options.clone());
             let mut first = BytesMut::new();
             startup.start(&mut first).unwrap();
-            let phase = PipelinedStartup::new(startup, options, None, None, Arc::default());
+            let phase = PipelinedStartup::new(startup, options, false, None, Arc::default());
             let shared = Arc::new(Shared::new(HashMap::new(), TransactionStatus::Idle));
             let (tx, rx) = mpsc::unbounded();
             let mut driver = Box::pin(
                 Driver::new(stream.clone(), BytesMut::new(), rx, shared.clone(), 1 << 20)
-                    .with_pipelined_startup(phase, first),
+                    .with_pipelined_startup(phase, first, None),
             );
             let mut a = select(&tx, 7);
             tx.unbounded_send(Request::Terminate(None)).unwrap();
             let mut cx = Context::from_waker(futures_util::task::noop_waker_ref());
             assert!(driver.as_mut().poll(&mut cx).is_pending());
-            assert!(matches!(driver.phase, Phase::Starting { then_terminate: true, .. }));
+            assert_eq!(driver.engine.phase_name(), "starting, then terminate");
             let mut ended = false;
             for _ in 0..10 {
                 ended |= turn(&mut driver, &mut server);

@@ -59,6 +59,7 @@ mod request;
 mod results;
 mod row;
 mod runtime;
+mod session;
 mod session_attrs;
 mod shared;
 #[cfg(test)]

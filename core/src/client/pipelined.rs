@@ -145,9 +145,10 @@ where
     let shared = Arc::new(Shared::new(HashMap::new(), TransactionStatus::Idle));
     shared.set_pipelined_startup(true);
     let backend: BackendKey = Arc::default();
-    let phase = PipelinedStartup::new(startup, options, reopen, Some(runtime.sleep(HOLD)), backend.clone());
+    let hold_until = Some(runtime.now().saturating_add(HOLD));
+    let phase = PipelinedStartup::new(startup, options, reopen.is_some(), hold_until, backend.clone());
     let rbuf = BytesMut::with_capacity(16 * 1024);
-    Ok(connect::assemble(config, runtime, cancel, stream, rbuf, shared, backend, Some((phase, first))))
+    Ok(connect::assemble(config, runtime, cancel, stream, rbuf, shared, backend, Some((phase, first, reopen))))
 }
 
 /// The work of [`Connection::ready`], which delegates here.
@@ -177,6 +178,7 @@ mod tests {
     use crate::config::ChannelBindingMode;
     use crate::{ErrorKind, SqlState};
     use std::task::{Context, Poll};
+    use std::time::Duration;
 
     use futures_channel::mpsc;
 
@@ -271,19 +273,14 @@ mod tests {
         startup.start(&mut first).unwrap();
         assert!(startup.password_pipelined());
         let backend: BackendKey = Arc::default();
-        let phase = PipelinedStartup::new(
-            startup,
-            options,
-            reopen.map(|m| Arc::new(MockReopen(m)) as Arc<dyn Reopen<Mock>>),
-            // Held until a request arrives.
-            Some(Box::pin(std::future::pending())),
-            backend.clone(),
-        );
+        let reopen = reopen.map(|m| Arc::new(MockReopen(m)) as Arc<dyn Reopen<Mock>>);
+        // Held until a request arrives (no runtime: the hold never ends by itself).
+        let phase = PipelinedStartup::new(startup, options, reopen.is_some(), Some(Duration::MAX), backend.clone());
         let shared = Arc::new(Shared::new(HashMap::new(), TransactionStatus::Idle));
         shared.set_pipelined_startup(true);
         let (tx, rx) = mpsc::unbounded();
         let d = Driver::new(mock.clone(), BytesMut::new(), rx, shared.clone(), 1 << 20)
-            .with_pipelined_startup(phase, first);
+            .with_pipelined_startup(phase, first, reopen);
         (Box::pin(d), tx, shared, backend)
     }
 

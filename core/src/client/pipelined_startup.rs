@@ -1,12 +1,14 @@
-//! The driver's state while a pipelined connect's startup runs
-//! ([`PipelinedStartup`]): the startup exchange finished inside the driver,
+//! The session engine's state while a pipelined connect's startup runs
+//! ([`PipelinedStartup`]): the startup exchange finished inside the engine,
 //! requests written behind the pipelined password (and kept for a replay),
-//! the reconnect without pipelining when the server rejects it.
+//! the decision to reconnect without pipelining when the server rejects it.
 //!
-//! See `super::pipelined` for the feature and what callers see.
+//! Sans-io like the rest of the engine (`super::session`): the hold timer is
+//! a deadline on the engine's clock, and "open a new stream" is a request to
+//! the driver ([`StartupEvent::Reopening`]), answered with
+//! [`PipelinedStartup::reopened`]. See `super::pipelined` for the feature and
+//! what callers see.
 
-use std::sync::Arc;
-use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::BytesMut;
@@ -17,7 +19,7 @@ use super::shared::Shared;
 use super::startup::{Startup, StartupOptions, Step};
 use super::transport::Connected;
 use crate::protocol::backend::{Message, TransactionStatus};
-use crate::{Error, Result};
+use crate::Result;
 
 /// How long a pipelined-connect connection waits for its first request before
 /// sending the startup bytes alone. Callers normally queue a request at once
@@ -26,13 +28,14 @@ use crate::{Error, Result};
 pub(crate) const HOLD: Duration = Duration::from_millis(20);
 
 /// Opens a new stream to the server a pipelined-connect connection talks to,
-/// for the reconnect without pipelining.
+/// for the reconnect without pipelining (run by the driver when the engine
+/// asks for it).
 pub(crate) trait Reopen<S>: MaybeSend + MaybeSync {
     fn reopen(&self) -> BoxFuture<'static, Result<Connected<S>>>;
 }
 
-/// The driver's startup phase for a pipelined-connect connection.
-pub(crate) struct PipelinedStartup<S> {
+/// The engine's startup phase for a pipelined-connect connection.
+pub(crate) struct PipelinedStartup {
     startup: Startup,
     /// For a new attempt without pipelining.
     options: StartupOptions,
@@ -46,12 +49,13 @@ pub(crate) struct PipelinedStartup<S> {
     /// Request bytes that must wait for the end of startup (attempt without
     /// pipelining).
     held: BytesMut,
-    reopen: Option<Arc<dyn Reopen<S>>>,
-    /// Opening the new stream.
-    reopening: Option<BoxFuture<'static, Result<Connected<S>>>>,
-    /// While pending (and no request arrived), the startup bytes wait so that
-    /// the first request joins them in one write.
-    hold: Option<BoxFuture<'static, ()>>,
+    /// The driver can open a new stream (a connector is known).
+    can_reopen: bool,
+    /// A new stream was asked for and is not open yet.
+    reopening: bool,
+    /// Until this time on the engine's clock (and while no request arrived),
+    /// the startup bytes wait so that the first request joins them in one write.
+    hold_until: Option<Duration>,
     backend: BackendKey,
 }
 
@@ -61,30 +65,31 @@ pub(crate) enum StartupEvent {
     Continue,
     /// ReadyForQuery: call [`PipelinedStartup::finish`].
     Done,
-    /// Pipelining was rejected; a new stream is being opened: drop what was
-    /// read and written on the old one.
+    /// Pipelining was rejected and a new stream is needed: drop what was
+    /// read and written on the old one, then call
+    /// [`PipelinedStartup::reopened`] once it is open.
     Reopening,
 }
 
-impl<S> PipelinedStartup<S> {
+impl PipelinedStartup {
     /// The state after `startup.start` queued the StartupMessage and the
-    /// pipelined password; `hold` delays writing them (see [`HOLD`]).
+    /// pipelined password; the bytes wait until `hold_until` (see [`HOLD`]).
     pub(crate) fn new(
         startup: Startup,
         options: StartupOptions,
-        reopen: Option<Arc<dyn Reopen<S>>>,
-        hold: Option<BoxFuture<'static, ()>>,
+        can_reopen: bool,
+        hold_until: Option<Duration>,
         backend: BackendKey,
-    ) -> PipelinedStartup<S> {
+    ) -> PipelinedStartup {
         PipelinedStartup {
             startup,
             options,
             pipelined: true,
             replay: BytesMut::new(),
             held: BytesMut::new(),
-            reopen,
-            reopening: None,
-            hold,
+            can_reopen,
+            reopening: false,
+            hold_until,
             backend,
         }
     }
@@ -92,12 +97,12 @@ impl<S> PipelinedStartup<S> {
     /// Routes a newly taken request: `true` when its bytes may be written
     /// now (behind the pipelined password), `false` when they were held.
     pub(crate) fn take_request(&mut self, bytes: &[u8]) -> bool {
-        self.hold = None;
-        if !self.pipelined || self.reopening.is_some() {
+        self.hold_until = None;
+        if !self.may_append() {
             self.held.extend_from_slice(bytes);
             return false;
         }
-        if self.reopen.is_some() {
+        if self.can_reopen {
             self.replay.extend_from_slice(bytes);
         }
         true
@@ -105,12 +110,12 @@ impl<S> PipelinedStartup<S> {
 
     /// Stops holding the startup bytes back (e.g. the connection is closing).
     pub(crate) fn release(&mut self) {
-        self.hold = None;
+        self.hold_until = None;
     }
 
-    /// Whether a Terminate may be written now (else it belongs in `held`).
+    /// Whether bytes may be written behind the startup now (else they belong in `held`).
     pub(crate) fn may_append(&self) -> bool {
-        self.pipelined && self.reopening.is_none()
+        self.pipelined && !self.reopening
     }
 
     /// Appends held bytes (a Terminate while they must wait).
@@ -118,23 +123,24 @@ impl<S> PipelinedStartup<S> {
         self.held.extend_from_slice(bytes);
     }
 
-    /// Whether the driver may write (and read) the stream now.
-    pub(crate) fn poll_io_allowed(&mut self, cx: &mut Context<'_>) -> bool {
-        if self.reopening.is_some() {
-            return false;
-        }
-        if let Some(hold) = self.hold.as_mut() {
-            if hold.as_mut().poll(cx).is_pending() {
-                return false;
-            }
-            self.hold = None;
-        }
-        true
+    /// Whether the stream may be written (and read) at time `now`.
+    pub(crate) fn io_allowed(&self, now: Duration) -> bool {
+        !self.reopening && self.hold_until.map_or(true, |until| now >= until)
     }
 
-    /// True while a new stream is being opened.
+    /// The startup bytes are held back until a request or the hold deadline.
+    pub(crate) fn holding(&self) -> bool {
+        self.hold_until.is_some()
+    }
+
+    /// When the hold ends, while it has not (a deadline for the driver's timer).
+    pub(crate) fn hold_deadline(&self, now: Duration) -> Option<Duration> {
+        self.hold_until.filter(|until| *until > now)
+    }
+
+    /// True while a new stream is asked for and not open yet.
     pub(crate) fn is_reopening(&self) -> bool {
-        self.reopening.is_some()
+        self.reopening
     }
 
     /// Feeds one server message to the startup exchange; replies go to `out`.
@@ -143,10 +149,12 @@ impl<S> PipelinedStartup<S> {
             Ok(Step::Continue) => Ok(StartupEvent::Continue),
             Ok(Step::Done) => Ok(StartupEvent::Done),
             Err(e) if self.startup.pipeline_rejected() => {
-                let Some(reopen) = &self.reopen else { return Err(e) };
+                if !self.can_reopen {
+                    return Err(e);
+                }
                 // The server ran none of the requests behind our password:
                 // they go again, in order, once the new session is ready.
-                self.reopening = Some(reopen.reopen());
+                self.reopening = true;
                 self.pipelined = false;
                 let mut replay = std::mem::take(&mut self.replay);
                 replay.extend_from_slice(&self.held);
@@ -157,23 +165,14 @@ impl<S> PipelinedStartup<S> {
         }
     }
 
-    /// Polls the new stream; once open, starts the exchange without
-    /// pipelining on it (its first bytes go to `out`).
-    pub(crate) fn poll_reopened(&mut self, cx: &mut Context<'_>, out: &mut BytesMut) -> Poll<Result<S>> {
-        let Some(fut) = self.reopening.as_mut() else {
-            return Poll::Ready(Err(Error::protocol("no reconnect in progress")));
-        };
-        let connected = match fut.as_mut().poll(cx) {
-            Poll::Pending => return Poll::Pending,
-            Poll::Ready(r) => r,
-        };
-        self.reopening = None;
-        let connected = connected.map_err(|e| e.context("reconnecting without pipeline_connect"))?;
+    /// The new stream is open: starts the exchange without pipelining on it
+    /// (its first bytes go to `out`).
+    pub(crate) fn reopened(&mut self, tls_server_end_point: Option<Vec<u8>>, out: &mut BytesMut) -> Result<()> {
+        self.reopening = false;
         self.options.pipeline_password = false;
-        self.options.tls_server_end_point = connected.tls_server_end_point;
+        self.options.tls_server_end_point = tls_server_end_point;
         self.startup = Startup::new(self.options.clone());
-        self.startup.start(out)?;
-        Poll::Ready(Ok(connected.stream))
+        self.startup.start(out)
     }
 
     /// Startup is over: publishes what the server said and releases the

@@ -6,6 +6,7 @@
 //! concurrent calls on one connection pipeline automatically.
 
 use std::sync::Arc;
+use std::task::Context;
 
 use bytes::{Bytes, BytesMut};
 use futures_channel::{mpsc, oneshot};
@@ -105,6 +106,36 @@ pub(crate) enum Sink {
     /// falls behind, the driver stops reading (backpressure). If the consumer
     /// goes away, the rest of the response is read and dropped.
     Stream(mpsc::Sender<StreamItem>),
+}
+
+impl Sink {
+    /// True when nobody waits for this response any more (the caller dropped
+    /// its future). Registers the task for a wakeup when a oneshot caller
+    /// goes away; a dropped stream is noticed at the next poll.
+    pub(crate) fn poll_abandoned(&mut self, cx: &mut Context<'_>) -> bool {
+        match self {
+            Sink::Collect(tx) => tx.poll_canceled(cx).is_ready(),
+            Sink::Stream(tx) => tx.is_closed(),
+            // Fire-and-forget requests (ROLLBACK, statement close) must run.
+            Sink::Discard => false,
+        }
+    }
+
+    /// Delivers the response (or the error) to whoever waits for it; the
+    /// caller may have gone away (dropped future): that is fine.
+    pub(crate) fn deliver(self, result: Result<Response>) {
+        match self {
+            Sink::Collect(tx) => {
+                let _ = tx.send(result);
+            }
+            Sink::Stream(mut tx) => {
+                // The session engine waits for room before ending a stream,
+                // so this fits unless the consumer is gone.
+                let _ = tx.try_send(StreamItem::End(result));
+            }
+            Sink::Discard => {}
+        }
+    }
 }
 
 /// The result of one statement inside a response.

@@ -19,9 +19,11 @@
 //! | `COPY OUT n` | CopyOutResponse, `n` CopyData rows, CopyDone, tag `COPY n` |
 //! | `COPY IN` | CopyInResponse; CopyDone answers `COPY <rows>`, CopyFail answers 57014 |
 //!
-//! and the startup exchange with trust, cleartext password or MD5
-//! authentication (SCRAM's server side is not simulated: the SCRAM client is
-//! covered by `super::startup`'s fixtures and the integration tests).
+//! and the startup exchange with trust, cleartext password, MD5 or
+//! SCRAM-SHA-256 authentication (the server side of RFC 5802 as PostgreSQL
+//! runs it: it checks the client's proof against the password and signs the
+//! exchange, so a wrong password fails with 28P01 and a client that checks
+//! the server signature accepts it).
 
 #![allow(dead_code)]
 
@@ -34,6 +36,8 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::{BufMut, Bytes, BytesMut};
+use hmac::{Hmac, Mac};
+use sha2::{Digest, Sha256};
 
 use super::cancel::SendCancel;
 use super::runtime::{BoxFuture, Runtime};
@@ -145,7 +149,13 @@ impl Transport for SimStream {
 pub(crate) enum Auth {
     Trust,
     Cleartext(&'static str),
-    Md5 { user: &'static str, password: &'static str, salt: [u8; 4] },
+    Md5 {
+        user: &'static str,
+        password: &'static str,
+        salt: [u8; 4],
+    },
+    /// SCRAM-SHA-256 with this password (ASCII: SASLprep leaves it as is).
+    Scram(&'static str),
 }
 
 #[derive(Debug, PartialEq)]
@@ -154,6 +164,10 @@ enum State {
     Startup,
     /// Asked for a password.
     Password,
+    /// SCRAM: AuthenticationSASL sent, waiting for the client-first-message.
+    SaslFirst,
+    /// SCRAM: server-first-message sent, waiting for the client-final-message.
+    SaslFinal { client_first_bare: String, server_first: String },
     /// Answering queries.
     Ready,
     /// Inside COPY FROM STDIN, rows received so far.
@@ -258,13 +272,51 @@ impl Backend {
                     self.send(b'R', &b);
                     self.state = State::Password;
                 }
+                Auth::Scram(_) => {
+                    let mut b = 10i32.to_be_bytes().to_vec();
+                    b.extend_from_slice(b"SCRAM-SHA-256\0\0");
+                    self.send(b'R', &b);
+                    self.state = State::SaslFirst;
+                }
             },
+            (State::SaslFirst, b'p') => match scram_client_first(body) {
+                Some(client_first_bare) => {
+                    let nonce = format!("{}{}", attr(&client_first_bare, 'r').unwrap_or_default(), "SiMsErVeRnOnCe");
+                    let server_first = format!("r={nonce},s={},i={SCRAM_ITERATIONS}", b64(SCRAM_SALT));
+                    let mut b = 11i32.to_be_bytes().to_vec();
+                    b.extend_from_slice(server_first.as_bytes());
+                    self.send(b'R', &b);
+                    self.state = State::SaslFinal { client_first_bare, server_first };
+                }
+                // E.g. a cleartext password sent ahead (pipelined) where a
+                // SASLInitialResponse belongs.
+                None => {
+                    self.error("FATAL", "08P01", "malformed SCRAM message");
+                    self.hang_up();
+                }
+            },
+            (State::SaslFinal { client_first_bare, server_first }, b'p') => {
+                let Auth::Scram(password) = self.auth else { unreachable!("SCRAM state without SCRAM") };
+                let (bare, first) = (client_first_bare.clone(), server_first.clone());
+                match scram_verify(password, &bare, &first, body) {
+                    Some(server_signature) => {
+                        let mut b = 12i32.to_be_bytes().to_vec();
+                        b.extend_from_slice(format!("v={}", b64(&server_signature)).as_bytes());
+                        self.send(b'R', &b);
+                        self.session_up();
+                    }
+                    None => {
+                        self.error("FATAL", "28P01", "password authentication failed");
+                        self.hang_up();
+                    }
+                }
+            }
             (State::Password, b'p') => {
                 let given = cstr(body);
                 let expected = match self.auth {
                     Auth::Cleartext(p) => p.to_owned(),
                     Auth::Md5 { user, password, salt } => md5_password(user.as_bytes(), password.as_bytes(), salt),
-                    Auth::Trust => String::new(),
+                    Auth::Trust | Auth::Scram(_) => String::new(),
                 };
                 if given == expected {
                     self.session_up();
@@ -273,7 +325,7 @@ impl Backend {
                     self.hang_up();
                 }
             }
-            (State::Startup | State::Password, _) => {
+            (State::Startup | State::Password | State::SaslFirst | State::SaslFinal { .. }, _) => {
                 // What a server does with a message out of place here: FATAL, hang up.
                 self.error("FATAL", "08P01", "invalid authentication request packet");
                 self.hang_up();
@@ -436,6 +488,93 @@ impl Backend {
         m.extend_from_slice(body);
         self.stream.wire().to_client.extend(m.iter().copied());
     }
+}
+
+/// The salt and iteration count of the simulated SCRAM verifier.
+const SCRAM_SALT: &[u8] = b"sim-salt-16bytes";
+const SCRAM_ITERATIONS: u32 = 4096;
+
+/// The client-first-message-bare of a SASLInitialResponse (mechanism,
+/// length, `gs2-header client-first-bare`), if it is one for SCRAM-SHA-256.
+fn scram_client_first(body: &[u8]) -> Option<String> {
+    let end = body.iter().position(|b| *b == 0)?;
+    if &body[..end] != b"SCRAM-SHA-256" || body.len() < end + 5 {
+        return None;
+    }
+    let data = std::str::from_utf8(&body[end + 5..]).ok()?;
+    // gs2-header: "n,," or "y,," (no channel binding over an in-memory stream).
+    let bare = data.strip_prefix("n,,").or_else(|| data.strip_prefix("y,,"))?;
+    attr(bare, 'r')?;
+    Some(bare.to_owned())
+}
+
+/// Checks a client-final-message's proof against `password`; returns the
+/// server signature to send when it holds.
+fn scram_verify(password: &str, client_first_bare: &str, server_first: &str, body: &[u8]) -> Option<Vec<u8>> {
+    let client_final = std::str::from_utf8(body).ok()?;
+    let (without_proof, proof) = client_final.rsplit_once(",p=")?;
+    let proof = unb64(proof)?;
+    if attr(without_proof, 'r') != attr(server_first, 'r') {
+        return None;
+    }
+    let auth_message = format!("{client_first_bare},{server_first},{without_proof}");
+    // SaltedPassword = Hi(password, salt, i): PBKDF2 with HMAC-SHA-256, one block.
+    let mut u = hmac256(password.as_bytes(), &[SCRAM_SALT, &1u32.to_be_bytes()].concat());
+    let mut salted = u.clone();
+    for _ in 1..SCRAM_ITERATIONS {
+        u = hmac256(password.as_bytes(), &u);
+        salted.iter_mut().zip(&u).for_each(|(s, x)| *s ^= x);
+    }
+    let stored_key = Sha256::digest(hmac256(&salted, b"Client Key")).to_vec();
+    let signature = hmac256(&stored_key, auth_message.as_bytes());
+    let client_key: Vec<u8> = proof.iter().zip(&signature).map(|(p, s)| p ^ s).collect();
+    if proof.len() != signature.len() || Sha256::digest(&client_key).as_slice() != stored_key.as_slice() {
+        return None;
+    }
+    Some(hmac256(&hmac256(&salted, b"Server Key"), auth_message.as_bytes()))
+}
+
+fn hmac256(key: &[u8], data: &[u8]) -> Vec<u8> {
+    let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes any key");
+    mac.update(data);
+    mac.finalize().into_bytes().to_vec()
+}
+
+/// The value of attribute `name` (`name=value`) in a SCRAM message.
+fn attr(msg: &str, name: char) -> Option<String> {
+    msg.split(',').find_map(|p| p.strip_prefix(name)?.strip_prefix('=')).map(str::to_owned)
+}
+
+const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+/// Standard base64 with padding (written here: the client's is private to `auth`).
+fn b64(data: &[u8]) -> String {
+    let mut out = String::new();
+    for chunk in data.chunks(3) {
+        let n = chunk.iter().enumerate().fold(0u32, |n, (i, b)| n | (u32::from(*b) << (16 - 8 * i)));
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(B64[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+fn unb64(s: &str) -> Option<Vec<u8>> {
+    let mut out = Vec::new();
+    let (mut acc, mut bits) = (0u32, 0);
+    for c in s.trim_end_matches('=').bytes() {
+        acc = acc << 6 | B64.iter().position(|b| *b == c)? as u32;
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((acc >> bits) as u8);
+        }
+    }
+    Some(out)
 }
 
 fn cstr(body: &[u8]) -> String {

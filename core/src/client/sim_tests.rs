@@ -13,7 +13,7 @@ use std::time::Duration;
 use bytes::{Bytes, BytesMut};
 use futures_channel::{mpsc, oneshot};
 
-use super::cancel::{BackendKey, CancelToken, DropCancel, SendCancel, CANCEL_GRACE};
+use super::cancel::{BackendKey, CancelToken, SendCancel, CANCEL_GRACE};
 use super::driver::Driver;
 use super::pipelined_startup::{PipelinedStartup, Reopen, HOLD};
 use super::request::{CopyInMessage, Request, RequestSender, Response, Sink, StreamItem, COPY_IN_CHANNEL};
@@ -58,7 +58,7 @@ impl Sim {
             let runtime: Arc<dyn Runtime> = Arc::new(SimRuntime(clock.clone()));
             let sender: Arc<dyn SendCancel> = cancel.clone();
             let token = CancelToken::new(Some(sender), key, runtime, Duration::from_secs(5));
-            driver = driver.with_drop_cancel(DropCancel::new(token));
+            driver = driver.with_drop_cancel(token);
         }
         Sim { stream, backend, clock, cancel, driver: Some(Box::pin(driver)), tx: Some(tx), shared, ended: false }
     }
@@ -370,6 +370,8 @@ fn startup_with_every_simulated_auth_method() {
         (Auth::Cleartext("pw"), Some("nope"), false),
         (md5, Some("pw"), true),
         (md5, Some("nope"), false),
+        (Auth::Scram("pw"), Some("pw"), true),
+        (Auth::Scram("pw"), Some("nope"), false),
     ] {
         let stream = SimStream::default();
         stream.wire().read_chunk = 1;
@@ -471,6 +473,7 @@ fn pipelined_connect_falls_back_and_replays_in_order() {
         (Auth::Cleartext("pw"), false),
         (Auth::Md5 { user: "u", password: "pw", salt: [9, 9, 9, 9] }, true),
         (Auth::Trust, true),
+        (Auth::Scram("pw"), true),
     ] {
         let first = SimStream::default();
         let second = SimStream::default();
@@ -482,12 +485,15 @@ fn pipelined_connect_falls_back_and_replays_in_order() {
         assert!(startup.password_pipelined());
         let key: BackendKey = Arc::default();
         let reopen: Arc<dyn Reopen<SimStream>> = Arc::new(SimReopen { next: second.clone() });
-        let phase = PipelinedStartup::new(startup, options(Some("pw"), true), Some(reopen), None, key.clone());
+        let phase = PipelinedStartup::new(startup, options(Some("pw"), true), true, None, key.clone());
         let shared = Arc::new(Shared::new(HashMap::new(), TransactionStatus::Idle));
         shared.set_pipelined_startup(true);
         let (tx, rx) = mpsc::unbounded();
-        let driver = Driver::new(first.clone(), BytesMut::new(), rx, shared.clone(), 1 << 20)
-            .with_pipelined_startup(phase, bytes);
+        let driver = Driver::new(first.clone(), BytesMut::new(), rx, shared.clone(), 1 << 20).with_pipelined_startup(
+            phase,
+            bytes,
+            Some(reopen),
+        );
         let mut driver = Box::pin(driver);
         let mut answers = Vec::new();
         for i in 0..5 {
@@ -528,12 +534,13 @@ fn pipelined_connect_with_a_wrong_password_fails_every_queued_request() {
     let mut startup = Startup::new(options(Some("wrong"), true));
     let mut bytes = BytesMut::new();
     startup.start(&mut bytes).unwrap();
-    let phase = PipelinedStartup::new(startup, options(Some("wrong"), true), None, None, Arc::default());
+    let phase = PipelinedStartup::new(startup, options(Some("wrong"), true), false, None, Arc::default());
     let shared = Arc::new(Shared::new(HashMap::new(), TransactionStatus::Idle));
     shared.set_pipelined_startup(true);
     let (tx, rx) = mpsc::unbounded();
     let mut driver = Box::pin(
-        Driver::new(stream.clone(), BytesMut::new(), rx, shared.clone(), 1 << 20).with_pipelined_startup(phase, bytes),
+        Driver::new(stream.clone(), BytesMut::new(), rx, shared.clone(), 1 << 20)
+            .with_pipelined_startup(phase, bytes, None),
     );
     let mut answers = Vec::new();
     for i in 0..3 {
@@ -734,13 +741,15 @@ fn pipelined_startup_bytes_wait_for_a_request_until_the_hold_timer_fires() {
     let mut startup = Startup::new(options(Some("pw"), true));
     let mut bytes = BytesMut::new();
     startup.start(&mut bytes).unwrap();
-    let phase =
-        PipelinedStartup::new(startup, options(Some("pw"), true), None, Some(runtime.sleep(HOLD)), Arc::default());
+    let hold_until = Some(runtime.now() + HOLD);
+    let phase = PipelinedStartup::new(startup, options(Some("pw"), true), false, hold_until, Arc::default());
     let shared = Arc::new(Shared::new(HashMap::new(), TransactionStatus::Idle));
     shared.set_pipelined_startup(true);
     let (_tx, rx) = mpsc::unbounded();
     let mut driver = Box::pin(
-        Driver::new(stream.clone(), BytesMut::new(), rx, shared.clone(), 1 << 20).with_pipelined_startup(phase, bytes),
+        Driver::new(stream.clone(), BytesMut::new(), rx, shared.clone(), 1 << 20)
+            .with_runtime(Arc::new(runtime.clone()))
+            .with_pipelined_startup(phase, bytes, None),
     );
     let mut cx = Context::from_waker(futures_util::task::noop_waker_ref());
     let mut run = |driver: &mut Pin<Box<Driver<SimStream>>>| {
