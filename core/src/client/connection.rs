@@ -28,7 +28,7 @@ use super::listeners::NotificationStream;
 use super::params::Params;
 use super::prepared::PreparedStatement;
 use super::request::Request;
-use super::results::StatementResult;
+use super::request::StatementResult;
 use super::row::Row;
 use super::runtime::{MaybeSend, MaybeSync};
 use super::shared::{
@@ -478,6 +478,25 @@ impl Connection {
         text: TextColumns<'_>,
     ) -> Result<Vec<StatementResult>> {
         super::results::query_results(self, sql, params, script, text).await
+    }
+
+    /// [`Connection::query_results`] (default formats) with one statement's
+    /// rows handed to `on_rows` batch by batch as they arrive, like
+    /// [`Connection::fetch_batches`]; its result then comes back with its
+    /// columns, command tag and the rows that came with the end of the
+    /// response, which follow every batch (a small result comes whole
+    /// there, `on_rows` never called). A script (`script`, no arguments,
+    /// several statements) is collected as `query_results` does: every
+    /// result with its rows. So is one statement without arguments that is
+    /// not cached yet (it goes in one flight, as in `query_results`).
+    pub async fn query_results_streamed(
+        &self,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+        script: bool,
+        mut on_rows: impl FnMut(Vec<Row>) -> Result<()> + MaybeSend,
+    ) -> Result<Vec<StatementResult>> {
+        super::results::query_results_with(self, sql, params, script, TextColumns::Default, Some(&mut on_rows)).await
     }
 
     // ---- Timeouts and cancellation (see `super::timeout`) ----

@@ -88,7 +88,7 @@ pub use listeners::NotificationStream;
 pub use params::Params;
 pub use pipelined::connect_pipelined;
 pub use prepared::PreparedStatement;
-pub use results::StatementResult;
+pub use request::StatementResult;
 pub use row::{Column, RawValues, Row, RowIndex};
 pub use runtime::{BoxFuture, MaybeSend, MaybeSync, Runtime};
 pub use shared::{

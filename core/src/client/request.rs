@@ -138,6 +138,19 @@ impl Sink {
     }
 }
 
+/// One statement's result, as [`Connection::query_results`](super::Connection::query_results)
+/// gives it: its columns, its rows and its command tag.
+#[derive(Debug, Clone)]
+pub struct StatementResult {
+    /// The result columns (empty for a statement that returns no rows).
+    pub columns: Arc<[Column]>,
+    /// The rows, decoded on access.
+    pub rows: Vec<Row>,
+    /// The CommandComplete tag (`"INSERT 0 3"`, `"SELECT 2"`); `None` for an
+    /// empty query.
+    pub tag: Option<String>,
+}
+
 /// The result of one statement inside a response.
 #[derive(Debug, Default)]
 pub(crate) struct QueryResult {

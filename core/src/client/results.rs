@@ -13,23 +13,11 @@ use super::formats::TextColumns;
 use super::handle::{ConnInner, Connection};
 use super::params::DynParams;
 use super::request::Response;
-use super::row::{Column, Row};
+use super::request::StatementResult;
 use super::streamed::RowBatches;
 use crate::protocol::frontend;
 use crate::types::ToSql;
 use crate::Result;
-
-/// One statement's result: its columns, its rows and its command tag.
-#[derive(Debug, Clone)]
-pub struct StatementResult {
-    /// The result columns (empty for a statement that returns no rows).
-    pub columns: Arc<[Column]>,
-    /// The rows, decoded on access.
-    pub rows: Vec<Row>,
-    /// The CommandComplete tag (`"INSERT 0 3"`, `"SELECT 2"`); `None` for an
-    /// empty query.
-    pub tag: Option<String>,
-}
 
 /// The work of [`Connection::query_results`], which delegates here.
 pub(crate) async fn query_results(
@@ -115,6 +103,7 @@ fn statement_results(response: Response) -> Vec<StatementResult> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::client::row::Column;
     use crate::protocol::Format;
     use crate::types::Type;
 

@@ -2,8 +2,9 @@
 //! ([`Connection::fetch_batches`](super::Connection::fetch_batches)), so a
 //! caller can convert them while the rest of the response is still on the
 //! way (the wasm package builds JS rows this way).
-//! [`Connection::query_results_streamed`] does the same for
-//! [`Connection::query_results`] (node-postgres-shaped results: the
+//! [`Connection::query_results_streamed`](super::Connection::query_results_streamed)
+//! does the same for [`Connection::query_results`](super::Connection::query_results)
+//! (node-postgres-shaped results: the
 //! statement's columns and command tag come with the end of the stream).
 
 use std::sync::Arc;
@@ -12,16 +13,13 @@ use bytes::BytesMut;
 use futures_channel::mpsc;
 use futures_util::StreamExt;
 
-use super::formats::TextColumns;
-use super::handle::{encode_bind, is_stale_statement, type_oids, ConnInner, Connection};
+use super::handle::{encode_bind, is_stale_statement, type_oids, ConnInner};
 use super::params::Params;
-use super::request::{QueryResult, Request, Sink, StreamItem, STREAM_CHANNEL};
-use super::results::StatementResult;
+use super::request::{QueryResult, Request, Sink, StatementResult, StreamItem, STREAM_CHANNEL};
 use super::row::{Column, Row};
 use super::runtime::MaybeSend;
 use super::statement::StatementInner;
 use crate::protocol::frontend;
-use crate::types::ToSql;
 use crate::Result;
 
 /// Where [`ConnInner::fetch_streamed`] hands its batches of rows (`Send`
@@ -124,26 +122,5 @@ fn ended(last: Option<QueryResult>, columns: Arc<[Column]>) -> StatementResult {
     match last {
         Some(r) => StatementResult { columns: r.columns.unwrap_or(columns), rows: r.rows, tag: r.tag },
         None => StatementResult { columns, rows: Vec::new(), tag: None },
-    }
-}
-
-impl Connection {
-    /// [`Connection::query_results`] (default formats) with one statement's
-    /// rows handed to `on_rows` batch by batch as they arrive, like
-    /// [`Connection::fetch_batches`]; its result then comes back with its
-    /// columns, command tag and the rows that came with the end of the
-    /// response, which follow every batch (a small result comes whole
-    /// there, `on_rows` never called). A script (`script`, no arguments,
-    /// several statements) is collected as `query_results` does: every
-    /// result with its rows. So is one statement without arguments that is
-    /// not cached yet (it goes in one flight, as in `query_results`).
-    pub async fn query_results_streamed(
-        &self,
-        sql: &str,
-        params: &[&(dyn ToSql + Sync)],
-        script: bool,
-        mut on_rows: impl FnMut(Vec<Row>) -> Result<()> + MaybeSend,
-    ) -> Result<Vec<StatementResult>> {
-        super::results::query_results_with(self, sql, params, script, TextColumns::Default, Some(&mut on_rows)).await
     }
 }
