@@ -277,10 +277,14 @@ function readTag(tag) {
  * (the table was altered) gets a new shape.
  */
 class Shape {
-  constructor(names, oids, meta) {
+  constructor(names, oids, meta, id) {
     this.names = names;
     this.oids = oids;
     this.meta = meta;
+    // The core's fingerprint of this description (wasm/src/js/pg.rs
+    // `shape_id`): passed back with the next call of the statement, whose
+    // result then comes without names, types and fields when they are the same.
+    this.id = id;
     // Rows start as copies of one object that has every key (no hidden
     // class change per value); keys defined, so "__proto__" stays a column.
     const template = {};
@@ -289,24 +293,31 @@ class Shape {
     }
     this.template = template;
   }
-
-  /** True when a result has exactly this description. */
-  matches(names, oids, meta) {
-    const m = names.length;
-    if (m !== this.names.length) return false;
-    for (let j = 0; j < m; j++) if (names[j] !== this.names[j] || oids[j] !== this.oids[j]) return false;
-    for (let k = 0; k < meta.length; k++) if (meta[k] !== this.meta[k]) return false;
-    return true;
-  }
 }
 
 /** Statement text → its last result's Shape; one per Client or Pool, bounded. */
 class Shapes {
   #map = new Map();
-  of(text, names, oids, meta) {
+  /** `text`'s last result Shape, if kept. */
+  known(text) {
+    return this.#map.get(text);
+  }
+  /**
+   * The Shape of a single result `raw` of `text`. `before`: the Shape whose
+   * id went to the core with the call (`known(text)` then); when the result
+   * has that shape, the core left its names, types and fields out (null),
+   * and they are filled in from it.
+   */
+  ofResult(text, raw, before) {
+    if (raw[0] === null) {
+      raw[0] = before.names;
+      raw[1] = before.oids;
+      raw[5] = before.meta;
+      return before;
+    }
     const known = this.#map.get(text);
-    if (known !== undefined && known.matches(names, oids, meta)) return known;
-    const shape = new Shape(names, oids, meta);
+    if (known !== undefined && known.id === raw[6]) return known;
+    const shape = new Shape(raw[0], raw[1], raw[5], raw[6]);
     if (this.#map.size >= 256) this.#map.clear();
     this.#map.set(text, shape);
     return shape;
@@ -530,6 +541,10 @@ function runQuery(target, text, values, config, clientTypes, queryTimeout, shape
     const reference = globalThis[REFERENCE] === true;
     const generated = rawText === undefined && !reference;
     let parts = null;
+    // The statement's result shape as last seen: its id goes to the core,
+    // which then leaves out what the shape already says (see `Shapes`).
+    const before = shapes.known(text);
+    const known = before?.id ?? 0;
     const onBatch = !generated ? undefined : (batch) => {
       (parts ??= []).push(builtRows(batch, arrayMode) ?? fillRows(batch, null, arrayMode, noParser, null));
     };
@@ -538,7 +553,7 @@ function runQuery(target, text, values, config, clientTypes, queryTimeout, shape
     // `results_to_js`).
     const shaped = (raw) => {
       if (typeof raw[2] === "number") {
-        const shape = arrayMode ? null : shapes.of(text, raw[0], raw[1], raw[5]);
+        const shape = shapes.ofResult(text, raw, before);
         const rows = generated && raw[2] > 1 ? builtRows(raw, arrayMode) : null;
         if (parts === null) return toResult(raw, arrayMode, parserOf, shape, rows ?? undefined);
         parts.push(rows ?? fillRows(raw, raw[5], arrayMode, parserOf, shape));
@@ -555,11 +570,11 @@ function runQuery(target, text, values, config, clientTypes, queryTimeout, shape
     const limit = config?.query_timeout ?? queryTimeout;
     if (!(limit > 0)) {
       // No values: `undefined`, not an empty array, crosses to the core.
-      return target.pgQuery(text, values, simple, flags, rawText, onBatch, undefined).then(shaped, rethrow);
+      return target.pgQuery(text, values, simple, flags, rawText, onBatch, known, undefined).then(shaped, rethrow);
     }
     let timer;
     const cancel = new Promise((resolve) => { timer = setTimeout(() => resolve(new TimeoutError("Query read timeout")), limit); });
-    run = target.pgQuery(text, values, simple, flags, rawText, onBatch, cancel);
+    run = target.pgQuery(text, values, simple, flags, rawText, onBatch, known, cancel);
     run = run.finally(() => clearTimeout(timer)).then(shaped, rethrow);
   } catch (e) {
     return Promise.reject(e);

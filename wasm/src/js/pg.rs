@@ -75,14 +75,22 @@ fn refs(p: &[Value]) -> Vec<&(dyn ToSql + Sync)> {
     p.iter().map(|v| v as _).collect()
 }
 
-/// One result as `[names, oids, count, columns, tag, fields]`: the packed
-/// rows of `values::result`, the command tag (or null), and an Int32Array of
-/// five numbers per column: table OID, column number, type size, type
-/// modifier, format code.
-fn result_to_js(decode: Decode, raw: &RawText, r: &StatementResult) -> Result<Array, JsValue> {
-    let packed = js(values::result_with_raw_text(decode, Some(&r.columns), &r.rows, &|c| raw.wants(c)))?;
-    let packed: Array = packed.unchecked_into();
-    packed.push(&r.tag.as_deref().map_or(JsValue::NULL, JsValue::from_str));
+/// One result as `[names, oids, count, columns, tag, fields, shape]`: the
+/// packed rows of `values::result`, the command tag (or null), an
+/// Int32Array of five numbers per column (table OID, column number, type
+/// size, type modifier, format code) and the columns' [`shape_id`]. When
+/// the shape is `known` (the glue has this statement's names, OIDs and
+/// fields from an earlier call: it passes their `shape` back), those three
+/// are null: they cost most of a small result's conversion.
+fn result_to_js(decode: Decode, raw: &RawText, r: &StatementResult, known: f64) -> Result<Array, JsValue> {
+    let columns = js(values::packed_columns(decode, &r.columns, &r.rows, &|c| raw.wants(c)))?;
+    let tag = r.tag.as_deref().map_or(JsValue::NULL, JsValue::from_str);
+    let count = JsValue::from(r.rows.len() as u32);
+    let shape = shape_id(&r.columns);
+    if shape == known {
+        let null = || JsValue::NULL;
+        return Ok(values::array([null(), null(), count, columns.into(), tag, null(), JsValue::from(shape)]));
+    }
     let mut meta = Vec::with_capacity(r.columns.len() * 5);
     for c in r.columns.iter() {
         meta.extend_from_slice(&[
@@ -93,21 +101,47 @@ fn result_to_js(decode: Decode, raw: &RawText, r: &StatementResult) -> Result<Ar
             i32::from(c.format().code()),
         ]);
     }
-    packed.push(&Int32Array::from(&meta[..]));
-    Ok(packed)
+    let (names, oids) = (values::column_names(&r.columns).into(), values::column_types(&r.columns).into());
+    let meta = Int32Array::from(&meta[..]).into();
+    Ok(values::array([names, oids, count, columns.into(), tag, meta, JsValue::from(shape)]))
+}
+
+/// A fingerprint of everything `result_to_js` describes a column with (name,
+/// type, table, column number, size, modifier, format): 64-bit FNV-1a, kept
+/// to 52 bits so that it is exact as a JS number, and never 0 (the glue's
+/// "no shape known"). Two different shapes share one with a chance of
+/// 2^-52.
+fn shape_id(columns: &[Column]) -> f64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut eat = |bytes: &[u8]| {
+        for &b in bytes {
+            h = (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3);
+        }
+    };
+    for c in columns {
+        eat(c.name().as_bytes());
+        eat(&[0xff]);
+        eat(&c.type_().oid().to_le_bytes());
+        eat(&c.table_oid().unwrap_or(0).to_le_bytes());
+        eat(&c.column_id().unwrap_or(0).to_le_bytes());
+        eat(&c.type_size().to_le_bytes());
+        eat(&c.type_modifier().to_le_bytes());
+        eat(&c.format().code().to_le_bytes());
+    }
+    ((h >> 12) | 1) as f64
 }
 
 /// The results of one call: a single result as it is (see `result_to_js`;
 /// its third element, the row count, is a number), several (a script) or
 /// none as an array of them. One statement is the common case, and it
 /// then costs no array of its own.
-fn results_to_js(decode: Decode, raw: &RawText, results: &[StatementResult]) -> Result<JsValue, JsValue> {
+fn results_to_js(decode: Decode, raw: &RawText, results: &[StatementResult], known: f64) -> Result<JsValue, JsValue> {
     if let [one] = results {
-        return Ok(result_to_js(decode, raw, one)?.into());
+        return Ok(result_to_js(decode, raw, one, known)?.into());
     }
     let out = Array::new();
     for r in results {
-        out.push(&result_to_js(decode, raw, r)?.into());
+        out.push(&result_to_js(decode, raw, r, 0.0)?.into());
     }
     Ok(out.into())
 }
@@ -120,6 +154,7 @@ async fn run_query(
     decode: Decode,
     raw: RawText,
     on_batch: JsValue,
+    known: f64,
 ) -> Result<JsValue, JsValue> {
     // No column for a type parser and a batch callback: one statement's rows
     // go to JS batch by batch while the rest is on the way (as `fetchBatches`
@@ -127,7 +162,7 @@ async fn run_query(
     if let (RawText::None, Some(on_batch)) = (&raw, on_batch.dyn_ref::<js_sys::Function>()) {
         let deliver = |rows: Vec<Row>| values::deliver_batch(decode, on_batch, &rows);
         let results = js(conn.query_results_streamed(sql, &refs(&params), simple, deliver).await)?;
-        return results_to_js(decode, &raw, &results);
+        return results_to_js(decode, &raw, &results, known);
     }
     let columns = match &raw {
         RawText::None => TextColumns::Default,
@@ -136,7 +171,7 @@ async fn run_query(
         RawText::Js(_) => TextColumns::Pick(&|c: &Column| raw.wants(c)),
     };
     let results = js(conn.query_results(sql, &refs(&params), simple, columns).await)?;
-    results_to_js(decode, &raw, &results)
+    results_to_js(decode, &raw, &results, known)
 }
 
 #[wasm_bindgen]
@@ -150,6 +185,8 @@ impl RawConnection {
     /// rows are handed to it as packed batches (`[names, oids, count,
     /// columns]`, see `values::result`) while they arrive, and its result
     /// then resolves without rows; an exception from it rejects the call.
+    /// `known`: the `shape` of this statement's last result as the glue
+    /// cached it (0: none), see `result_to_js`.
     #[wasm_bindgen(js_name = pgQuery)]
     // The arguments are the JS glue's, one by one: a struct would only add a JS object per call.
     #[allow(clippy::too_many_arguments)]
@@ -161,12 +198,13 @@ impl RawConnection {
         flags: u32,
         raw_text: JsValue,
         on_batch: JsValue,
+        known: f64,
         cancel: JsValue,
     ) -> Promise {
         let params = values::params(&args);
         let raw = RawText::from_flags(flags, &raw_text);
         self.call(cancel, move |c| async move {
-            run_query(&c, &sql, js(params)?, simple, Decode::from_flags(flags), raw, on_batch).await
+            run_query(&c, &sql, js(params)?, simple, Decode::from_flags(flags), raw, on_batch, known).await
         })
     }
 
@@ -298,6 +336,7 @@ impl RawPool {
         flags: u32,
         raw_text: JsValue,
         on_batch: JsValue,
+        known: f64,
         cancel: JsValue,
     ) -> Promise {
         let (pool, params) = (self.pool.clone(), values::params(&args));
@@ -305,7 +344,7 @@ impl RawPool {
         promise(cancel, async move {
             let params = js(params)?;
             let conn = js(pool.acquire_for(&sql).await)?;
-            run_query(&conn, &sql, params, simple, Decode::from_flags(flags), raw, on_batch).await
+            run_query(&conn, &sql, params, simple, Decode::from_flags(flags), raw, on_batch, known).await
         })
     }
 }
@@ -340,7 +379,7 @@ impl RawPgCursor {
         promise(cancel, async move {
             let (rows, columns) = rx.await.map_err(|_| closed_cursor())??;
             let result = StatementResult { columns: columns.into(), rows, tag: None };
-            Ok(result_to_js(Decode::from_flags(flags), &RawText::None, &result)?.into())
+            Ok(result_to_js(Decode::from_flags(flags), &RawText::None, &result, 0.0)?.into())
         })
     }
 

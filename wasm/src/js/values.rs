@@ -615,15 +615,26 @@ pub(crate) fn result_with_raw_text(
     raw_text: &dyn Fn(&edgepg_core::client::Column) -> bool,
 ) -> Result<JsValue> {
     let columns = columns.or_else(|| rows.first().map(|r| r.columns())).unwrap_or(&[]);
+    let packed = packed_columns(decode, columns, rows, raw_text)?;
+    let names = column_names(columns).into();
+    Ok(array([names, column_types(columns).into(), JsValue::from(rows.len() as u32), packed.into()]).into())
+}
+
+/// The `columns` part of a [`result`] batch: one `[kind, data, ends, nulls]`
+/// per column.
+pub(crate) fn packed_columns(
+    decode: Decode,
+    columns: &[edgepg_core::client::Column],
+    rows: &[Row],
+    raw_text: &dyn Fn(&edgepg_core::client::Column) -> bool,
+) -> Result<Array> {
     let mut packed: Vec<Packed> = columns.iter().map(|c| Packed::new(&decode, c, rows.len(), raw_text(c))).collect();
     for (i, row) in rows.iter().enumerate() {
         for (column, raw) in packed.iter_mut().zip(row.raw_values()) {
             column.push(&decode, i, raw)?;
         }
     }
-    let packed = array(packed.into_iter().map(Packed::finish));
-    let names = column_names(columns).into();
-    Ok(array([names, column_types(columns).into(), JsValue::from(rows.len() as u32), packed.into()]).into())
+    Ok(array(packed.into_iter().map(Packed::finish)))
 }
 
 /// A JS array of `items`: `new Array(n)` and one store per item. (`Array.of`
