@@ -47,12 +47,22 @@ fn released() -> JsValue {
     ))
 }
 
-/// Rows of one result as `[names, oids, rows]`.
-fn rows_result(decode: Decode, rows: &[Row]) -> Result<JsValue, JsValue> {
-    js(values::result(decode, None, rows))
-}
+/// How `fetchrow` and `fetchval` make JS of the first row.
+pub(crate) type FirstRowToJs = fn(Decode, Option<&Row>) -> edgepg_core::Result<JsValue>;
 
 impl RawConnection {
+    /// The first row of `sql`, made JS by `to_js` (one async body for
+    /// `fetchrow` and `fetchval`).
+    fn first_row(&self, sql: String, args: JsValue, flags: u32, cancel: JsValue, to_js: FirstRowToJs) -> Promise {
+        let params = values::params(&args);
+        self.call(cancel, move |c| async move {
+            let params = js(params)?;
+            let refs: Vec<&(dyn edgepg_core::types::ToSql + Sync)> = params.iter().map(|p| p as _).collect();
+            let row = js(c.fetchrow(&sql, &refs).await)?;
+            js(to_js(Decode::from_flags(flags), row.as_ref()))
+        })
+    }
+
     pub(crate) fn own(conn: Connection) -> RawConnection {
         RawConnection { handle: RefCell::new(Some(Rc::new(Handle::Own(conn)))) }
     }
@@ -127,24 +137,14 @@ impl RawConnection {
 
     /// The first row only (the server stops after it), as `[names, oids, rows]`.
     pub fn fetchrow(&self, sql: String, args: JsValue, flags: u32, cancel: JsValue) -> Promise {
-        let params = values::params(&args);
-        self.call(cancel, move |c| async move {
-            let params = js(params)?;
-            let refs: Vec<&(dyn edgepg_core::types::ToSql + Sync)> = params.iter().map(|p| p as _).collect();
-            let row = js(c.fetchrow(&sql, &refs).await)?;
-            rows_result(Decode::from_flags(flags), row.as_slice())
+        self.first_row(sql, args, flags, cancel, |decode, row| {
+            values::result(decode, None, row.map_or(&[], std::slice::from_ref))
         })
     }
 
     /// The first column of the first row (null without one), as JS.
     pub fn fetchval(&self, sql: String, args: JsValue, flags: u32, cancel: JsValue) -> Promise {
-        let params = values::params(&args);
-        self.call(cancel, move |c| async move {
-            let params = js(params)?;
-            let refs: Vec<&(dyn edgepg_core::types::ToSql + Sync)> = params.iter().map(|p| p as _).collect();
-            let row = js(c.fetchrow(&sql, &refs).await)?;
-            js(values::first_value(Decode::from_flags(flags), row.as_ref()))
-        })
+        self.first_row(sql, args, flags, cancel, values::first_value)
     }
 
     /// Prepares a statement.
@@ -267,6 +267,24 @@ pub struct RawStatement {
     _conn: Rc<Handle>,
 }
 
+/// How a statement's `fetchrow` and `fetchval` make JS of the first row.
+type StatementRowToJs = fn(Decode, &[edgepg_core::client::Column], Option<&Row>) -> edgepg_core::Result<JsValue>;
+
+impl RawStatement {
+    /// The statement's first row, made JS by `to_js` (one async body for
+    /// `fetchrow` and `fetchval`).
+    fn first_row(&self, args: JsValue, flags: u32, cancel: JsValue, to_js: StatementRowToJs) -> Promise {
+        let params = values::params(&args);
+        let stmt = self.stmt.clone();
+        promise(cancel, async move {
+            let params = js(params)?;
+            let refs: Vec<&(dyn edgepg_core::types::ToSql + Sync)> = params.iter().map(|p| p as _).collect();
+            let row = js(stmt.fetchrow(&refs).await)?;
+            js(to_js(Decode::from_flags(flags), stmt.columns(), row.as_ref()))
+        })
+    }
+}
+
 #[wasm_bindgen]
 impl RawStatement {
     /// All rows, as `[names, oids, rows]`.
@@ -283,26 +301,14 @@ impl RawStatement {
 
     /// The first row, as `[names, oids, rows]`.
     pub fn fetchrow(&self, args: JsValue, flags: u32, cancel: JsValue) -> Promise {
-        let params = values::params(&args);
-        let stmt = self.stmt.clone();
-        promise(cancel, async move {
-            let params = js(params)?;
-            let refs: Vec<&(dyn edgepg_core::types::ToSql + Sync)> = params.iter().map(|p| p as _).collect();
-            let row = js(stmt.fetchrow(&refs).await)?;
-            js(values::result(Decode::from_flags(flags), Some(stmt.columns()), row.as_slice()))
+        self.first_row(args, flags, cancel, |decode, columns, row| {
+            values::result(decode, Some(columns), row.map_or(&[], std::slice::from_ref))
         })
     }
 
     /// The first column of the first row (null without one), as JS.
     pub fn fetchval(&self, args: JsValue, flags: u32, cancel: JsValue) -> Promise {
-        let params = values::params(&args);
-        let stmt = self.stmt.clone();
-        promise(cancel, async move {
-            let params = js(params)?;
-            let refs: Vec<&(dyn edgepg_core::types::ToSql + Sync)> = params.iter().map(|p| p as _).collect();
-            let row = js(stmt.fetchrow(&refs).await)?;
-            js(values::first_value(Decode::from_flags(flags), row.as_ref()))
-        })
+        self.first_row(args, flags, cancel, |decode, _, row| values::first_value(decode, row))
     }
 
     /// Command status.

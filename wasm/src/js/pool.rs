@@ -7,7 +7,7 @@ use edgepg_core::Result;
 use js_sys::{Promise, Reflect};
 use wasm_bindgen::prelude::*;
 
-use super::connection::RawConnection;
+use super::connection::{FirstRowToJs, RawConnection};
 use super::options::{self, count, millis};
 use super::values::{self, Decode};
 use super::{js, promise};
@@ -88,6 +88,21 @@ pub struct RawPool {
 
 type Params = Vec<edgepg_core::types::Value>;
 
+impl RawPool {
+    /// The first row of `sql` on a borrowed connection, made JS by `to_js`
+    /// (one async body for `fetchrow` and `fetchval`).
+    fn first_row(&self, sql: String, args: JsValue, flags: u32, cancel: JsValue, to_js: FirstRowToJs) -> Promise {
+        let (pool, params) = (self.pool.clone(), values::params(&args));
+        let own = cancellable(&cancel);
+        promise(cancel, async move {
+            let params = js(params)?;
+            let (sql, params) = (&sql, &params);
+            let row = js(pool.with_lease(sql, own, |c| async move { c.fetchrow(sql, &refs(params)).await }).await)?;
+            js(to_js(Decode::from_flags(flags), row.as_ref()))
+        })
+    }
+}
+
 /// A call with a `signal` or `timeout` (its `cancel` is a promise) runs on a
 /// connection of its own: cancelling it on the server is only safe when
 /// nothing else is pipelined behind it (see core `cancel`).
@@ -148,26 +163,14 @@ impl RawPool {
 
     /// `fetchrow` on a borrowed connection.
     pub fn fetchrow(&self, sql: String, args: JsValue, flags: u32, cancel: JsValue) -> Promise {
-        let (pool, params) = (self.pool.clone(), values::params(&args));
-        let own = cancellable(&cancel);
-        promise(cancel, async move {
-            let params = js(params)?;
-            let (sql, params) = (&sql, &params);
-            let row = js(pool.with_lease(sql, own, |c| async move { c.fetchrow(sql, &refs(params)).await }).await)?;
-            js(values::result(Decode::from_flags(flags), None, row.as_slice()))
+        self.first_row(sql, args, flags, cancel, |decode, row| {
+            values::result(decode, None, row.map_or(&[], std::slice::from_ref))
         })
     }
 
     /// `fetchval` on a borrowed connection.
     pub fn fetchval(&self, sql: String, args: JsValue, flags: u32, cancel: JsValue) -> Promise {
-        let (pool, params) = (self.pool.clone(), values::params(&args));
-        let own = cancellable(&cancel);
-        promise(cancel, async move {
-            let params = js(params)?;
-            let (sql, params) = (&sql, &params);
-            let row = js(pool.with_lease(sql, own, |c| async move { c.fetchrow(sql, &refs(params)).await }).await)?;
-            js(values::first_value(Decode::from_flags(flags), row.as_ref()))
-        })
+        self.first_row(sql, args, flags, cancel, values::first_value)
     }
 
     /// Closes idle connections now and the others when released.
