@@ -9,10 +9,9 @@
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
 import { connect, createPool } from "edgepg";
-import { dsn, opts, unhandled } from "./helpers.mjs";
+import { dsn, opts, onReferencePath, unhandled } from "./helpers.mjs";
 import { EVERY_TYPE } from "./every-type.mjs";
 
-const REFERENCE = Symbol.for("edgepg.referenceDecode");
 const conn = await connect(dsn(), opts());
 after(async () => {
   await conn.close();
@@ -21,13 +20,7 @@ after(async () => {
 
 /** `call()` on the fast path and on the reference path. */
 async function bothWays(call) {
-  globalThis[REFERENCE] = true;
-  let reference;
-  try {
-    reference = await call();
-  } finally {
-    delete globalThis[REFERENCE];
-  }
+  const reference = await onReferencePath(call);
   return [await call(), reference];
 }
 

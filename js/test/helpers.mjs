@@ -29,3 +29,18 @@ export function opts(extra = {}, proxyPort = wsPort) {
 // No call may leave an unhandled rejection behind.
 export const unhandled = [];
 process.on("unhandledRejection", (e) => unhandled.push(e));
+
+/**
+ * `call()` on the general (reference) decoding path: the switch the
+ * exactness tests compare the fast paths against (api.js / pg.js read
+ * `globalThis[Symbol.for("edgepg.referenceDecode")]` per call).
+ */
+export async function onReferencePath(call) {
+  const REFERENCE = Symbol.for("edgepg.referenceDecode");
+  globalThis[REFERENCE] = true;
+  try {
+    return await call();
+  } finally {
+    delete globalThis[REFERENCE];
+  }
+}

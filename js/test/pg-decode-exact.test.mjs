@@ -10,10 +10,9 @@
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
 import { Client, Pool } from "edgepg/pg";
-import { dsn, opts, unhandled } from "./helpers.mjs";
+import { dsn, opts, onReferencePath, unhandled } from "./helpers.mjs";
 import { EVERY_TYPE } from "./every-type.mjs";
 
-const REFERENCE = Symbol.for("edgepg.referenceDecode");
 // Run again by the last test with code generation forbidden: make sure it is.
 if (process.env.EDGEPG_PG_EXACT_NO_CODEGEN === "1") assert.throws(() => new Function("return 1"), EvalError);
 const config = () => ({ connectionString: dsn(), ...opts() });
@@ -31,13 +30,7 @@ after(async () => {
  */
 async function bothWays(call) {
   await call();
-  globalThis[REFERENCE] = true;
-  let reference;
-  try {
-    reference = await call();
-  } finally {
-    delete globalThis[REFERENCE];
-  }
+  const reference = await onReferencePath(call);
   return [await call(), reference];
 }
 
