@@ -341,9 +341,11 @@ impl RawPool {
     ) -> Promise {
         let (pool, params) = (self.pool.clone(), values::params(&args));
         let raw = RawText::from_flags(flags, &raw_text);
+        // pg's `query_timeout` (the only cancel a pg call has) needs a connection of its own.
+        let own = super::pool::cancellable(&cancel);
         promise(cancel, async move {
             let params = js(params)?;
-            let conn = js(pool.acquire_for(&sql).await)?;
+            let conn = js(pool.lease(&sql, own).await)?;
             run_query(&conn, &sql, params, simple, Decode::from_flags(flags), raw, on_batch, known).await
         })
     }

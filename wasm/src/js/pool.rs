@@ -106,7 +106,7 @@ impl RawPool {
 /// A call with a `signal` or `timeout` (its `cancel` is a promise) runs on a
 /// connection of its own: cancelling it on the server is only safe when
 /// nothing else is pipelined behind it (see core `cancel`).
-fn cancellable(cancel: &JsValue) -> bool {
+pub(super) fn cancellable(cancel: &JsValue) -> bool {
     cancel.is_instance_of::<Promise>()
 }
 

@@ -416,6 +416,16 @@ impl Pool {
         Ok(Lease(LeaseKind::Shared(SharedSeat { pool: self.inner.clone(), conn, id })))
     }
 
+    /// [`Pool::acquire_for`]`(sql)`, or a connection of its own when `own`
+    /// (a call that may be cancelled: a cancel is only safe when nothing is
+    /// pipelined behind the call).
+    pub async fn lease(&self, sql: &str, own: bool) -> Result<Lease> {
+        match own {
+            true => Ok(Lease(LeaseKind::Own(self.acquire_lazy().await?))),
+            false => self.acquire_for(sql).await,
+        }
+    }
+
     /// [`Pool::with_retry`] on [`Pool::acquire_for`]`(sql)`, or on a
     /// connection of its own when `own` (a call that may be cancelled: a
     /// cancel is only safe when nothing is pipelined behind the call).
@@ -433,11 +443,7 @@ impl Pool {
     {
         let mut retries = 0;
         loop {
-            let lease = match own {
-                true => Lease(LeaseKind::Own(self.acquire_lazy().await?)),
-                false => self.acquire_for(sql).await?,
-            };
-            match call(lease).await {
+            match call(self.lease(sql, own).await?).await {
                 Err(e) if e.is_unsent() && retries < self.inner.options.max_size => retries += 1,
                 result => return result,
             }
