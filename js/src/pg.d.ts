@@ -33,6 +33,12 @@ export interface PoolConfig extends ClientConfig {
    * rolled back.
    */
   reset?: boolean;
+  /**
+   * How many `pool.query()` calls of one plain statement may be pipelined on one connection once every
+   * connection is busy (default 8, as postgres.js queues its callers; 1: one query per connection, as in pg).
+   * A query with a `query_timeout` always gets a connection of its own.
+   */
+  pipelineDepth?: number;
 }
 
 export type TypeParser = (text: string) => any;
