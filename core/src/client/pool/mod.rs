@@ -374,8 +374,15 @@ impl Pool {
     /// # Ok(()) }
     /// ```
     pub async fn acquire_for(&self, sql: &str) -> Result<Lease> {
+        self.lease(sql, false).await
+    }
+
+    /// [`Pool::acquire_for`]`(sql)`, or a connection of its own when `own`
+    /// (a call that may be cancelled: a cancel is only safe when nothing is
+    /// pipelined behind the call).
+    pub async fn lease(&self, sql: &str, own: bool) -> Result<Lease> {
         let depth = self.inner.options.pipeline_depth;
-        if depth <= 1 || !share::is_shareable(sql) {
+        if own || depth <= 1 || !share::is_shareable(sql) {
             return Ok(Lease(LeaseKind::Own(self.acquire_lazy().await?)));
         }
         let mut deadline = None;
@@ -414,16 +421,6 @@ impl Pool {
         let (conn, id) = (Connection { inner: p.conn.inner.clone() }, p.meta.id);
         lock(&self.inner.state).share(p, self.inner.runtime.now());
         Ok(Lease(LeaseKind::Shared(SharedSeat { pool: self.inner.clone(), conn, id })))
-    }
-
-    /// [`Pool::acquire_for`]`(sql)`, or a connection of its own when `own`
-    /// (a call that may be cancelled: a cancel is only safe when nothing is
-    /// pipelined behind the call).
-    pub async fn lease(&self, sql: &str, own: bool) -> Result<Lease> {
-        match own {
-            true => Ok(Lease(LeaseKind::Own(self.acquire_lazy().await?))),
-            false => self.acquire_for(sql).await,
-        }
     }
 
     /// [`Pool::with_retry`] on [`Pool::acquire_for`]`(sql)`, or on a
