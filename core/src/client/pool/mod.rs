@@ -78,6 +78,9 @@ pub(crate) struct PoolInner {
     options: PoolOptions,
     connect: ConnectFn,
     runtime: Arc<dyn Runtime>,
+    /// The reset as bytes, encoded once, when it can go in front of a call
+    /// on a shared connection (the default reset; see `reset::pipelined_reset`).
+    shared_reset: Option<bytes::BytesMut>,
     /// This pool, for hand-offs and background tasks that must not keep it alive.
     weak: Weak<PoolInner>,
 }
@@ -127,8 +130,10 @@ impl Pool {
     pub async fn new(runtime: Arc<dyn Runtime>, connect: ConnectFn, options: PoolOptions) -> Result<Pool> {
         options.validate()?;
         let connect = options.connect.clone().unwrap_or(connect);
+        let shared_reset = options.reset.as_ref().and_then(reset::pipelined_reset);
         let inner = Arc::new_cyclic(|weak| PoolInner {
             state: Mutex::new(State::new()),
+            shared_reset,
             options,
             connect,
             runtime,
@@ -411,8 +416,7 @@ impl Pool {
             // session, as if the connection had been released in between.
             // With a custom reset hook (code, not a query) nothing can go in
             // between: the hook runs when the last call returns the connection.
-            let reset = self.inner.options.reset.as_ref().and_then(reset::pipelined_reset);
-            conn.inner.reset_between_calls(reset);
+            conn.inner.reset_between_calls(self.inner.shared_reset.clone());
             return Ok(Lease(LeaseKind::Shared(SharedSeat { pool: self.inner.clone(), conn, id })));
         }
         // No seat free: an idle connection, a new one, or the next released
