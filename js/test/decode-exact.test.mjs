@@ -10,7 +10,7 @@ import { test, after } from "node:test";
 import assert from "node:assert/strict";
 import { connect, createPool } from "edgepg";
 import { dsn, opts, onReferencePath, unhandled } from "./helpers.mjs";
-import { EVERY_TYPE } from "./every-type.mjs";
+import { EVERY_TYPE, ODD_SHAPES } from "./every-type.mjs";
 
 const conn = await connect(dsn(), opts());
 after(async () => {
@@ -95,15 +95,9 @@ test("fast and reference paths agree through statements, cursors and pools, and 
     await pool.close();
   }
 
-  // Empty results, zero columns, one row, duplicate and odd column names,
-  // "__proto__" (never the prototype), integer-like names (ordered first
-  // by JS itself, the same on both paths).
+  // The odd shapes (see every-type.mjs), then all-NULL columns.
   const shapes = [
-    "SELECT 1 AS a WHERE false",
-    "SELECT FROM generate_series(1, 3)",
-    "SELECT 'x' AS a",
-    `SELECT i AS a, i * 2 AS a, 'z' AS "b c", 'q' AS "1", NULL::text AS "?column?", 'é' AS "é😀" FROM generate_series(1, 4) AS i`,
-    `SELECT '{"polluted": true}'::json AS "__proto__", i AS x FROM generate_series(1, 3) AS i`,
+    ...ODD_SHAPES,
     `SELECT NULL::int8 AS a, NULL::text AS b, NULL::timestamptz AS c FROM generate_series(1, 3)`,
   ];
   for (const sql of shapes) {

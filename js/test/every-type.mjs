@@ -57,3 +57,16 @@ export const EVERY_TYPE = `
     CASE WHEN i = 0 OR i % 33 = 14 THEN NULL ELSE ROW(i, 'r' || i, i % 2 = 0) END AS rec,
     'const' AS c
   FROM g ORDER BY i`;
+
+/**
+ * Result shapes that trip row building: an empty result, zero columns, one row,
+ * duplicate and odd column names, integer-like names (ordered first by JS itself),
+ * and a column named "__proto__" (never the prototype).
+ */
+export const ODD_SHAPES = [
+  "SELECT 1 AS a WHERE false",
+  "SELECT FROM generate_series(1, 3)",
+  "SELECT 'x' AS a",
+  `SELECT i AS a, i * 2 AS a, 'z' AS "b c", 'q' AS "1", NULL::text AS "?column?", 'é' AS "é😀" FROM generate_series(1, 4) AS i`,
+  `SELECT '{"polluted": true}'::json AS "__proto__", i AS x FROM generate_series(1, 3) AS i`,
+];

@@ -11,7 +11,7 @@ import { test, after } from "node:test";
 import assert from "node:assert/strict";
 import { Client, Pool } from "edgepg/pg";
 import { dsn, opts, onReferencePath, unhandled } from "./helpers.mjs";
-import { EVERY_TYPE } from "./every-type.mjs";
+import { EVERY_TYPE, ODD_SHAPES } from "./every-type.mjs";
 
 // Run again by the last test with code generation forbidden: make sure it is.
 if (process.env.EDGEPG_PG_EXACT_NO_CODEGEN === "1") assert.throws(() => new Function("return 1"), EvalError);
@@ -139,11 +139,7 @@ test("date and timestamp in local time on the streamed path too (a runtime off U
 
 test("edge shapes: empty results, zero columns, one row, odd names, __proto__, all NULL, command tags", async () => {
   const shapes = [
-    "SELECT 1 AS a WHERE false",
-    "SELECT FROM generate_series(1, 3)",
-    "SELECT 'x' AS a",
-    `SELECT i AS a, i * 2 AS a, 'z' AS "b c", 'q' AS "1", NULL::text AS "?column?", 'é' AS "é😀" FROM generate_series(1, 4) AS i`,
-    `SELECT '{"polluted": true}'::json AS "__proto__", i AS x FROM generate_series(1, 3) AS i`,
+    ...ODD_SHAPES,
     `SELECT NULL::int8 AS a, NULL::numeric AS b, NULL::timestamptz AS c, NULL::bytea AS d FROM generate_series(1, 3)`,
     "CREATE TEMP TABLE IF NOT EXISTS pg_exact (a int8, b numeric)",
     "INSERT INTO pg_exact SELECT i, i / 3.0 FROM generate_series(1, 5) AS i RETURNING a, b",
