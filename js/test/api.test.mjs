@@ -274,6 +274,27 @@ test("pool: shortcuts, acquire/release, close", async () => {
   await bad.close();
 });
 
+// A pool is often created where timers are refused: at a Worker's module
+// scope, workerd's setTimeout throws. Its idle reaper must still work once
+// the pool is used (and no JS exception may unwind through the wasm polling it).
+test("pool: the idle reaper works for a pool created where setTimeout throws", async () => {
+  const real = globalThis.setTimeout;
+  let pool;
+  globalThis.setTimeout = () => { throw new Error("timers are refused here"); };
+  try {
+    pool = createPool(dsn(), opts({ maxSize: 1, maxInactiveConnectionLifetime: 100 }));
+    for (let i = 0; i < 5; i++) await new Promise((resolve) => setImmediate(resolve));
+  } finally {
+    globalThis.setTimeout = real;
+  }
+  assert.equal(await pool.fetchval("SELECT 1"), 1);
+  assert.equal(pool.getSize(), 1);
+  for (let i = 0; i < 200 && pool.getSize() > 0; i++) await new Promise((resolve) => setTimeout(resolve, 10));
+  assert.equal(pool.getSize(), 0, "the idle connection was reaped");
+  assert.equal(await pool.fetchval("SELECT 2"), 2);
+  await pool.close();
+});
+
 test("pool: by default, calls sharing a busy connection each start from a clean session", async () => {
   const pool = createPool(dsn(), opts({ maxSize: 1 }));
   // Issued together on one connection: the second is pipelined behind the first

@@ -472,6 +472,35 @@ async fn close_stops_the_idle_reaper_timer() {
     assert_eq!(sleeps.load(Ordering::SeqCst), 0, "close() left a timer pending");
 }
 
+/// A pool is often created where timers are refused (a Worker's module
+/// scope): its idle reaper sets no timer before the pool's first connection.
+#[tokio::test]
+async fn the_idle_reaper_starts_with_the_first_connection() {
+    let sleeps = Arc::new(AtomicUsize::new(0));
+    let config = edgepg::Config::parse(&dsn("pool_reaper_lazy")).unwrap();
+    let connect: edgepg::pool::ConnectFn = Arc::new(move || Box::pin(edgepg::connect_with(config.clone())));
+    let opts = PoolOptions {
+        min_size: 0,
+        max_size: 1,
+        max_inactive_connection_lifetime: Some(Duration::from_secs(300)),
+        ..Default::default()
+    };
+    let pool = Pool::new(Arc::new(CountingRuntime(sleeps.clone())), connect, opts).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert_eq!(sleeps.load(Ordering::SeqCst), 0, "a timer was set before any connection");
+    pool.execute("SELECT 1", &[]).await.unwrap();
+    for _ in 0..1000 {
+        if sleeps.load(Ordering::SeqCst) > 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    assert_eq!(sleeps.load(Ordering::SeqCst), 1, "one reaper, sleeping");
+    pool.execute("SELECT 1", &[]).await.unwrap();
+    assert_eq!(sleeps.load(Ordering::SeqCst), 1, "still one reaper");
+    pool.close().await.unwrap();
+}
+
 /// A cleanly released connection is reset without a round trip: the default
 /// reset is queued in front of the next borrower's first request. The next
 /// borrower must still see a clean session.

@@ -13,9 +13,11 @@ use wasm_bindgen::JsCast;
 
 #[wasm_bindgen]
 extern "C" {
-    // Globals of every JS runtime; Node's returns a Timeout object, hence JsValue.
-    #[wasm_bindgen(js_name = setTimeout)]
-    fn set_timeout(handler: &js_sys::Function, ms: f64) -> JsValue;
+    // Globals of every JS runtime; Node's returns a Timeout object, hence
+    // JsValue. `catch`: workerd throws at a Worker's module scope, and a JS
+    // exception must not unwind through the Rust frames polling this.
+    #[wasm_bindgen(catch, js_name = setTimeout)]
+    fn set_timeout(handler: &js_sys::Function, ms: f64) -> Result<JsValue, JsValue>;
     #[wasm_bindgen(js_name = clearTimeout)]
     fn clear_timeout(id: &JsValue);
 }
@@ -51,7 +53,7 @@ impl Future for Sleep {
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         let duration = self.duration;
-        let timer = self.timer.get_or_insert_with(|| {
+        if self.timer.is_none() {
             let state = Rc::new(RefCell::new(TimerState::default()));
             let s = state.clone();
             let callback = Closure::<dyn FnMut()>::new(move || {
@@ -66,9 +68,15 @@ impl Future for Sleep {
             });
             // setTimeout clamps huge delays badly (> 2^31-1 ms fires at once): cap it.
             let ms = (duration.as_secs_f64() * 1000.0).min(f64::from(i32::MAX));
-            let id = set_timeout(callback.as_ref().unchecked_ref(), ms);
-            Timer { id, state, _callback: callback }
-        });
+            match set_timeout(callback.as_ref().unchecked_ref(), ms) {
+                Ok(id) => self.timer = Some(Timer { id, state, _callback: callback }),
+                // Timers refused here (workerd at module scope): stay
+                // pending, and try again at the next poll (the task's other
+                // futures, e.g. a pool's stop signal, still wake it).
+                Err(_) => return Poll::Pending,
+            }
+        }
+        let Some(timer) = &self.timer else { return Poll::Pending };
         let mut state = timer.state.borrow_mut();
         if state.fired {
             return Poll::Ready(());

@@ -154,9 +154,11 @@ impl Pool {
                 return Err(e);
             }
         }
-        if let Some(lifetime) = pool.inner.options.max_inactive_connection_lifetime {
-            pool.inner.spawn_reaper(lifetime);
-        }
+        // The reaper starts with the first connection opened, not here: a
+        // pool created where timers are refused (a Worker's module scope)
+        // must still get one once it is used in a request.
+        lock(&pool.inner.state).reaper_due = pool.inner.options.max_inactive_connection_lifetime;
+        pool.inner.start_reaper();
         Ok(pool)
     }
 
@@ -245,6 +247,7 @@ impl Pool {
             let mut st = lock(&self.inner.state);
             st.closing = true;
             st.reaper_stop = None;
+            st.reaper_due = None;
             // Dropping the senders fails the waiting acquires (and sends
             // the calls waiting for a seat to the acquire path, which fails).
             st.waiters.clear();
@@ -278,6 +281,7 @@ impl Pool {
             let mut st = lock(&self.inner.state);
             st.closing = true;
             st.reaper_stop = None;
+            st.reaper_due = None;
             st.waiters.clear();
             st.seat_waiters.clear();
             let idle: Vec<Pooled> = st.idle.drain(..).collect();
@@ -562,6 +566,7 @@ impl PoolInner {
                 Some(st.register(&conn))
             }
         };
+        self.start_reaper();
         let Some(meta) = meta else {
             let _ = timeout(&*self.runtime, self.options.release_timeout, conn.close()).await;
             return Err(closed_pool());
@@ -788,12 +793,25 @@ impl PoolInner {
     /// every `lifetime / 2`, until the pool closes or is dropped. Closing or
     /// dropping the pool drops `reaper_stop`, which ends the task (and drops
     /// its pending sleep) at once.
-    fn spawn_reaper(&self, lifetime: Duration) {
+    ///
+    /// Started once, when the pool has its first connection (`open`; or at
+    /// creation when `min_size` opened some), so that the task's first timer
+    /// is set where the connection was opened: workerd refuses `setTimeout`
+    /// at a Worker's module scope, where a pool is typically created.
+    fn start_reaper(&self) {
+        let (stop_tx, mut stop_rx) = oneshot::channel::<()>();
+        let lifetime = {
+            let mut st = lock(&self.state);
+            if st.size == 0 || st.closing {
+                return;
+            }
+            let Some(lifetime) = st.reaper_due.take() else { return };
+            st.reaper_stop = Some(stop_tx);
+            lifetime
+        };
         let weak = self.weak.clone();
         let runtime = self.runtime.clone();
         let period = (lifetime / 2).max(Duration::from_millis(10));
-        let (stop_tx, mut stop_rx) = oneshot::channel::<()>();
-        lock(&self.state).reaper_stop = Some(stop_tx);
         self.runtime.spawn(Box::pin(async move {
             loop {
                 let sleep = runtime.sleep(period);

@@ -111,6 +111,9 @@ pub(super) struct State {
     /// timer does not outlive a closed pool (on Node.js a pending timer
     /// keeps the process alive).
     pub(super) reaper_stop: Option<oneshot::Sender<()>>,
+    /// The idle reaper's `max_inactive_connection_lifetime` until the reaper
+    /// is started, with the pool's first connection (see `PoolInner::open`).
+    pub(super) reaper_due: Option<Duration>,
     next_id: u64,
 }
 
@@ -127,6 +130,7 @@ impl State {
             seat_waiters: VecDeque::new(),
             live: HashMap::new(),
             reaper_stop: None,
+            reaper_due: None,
             next_id: 0,
         }
     }
