@@ -394,6 +394,36 @@ function builtRows(batch, arrayMode) {
 }
 
 /**
+ * The one row of a raw result that came as its values (`raw[7]` given: see
+ * wasm/src/js/pg.rs `result_to_js`), given pg's mapping where it differs
+ * from the values' (the columns `raw[7]` lists: `date` and `timestamp` in
+ * local time, bytea as Buffer), as an object (or the array with `arrayMode`).
+ */
+function oneRow(raw, arrayMode, shape) {
+  const [names, oids, , values, , meta, , fix] = raw;
+  if (fix !== 0) {
+    for (let k = 0; k < fix.length; k++) {
+      const j = fix[k];
+      const v = values[j];
+      if (v instanceof Date) {
+        if (oids[j] === OID_DATE || oids[j] === OID_TIMESTAMP) values[j] = localDate(v.getTime());
+      } else if (v instanceof Uint8Array && HasBuffer) {
+        values[j] = HasBuffer.from(v.buffer, v.byteOffset, v.length);
+      }
+    }
+  }
+  if (arrayMode) return values;
+  const row = { ...(shape ?? new Shape(names, oids, meta)).template };
+  for (let j = 0; j < names.length; j++) row[names[j]] = values[j];
+  return row;
+}
+
+/** The rows of a raw result (see `fillRows`; `oneRow` when it came as one row's values). */
+function rawRows(raw, arrayMode, parserOf, shape) {
+  return raw[7] !== undefined ? [oneRow(raw, arrayMode, shape)] : fillRows(raw, raw[5], arrayMode, parserOf, shape);
+}
+
+/**
  * One raw result `[names, oids, count, columns, tag, fields]` → pg's
  * `{ command, rowCount, oid, rows, fields }`. `parserOf`, `shape`: see
  * `fillRows`. `rows`: the rows when they came apart (streamed), else
@@ -402,7 +432,7 @@ function builtRows(batch, arrayMode) {
 function toResult(raw, arrayMode, parserOf, shape, rows) {
   const [names, oids, , , tag, meta] = raw;
   const m = names.length;
-  if (rows === undefined) rows = fillRows(raw, meta, arrayMode, parserOf, shape);
+  if (rows === undefined) rows = rawRows(raw, arrayMode, parserOf, shape);
   const fields = new Array(m);
   for (let j = 0; j < m; j++) {
     const oid = oids[j];
@@ -556,7 +586,7 @@ function runQuery(target, text, values, config, clientTypes, queryTimeout, shape
         const shape = shapes.ofResult(text, raw, before);
         const rows = generated && raw[2] > 1 ? builtRows(raw, arrayMode) : null;
         if (parts === null) return toResult(raw, arrayMode, parserOf, shape, rows ?? undefined);
-        parts.push(rows ?? fillRows(raw, raw[5], arrayMode, parserOf, shape));
+        parts.push(rows ?? rawRows(raw, arrayMode, parserOf, shape));
         return toResult(raw, arrayMode, parserOf, shape, join(parts));
       }
       if (raw.length === 0) return { command: null, rowCount: null, oid: null, rows: [], fields: [], rowAsArray: arrayMode };

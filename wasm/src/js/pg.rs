@@ -82,14 +82,33 @@ fn refs(p: &[Value]) -> Vec<&(dyn ToSql + Sync)> {
 /// the shape is `known` (the glue has this statement's names, OIDs and
 /// fields from an earlier call: it passes their `shape` back), those three
 /// are null: they cost most of a small result's conversion.
+///
+/// A result of exactly one row (no text column for a parser, not the
+/// reference decode) comes as its values instead of packed columns, with an
+/// eighth element: the columns the glue still converts (see
+/// `values::row_values`), an `Int32Array` (0 when none).
 fn result_to_js(decode: Decode, raw: &RawText, r: &StatementResult, known: f64) -> Result<Array, JsValue> {
-    let columns = js(values::packed_columns(decode, &r.columns, &r.rows, &|c| raw.wants(c)))?;
+    let (columns, one_row) = match &r.rows[..] {
+        [row] if matches!(raw, RawText::None) && !decode.reference => {
+            let (values, fix) = js(values::row_values(decode, row))?;
+            let fix = if fix.is_empty() { JsValue::from(0) } else { js_sys::Uint32Array::from(&fix[..]).into() };
+            (values, Some(fix))
+        }
+        _ => (js(values::packed_columns(decode, &r.columns, &r.rows, &|c| raw.wants(c)))?, None),
+    };
     let tag = r.tag.as_deref().map_or(JsValue::NULL, JsValue::from_str);
     let count = JsValue::from(r.rows.len() as u32);
     let shape = shape_id(&r.columns);
+    let with_one_row = |parts: [JsValue; 7]| {
+        let out = values::array(parts);
+        if let Some(fix) = &one_row {
+            out.set(7, fix.clone());
+        }
+        out
+    };
     if shape == known {
         let null = || JsValue::NULL;
-        return Ok(values::array([null(), null(), count, columns.into(), tag, null(), JsValue::from(shape)]));
+        return Ok(with_one_row([null(), null(), count, columns.into(), tag, null(), JsValue::from(shape)]));
     }
     let mut meta = Vec::with_capacity(r.columns.len() * 5);
     for c in r.columns.iter() {
@@ -103,7 +122,7 @@ fn result_to_js(decode: Decode, raw: &RawText, r: &StatementResult, known: f64) 
     }
     let (names, oids) = (values::column_names(&r.columns).into(), values::column_types(&r.columns).into());
     let meta = Int32Array::from(&meta[..]).into();
-    Ok(values::array([names, oids, count, columns.into(), tag, meta, JsValue::from(shape)]))
+    Ok(with_one_row([names, oids, count, columns.into(), tag, meta, JsValue::from(shape)]))
 }
 
 /// A fingerprint of everything `result_to_js` describes a column with (name,

@@ -49,7 +49,7 @@ pub(crate) struct Decode {
     dates_as_strings: bool,
     /// Every value through [`Value`] (no typed fast path): the reference
     /// the exactness test compares the fast paths with.
-    reference: bool,
+    pub(crate) reference: bool,
 }
 
 /// The bits of the `flags` argument, exported to the glue (`DecodeFlag` in
@@ -604,6 +604,27 @@ pub(crate) fn first_value(decode: Decode, row: Option<&Row>) -> Result<JsValue> 
     let mut packed = Packed::new(&decode, column, 1, false);
     packed.push(&decode, 0, row.raw_values().next().flatten())?;
     Ok(packed.single())
+}
+
+/// One row's values, one JS value per column made as [`first_value`]
+/// makes its one (no packed arrays: for a one-row result they cost more
+/// than the values), and the indexes of the columns whose value is a `Date`
+/// or a `Uint8Array` (`Kind::Date`, `Kind::Bytes`): the glue of edgepg/pg
+/// turns those into local-time dates and `Buffer`s as it does for packed
+/// columns of those kinds.
+pub(crate) fn row_values(decode: Decode, row: &Row) -> Result<(Array, Vec<u32>)> {
+    let columns = row.columns();
+    let out = Array::new_with_length(columns.len() as u32);
+    let mut fix = Vec::new();
+    for (i, (column, raw)) in columns.iter().zip(row.raw_values()).enumerate() {
+        let mut packed = Packed::new(&decode, column, 1, false);
+        if matches!(packed.kind, Kind::Date | Kind::Bytes) {
+            fix.push(i as u32);
+        }
+        packed.push(&decode, 0, raw)?;
+        out.set(i as u32, packed.single());
+    }
+    Ok((out, fix))
 }
 
 /// [`result`], with the text-format columns `raw_text` picks passed on as
