@@ -165,6 +165,8 @@ fn results_to_js(decode: Decode, raw: &RawText, results: &[StatementResult], kno
     Ok(out.into())
 }
 
+/// The work of `pgQuery` (connection and pool alike) once a connection is at hand.
+#[allow(clippy::too_many_arguments)] // pgQuery's arguments, passed on one by one
 async fn run_query(
     conn: &Connection,
     sql: &str,
