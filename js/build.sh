@@ -69,7 +69,7 @@ esbuild="$here/node_modules/.bin/esbuild"
 if [ ! -x "$esbuild" ]; then
     (cd "$here" && npm ci --no-audit --no-fund --loglevel=error)
 fi
-for f in "$out"/*.js "$out"/node.cjs; do
+for f in "$out"/*.js "$out"/*.cjs; do
     case "$f" in *.cjs) format=cjs ;; *) format=esm ;; esac
     keep=--keep-names
     [ "$f" = "$out/edgepg.js" ] && keep=

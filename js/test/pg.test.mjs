@@ -553,3 +553,53 @@ test("Neon's settings: neonConfig defaults for every client, pipelineConnect acc
     for (const k of Object.keys(neonConfig)) delete neonConfig[k];
   }
 });
+
+// CommonJS applications (NestJS, older Express apps, Prisma's generated
+// client) `require` their driver: edgepg/pg and edgepg/prisma have CommonJS
+// entries sharing the one .wasm instance and error classes of
+// `require("edgepg")`. Run in a child process that is CommonJS for real.
+test("CommonJS: require('edgepg/pg') and require('edgepg/prisma'), drizzle over it", async () => {
+  const { execFileSync } = await import("node:child_process");
+  const { writeFileSync, rmSync } = await import("node:fs");
+  const { fileURLToPath } = await import("node:url");
+  const script = fileURLToPath(new URL("./pg-require.cjs", import.meta.url));
+  writeFileSync(script, `
+const assert = require("node:assert/strict");
+const pg = require("edgepg/pg");
+const { Pool, Client, DatabaseError, types } = require("edgepg/pg");
+const { PostgresError } = require("edgepg");
+const { PrismaPg, PrismaEdgepg } = require("edgepg/prisma");
+const { drizzle } = require("drizzle-orm/node-postgres");
+const { sql } = require("drizzle-orm");
+(async () => {
+  assert.equal(pg.Pool, Pool);
+  assert.equal(pg.default.Client, Client);
+  assert.equal(typeof types.getTypeParser(20, "text"), "function");
+  assert.equal(PrismaPg, PrismaEdgepg);
+  const config = JSON.parse(process.env.PG_CONFIG);
+  if (config.wsProxy) config.webSocketConstructor = require("ws"); // Node 20 has no global WebSocket
+  const client = new Client(config);
+  await client.connect();
+  const r = await client.query("SELECT $1::int8 AS n, 'é' AS s", [41]);
+  assert.deepEqual(r.rows, [{ n: "41", s: "é" }]);
+  const e = await client.query("SELECT 1 / 0").catch((e) => e);
+  assert.ok(e instanceof DatabaseError && e instanceof PostgresError, "one set of error classes");
+  assert.equal(e.code, "22012");
+  await client.end();
+  const pool = new Pool({ ...config, max: 2 });
+  const db = drizzle(pool);
+  const rows = await db.execute(sql\`SELECT \${7}::int4 * 6 AS answer\`);
+  assert.equal(rows.rows[0].answer, 42);
+  await pool.end();
+  new PrismaPg(config);
+  console.log("cjs ok");
+})().catch((e) => { console.error(e); process.exit(1); });
+`);
+  try {
+    const config = { connectionString: dsn(), ...(opts().transport === "tcp" ? {} : { wsProxy: opts().wsProxy, useSecureWebSocket: false }) };
+    const out = execFileSync(process.execPath, [script], { env: { ...process.env, PG_CONFIG: JSON.stringify(config) }, encoding: "utf8" });
+    assert.match(out, /cjs ok/);
+  } finally {
+    rmSync(script, { force: true });
+  }
+});
