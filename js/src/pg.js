@@ -251,6 +251,8 @@ const tags = new Map();
  * rowCount 3; "SELECT 2" → rowCount 2; "CREATE TABLE" → rowCount null.
  */
 function readTag(tag) {
+  // `SELECT n` comes from the core as the number n (wasm/src/js/pg.rs `tag_to_js`).
+  if (typeof tag === "number") return ["SELECT", tag, null];
   let read = tags.get(tag);
   if (read !== undefined) return read;
   read = [null, null, null];

@@ -76,9 +76,10 @@ fn refs(p: &[Value]) -> Vec<&(dyn ToSql + Sync)> {
 }
 
 /// One result as `[names, oids, count, columns, tag, fields, shape]`: the
-/// packed rows of `values::result`, the command tag (or null), an
-/// Int32Array of five numbers per column (table OID, column number, type
-/// size, type modifier, format code) and the columns' [`shape_id`]. When
+/// packed rows of `values::result`, the command tag (or null; see
+/// `tag_to_js`), an Int32Array of five numbers per column (table OID,
+/// column number, type size, type modifier, format code) and the columns'
+/// [`shape_id`]. When
 /// the shape is `known` (the glue has this statement's names, OIDs and
 /// fields from an earlier call: it passes their `shape` back), those three
 /// are null: they cost most of a small result's conversion.
@@ -86,7 +87,7 @@ fn refs(p: &[Value]) -> Vec<&(dyn ToSql + Sync)> {
 /// A result of exactly one row (no text column for a parser, not the
 /// reference decode) comes as its values instead of packed columns, with an
 /// eighth element: the columns the glue still converts (see
-/// `values::row_values`), an `Int32Array` (0 when none).
+/// `values::row_values`), a `Uint32Array` (0 when none).
 fn result_to_js(decode: Decode, raw: &RawText, r: &StatementResult, known: f64) -> Result<Array, JsValue> {
     let (columns, one_row) = match &r.rows[..] {
         [row] if matches!(raw, RawText::None) && !decode.reference => {
@@ -96,7 +97,7 @@ fn result_to_js(decode: Decode, raw: &RawText, r: &StatementResult, known: f64) 
         }
         _ => (js(values::packed_columns(decode, &r.columns, &r.rows, &|c| raw.wants(c)))?, None),
     };
-    let tag = r.tag.as_deref().map_or(JsValue::NULL, JsValue::from_str);
+    let tag = r.tag.as_deref().map_or(JsValue::NULL, tag_to_js);
     let count = JsValue::from(r.rows.len() as u32);
     let shape = shape_id(&r.columns);
     let with_one_row = |parts: [JsValue; 7]| {
@@ -123,6 +124,15 @@ fn result_to_js(decode: Decode, raw: &RawText, r: &StatementResult, known: f64) 
     let (names, oids) = (values::column_names(&r.columns).into(), values::column_types(&r.columns).into());
     let meta = Int32Array::from(&meta[..]).into();
     Ok(with_one_row([names, oids, count, columns.into(), tag, meta, JsValue::from(shape)]))
+}
+
+/// A command tag for the glue: `SELECT n` (most results) as the number n,
+/// which spares a string's decode in JS per call; any other tag as its text.
+fn tag_to_js(tag: &str) -> JsValue {
+    match tag.strip_prefix("SELECT ").and_then(|n| n.parse::<u32>().ok()) {
+        Some(n) => JsValue::from(n),
+        None => JsValue::from_str(tag),
+    }
 }
 
 /// A fingerprint of everything `result_to_js` describes a column with (name,
