@@ -94,35 +94,30 @@ fn write_finite(raw: &[u8], out: &mut String) -> Result<Option<Numeric>> {
     if digits.chunks_exact(2).any(|d| u16::from_be_bytes([d[0], d[1]]) > 9999) {
         return Err(invalid("digit out of range"));
     }
-    // The group of weight `w` (its value × 10000^w); zero outside the stored digits.
-    let group = |w: i32| -> u16 {
-        let i = usize::try_from(weight - w).ok().filter(|&i| i < ndigits);
-        i.map_or(0, |i| u16::from_be_bytes([digits[2 * i], digits[2 * i + 1]]))
-    };
     let start = out.len();
     if neg {
-        out.push('-');
+        out.push_str("-");
     }
     if weight < 0 {
-        out.push('0');
+        out.push_str("0");
     } else {
         // Skip leading zero groups (PostgreSQL strips them, other senders
         // might not), then the first group without its leading zeros ("0" for zero).
-        let top = (1..=weight).rev().find(|&w| group(w) != 0).unwrap_or(0);
-        let first = four_digits(group(top));
+        let top = (1..=weight).rev().find(|&w| group_of(digits, weight, w) != 0).unwrap_or(0);
+        let first = four_digits(group_of(digits, weight, top));
         let skip = first.iter().take(3).take_while(|&&b| b == b'0').count();
         push_ascii(out, &first[skip..]);
         for w in (0..top).rev() {
-            push_ascii(out, &four_digits(group(w)));
+            push_ascii(out, &four_digits(group_of(digits, weight, w)));
         }
     }
     let dscale = usize::from(dscale);
     if dscale > 0 {
-        out.push('.');
+        out.push_str(".");
         let mut left = dscale;
         let mut w = -1;
         while left > 0 {
-            let g = four_digits(group(w));
+            let g = four_digits(group_of(digits, weight, w));
             push_ascii(out, &g[..left.min(4)]);
             left = left.saturating_sub(4);
             w -= 1;
@@ -133,6 +128,16 @@ fn write_finite(raw: &[u8], out: &mut String) -> Result<Option<Numeric>> {
         out.remove(start);
     }
     Ok(None)
+}
+
+/// The group of weight `w` (its value × 10000^w) of a numeric whose first
+/// stored group has weight `weight`; zero outside the stored `digits`.
+#[inline(always)] // once per group of every numeric printed for JS
+fn group_of(digits: &[u8], weight: i32, w: i32) -> u16 {
+    usize::try_from(weight - w)
+        .ok()
+        .and_then(|i| digits.get(2 * i..2 * i + 2))
+        .map_or(0, |d| u16::from_be_bytes([d[0], d[1]]))
 }
 
 /// A base-10000 group (0..=9999) as four ASCII digits.

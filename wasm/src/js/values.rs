@@ -625,6 +625,7 @@ fn number(v: Value) -> f64 {
 }
 
 /// A date/timestamp column's value as Unix milliseconds (±Infinity for ±infinity).
+#[inline(always)] // once per value of every date column (`Packed::push_binary_scalar`)
 fn date_ms(v: &Value) -> f64 {
     let infinite = |positive: bool| if positive { f64::INFINITY } else { f64::NEG_INFINITY };
     match v {
