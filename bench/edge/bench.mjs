@@ -176,7 +176,7 @@ function poolWorkload(name, poolOptions, how) {
 }
 
 // Which edgepg each contender is compared with: the same transport.
-const TCP_CONTENDERS = new Set(["pg", "postgres.js", "tcp-floor", "edgepg-pg-tcp"]);
+const TCP_CONTENDERS = new Set(["pg", "postgres.js", "tcp-floor", "tcp-floor-bin", "edgepg-pg-tcp"]);
 const refFor = (name) => (TCP_CONTENDERS.has(name) ? "edgepg-tcp" : "edgepg");
 
 // ------------------------------------------------------------------ main
@@ -307,7 +307,7 @@ Written by \`bench/edge/run.sh${argStr ? " " + argStr : ""}\` on ${date}. All cl
 `Whole run: ${fmt(totalS, 0)} s.
 
 ${table}
-${chosen.some((c) => c.diagnostic) ? "`ws-floor` and `tcp-floor` are not contenders but yardsticks (bench/edge/floor.mjs): a ~150-line hand-written client (simple protocol, text results, nothing decoded but the first column, every write sent at once, startup + password + first query in one write) over `ws` through websockify and over plain TCP. edgepg → ws-floor is edgepg's own cost (JS glue + wasm); ws-floor → tcp-floor is the cost of the WebSocket hop through websockify (a Python process on the same 2 CPUs), which edgepg, Neon, `pg-ws` and `postgres.js-ws` pay and `pg` / `postgres.js` (TCP) do not. The BRIEF's target compares clients \"through the same WebSocket proxy\": the `-ws` columns; the issue's table asks for pg and postgres.js over TCP: the plain columns.\n" : ""}
+${chosen.some((c) => c.diagnostic) ? "`ws-floor` and `tcp-floor` are not contenders but yardsticks (bench/edge/floor.mjs): a ~150-line hand-written client (simple protocol, text results, nothing decoded but the first column, every write sent at once, startup + password + first query in one write) over `ws` through websockify and over plain TCP; `tcp-floor-bin` sends the decode queries as edgepg does (extended protocol, binary results) and only counts the rows. edgepg → ws-floor is edgepg's own cost (JS glue + wasm); ws-floor → tcp-floor is the cost of the WebSocket hop through websockify (a Python process on the same 2 CPUs), which edgepg, Neon, `pg-ws` and `postgres.js-ws` pay and `pg` / `postgres.js` (TCP) do not. The BRIEF's target compares clients \"through the same WebSocket proxy\": the `-ws` columns; the issue's table asks for pg and postgres.js over TCP: the plain columns.\n" : ""}
 ### Bundle size
 
 ${sizes}

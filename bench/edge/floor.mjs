@@ -7,6 +7,10 @@
 //   * tcp-floor: node:net straight to the server (pg's and postgres.js's path).
 // The gap edgepg -> ws-floor is edgepg's own cost (JS glue + wasm); the gap
 // ws-floor -> tcp-floor is what the WebSocket hop through websockify costs.
+//   * tcp-floor-bin: as tcp-floor, but each query goes the way edgepg sends it
+//     (extended protocol: Parse/Bind/Execute/Sync, every result column in BINARY
+//     format) and the DataRow messages are only counted, nothing decoded: the
+//     least any client can spend on edgepg's decode_200k query over TCP.
 // Not a product, no error recovery: it throws on anything unexpected.
 import net from "node:net";
 import WebSocket from "ws";
@@ -23,6 +27,11 @@ function message(type, body) {
 }
 const cstr = (s) => Buffer.concat([Buffer.from(enc.encode(s)), Buffer.from([0])]);
 const query = (sql) => message("Q", cstr(sql));
+// Unnamed statement, no parameters, one result format code (1: binary) for every column.
+const BIND_BINARY = message("B", Buffer.from([0, 0, 0, 0, 0, 0, 0, 1, 0, 1]));
+const EXECUTE_SYNC = Buffer.concat([message("E", Buffer.from([0, 0, 0, 0, 0])), message("S", Buffer.alloc(0))]);
+const binaryQuery = (sql) =>
+  Buffer.concat([message("P", Buffer.concat([Buffer.from([0]), cstr(sql), Buffer.from([0, 0])])), BIND_BINARY, EXECUTE_SYNC]);
 
 function startup(user, database) {
   const body = Buffer.concat([Buffer.from([0, 3, 0, 0]), cstr("user"), cstr(user), cstr("database"), cstr(database), Buffer.from([0])]);
@@ -61,7 +70,8 @@ class Session {
         else if (code !== 0) throw new Error(`floor: auth method ${code} unsupported`);
         return;
       }
-      case 0x44: { // D: DataRow, keep the first column as text
+      case 0x44: { // D: DataRow, keep the first column as text (or only count it)
+        if (head.count !== undefined) { head.count++; return; }
         const n = body.readInt16BE(0);
         if (n > 0) {
           const l = body.readInt32BE(2);
@@ -75,7 +85,7 @@ class Session {
       case 0x5a: // Z: ReadyForQuery
         this.pending.shift();
         if (head.error) head.reject(head.error);
-        else head.resolve(head.rows);
+        else head.resolve(head.count !== undefined ? head.count : head.rows);
         return;
       default: // T, C, S, K, N...: not needed
     }
@@ -85,6 +95,13 @@ class Session {
     return new Promise((resolve, reject) => {
       this.pending.push({ resolve, reject, rows: [] });
       this.send(query(sql));
+    });
+  }
+  /** Extended protocol, binary results; resolves with the number of DataRows. */
+  countBinary(sql) {
+    return new Promise((resolve, reject) => {
+      this.pending.push({ resolve, reject, rows: null, count: 0 });
+      this.send(binaryQuery(sql));
     });
   }
   /** Startup + password; resolves at the first ReadyForQuery. */
@@ -155,10 +172,15 @@ export function floorClients(env) {
     fetchArrays: async (s, sql) => (await s.query(sql)).map((id) => [id]),
     addOne: async (s, i) => Number((await s.query(`SELECT ${i}::int8 + 1`))[0]),
   });
+  const tcpBin = make("tcp-floor-bin", "minimal hand-written client, extended protocol, binary results only counted, node:net",
+    (first) => openTcp(host, port, "pw_user", "pw_pw", db, first));
+  // Rows not even decoded: `length` is all bench.mjs reads of a yardstick's decode result.
+  tcpBin.fetchAll = tcpBin.fetchArrays = async (s, sql) => ({ length: await s.countBinary(sql) });
   return [
     make("ws-floor", "minimal hand-written client, simple protocol, `ws` through websockify",
       (first) => openWs(url, "pw_user", "pw_pw", db, first)),
     make("tcp-floor", "minimal hand-written client, simple protocol, node:net",
       (first) => openTcp(host, port, "pw_user", "pw_pw", db, first)),
+    tcpBin,
   ];
 }

@@ -45,6 +45,7 @@ bash "$root/tests/cluster/start.sh" "$dir"
 #   EDGEPG_BENCH_SKIP_BUILD=1 EDGEPG_BENCH_NODE_FLAGS="--cpu-prof --cpu-prof-dir=prof" \
 #     bench/edge/run.sh --clients edgepg --only seq_select1 --no-floors --no-write
 #   node bench/edge/cpuprofile.mjs bench/edge/prof/*.cpuprofile   (the dir is relative to bench/edge)
+#   (bench/edge/named-wasm.sh bench/edge/node_modules/edgepg first: wasm functions by name, not index)
 # `run.sh coldstart [--starts N]`: fresh workerd isolates to the first row instead (coldstart.mjs).
 # Not `exec`: the EXIT trap must still stop the cluster.
 if [ "${1:-}" = coldstart ]; then

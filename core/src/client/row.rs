@@ -285,7 +285,7 @@ impl Row {
     /// # Ok(()) }
     /// ```
     pub fn raw_values(&self) -> RawValues<'_> {
-        RawValues { body: &self.body, pos: 2, left: self.columns.len() }
+        RawValues { rest: self.body.get(2..).unwrap_or_default(), left: self.columns.len() }
     }
 
     /// Size in bytes of the row's wire representation.
@@ -304,25 +304,28 @@ pub(crate) fn type_name(ty: Type) -> String {
 /// The iterator of [`Row::raw_values`].
 #[derive(Debug, Clone)]
 pub struct RawValues<'a> {
-    body: &'a [u8],
-    pos: usize,
+    /// The values not read yet (each a 4-byte length, then its bytes).
+    rest: &'a [u8],
     left: usize,
 }
 
 impl<'a> Iterator for RawValues<'a> {
     type Item = Option<&'a [u8]>;
 
+    // Inlined even in the size-optimised wasm build: every value of a JS
+    // result is read through here (`packed_columns` in the wasm crate).
+    #[inline(always)]
     fn next(&mut self) -> Option<Option<&'a [u8]>> {
         // The body was validated in `Row::new`; checked reads all the same.
         self.left = self.left.checked_sub(1)?;
-        let len = read_i32(self.body, self.pos)?;
-        self.pos += 4;
+        let (len, rest) = self.rest.split_first_chunk::<4>()?;
+        let len = i32::from_be_bytes(*len);
         if len < 0 {
+            self.rest = rest;
             return Some(None);
         }
-        let end = self.pos.checked_add(len as usize)?;
-        let value = self.body.get(self.pos..end)?;
-        self.pos = end;
+        let (value, rest) = rest.split_at_checked(len as usize)?;
+        self.rest = rest;
         Some(Some(value))
     }
 

@@ -262,11 +262,64 @@ pub enum Kind {
     Bytes = 7,
 }
 
+/// The typed fast path of one column's binary values (see
+/// [`Packed::push_binary_scalar`]): the pairs of [`Kind`] and built-in type
+/// whose values need no [`Value`] and no type map.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Fast {
+    /// The general path (text format, raw text, other types, the reference decode).
+    No,
+    Int8BigInt,
+    Int8Number,
+    Int8Text,
+    Int2,
+    Int4,
+    Oid,
+    Float4,
+    Float8,
+    Bool,
+    Timestamp,
+    TimestampTz,
+    Date,
+    /// text, varchar, bpchar, name, json (their binary form is UTF-8 text).
+    Utf8,
+    Jsonb,
+    Bytea,
+    Numeric,
+}
+
+impl Fast {
+    fn of(decode: &Decode, kind: Kind, ty: Type, format: Format, raw_text: bool) -> Fast {
+        if decode.reference || raw_text || format != Format::Binary {
+            return Fast::No;
+        }
+        match (kind, ty) {
+            (Kind::BigInt, Type::INT8) => Fast::Int8BigInt,
+            (Kind::Number, Type::FLOAT8) => Fast::Float8,
+            (Kind::Number, Type::INT4) => Fast::Int4,
+            (Kind::Number, Type::INT2) => Fast::Int2,
+            (Kind::Number, Type::INT8) => Fast::Int8Number,
+            (Kind::Number, Type::FLOAT4) => Fast::Float4,
+            (Kind::Number, Type::OID) => Fast::Oid,
+            (Kind::Bool, Type::BOOL) => Fast::Bool,
+            (Kind::Date, Type::TIMESTAMPTZ) => Fast::TimestampTz,
+            (Kind::Date, Type::TIMESTAMP) => Fast::Timestamp,
+            (Kind::Date, Type::DATE) => Fast::Date,
+            (Kind::Text, Type::TEXT | Type::VARCHAR | Type::BPCHAR | Type::NAME) | (Kind::Json, Type::JSON) => Fast::Utf8,
+            (Kind::Json, Type::JSONB) => Fast::Jsonb,
+            (Kind::Bytes, Type::BYTEA) => Fast::Bytea,
+            (Kind::Text, Type::INT8) => Fast::Int8Text,
+            (Kind::Text, Type::NUMERIC) => Fast::Numeric,
+            _ => Fast::No,
+        }
+    }
+}
+
 /// One column of a batch being packed.
 struct Packed {
     kind: Kind,
-    /// Take the typed fast paths (off for [`DecodeFlag::Reference`]).
-    fast: bool,
+    /// The column's typed fast path ([`Fast::No`] for [`DecodeFlag::Reference`]).
+    fast: Fast,
     ty: Type,
     format: Format,
     name: String,
@@ -299,7 +352,7 @@ impl Packed {
         };
         let mut p = Packed {
             kind,
-            fast: !decode.reference,
+            fast: Fast::of(decode, kind, column.type_(), column.format(), raw_text),
             ty: column.type_(),
             format: column.format(),
             name: column.name().to_owned(),
@@ -341,7 +394,7 @@ impl Packed {
             nulls.push(0);
         }
         // Built-in scalars and strings in binary need no type map.
-        if self.fast && self.format == Format::Binary && !self.raw_text {
+        if self.fast != Fast::No {
             if let Some(done) = self.push_binary_scalar(raw) {
                 return done.map_err(|e| e.context(format_args!("column \"{}\"", self.name)));
             }
@@ -411,59 +464,63 @@ impl Packed {
         Ok(())
     }
 
-    /// Binary numbers, booleans and dates decoded straight into their typed
-    /// column, without a [`Value`] (and its type-map lookups) per value; the
-    /// same conversions as [`number`] and [`date_ms`]. `None`: not such a
-    /// column (custom-codec columns are `Kind::Values` and never get here).
+    /// Binary numbers, booleans, dates and strings decoded straight into
+    /// their typed column, without a [`Value`] (and its type-map lookups)
+    /// per value; the same conversions as [`number`] and [`date_ms`]. The
+    /// path was chosen once per column ([`Fast::of`]), so a value costs one
+    /// branch on it and a fixed-width read. `None`: no fast path for this
+    /// value (a wrong width, invalid UTF-8, another jsonb version): the
+    /// general path decodes it, or reports the error it always reported.
+    #[inline(always)]
     fn push_binary_scalar(&mut self, raw: &[u8]) -> Option<Result<()>> {
-        let ty = self.ty;
-        let pushed = match (self.kind, ty) {
-            (Kind::BigInt, Type::INT8) => i64::from_sql(ty, raw).map(|n| self.ints.push(n)),
-            (Kind::Number, Type::FLOAT8) => f64::from_sql(ty, raw).map(|f| self.numbers.push(f)),
-            (Kind::Number, Type::INT4) => i32::from_sql(ty, raw).map(|n| self.numbers.push(f64::from(n))),
-            (Kind::Number, Type::INT2) => i16::from_sql(ty, raw).map(|n| self.numbers.push(f64::from(n))),
-            (Kind::Number, Type::INT8) => i64::from_sql(ty, raw).map(|n| self.numbers.push(n as f64)),
-            (Kind::Number, Type::FLOAT4) => f32::from_sql(ty, raw).map(|f| self.numbers.push(f64::from(f))),
-            (Kind::Number, Type::OID) => u32::from_sql(ty, raw).map(|n| self.numbers.push(f64::from(n))),
-            (Kind::Bool, Type::BOOL) => bool::from_sql(ty, raw).map(|b| self.bytes.push(u8::from(b))),
-            (Kind::Date, Type::TIMESTAMPTZ) => {
-                TimestampTz::from_sql(ty, raw).map(|t| self.numbers.push(date_ms(&Value::TimestampTz(t))))
+        let pushed = match self.fast {
+            Fast::No => return None,
+            Fast::Int8BigInt => self.ints.push(i64::from_be_bytes(raw.try_into().ok()?)),
+            Fast::Float8 => self.numbers.push(f64::from_be_bytes(raw.try_into().ok()?)),
+            Fast::Int4 => self.numbers.push(f64::from(i32::from_be_bytes(raw.try_into().ok()?))),
+            Fast::Int2 => self.numbers.push(f64::from(i16::from_be_bytes(raw.try_into().ok()?))),
+            Fast::Int8Number => self.numbers.push(i64::from_be_bytes(raw.try_into().ok()?) as f64),
+            Fast::Float4 => self.numbers.push(f64::from(f32::from_be_bytes(raw.try_into().ok()?))),
+            Fast::Oid => self.numbers.push(f64::from(u32::from_be_bytes(raw.try_into().ok()?))),
+            Fast::Bool => self.bytes.push(u8::from(<[u8; 1]>::try_from(raw).ok()?[0] != 0)),
+            Fast::TimestampTz => {
+                let t = TimestampTz::from_pg_micros(i64::from_be_bytes(raw.try_into().ok()?));
+                self.numbers.push(date_ms(&Value::TimestampTz(t)))
             }
-            (Kind::Date, Type::TIMESTAMP) => {
-                Timestamp::from_sql(ty, raw).map(|t| self.numbers.push(date_ms(&Value::Timestamp(t))))
+            Fast::Timestamp => {
+                let t = Timestamp::from_pg_micros(i64::from_be_bytes(raw.try_into().ok()?));
+                self.numbers.push(date_ms(&Value::Timestamp(t)))
             }
-            (Kind::Date, Type::DATE) => PgDate::from_sql(ty, raw).map(|d| self.numbers.push(date_ms(&Value::Date(d)))),
+            Fast::Date => {
+                let d = PgDate::from_pg_days(i32::from_be_bytes(raw.try_into().ok()?));
+                self.numbers.push(date_ms(&Value::Date(d)))
+            }
             // A built-in string type's binary form is its UTF-8 text.
-            (Kind::Text, Type::TEXT | Type::VARCHAR | Type::BPCHAR | Type::NAME) | (Kind::Json, Type::JSON) => {
-                match std::str::from_utf8(raw) {
-                    Ok(s) => self.push_text(s),
-                    Err(_) => return None, // the general path reports it
+            Fast::Utf8 => return std::str::from_utf8(raw).ok().map(|s| self.push_text(s)),
+            // jsonb: a version byte (1), then the text.
+            Fast::Jsonb => {
+                return match raw.split_first().map(|(v, s)| (v, std::str::from_utf8(s))) {
+                    Some((1, Ok(s))) => Some(self.push_text(s)),
+                    _ => None,
                 }
             }
-            // jsonb: a version byte (1), then the text; another version goes
-            // to the general path, which reports it.
-            (Kind::Json, Type::JSONB) => match raw.split_first().map(|(v, s)| (v, std::str::from_utf8(s))) {
-                Some((1, Ok(s))) => self.push_text(s),
-                _ => return None,
-            },
             // Binary bytea is the bytes themselves.
-            (Kind::Bytes, Type::BYTEA) => {
+            Fast::Bytea => {
                 self.bytes.extend_from_slice(raw);
-                offset(self.bytes.len()).map(|end| self.ends.push(end))
+                return Some(offset(self.bytes.len()).map(|end| self.ends.push(end)));
             }
             // int8 as a decimal string (node-postgres's mapping).
-            (Kind::Text, Type::INT8) => i64::from_sql(ty, raw).and_then(|n| self.push_int8_text(n)),
-            (Kind::Text, Type::NUMERIC) => {
+            Fast::Int8Text => return Some(self.push_int8_text(i64::from_be_bytes(raw.try_into().ok()?))),
+            Fast::Numeric => {
                 let before = self.text.len();
-                write_numeric_text(raw, &mut self.text).and_then(|()| {
+                return Some(write_numeric_text(raw, &mut self.text).and_then(|()| {
                     self.text_units += self.text.len() - before; // ASCII digits
                     self.ends.push(offset(self.text_units)?);
                     Ok(())
-                })
+                }));
             }
-            _ => return None,
         };
-        Some(pushed)
+        Some(Ok(pushed))
     }
 
     /// Keeps the columns aligned for a NULL (the glue reads `nulls` first).
@@ -568,6 +625,7 @@ fn number(v: Value) -> f64 {
 }
 
 /// A date/timestamp column's value as Unix milliseconds (±Infinity for ±infinity).
+#[inline(always)] // once per value of every date column (`Packed::push_binary_scalar`)
 fn date_ms(v: &Value) -> f64 {
     let infinite = |positive: bool| if positive { f64::INFINITY } else { f64::NEG_INFINITY };
     match v {
