@@ -55,7 +55,7 @@ for dep in "$here"/test/orm/node_modules/* "$here"/test/orm/node_modules/.bin; d
     [ -e "$work/app/node_modules/$(basename "$dep")" ] || ln -s "$dep" "$work/app/node_modules/$(basename "$dep")"
 done
 export EDGEPG_ORM_DIR="$here/test/orm"
-cp test/*.mjs test/*.ts test/tsconfig.json "$work/app/" 2>/dev/null || cp test/*.mjs "$work/app/"
+cp test/*.mjs test/*.ts test/tsconfig*.json "$work/app/" 2>/dev/null || cp test/*.mjs "$work/app/"
 cd "$work/app"
 # One file at a time keeps the proxies and relays of different files apart.
 node --test --test-concurrency=1 ./*.test.mjs

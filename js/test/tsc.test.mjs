@@ -12,3 +12,12 @@ test("tsc accepts the typed example", () => {
     assert.fail(`tsc failed:\n${e.stdout}${e.stderr}`);
   }
 });
+
+test("tsc accepts a CommonJS project with node10 module resolution (exports ignored: typesVersions)", () => {
+  const tsc = createRequire(import.meta.url).resolve("typescript/bin/tsc");
+  try {
+    execFileSync(process.execPath, [tsc, "-p", "tsconfig.node10.json"], { stdio: "pipe", cwd: new URL(".", import.meta.url) });
+  } catch (e) {
+    assert.fail(`tsc failed:\n${e.stdout}${e.stderr}`);
+  }
+});
