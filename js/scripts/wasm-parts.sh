@@ -24,5 +24,5 @@ wasm-opt -O0 -g --strip-dwarf --strip-target-features $features \
     "$target_dir/wasm32-unknown-unknown/release-wasm/edgepg_wasm.wasm" -o "$tmp/in.wasm"
 wasm-bindgen --target web --weak-refs --no-typescript --keep-debug --out-name edgepg --out-dir "$tmp" "$tmp/in.wasm"
 # shellcheck disable=SC2086
-wasm-opt -Oz --converge --low-memory-unused -g $features "$tmp/edgepg_bg.wasm" -o "$target_dir/edgepg_named.wasm"
+wasm-opt -Oz --converge --one-caller-inline-max-function-size 20 --low-memory-unused -g $features "$tmp/edgepg_bg.wasm" -o "$target_dir/edgepg_named.wasm"
 python3 "$here/scripts/wasm-parts.py" "$target_dir/edgepg_named.wasm" "$here/dist/edgepg_bg.wasm"

@@ -99,7 +99,7 @@ for v in "${variants[@]}"; do
     rm -rf "$work/bg"
     wasm-bindgen --target web --weak-refs --no-typescript --out-name edgepg --out-dir "$work/bg" "$out"
     # shellcheck disable=SC2086 # the feature flags are words
-    wasm-opt -Oz --converge --low-memory-unused $features "$work/bg/edgepg_bg.wasm" -o "$work/opt.wasm"
+    wasm-opt -Oz --converge --one-caller-inline-max-function-size 20 --low-memory-unused $features "$work/bg/edgepg_bg.wasm" -o "$work/opt.wasm"
     printf '| %s | %s | %s |\n' "$v" "$(wc -c <"$work/opt.wasm" | tr -d ' ')" "$(gzip -9c "$work/opt.wasm" | wc -c | tr -d ' ')"
     if [ -n "${EDGEPG_WEIGH_KEEP:-}" ]; then
         mkdir -p "$EDGEPG_WEIGH_KEEP"

@@ -293,7 +293,8 @@ impl ConnInner {
         let mut params = response.params.unwrap_or_default();
         let columns: Vec<Column> =
             response.results.into_iter().next().and_then(|r| r.columns).map(|c| c.to_vec()).unwrap_or_default();
-        let types = self.resolve_types(params.iter().copied().chain(columns.iter().map(|c| c.type_()))).await?;
+        let types =
+            self.resolve_types(params.iter().copied().chain(columns.iter().map(|c| c.type_())).collect()).await?;
         // Parameters of domain types are described as their base types, so a
         // typed value (an `i32` for a domain over int4) encodes in binary like
         // the base type; the server still checks the domain's constraints.

@@ -19,6 +19,7 @@
 //! every answer to its end whatever happens to the callers.
 
 use std::future::Future;
+use std::task::Poll;
 use std::time::Duration;
 
 use bytes::BytesMut;
@@ -142,24 +143,36 @@ impl WithTimeout<'_> {
 
 impl ConnInner {
     /// Runs `call` with a deadline (`None`: no deadline).
+    ///
+    /// Instantiated once per kind of call (about ten on wasm), so only the
+    /// race of `call` against the timer is here; what happens when the time
+    /// is up is [`Self::timed_out`], one non-generic function for all.
     pub(crate) async fn timed<T>(&self, timeout: Option<Duration>, call: impl Future<Output = Result<T>>) -> Result<T> {
-        match timeout {
-            Some(limit) => self.with_deadline(limit, call).await,
-            None => call.await,
+        let Some(limit) = timeout else { return call.await };
+        // The block drops `call` (and the timer) before `timed_out` runs:
+        // the abandoned request is then cancelled by the driver when that is
+        // safe, while `timed_out` waits for the connection to catch up.
+        let finished = {
+            let mut call = std::pin::pin!(call);
+            let mut timer = self.runtime().sleep(limit);
+            // `call` first: a result that is ready wins over an expired timer.
+            std::future::poll_fn(|cx| match call.as_mut().poll(cx) {
+                Poll::Ready(out) => Poll::Ready(Some(out)),
+                Poll::Pending => timer.as_mut().poll(cx).map(|()| None),
+            })
+            .await
+        };
+        match finished {
+            Some(result) => result,
+            None => Err(self.timed_out(limit).await),
         }
     }
 
-    async fn with_deadline<T>(&self, limit: Duration, call: impl Future<Output = Result<T>>) -> Result<T> {
-        match timeout(&**self.runtime(), limit, call).await {
-            Ok(result) => result,
-            Err(()) => {
-                // `call` is dropped by now: its request is abandoned, and the
-                // driver cancels it when that is safe. Wait for the
-                // connection to be idle again before reporting the timeout.
-                self.settle().await;
-                Err(Error::timeout(format!("the call did not complete within {} and was cancelled", Shown(limit))))
-            }
-        }
+    /// A call ran out of time and was dropped: waits for the connection to
+    /// be idle again, then returns the timeout error.
+    async fn timed_out(&self, limit: Duration) -> Error {
+        self.settle().await;
+        Error::timeout(format!("the call did not complete within {} and was cancelled", Shown(limit)))
     }
 
     /// Waits until every request queued so far is answered, with a bare

@@ -41,9 +41,11 @@ impl ConnInner {
     }
 
     /// Makes sure every type in `types` (and what they refer to) is in the
-    /// map; returns the map to use.
-    pub(crate) async fn resolve_types(&self, types: impl IntoIterator<Item = Type>) -> Result<Arc<TypeMap>> {
-        let mut wanted: Vec<Type> = types.into_iter().collect();
+    /// map; returns the map to use. Takes a `Vec` rather than any iterator:
+    /// one instance of this async function (and of the catalog query it
+    /// inlines) for all callers, not one per iterator type.
+    pub(crate) async fn resolve_types(&self, types: Vec<Type>) -> Result<Arc<TypeMap>> {
+        let mut wanted = types;
         for _ in 0..MAX_DEPTH {
             let unknown: Vec<u32> = {
                 let map = lock(&self.types);
@@ -141,7 +143,7 @@ impl ConnInner {
         };
         // The type's structure too (an enum or a composite with a codec still
         // needs its name for messages).
-        self.resolve_types([Type::from_oid(oid)]).await?;
+        self.resolve_types(vec![Type::from_oid(oid)]).await?;
         {
             let mut current = lock(&self.types);
             let mut next = TypeMap::clone(&current);

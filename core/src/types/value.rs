@@ -269,12 +269,26 @@ impl Value {
             Type::INT4 => Value::Int4(i32::from_sql_text(ty, raw)?),
             Type::INT8 => Value::Int8(i64::from_sql_text(ty, raw)?),
             Type::OID => Value::Oid(u32::from_sql_text(ty, raw)?),
-            Type::FLOAT4 => Value::Float4(f32::from_sql_text(ty, raw)?),
-            Type::FLOAT8 => Value::Float8(f64::from_sql_text(ty, raw)?),
             // PostgreSQL's numeric output is already canonical decimal text.
             Type::NUMERIC => Value::Numeric(utf8(raw)?.to_owned()),
-            Type::BYTEA => Value::Bytea(parse_bytea_text(raw)?),
             Type::JSON | Type::JSONB => Value::Json(utf8(raw)?.to_owned()),
+            t if t.is_text_like() || t == Type::CHAR => Value::Text(utf8(raw)?.to_owned()),
+            t => Value::decode_text_parsed(t, raw)?,
+        })
+    }
+
+    /// The text-format types that need a parser of their own (floats, dates
+    /// and times, intervals, addresses, bytea, arrays, ranges, records...).
+    /// Kept out of [`Self::decode_text`] so that those parsers are not
+    /// inlined into it: on wasm a function is compiled on its first call,
+    /// and the first query of a new isolate (integers or text, often) then
+    /// compiles a few hundred bytes instead of ~16 KB.
+    #[inline(never)]
+    fn decode_text_parsed(ty: Type, raw: &[u8]) -> Result<Value> {
+        Ok(match ty {
+            Type::FLOAT4 => Value::Float4(f32::from_sql_text(ty, raw)?),
+            Type::FLOAT8 => Value::Float8(f64::from_sql_text(ty, raw)?),
+            Type::BYTEA => Value::Bytea(parse_bytea_text(raw)?),
             Type::UUID => Value::Uuid(utf8(raw)?.parse::<Uuid16>()?.0),
             Type::DATE => Value::Date(text_decode::parse_date(utf8(raw)?)?),
             Type::TIME => Value::Time(text_decode::parse_time(utf8(raw)?)?),
@@ -287,7 +301,6 @@ impl Value {
             }
             Type::INTERVAL => Value::Interval(text_decode::parse_interval(utf8(raw)?)?),
             Type::INET | Type::CIDR => Value::Inet(text_decode::parse_inet(utf8(raw)?)?),
-            t if t.is_text_like() || t == Type::CHAR => Value::Text(utf8(raw)?.to_owned()),
             // Arrays of the types above (comma-delimited, which excludes box[]).
             t if t.element().is_some_and(|e| e.has_binary_codec() && e != Type::BOX) => {
                 let element_type = t.element().unwrap_or(Type::UNKNOWN);
