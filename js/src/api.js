@@ -252,6 +252,35 @@ function toRows(batch, arrayMode) {
   return out;
 }
 
+/**
+ * A raw `fetchrow` answer → the row object (or array with `arrayMode`), or
+ * null. The answer is null, or the row's values already converted (as
+ * `fillColumn` converts a packed column's) followed by one more element, the
+ * column names (wasm/src/js/values.rs `first_row`; the same names array for
+ * the same names, so it is never modified here). The keys are stored in
+ * column order, as `toRows` does (a repeated name keeps its first position
+ * and its last value; "__proto__" becomes an own property).
+ */
+function oneRow(values, arrayMode) {
+  if (values === null) return null;
+  const m = values.length - 1;
+  const names = values[m];
+  if (arrayMode) {
+    values.length = m;
+    return values;
+  }
+  const row = {};
+  for (let j = 0; j < m; j++) {
+    const name = names[j];
+    if (name === "__proto__") {
+      Object.defineProperty(row, name, { value: values[j], writable: true, enumerable: true, configurable: true });
+    } else {
+      row[name] = values[j];
+    }
+  }
+  return row;
+}
+
 // ------------------------------------------------------------ generated row builders
 
 // For a result shape (column names, kinds, which columns hold NULLs) a
@@ -420,7 +449,7 @@ export class Queryable {
   fetchrow(sql, args, options) {
     [args, options] = split(args, options);
     const o = merge(this.#defaults, options);
-    return run(o, async (c) => toRows(await this.#raw.fetchrow(sql, args, decodeFlags(o), c), o.arrayMode)[0] ?? null);
+    return run(o, async (c) => oneRow(await this.#raw.fetchrow(sql, args, decodeFlags(o), c), o.arrayMode));
   }
 
   /** The first column of the first row, or null. */
@@ -995,7 +1024,7 @@ export class PreparedStatement {
   fetchrow(args, options) {
     [args, options] = split(args, options);
     const o = merge(this.#defaults, options);
-    return run(o, async (c) => toRows(await this.#raw.fetchrow(args, decodeFlags(o), c), o.arrayMode)[0] ?? null);
+    return run(o, async (c) => oneRow(await this.#raw.fetchrow(args, decodeFlags(o), c), o.arrayMode));
   }
   fetchval(args, options) {
     [args, options] = split(args, options);
@@ -1124,7 +1153,7 @@ export class Pool {
     [args, options] = split(args, options);
     const p = await this.#ready;
     const o = merge(this.#defaults, options);
-    return run(o, async (c) => toRows(await p.fetchrow(sql, args, decodeFlags(o), c), o.arrayMode)[0] ?? null);
+    return run(o, async (c) => oneRow(await p.fetchrow(sql, args, decodeFlags(o), c), o.arrayMode));
   }
   async fetchval(sql, args, options) {
     [args, options] = split(args, options);

@@ -143,3 +143,54 @@ test("fetchval (one value decoded in wasm, no batch) equals the first value of f
     await pool.close();
   }
 });
+
+test("fetchrow (one row's values made in wasm, keyed in api.js oneRow) equals fetch's first row", async () => {
+  const pool = createPool(dsn(), opts({ maxSize: 1 }));
+  try {
+    const options = [{}, { arrayMode: true }, { int8: "number" }, { int8: "string" }, { dates: "string" }];
+    // Every type, row by row: row 0 is NULL in every nullable column, the
+    // others hold the special values (±infinity, NaN, -0, huge numerics, emoji).
+    const one = `SELECT * FROM (${EVERY_TYPE}) AS x ORDER BY "row" OFFSET $1 LIMIT 1`;
+    const stmt = await conn.prepare(one);
+    for (const o of options) {
+      for (const k of [0, 1, 2, 3, 7, 250, 499]) {
+        const [expected] = await conn.fetch(one, [k], o);
+        const what = `row ${k} ${JSON.stringify(o)}`;
+        for (const [who, row] of [
+          ["connection", await conn.fetchrow(one, [k], o)],
+          ["pool", await pool.fetchrow(one, [k], o)],
+          ["prepared statement", await stmt.fetchrow([k], o)],
+        ]) {
+          assertSame([row], [expected], `${what}, ${who}`);
+        }
+      }
+    }
+    // Odd shapes (duplicate, integer-like and "__proto__" names, zero
+    // columns): the first row of the multi-row result, built by the
+    // generated row builder there.
+    for (const sql of ODD_SHAPES) {
+      for (const o of [{}, { arrayMode: true }]) {
+        const rows = await conn.fetch(sql, [], o);
+        const row = await conn.fetchrow(sql, [], o);
+        if (rows.length === 0) assert.equal(row, null, sql);
+        else assertSame([row], [rows[0]], `${sql} ${JSON.stringify(o)}`);
+      }
+    }
+    // The column names of a repeated shape are shared by the calls (one JS
+    // array in wasm's cache): a caller's change to one row never shows in the next.
+    const first = await conn.fetchrow("SELECT 1 AS a, 2 AS b");
+    first.a = 9;
+    delete first.b;
+    assert.deepEqual(await conn.fetchrow("SELECT 1 AS a, 2 AS b"), { a: 1, b: 2 });
+    const arr = await conn.fetchrow("SELECT 1 AS a, 2 AS b", [], { arrayMode: true });
+    arr.push(3);
+    assert.deepEqual(await conn.fetchrow("SELECT 1 AS a, 2 AS b", [], { arrayMode: true }), [1, 2]);
+    // More shapes than the cache remembers, then the first ones again.
+    for (let i = 0; i < 40; i++) {
+      assert.deepEqual(await conn.fetchrow(`SELECT ${i} AS c${i}, 'v' AS "n${i % 3}"`), { [`c${i}`]: i, [`n${i % 3}`]: "v" });
+    }
+    assert.deepEqual(await conn.fetchrow("SELECT 1 AS a, 2 AS b"), { a: 1, b: 2 });
+  } finally {
+    await pool.close();
+  }
+});

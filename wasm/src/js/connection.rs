@@ -135,11 +135,10 @@ impl RawConnection {
         })
     }
 
-    /// The first row only (the server stops after it), as `[names, oids, rows]`.
+    /// The first row only (the server stops after it): null, or its values
+    /// and then its column names (see `values::first_row`).
     pub fn fetchrow(&self, sql: String, args: JsValue, flags: u32, cancel: JsValue) -> Promise {
-        self.first_row(sql, args, flags, cancel, |decode, row| {
-            values::result(decode, None, row.map_or(&[], std::slice::from_ref))
-        })
+        self.first_row(sql, args, flags, cancel, values::first_row)
     }
 
     /// The first column of the first row (null without one), as JS.
@@ -299,11 +298,10 @@ impl RawStatement {
         })
     }
 
-    /// The first row, as `[names, oids, rows]`.
+    /// The first row: null, or its values and then its column names (see
+    /// `values::first_row`).
     pub fn fetchrow(&self, args: JsValue, flags: u32, cancel: JsValue) -> Promise {
-        self.first_row(args, flags, cancel, |decode, columns, row| {
-            values::result(decode, Some(columns), row.map_or(&[], std::slice::from_ref))
-        })
+        self.first_row(args, flags, cancel, |decode, _, row| values::first_row(decode, row))
     }
 
     /// The first column of the first row (null without one), as JS.

@@ -163,9 +163,7 @@ impl RawPool {
 
     /// `fetchrow` on a borrowed connection.
     pub fn fetchrow(&self, sql: String, args: JsValue, flags: u32, cancel: JsValue) -> Promise {
-        self.first_row(sql, args, flags, cancel, |decode, row| {
-            values::result(decode, None, row.map_or(&[], std::slice::from_ref))
-        })
+        self.first_row(sql, args, flags, cancel, values::first_row)
     }
 
     /// `fetchval` on a borrowed connection.

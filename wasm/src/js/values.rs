@@ -235,6 +235,56 @@ pub(crate) fn column_types(columns: &[edgepg_core::client::Column]) -> Array {
     array(columns.iter().map(|c| JsValue::from(c.type_().oid())))
 }
 
+/// The JS arrays of column names [`shared_column_names`] made, newest
+/// last, each with its key: the names, each followed by a NUL (a name from
+/// the server is a C string, so it holds none).
+struct NameArrays(Vec<(Box<str>, Array)>);
+
+/// How many shapes [`shared_column_names`] remembers (a first-in,
+/// first-out list: an application's hot queries are few).
+const NAME_ARRAYS: usize = 16;
+
+thread_local! {
+    static NAMES: std::cell::RefCell<NameArrays> = const { std::cell::RefCell::new(NameArrays(Vec::new())) };
+}
+
+/// The column names as a JS array of strings, the SAME array for the same
+/// names while they are remembered: a repeated query's names cost a
+/// comparison in wasm instead of one JS string each. The glue must not
+/// modify the array (it only reads names from it).
+pub(crate) fn shared_column_names(columns: &[edgepg_core::client::Column]) -> Array {
+    NAMES.with(|cache| {
+        let mut cache = cache.borrow_mut();
+        if let Some((_, names)) = cache.0.iter().rev().find(|(key, _)| names_are(key, columns)) {
+            return names.clone();
+        }
+        let names = column_names(columns);
+        let mut key = String::new();
+        for c in columns {
+            key.push_str(c.name());
+            key.push('\0');
+        }
+        if cache.0.len() == NAME_ARRAYS {
+            cache.0.remove(0);
+        }
+        cache.0.push((key.into(), names.clone()));
+        names
+    })
+}
+
+/// True when `key` (see [`NameArrays`]) holds exactly the names of `columns`.
+fn names_are(key: &str, columns: &[edgepg_core::client::Column]) -> bool {
+    let mut rest = key.as_bytes();
+    for c in columns {
+        let name = c.name().as_bytes();
+        match rest.get(name.len()) {
+            Some(0) if rest.starts_with(name) => rest = &rest[name.len() + 1..],
+            _ => return false,
+        }
+    }
+    rest.is_empty()
+}
+
 /// How one result column travels to JS: packed into one typed array (or
 /// one string) per column, so a batch of rows crosses the wasm/JS boundary
 /// in a handful of calls instead of one or more per value. Exported to the
@@ -305,7 +355,9 @@ impl Fast {
             (Kind::Date, Type::TIMESTAMPTZ) => Fast::TimestampTz,
             (Kind::Date, Type::TIMESTAMP) => Fast::Timestamp,
             (Kind::Date, Type::DATE) => Fast::Date,
-            (Kind::Text, Type::TEXT | Type::VARCHAR | Type::BPCHAR | Type::NAME) | (Kind::Json, Type::JSON) => Fast::Utf8,
+            (Kind::Text, Type::TEXT | Type::VARCHAR | Type::BPCHAR | Type::NAME) | (Kind::Json, Type::JSON) => {
+                Fast::Utf8
+            }
             (Kind::Json, Type::JSONB) => Fast::Jsonb,
             (Kind::Bytes, Type::BYTEA) => Fast::Bytea,
             (Kind::Text, Type::INT8) => Fast::Int8Text,
@@ -316,13 +368,14 @@ impl Fast {
 }
 
 /// One column of a batch being packed.
-struct Packed {
+struct Packed<'c> {
     kind: Kind,
     /// The column's typed fast path ([`Fast::No`] for [`DecodeFlag::Reference`]).
     fast: Fast,
     ty: Type,
     format: Format,
-    name: String,
+    /// For error messages only: borrowed, so a column costs no `String`.
+    name: &'c str,
     numbers: Vec<f64>,
     ints: Vec<i64>,
     bytes: Vec<u8>,
@@ -340,8 +393,8 @@ struct Packed {
     types: Option<Arc<TypeMap>>,
 }
 
-impl Packed {
-    fn new(decode: &Decode, column: &edgepg_core::client::Column, rows: usize, raw_text: bool) -> Packed {
+impl<'c> Packed<'c> {
+    fn new(decode: &Decode, column: &'c edgepg_core::client::Column, rows: usize, raw_text: bool) -> Packed<'c> {
         let raw_text = raw_text && column.format() == Format::Text;
         let types = column.type_map().cloned();
         let kind = match &types {
@@ -355,7 +408,7 @@ impl Packed {
             fast: Fast::of(decode, kind, column.type_(), column.format(), raw_text),
             ty: column.type_(),
             format: column.format(),
-            name: column.name().to_owned(),
+            name: column.name(),
             numbers: Vec::new(),
             ints: Vec::new(),
             bytes: Vec::new(),
@@ -473,7 +526,7 @@ impl Packed {
     /// general path decodes it, or reports the error it always reported.
     #[inline(always)]
     fn push_binary_scalar(&mut self, raw: &[u8]) -> Option<Result<()>> {
-        let pushed = match self.fast {
+        match self.fast {
             Fast::No => return None,
             Fast::Int8BigInt => self.ints.push(i64::from_be_bytes(raw.try_into().ok()?)),
             Fast::Float8 => self.numbers.push(f64::from_be_bytes(raw.try_into().ok()?)),
@@ -519,8 +572,8 @@ impl Packed {
                     Ok(())
                 }));
             }
-        };
-        Some(Ok(pushed))
+        }
+        Some(Ok(()))
     }
 
     /// Keeps the columns aligned for a NULL (the glue reads `nulls` first).
@@ -659,9 +712,35 @@ pub(crate) fn result(decode: Decode, columns: Option<&[edgepg_core::client::Colu
 pub(crate) fn first_value(decode: Decode, row: Option<&Row>) -> Result<JsValue> {
     let Some(row) = row else { return Ok(JsValue::NULL) };
     let Some(column) = row.columns().first() else { return Ok(JsValue::NULL) };
-    let mut packed = Packed::new(&decode, column, 1, false);
-    packed.push(&decode, 0, row.raw_values().next().flatten())?;
-    Ok(packed.single())
+    Ok(single(&decode, column, row.raw_values().next().flatten())?.0)
+}
+
+/// One value of a one-row result as JS, made as the glue makes a packed
+/// column's value (see [`Packed::single`]), and its column's [`Kind`].
+/// Not inlined: its three callers would each get a copy of the packing code.
+#[inline(never)]
+fn single(decode: &Decode, column: &edgepg_core::client::Column, raw: Option<&[u8]>) -> Result<(JsValue, Kind)> {
+    let mut packed = Packed::new(decode, column, 1, false);
+    packed.push(decode, 0, raw)?;
+    let kind = packed.kind;
+    Ok((packed.single(), kind))
+}
+
+/// `fetchrow`'s answer: null without a row, else the row's values (one JS
+/// value per column, as [`first_value`] makes its one: for one row, packed
+/// columns cost more than the values) followed by ONE more element, the
+/// column names ([`shared_column_names`]). The glue (`oneRow` in
+/// js/src/api.js) pops the names and keys the values by them; one array
+/// instead of `[names, values]` saves the boundary calls of a second one.
+pub(crate) fn first_row(decode: Decode, row: Option<&Row>) -> Result<JsValue> {
+    let Some(row) = row else { return Ok(JsValue::NULL) };
+    let columns = row.columns();
+    let out = Array::new_with_length(columns.len() as u32 + 1);
+    for (i, (column, raw)) in columns.iter().zip(row.raw_values()).enumerate() {
+        out.set(i as u32, single(&decode, column, raw)?.0);
+    }
+    out.set(columns.len() as u32, shared_column_names(columns).into());
+    Ok(out.into())
 }
 
 /// One row's values, one JS value per column made as [`first_value`]
@@ -675,12 +754,11 @@ pub(crate) fn row_values(decode: Decode, row: &Row) -> Result<(Array, Vec<u32>)>
     let out = Array::new_with_length(columns.len() as u32);
     let mut fix = Vec::new();
     for (i, (column, raw)) in columns.iter().zip(row.raw_values()).enumerate() {
-        let mut packed = Packed::new(&decode, column, 1, false);
-        if matches!(packed.kind, Kind::Date | Kind::Bytes) {
+        let (value, kind) = single(&decode, column, raw)?;
+        if matches!(kind, Kind::Date | Kind::Bytes) {
             fix.push(i as u32);
         }
-        packed.push(&decode, 0, raw)?;
-        out.set(i as u32, packed.single());
+        out.set(i as u32, value);
     }
     Ok((out, fix))
 }
