@@ -82,6 +82,10 @@ function entry(file, from) {
   s = unexport(s, names);
   const exports = [...names].map((n) => (n.includes(":") ? n : `${n}: ${n}`));
   s += `\nmodule.exports = { ...__default, ${exports.join(", ")}, default: __default };\n`;
+  // What compiled TypeScript and Babel check before taking `default`:
+  // without it `import PrismaPg from "edgepg/prisma"` compiled to CommonJS
+  // gets module.exports itself, not the class. Not enumerable, as theirs.
+  s += `Object.defineProperty(module.exports, "__esModule", { value: true });\n`;
   return `"use strict";\n${s}`;
 }
 

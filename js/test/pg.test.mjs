@@ -576,6 +576,12 @@ const { sql } = require("drizzle-orm");
   assert.equal(pg.default.Client, Client);
   assert.equal(typeof types.getTypeParser(20, "text"), "function");
   assert.equal(PrismaPg, PrismaEdgepg);
+  // TypeScript compiled to CommonJS (esModuleInterop, NestJS's default):
+  // \`import X from "m"\` becomes __importDefault(require("m")).default,
+  // which is module.exports itself unless the module says __esModule.
+  const importDefault = (m) => (m && m.__esModule ? m : { default: m });
+  assert.equal(importDefault(require("edgepg/prisma")).default, PrismaPg);
+  assert.equal(importDefault(require("edgepg/pg")).default.Client, Client);
   const config = JSON.parse(process.env.PG_CONFIG);
   if (config.wsProxy) config.webSocketConstructor = require("ws"); // Node 20 has no global WebSocket
   const client = new Client(config);
