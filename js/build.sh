@@ -63,6 +63,13 @@ fi
 cp "$tmp/edgepg.js" "$out/edgepg.js"
 cp "$here"/src/*.js "$here"/src/*.d.ts "$out/"
 node "$here/scripts/cjs.mjs"
+# The CommonJS entries' declarations (.d.cts, the `types.require` of
+# package.json `exports`): in this "type": "module" package TypeScript reads a
+# .d.ts as an ES module, and with node16/nodenext resolution refuses it to a
+# CommonJS file (TS1479). Same text; their imports point at each other.
+for f in index pg prisma; do
+    sed -e 's#from "\./\(index\|pg\)\.js"#from "./\1.cjs"#' "$here/src/$f.d.ts" >"$out/$f.d.cts"
+done
 
 # Minified JS in dist/ (the readable sources are src/ and wasm-bindgen's
 # output): esbuild in transform mode, one file at a time, so imports (the
