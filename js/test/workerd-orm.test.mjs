@@ -16,7 +16,12 @@ import { dsn, wsPort } from "./helpers.mjs";
 const require = createRequire(import.meta.url);
 const pkgDir = dirname(require.resolve("edgepg/package.json"));
 
-const worker = `
+/** The Worker, reaching PostgreSQL through websockify or over TCP (cloudflare:sockets). */
+const workerFor = (transport) => {
+  const config = transport === "tcp"
+    ? { connectionString: `${dsn()}?sslmode=disable`, transport: "tcp", max: 3 }
+    : { connectionString: dsn(), wsProxy: `127.0.0.1:${wsPort}/v1`, useSecureWebSocket: false, max: 3 };
+  return `
 import { Pool, Cursor } from "edgepg/pg";
 import { drizzle } from "drizzle-orm/node-postgres";
 import { pgTable, serial, text, timestamp, numeric, jsonb, bigint } from "drizzle-orm/pg-core";
@@ -34,7 +39,7 @@ const notes = pgTable("wk_notes", {
 
 export default {
   async fetch() {
-    const pool = new Pool({ connectionString: ${JSON.stringify(dsn())}, wsProxy: "127.0.0.1:${wsPort}/v1", useSecureWebSocket: false, max: 3 });
+    const pool = new Pool(${JSON.stringify(config)});
     const out = {};
     try {
       await pool.query("DROP TABLE IF EXISTS wk_notes; CREATE TABLE wk_notes (id serial PRIMARY KEY, body text NOT NULL, at timestamptz, price numeric, meta jsonb, big int8)");
@@ -68,11 +73,12 @@ export default {
     }
   },
 };`;
+};
 
-test("drizzle and kysely on edgepg/pg in a Worker (workerd)", async () => {
+for (const transport of ["websocket", "tcp"]) test(`drizzle and kysely on edgepg/pg in a Worker (workerd), ${transport}`, async () => {
   const dir = mkdtempSync(join(tmpdir(), "edgepg-worker-orm-"));
   await build({
-    stdin: { contents: worker, resolveDir: process.cwd(), loader: "js" },
+    stdin: { contents: workerFor(transport), resolveDir: process.cwd(), loader: "js" },
     bundle: true,
     format: "esm",
     platform: "neutral",

@@ -33,15 +33,19 @@ after(async () => {
   await pool.end();
 });
 
-const worker = `
+/** The Worker, reaching PostgreSQL through websockify or over TCP (cloudflare:sockets). */
+const workerFor = (transport) => {
+  const url = transport === "tcp" ? `${dsn()}?sslmode=disable` : dsn();
+  const settings = transport === "tcp" ? { transport: "tcp" } : { wsProxy: `127.0.0.1:${wsPort}/v1`, useSecureWebSocket: false };
+  return `
 import { PrismaClient } from ${JSON.stringify(join(ormDir, "gen-workerd", "client.ts"))};
 import { PrismaEdgepg } from "edgepg/prisma";
 import { connect } from "edgepg";
 
-const settings = { wsProxy: "127.0.0.1:${wsPort}/v1", useSecureWebSocket: false };
+const settings = ${JSON.stringify(settings)};
 export default {
   async fetch() {
-    const prisma = new PrismaClient({ adapter: new PrismaEdgepg({ connectionString: ${JSON.stringify(dsn())}, ...settings }) });
+    const prisma = new PrismaClient({ adapter: new PrismaEdgepg({ connectionString: ${JSON.stringify(url)}, ...settings }) });
     const out = {};
     try {
       const ann = await prisma.prUser.create({
@@ -57,7 +61,7 @@ export default {
       }).catch((e) => e.message);
       out.count = await prisma.prUser.count();
       out.raw = (await prisma.$queryRaw\`SELECT \${41}::int4 + 1 AS n\`)[0].n;
-      const conn = await connect(${JSON.stringify(dsn())}, settings);
+      const conn = await connect(${JSON.stringify(url)}, settings);
       out.mainEntry = await conn.fetchval("SELECT count(*)::int4 FROM \\"PrPost\\"");
       await conn.close();
       return Response.json(out);
@@ -68,11 +72,13 @@ export default {
     }
   },
 };`;
+};
 
-test("prisma with edgepg/prisma in a Worker (workerd), bundled with esbuild", async () => {
+for (const transport of ["websocket", "tcp"]) test(`prisma with edgepg/prisma in a Worker (workerd), bundled with esbuild, ${transport}`, async () => {
+  await pool.query(`TRUNCATE "PrPost", "PrUser" RESTART IDENTITY`);
   const dir = mkdtempSync(join(tmpdir(), "edgepg-worker-prisma-"));
   await build({
-    stdin: { contents: worker, resolveDir: process.cwd(), loader: "js" },
+    stdin: { contents: workerFor(transport), resolveDir: process.cwd(), loader: "js" },
     bundle: true,
     format: "esm",
     platform: "neutral",
