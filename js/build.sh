@@ -68,7 +68,7 @@ node "$here/scripts/cjs.mjs"
 # .d.ts as an ES module, and with node16/nodenext resolution refuses it to a
 # CommonJS file (TS1479). Same text; their imports point at each other.
 for f in index pg prisma; do
-    sed -e 's#from "\./\(index\|pg\)\.js"#from "./\1.cjs"#' "$here/src/$f.d.ts" >"$out/$f.d.cts"
+    sed -E 's#from "\./(index|pg)\.js"#from "./\1.cjs"#' "$here/src/$f.d.ts" >"$out/$f.d.cts"
 done
 
 # Minified JS in dist/ (the readable sources are src/ and wasm-bindgen's
